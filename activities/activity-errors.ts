@@ -1,0 +1,18 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { UsageError } from '../config/usage-error.ts';
+import { TableShapeError } from '../storage/postgres/pg-catalog.ts';
+
+/** A request that can never succeed however often it is retried: fail the workflow at once, with this message. */
+export function refuse(message: string, type = 'RefusedMove'): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, type);
+}
+
+/** Turns errors that retrying cannot fix (bad input, wrong table shape) into non-retryable failures. */
+export async function classifyErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof TableShapeError) throw refuse(error.message, error.name);
+    throw error;
+  }
+}

@@ -1,0 +1,35 @@
+/** Plain data passed between the move workflows and their activities (workflows import these as types only). */
+
+/** One partition move; the workflow ID is fixed by table and partition. */
+export interface PartitionMoveRef {
+  schema: string;
+  table: string;
+  partition: string;
+  workflowId: string;
+}
+
+export interface MovePlan {
+  /** fresh: copy from the start; detached: a previous run got past detach, only the drop is left; cold: nothing left. */
+  stage: 'fresh' | 'detached' | 'cold';
+  /** ISO bounds of the partition, needed to re-attach it. */
+  range: { from: string; to: string };
+}
+
+export interface VerifyResult {
+  pgRows: number;
+  coldRows: number;
+}
+
+export interface DuePartition {
+  schema: string;
+  table: string;
+  partition: string;
+}
+
+export interface MoveOutcome {
+  table: string;
+  partition: string;
+  status: 'moved' | 'already-cold' | 'already-running' | 'failed';
+  rows?: number;
+  error?: string;
+}

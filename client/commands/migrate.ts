@@ -1,0 +1,59 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { findPolicy } from '../../config/config.ts';
+import { UsageError } from '../../config/usage-error.ts';
+import { durationFlag, parseCommandArgs } from '../cli-args.ts';
+import type { CommandContext } from '../cli.ts';
+import { startMigration } from '../migrations.ts';
+import { fmt } from '../render.ts';
+import { openSession } from '../session.ts';
+
+/** `ducktier migrate`: starts the same parent workflow the schedule runs, for one table, one partition or all. */
+export async function migrateCommand(context: CommandContext): Promise<number> {
+  const { values } = parseCommandArgs('migrate', context.args, {
+    table: { type: 'string' },
+    partition: { type: 'string' },
+    'older-than': { type: 'string' },
+    wait: { type: 'boolean', default: false },
+  });
+  const config = context.config(values);
+  if (values.partition && values['older-than']) throw new UsageError('give either --partition or --older-than, not both');
+  const olderThanMs = durationFlag('older-than', values['older-than']);
+  let table = values.table;
+  if (table) table = findPolicy(config, table).table;
+  if (values.partition && !table) {
+    if (config.tables.length > 1) throw new UsageError('--partition needs --table when several tables have policies');
+    table = config.tables[0]!.table;
+  }
+
+  const session = await openSession(config, context.log, { temporal: true });
+  try {
+    // Without `ducktier up` nothing else would run the workflow, so this process waits for it either way.
+    const wait = values.wait || !session.attached;
+    let handle;
+    try {
+      handle = await startMigration(session.temporal!, config, { table, partition: values.partition, olderThanMs });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UsageError(`a migration with that ID is already running: ${error.workflowId}`);
+      throw error;
+    }
+    if (!wait) {
+      if (values.json) context.print(JSON.stringify({ workflowId: handle.workflowId }));
+      else context.print(`Started ${handle.workflowId}${session.stack.temporal.uiUrl ? ` (follow it at ${session.stack.temporal.uiUrl})` : ''}`);
+      return 0;
+    }
+    context.log(`Waiting for ${handle.workflowId}...`);
+    const outcomes = await handle.result();
+    if (values.json) {
+      context.print(JSON.stringify({ workflowId: handle.workflowId, outcomes }, null, 2));
+    } else {
+      if (outcomes.length === 0) context.print('No partition is past the hot window.');
+      for (const o of outcomes) {
+        const mark = o.status === 'moved' ? '✓' : o.status === 'failed' ? '✗' : '•';
+        context.print(`${mark} ${o.table}.${o.partition}: ${o.status}${o.rows !== undefined ? ` (${fmt(o.rows)} rows)` : ''}${o.error ? `: ${o.error}` : ''}`);
+      }
+    }
+    return outcomes.some((o) => o.status === 'failed') ? 1 : 0;
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,71 @@
+import { existsSync, statSync } from 'node:fs';
+import { listPartitions, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
+import { listMoves, COLD_SERVING_STATES } from '../../storage/postgres/pg-move-state.ts';
+import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
+import { parseCommandArgs } from '../cli-args.ts';
+import type { CommandContext } from '../cli.ts';
+import { fmt, formatBytes } from '../render.ts';
+import { openSession } from '../session.ts';
+
+/** `ducktier status`: read from PostgreSQL's catalog and ducktier's move records; it never opens the DuckDB file. */
+export async function statusCommand(context: CommandContext): Promise<number> {
+  const { values } = parseCommandArgs('status', context.args, {});
+  const config = context.config(values);
+  const session = await openSession(config, values.json ? () => {} : context.log, { temporal: false });
+  try {
+    const pool = session.pgPool;
+    const moves = await listMoves(pool);
+    const tables = [];
+    for (const policy of config.tables) {
+      const counts = await rowsPerPartition(pool, policy.schema, policy.table).catch(() => new Map<string, number>());
+      const hot = (await listPartitions(pool, policy.schema, policy.table).catch(() => [])).map((p) => ({
+        partition: p.name,
+        tier: 'hot' as const,
+        from: p.from?.toISOString() ?? null,
+        to: p.to?.toISOString() ?? null,
+        rows: counts.get(p.name) ?? 0,
+        bytes: p.bytes,
+      }));
+      const tableMoves = moves.filter((m) => m.tableSchema === policy.schema && m.tableName === policy.table);
+      const cold = tableMoves
+        .filter((m) => COLD_SERVING_STATES.includes(m.state))
+        .map((m) => ({ partition: m.partitionName, tier: 'cold' as const, from: m.rangeFrom?.toISOString() ?? null, to: m.rangeTo?.toISOString() ?? null, rows: m.rows ?? 0, bytes: null }))
+        .sort((a, b) => (a.from ?? '').localeCompare(b.from ?? ''));
+      const locks = await listHeldLocks(pool, [...hot, ...tableMoves.map((m) => ({ partition: m.partitionName }))].map((p) => ({ schema: policy.schema, partition: p.partition })));
+      tables.push({ table: `${policy.schema}.${policy.table}`, coldTable: policy.coldTable, partitions: [...cold, ...hot], locks });
+    }
+    const coldFile = session.stack.coldStorePath;
+    const status = {
+      dataDir: config.dataDir,
+      postgres: session.stack.postgres.description,
+      coldStore: { path: coldFile, bytes: existsSync(coldFile) ? statSync(coldFile).size : 0 },
+      tables,
+      inFlight: moves.filter((m) => !COLD_SERVING_STATES.includes(m.state) && !['failed', 'compensated'].includes(m.state)),
+      recentMoves: moves.slice(0, 10),
+    };
+    if (values.json) {
+      context.print(JSON.stringify(status, null, 2));
+      return 0;
+    }
+    context.print(`Data directory: ${status.dataDir}\nHot tier: ${status.postgres}\nCold tier: ${coldFile} (${formatBytes(status.coldStore.bytes)})`);
+    for (const table of tables) {
+      context.print(`\n${table.table} -> DuckDB ${table.coldTable}`);
+      for (const p of table.partitions) {
+        context.print(`  ${p.tier.padEnd(4)}  ${p.partition.padEnd(32)} ${fmt(p.rows).padStart(12)} rows  ${p.bytes === null ? '' : formatBytes(p.bytes)}`);
+      }
+      for (const lock of table.locks) context.print(`  lock  ${lock.partition} held by pid ${lock.pid} (${lock.applicationName})`);
+    }
+    if (status.inFlight.length > 0) {
+      context.print('\nMoves in flight:');
+      for (const m of status.inFlight) context.print(`  ${m.tableName}.${m.partitionName}: ${m.state}${m.rows !== null ? ` (${fmt(m.rows)} rows)` : ''} by ${m.workflowId}`);
+    }
+    context.print('\nRecent moves:');
+    if (status.recentMoves.length === 0) context.print('  none yet');
+    for (const m of status.recentMoves) {
+      context.print(`  ${m.updatedAt.toISOString()}  ${m.tableName}.${m.partitionName}: ${m.state}${m.rows !== null ? `, ${fmt(m.rows)} rows` : ''}${m.error ? ` (${m.error})` : ''}`);
+    }
+    return 0;
+  } finally {
+    await session.close();
+  }
+}

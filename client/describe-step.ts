@@ -1,0 +1,29 @@
+import type { MoveStep } from './migrations.ts';
+import { fmt } from './render.ts';
+
+/** One check-marked line per completed step of a move, in the seed's style. */
+export function describeStep(step: MoveStep, partition: string, coldTable: string): string {
+  const result = step.result as Record<string, unknown> | number | boolean | undefined;
+  switch (step.activity) {
+    case 'lockPartition':
+      return `✓ Acquired advisory lock for ${partition}`;
+    case 'prepareMove': {
+      const range = (result as { range?: { from: string; to: string } } | undefined)?.range;
+      return `✓ Checked ${partition} is past the hot window${range ? ` (${range.from} .. ${range.to})` : ''}`;
+    }
+    case 'copyPartitionToCold':
+      return `✓ Wrote ${fmt(Number(result))} rows to DuckDB (${coldTable})`;
+    case 'verifyColdCopy': {
+      const verify = result as { pgRows: number; coldRows: number };
+      return `✓ Verified: PostgreSQL ${fmt(verify.pgRows)} rows = DuckDB ${fmt(verify.coldRows)} rows`;
+    }
+    case 'detachPartition':
+      return `✓ Detached partition ${partition}`;
+    case 'dropPartition':
+      return `✓ Dropped partition ${partition}`;
+    case 'unlockPartition':
+      return `✓ Released advisory lock for ${partition}`;
+    default:
+      return `✓ ${step.activity}`;
+  }
+}

@@ -1,0 +1,60 @@
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { DucktierConfig } from '../config/config.ts';
+import type { MoveOutcome } from '../activities/move-types.ts';
+import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';
+import type { reportWorkflow } from '../workflows/report.ts';
+import type { ReportResult } from '../storage/federation/report-runner.ts';
+import type { ReportParams } from '../storage/federation/report-definition.ts';
+import { MIGRATE_DUE_WORKFLOW_ID, moveWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
+
+export interface MigrationRequest {
+  table?: string;
+  partition?: string;
+  olderThanMs?: number;
+}
+
+/** Starts the parent migration workflow, the same one the schedule runs; each partition still moves at most once. */
+export async function startMigration(client: Client, config: DucktierConfig, request: MigrationRequest): Promise<WorkflowHandle<typeof migrateDueWorkflow>> {
+  const suffix = request.partition ? `${request.table}-${request.partition}` : (request.table ?? 'all');
+  return client.workflow.start<typeof migrateDueWorkflow>(WORKFLOW_TYPES.migrateDue, {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: `${MIGRATE_DUE_WORKFLOW_ID}-manual-${suffix}-${Date.now()}`,
+    args: [{ coldTaskQueue: config.temporal.coldTaskQueue, ...request }],
+  });
+}
+
+export async function runReportWorkflow(client: Client, config: DucktierConfig, report: string, params: ReportParams): Promise<ReportResult> {
+  return client.workflow.execute<typeof reportWorkflow>(WORKFLOW_TYPES.report, {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: `ducktier-report-${report}-${Date.now()}`,
+    args: [{ coldTaskQueue: config.temporal.coldTaskQueue, report, params }],
+  });
+}
+
+/** One completed step of a move, as Temporal recorded it. */
+export interface MoveStep {
+  activity: string;
+  result: unknown;
+}
+
+/** The steps a partition's move workflow completed, read from its history (what actually ran, not what was planned). */
+export async function moveSteps(client: Client, schema: string, outcome: MoveOutcome): Promise<MoveStep[]> {
+  const history = await client.workflow.getHandle(moveWorkflowId(schema, outcome.table, outcome.partition)).fetchHistory();
+  const scheduled = new Map<string, string>();
+  const steps: MoveStep[] = [];
+  for (const event of history.events ?? []) {
+    if (event.activityTaskScheduledEventAttributes) {
+      scheduled.set(String(event.eventId), event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+    }
+    const completed = event.activityTaskCompletedEventAttributes;
+    if (completed) {
+      const payload = completed.result?.payloads?.[0];
+      steps.push({
+        activity: scheduled.get(String(completed.scheduledEventId)) ?? '?',
+        result: payload ? defaultPayloadConverter.fromPayload(payload) : undefined,
+      });
+    }
+  }
+  return steps;
+}

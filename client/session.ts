@@ -1,0 +1,62 @@
+import type { Client } from '@temporalio/client';
+import type pg from 'pg';
+import type { DucktierConfig } from '../config/config.ts';
+import type { ProgressLog } from '../stack/progress.ts';
+import { findRunningStack, startStack, type Stack } from '../stack/stack.ts';
+import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
+import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { startWorkers, type RunningWorkers } from '../worker/worker.ts';
+import { connectTemporal } from './temporal-client.ts';
+
+/** What a CLI command works with: the stack, a PostgreSQL pool, and (when asked) Temporal and the workers. */
+export interface Session {
+  config: DucktierConfig;
+  stack: Stack;
+  pgPool: pg.Pool;
+  temporal?: Client;
+  workers?: RunningWorkers;
+  /** True when another process (`ducktier up`) owns the stack and the cold file. */
+  attached: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Uses the stack a running `ducktier up` published for the data directory, or starts one for this command (with
+ * workers in this process when the command needs workflows to run).
+ */
+export async function openSession(config: DucktierConfig, log: ProgressLog, needs: { temporal: boolean }): Promise<Session> {
+  const running = findRunningStack(config);
+  const stack = running ?? (await startStack(config, log, { temporal: needs.temporal, extension: needs.temporal }));
+  const closers: Array<() => Promise<void>> = [() => stack.stop()];
+  try {
+    const pgPool = createPgPool(stack.postgres, 'ducktier cli', 4);
+    closers.unshift(() => pgPool.end());
+    await ensureMoveStateSchema(pgPool);
+    let temporal: Client | undefined;
+    let workers: RunningWorkers | undefined;
+    if (needs.temporal) {
+      if (!running) {
+        log('Starting workers (main and cold task queues)...');
+        workers = await startWorkers(config, stack);
+        closers.unshift(() => workers!.shutdown());
+      }
+      const connection = await connectTemporal(stack.temporal);
+      closers.unshift(connection.close);
+      temporal = connection.client;
+    }
+    return {
+      config,
+      stack,
+      pgPool,
+      temporal,
+      workers,
+      attached: running !== undefined,
+      close: async () => {
+        for (const close of closers) await close();
+      },
+    };
+  } catch (error) {
+    for (const close of closers) await close().catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,178 @@
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { tablePolicySchema, type TablePolicy } from './policy.ts';
+import { UsageError } from './usage-error.ts';
+import { DEMO_POLICY } from '../demo/demo-policy.ts';
+import { DEMO_REPORTS } from '../demo/demo-reports.ts';
+import { reportDefinitionSchema, type ReportDefinition } from '../storage/federation/report-definition.ts';
+import { tierViewNames } from '../storage/federation/tier-views.ts';
+
+export const FEDERATION_MODES = ['auto', 'extension', 'copy'] as const;
+export type FederationMode = (typeof FEDERATION_MODES)[number];
+
+const configSchema = z
+  .object({
+    /** Holds everything ducktier keeps on disk: PostgreSQL's cluster, Temporal's state, the cold DuckDB file. */
+    dataDir: z.string().min(1).default('./.ducktier'),
+    postgres: z
+      .object({
+        /** An existing server; when absent ducktier runs embedded PostgreSQL inside the data directory. */
+        url: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    temporal: z
+      .object({
+        /** An existing cluster (host:port); when absent ducktier runs the Temporal CLI dev server. */
+        address: z.string().min(1).optional(),
+        namespace: z.string().min(1).default('default'),
+        /** Workflows and PostgreSQL-only activities. */
+        taskQueue: z.string().min(1).default('ducktier'),
+        /** Activities that touch the DuckDB file; only the process that owns the file polls it. */
+        coldTaskQueue: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    duckdb: z
+      .object({
+        /** How DuckDB reads PostgreSQL: its postgres extension, COPY streams, or the extension when it loads. */
+        federation: z.enum(FEDERATION_MODES).default('auto'),
+        /** A local DuckDB extension directory holding the postgres extension for the pinned DuckDB version. */
+        extensionDir: z.string().min(1).optional(),
+      })
+      .strict()
+      .prefault({}),
+    schedule: z
+      .object({
+        id: z.string().min(1).default('ducktier-migrate-daily'),
+        /** Cron expression (minute hour day month weekday), evaluated in `timezone`. Default: daily at 02:00. */
+        cron: z.string().min(1).default('0 2 * * *'),
+        timezone: z.string().min(1).default('UTC'),
+      })
+      .strict()
+      .prefault({}),
+    /** One tiering policy per partitioned table. Default: the demo's `events` table. */
+    tables: z.array(tablePolicySchema).min(1, 'at least one table policy is needed').prefault([DEMO_POLICY]),
+    /** Named reports. Default: the seed's reports, for the tables that have a policy. */
+    reports: z.array(reportDefinitionSchema).optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.tables.forEach((policy, index) => {
+      const key = `${policy.schema}.${policy.table}`;
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['tables', index, 'table'], message: `${key} has two policies` });
+      seen.add(key);
+      if (Object.values(tierViewNames(policy.table)).includes(policy.coldTable)) {
+        ctx.addIssue({ code: 'custom', path: ['tables', index, 'coldTable'], message: `'${policy.coldTable}' is the name of one of the table's report views; choose another` });
+      }
+    });
+    const reportNames = new Set<string>();
+    (config.reports ?? []).forEach((report, index) => {
+      if (reportNames.has(report.name)) ctx.addIssue({ code: 'custom', path: ['reports', index, 'name'], message: `report '${report.name}' is defined twice` });
+      reportNames.add(report.name);
+      if (!config.tables.some((policy) => policy.table === report.table)) {
+        ctx.addIssue({ code: 'custom', path: ['reports', index, 'table'], message: `no table policy for '${report.table}'` });
+      }
+    });
+  });
+
+export type DucktierConfig = Omit<z.output<typeof configSchema>, 'temporal' | 'dataDir' | 'reports'> & {
+  dataDir: string;
+  reports: ReportDefinition[];
+  temporal: z.output<typeof configSchema>['temporal'] & { coldTaskQueue: string };
+  tables: TablePolicy[];
+};
+
+/** Where the settings came from, lowest precedence first: config file, then environment, then flags. */
+export interface ConfigSources {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  overrides?: { dataDir?: string; federation?: string };
+}
+
+const DEFAULT_CONFIG_FILE = 'ducktier.config.json';
+
+/** Parses the configuration once, at the edge; everything inside receives the typed result. */
+export function loadConfig(sources: ConfigSources = {}): DucktierConfig {
+  const env = sources.env ?? process.env;
+  const raw = readConfigFile(sources.file ?? env.DUCKTIER_CONFIG);
+  const merged = {
+    ...raw,
+    dataDir: sources.overrides?.dataDir ?? env.DUCKTIER_DATA_DIR ?? raw.dataDir,
+    postgres: { ...asRecord(raw.postgres), ...defined({ url: env.DUCKTIER_PG_URL }) },
+    temporal: {
+      ...asRecord(raw.temporal),
+      ...defined({ address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE, taskQueue: env.DUCKTIER_TASK_QUEUE }),
+    },
+    duckdb: {
+      ...asRecord(raw.duckdb),
+      ...defined({
+        federation: sources.overrides?.federation ?? env.DUCKTIER_FEDERATION,
+        extensionDir: env.DUCKTIER_DUCKDB_EXTENSION_DIR,
+      }),
+    },
+    schedule: { ...asRecord(raw.schedule), ...defined({ cron: env.DUCKTIER_SCHEDULE_CRON }) },
+  };
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) throw new UsageError(`invalid config: ${describeIssues(parsed.error)}`);
+  const config = parsed.data;
+  return {
+    ...config,
+    dataDir: path.resolve(config.dataDir),
+    reports: config.reports ?? DEMO_REPORTS.filter((report) => config.tables.some((policy) => policy.table === report.table)),
+    temporal: { ...config.temporal, coldTaskQueue: config.temporal.coldTaskQueue ?? `${config.temporal.taskQueue}-cold` },
+  };
+}
+
+/** One line naming every field that was wrong, e.g. `tables.0.hotWindow: '2x' is not a duration`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
+}
+
+function readConfigFile(file: string | undefined): Record<string, unknown> {
+  const chosen = file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  if (!chosen) return {};
+  let text: string;
+  try {
+    text = readFileSync(chosen, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read config file ${chosen}: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`config file ${chosen} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new UsageError(`config file ${chosen} must hold a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+function defined(values: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+}
+
+/** The policy for a table name (with or without schema), or a UsageError listing the configured ones. */
+export function findPolicy(config: DucktierConfig, table: string): TablePolicy {
+  const match = config.tables.find((policy) => policy.table === table || `${policy.schema}.${policy.table}` === table);
+  if (!match) {
+    const known = config.tables.map((policy) => `${policy.schema}.${policy.table}`).join(', ');
+    throw new UsageError(`no tiering policy for table '${table}' (configured: ${known})`);
+  }
+  return match;
+}
+
+/** The report named `name`, or a UsageError listing the configured ones. */
+export function findReport(config: DucktierConfig, name: string): ReportDefinition {
+  const match = config.reports.find((report) => report.name === name);
+  if (!match) throw new UsageError(`unknown report '${name}' (available: ${config.reports.map((r) => r.name).join(', ') || 'none'})`);
+  return match;
+}

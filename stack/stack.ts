@@ -1,0 +1,131 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { DucktierConfig } from '../config/config.ts';
+import { externalPgTarget, type PgTarget } from '../storage/postgres/pg-target.ts';
+import { provisionPostgresExtension, type ExtensionAvailability } from './duckdb-postgres-extension.ts';
+import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { freePort } from './free-port.ts';
+import type { ProgressLog } from './progress.ts';
+import { locateTemporalCli } from './temporal-cli.ts';
+import { startTemporalDevServer } from './temporal-dev-server.ts';
+
+/** Everything a ducktier process needs to reach: the hot tier, Temporal, the cold file and DuckDB's extension. */
+export interface Stack {
+  postgres: PgTarget;
+  temporal: { address: string; namespace: string; uiUrl?: string };
+  coldStorePath: string;
+  extension: ExtensionAvailability;
+  /** Stops what this process started; a stack it only attached to keeps running. */
+  stop(): Promise<void>;
+}
+
+/** What `ducktier up` leaves in the data directory so other commands use its stack instead of starting one. */
+interface StackFile {
+  pid: number;
+  postgres: PgTarget;
+  temporal: { address: string; namespace: string; uiUrl?: string };
+}
+
+const PREFERRED_PORTS = { postgres: 54329, temporal: 7233, temporalUi: 8233 };
+
+export function coldStorePath(config: DucktierConfig): string {
+  return path.join(config.dataDir, 'cold', 'cold.duckdb');
+}
+
+/**
+ * Starts the embedded default stack (or connects to the servers the config names), all of it kept in the data
+ * directory so a second run resumes where the first stopped.
+ */
+export async function startStack(config: DucktierConfig, log: ProgressLog, parts: { temporal?: boolean; extension?: boolean } = {}): Promise<Stack> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const extension: ExtensionAvailability =
+    parts.extension === false ? { available: false, reason: 'not needed by this command' } : await provisionExtensionFor(config, log);
+  const stoppers: Array<() => Promise<void>> = [];
+  try {
+    let postgres: PgTarget;
+    if (config.postgres.url || process.env.PGHOST) {
+      postgres = externalPgTarget(config.postgres.url);
+    } else {
+      log('Starting embedded PostgreSQL...');
+      const server = await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'), await freePort(PREFERRED_PORTS.postgres));
+      stoppers.push(server.stop);
+      postgres = server.target;
+    }
+    log(`✓ ${postgres.description}`);
+
+    let temporal: Stack['temporal'];
+    if (parts.temporal === false) {
+      temporal = { address: '', namespace: config.temporal.namespace };
+    } else if (config.temporal.address) {
+      temporal = { address: config.temporal.address, namespace: config.temporal.namespace };
+    } else {
+      const cli = await locateTemporalCli(log);
+      log(`Starting Temporal dev server (CLI from ${cli.source})...`);
+      const server = await startTemporalDevServer({
+        cliPath: cli.path,
+        stateDir: path.join(config.dataDir, 'temporal'),
+        port: await freePort(PREFERRED_PORTS.temporal),
+        uiPort: await freePort(PREFERRED_PORTS.temporalUi),
+        namespace: config.temporal.namespace,
+        log,
+      });
+      stoppers.push(server.stop);
+      temporal = { address: server.address, namespace: config.temporal.namespace, uiUrl: server.uiUrl };
+    }
+    if (temporal.address) log(`✓ Temporal at ${temporal.address}${temporal.uiUrl ? `, Web UI ${temporal.uiUrl}` : ''}`);
+
+    return {
+      postgres,
+      temporal,
+      coldStorePath: coldStorePath(config),
+      extension,
+      stop: async () => {
+        for (const stop of stoppers.reverse()) await stop();
+      },
+    };
+  } catch (error) {
+    for (const stop of stoppers.reverse()) await stop().catch(() => {});
+    throw error;
+  }
+}
+
+export async function provisionExtensionFor(config: DucktierConfig, log: ProgressLog): Promise<ExtensionAvailability> {
+  if (config.duckdb.federation === 'copy') return { available: false, reason: 'federation is set to copy' };
+  const extension = await provisionPostgresExtension(config.duckdb.extensionDir, log);
+  if (!extension.available && config.duckdb.federation === 'extension') {
+    throw new Error(`federation is set to 'extension' but DuckDB's postgres extension cannot load: ${extension.reason}`);
+  }
+  log(extension.available ? `✓ DuckDB postgres extension (${extension.source})` : `! DuckDB postgres extension unavailable, using COPY streams: ${extension.reason}`);
+  return extension;
+}
+
+const stackFilePath = (config: DucktierConfig) => path.join(config.dataDir, 'stack.json');
+
+/** Records a running stack for other ducktier commands on the same data directory. */
+export function publishStack(config: DucktierConfig, stack: Stack): () => void {
+  const file: StackFile = { pid: process.pid, postgres: stack.postgres, temporal: stack.temporal };
+  writeFileSync(stackFilePath(config), JSON.stringify(file, null, 2));
+  return () => rmSync(stackFilePath(config), { force: true });
+}
+
+/** The stack a live `ducktier up` published for this data directory, if any. */
+export function findRunningStack(config: DucktierConfig): Stack | undefined {
+  let file: StackFile;
+  try {
+    file = JSON.parse(readFileSync(stackFilePath(config), 'utf8')) as StackFile;
+  } catch {
+    return undefined;
+  }
+  try {
+    process.kill(file.pid, 0);
+  } catch {
+    return undefined;
+  }
+  return {
+    postgres: file.postgres,
+    temporal: file.temporal,
+    coldStorePath: coldStorePath(config),
+    extension: { available: false, reason: `the cold store belongs to ducktier up (pid ${file.pid})` },
+    stop: async () => {},
+  };
+}

@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import type { ProgressLog } from './progress.ts';
+
+export interface TemporalDevServer {
+  address: string;
+  uiUrl: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const READY_TIMEOUT_MS = 90_000;
+
+/**
+ * Runs `temporal server start-dev` with its state in `stateDir` (so workflows and schedules survive restarts) and
+ * waits until its frontend answers. The Web UI is on; everything listens on loopback only.
+ */
+export async function startTemporalDevServer(options: {
+  cliPath: string;
+  stateDir: string;
+  port: number;
+  uiPort: number;
+  namespace: string;
+  log: ProgressLog;
+}): Promise<TemporalDevServer> {
+  mkdirSync(options.stateDir, { recursive: true });
+  const logFile = createWriteStream(path.join(options.stateDir, 'temporal-server.log'), { flags: 'a' });
+  const child = spawn(
+    options.cliPath,
+    [
+      'server', 'start-dev',
+      '--db-filename', path.join(options.stateDir, 'temporal.db'),
+      '--ip', '127.0.0.1',
+      '--port', String(options.port),
+      '--ui-port', String(options.uiPort),
+      '--namespace', options.namespace,
+      '--log-level', 'warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout.pipe(logFile);
+  child.stderr.pipe(logFile);
+  const address = `127.0.0.1:${options.port}`;
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`temporal dev server exited with code ${String(code)}; see ${path.join(options.stateDir, 'temporal-server.log')}`))),
+  );
+  exited.catch(() => {});
+  await Promise.race([waitUntilServing(address, options.namespace), exited]);
+  return {
+    address,
+    uiUrl: `http://127.0.0.1:${options.uiPort}`,
+    process: child,
+    stop: () => stopChild(child),
+  };
+}
+
+async function waitUntilServing(address: string, namespace: string): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+      try {
+        await connection.workflowService.describeNamespace({ namespace });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (error) {
+      lastError = error;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+  throw new Error(`temporal dev server at ${address} did not become ready in ${READY_TIMEOUT_MS / 1000}s: ${String(lastError)}`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(killTimer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}

@@ -1,0 +1,90 @@
+import type { PgColumn } from '../postgres/pg-catalog.ts';
+
+/**
+ * How one PostgreSQL column lands in the cold tier. The DuckDB type is chosen from PostgreSQL's catalog so that no value
+ * changes on the way: where DuckDB has no exact equivalent (unconstrained or very wide numerics, network addresses,
+ * geometric and user-defined types) the column keeps PostgreSQL's own text form.
+ */
+export interface ColumnMapping {
+  name: string;
+  pgType: string;
+  duckType: string;
+  /** True when PostgreSQL must render the value as text first (DuckDB's reader would otherwise change it). */
+  viaText: boolean;
+  /** SQL, run by PostgreSQL inside COPY, that renders the column for the CSV stream; `%s` is the quoted column. */
+  copyExport: string;
+  /** SQL, run by DuckDB, turning the CSV text field (a VARCHAR) into the DuckDB type; `%s` is the field. */
+  copyImport: string;
+}
+
+const SCALAR_TYPES: Record<string, string> = {
+  bool: 'BOOLEAN',
+  int2: 'SMALLINT',
+  int4: 'INTEGER',
+  int8: 'BIGINT',
+  float4: 'FLOAT',
+  float8: 'DOUBLE',
+  text: 'VARCHAR',
+  varchar: 'VARCHAR',
+  bpchar: 'VARCHAR',
+  name: 'VARCHAR',
+  citext: 'VARCHAR',
+  date: 'DATE',
+  time: 'TIME',
+  timetz: 'TIMETZ',
+  timestamp: 'TIMESTAMP',
+  timestamptz: 'TIMESTAMPTZ',
+  interval: 'INTERVAL',
+  uuid: 'UUID',
+  json: 'JSON',
+  jsonb: 'JSON',
+  bytea: 'BLOB',
+};
+
+/** DuckDB's DECIMAL holds at most 38 digits. */
+const MAX_DECIMAL_PRECISION = 38;
+
+export function mapColumn(column: PgColumn): ColumnMapping {
+  const base = { name: column.name, pgType: column.declaredType };
+  if (column.element) {
+    const element = scalarType({ typeName: column.element.typeName, category: column.element.category });
+    if (element.viaText) return { ...base, ...asText() };
+    return {
+      ...base,
+      duckType: `${element.duckType}[]`,
+      viaText: false,
+      copyExport: 'to_json(%s)::text',
+      copyImport: `CAST(CAST(%s AS JSON) AS ${element.duckType}[])`,
+    };
+  }
+  const scalar = scalarType(column);
+  if (scalar.viaText) return { ...base, ...asText() };
+  return { ...base, duckType: scalar.duckType, viaText: false, ...copyConversions(column.typeName, scalar.duckType) };
+}
+
+function scalarType(column: Pick<PgColumn, 'typeName' | 'category' | 'numeric'>): { duckType: string; viaText: boolean } {
+  if (column.typeName === 'numeric') {
+    const numeric = column.numeric;
+    if (numeric && numeric.precision <= MAX_DECIMAL_PRECISION) return { duckType: `DECIMAL(${numeric.precision},${numeric.scale})`, viaText: false };
+    return { duckType: 'VARCHAR', viaText: true };
+  }
+  const known = SCALAR_TYPES[column.typeName];
+  if (known) return { duckType: known, viaText: false };
+  // Enums read as their label; everything else (inet, money, geometric, user types) keeps PostgreSQL's text form.
+  if (column.category === 'E') return { duckType: 'VARCHAR', viaText: false };
+  return { duckType: 'VARCHAR', viaText: true };
+}
+
+function asText(): Omit<ColumnMapping, 'name' | 'pgType'> {
+  return { duckType: 'VARCHAR', viaText: true, copyExport: '%s::text', copyImport: '%s' };
+}
+
+function copyConversions(typeName: string, duckType: string): Pick<ColumnMapping, 'copyExport' | 'copyImport'> {
+  if (typeName === 'bytea') return { copyExport: `encode(%s, 'hex')`, copyImport: 'unhex(%s)' };
+  return { copyExport: '%s', copyImport: `CAST(%s AS ${duckType})` };
+}
+
+/** Fills a `%s` template with an expression. */
+export function applyTemplate(template: string, expression: string): string {
+  return template.replaceAll('%s', expression);
+}

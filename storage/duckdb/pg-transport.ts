@@ -1,0 +1,57 @@
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { qualify, quoteIdent, quoteLiteral } from '../sql-quoting.ts';
+import type { PgTarget } from '../postgres/pg-target.ts';
+import { applyTemplate, type ColumnMapping } from './duck-type-mapping.ts';
+import type { DuckDBConnection } from '@duckdb/node-api';
+
+/**
+ * The two ways rows travel from PostgreSQL into DuckDB, both streaming:
+ * - the postgres extension: DuckDB reads the table itself (parallel COPY ... TO STDOUT (FORMAT binary) per ctid range);
+ * - COPY: PostgreSQL writes CSV to a spool file that DuckDB's CSV reader then scans, for when the extension cannot load.
+ * Each function returns a DuckDB SELECT that yields the columns under their own names and DuckDB types.
+ */
+export const PG_CATALOG_ALIAS = 'pg';
+
+export async function attachPostgres(connection: DuckDBConnection, target: PgTarget): Promise<void> {
+  await connection.run('LOAD postgres');
+  await connection.run(`ATTACH IF NOT EXISTS ${quoteLiteral(target.libpq)} AS ${PG_CATALOG_ALIAS} (TYPE POSTGRES, READ_ONLY)`);
+}
+
+/** A SELECT reading `schema.table` through the attached catalog, cast to the cold types. */
+export function extensionSelect(schema: string, table: string, columns: ColumnMapping[], extraColumns = ''): string {
+  const list = columns.map((c) => `CAST(${quoteIdent(c.name)} AS ${c.duckType}) AS ${quoteIdent(c.name)}`).join(', ');
+  const needsText = columns.some((c) => c.viaText);
+  const source = needsText
+    ? `postgres_query(${quoteLiteral(PG_CATALOG_ALIAS)}, ${quoteLiteral(pgTextSelect(schema, table, columns))})`
+    : `${PG_CATALOG_ALIAS}.${qualify(schema, table)}`;
+  return `SELECT ${list}${extraColumns} FROM ${source}`;
+}
+
+/** PostgreSQL renders the columns DuckDB's reader would alter as text (see ColumnMapping.viaText). */
+function pgTextSelect(schema: string, table: string, columns: ColumnMapping[]): string {
+  const list = columns.map((c) => (c.viaText ? `${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}` : quoteIdent(c.name))).join(', ');
+  return `SELECT ${list} FROM ${qualify(schema, table)}`;
+}
+
+/** The SELECT PostgreSQL runs inside COPY for the CSV path. */
+export function copyExportSelect(schema: string, table: string, columns: ColumnMapping[], where = ''): string {
+  const list = columns.map((c) => `${applyTemplate(c.copyExport, quoteIdent(c.name))} AS ${quoteIdent(c.name)}`).join(', ');
+  return `SELECT ${list} FROM ${qualify(schema, table)}${where ? ` WHERE ${where}` : ''}`;
+}
+
+/** Streams `COPY (select) TO STDOUT (FORMAT csv)` into `file`; memory stays flat whatever the row count. */
+export async function copyToCsvFile(client: pg.ClientBase, select: string, file: string): Promise<void> {
+  const source = client.query(copyTo(`COPY (${select}) TO STDOUT (FORMAT csv)`));
+  await pipeline(source, createWriteStream(file));
+}
+
+/** A SELECT over a CSV spool written by copyToCsvFile, converting each field back to its DuckDB type. */
+export function csvSelect(file: string, columns: ColumnMapping[], extraColumns = ''): string {
+  const fields = columns.map((_, index) => `'c${index}': 'VARCHAR'`).join(', ');
+  const list = columns.map((c, index) => `${applyTemplate(c.copyImport, `c${index}`)} AS ${quoteIdent(c.name)}`).join(', ');
+  const reader = `read_csv(${quoteLiteral(file)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, columns = {${fields}})`;
+  return `SELECT ${list}${extraColumns} FROM ${reader}`;
+}

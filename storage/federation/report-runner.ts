@@ -1,0 +1,51 @@
+import type pg from 'pg';
+import type { TablePolicy } from '../../config/policy.ts';
+import type { ColdStore, PgReadMode } from '../duckdb/cold-store.ts';
+import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { readJsonRows, type JsonRow } from '../duckdb/duck-rows.ts';
+import type { ReportDefinition, ReportParams } from './report-definition.ts';
+import { defineTierViews } from './tier-views.ts';
+
+export interface ReportResult {
+  report: string;
+  title: string;
+  tiers: ReportDefinition['tiers'];
+  /** How DuckDB read PostgreSQL for this run. */
+  readMode: PgReadMode;
+  rows: JsonRow[];
+}
+
+/**
+ * Runs one report as a single DuckDB statement over both tiers, inside one DuckDB transaction so that every
+ * PostgreSQL scan in it shares one snapshot.
+ */
+export async function runReport(
+  store: ColdStore,
+  pgPool: pg.Pool,
+  policy: TablePolicy,
+  columns: ColumnMapping[],
+  definition: ReportDefinition,
+  params: ReportParams,
+): Promise<ReportResult> {
+  await store.ensureColdTable(policy.coldTable, columns);
+  return store.withConnection(async (connection) => {
+    // The attached catalog caches PostgreSQL's schema; partitions come and go, so start each report fresh.
+    if (store.readMode === 'extension') await connection.run('CALL pg_clear_cache()');
+    await connection.run('BEGIN TRANSACTION');
+    try {
+      await defineTierViews(connection, store, pgPool, policy, columns);
+      const bound: Record<string, string | null> = {};
+      for (const name of ['from', 'to'] as const) {
+        if (new RegExp(`\\$${name}\\b`).test(definition.sql)) bound[name] = params[name] ?? null;
+      }
+      const reader = await connection.runAndReadAll(definition.sql, bound);
+      const rows = readJsonRows(reader);
+      await connection.run('COMMIT');
+      return { report: definition.name, title: definition.title, tiers: definition.tiers, readMode: store.readMode, rows };
+    } catch (error) {
+      await connection.run('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  });
+}
+

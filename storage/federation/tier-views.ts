@@ -1,0 +1,85 @@
+import { rmSync } from 'node:fs';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type pg from 'pg';
+import type { TablePolicy } from '../../config/policy.ts';
+import { COLD_SERVING_STATES } from '../postgres/pg-move-state.ts';
+import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
+import { SOURCE_PARTITION_COLUMN, type ColdStore } from '../duckdb/cold-store.ts';
+import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { copyExportSelect, copyToCsvFile, csvSelect, extensionSelect, PG_CATALOG_ALIAS } from '../duckdb/pg-transport.ts';
+
+/** The three views a report reads for one table: `<table>_hot`, `<table>_cold`, `<table>_all`. */
+export function tierViewNames(table: string): { hot: string; cold: string; all: string } {
+  return { hot: `${table}_hot`, cold: `${table}_cold`, all: `${table}_all` };
+}
+
+const servingStates = COLD_SERVING_STATES.map(quoteLiteral).join(', ');
+
+/**
+ * Defines the tier views on `connection` inside its open transaction (the cold table must exist already).
+ *
+ * The consistency rule: a cold row counts only if ducktier's move record in PostgreSQL says its partition is detached
+ * (or dropped), and that record is read in the same PostgreSQL snapshot as the hot rows. A partition is therefore
+ * counted from exactly one tier at any instant, including between the DuckDB write and the detach.
+ */
+export async function defineTierViews(
+  connection: DuckDBConnection,
+  store: ColdStore,
+  pgPool: pg.Pool,
+  policy: TablePolicy,
+  columns: ColumnMapping[],
+): Promise<void> {
+  const names = tierViewNames(policy.table);
+  const columnList = columns.map((c) => quoteIdent(c.name)).join(', ');
+  let servedPartitions: string;
+  if (store.readMode === 'extension') {
+    await connection.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(names.hot)} AS ${extensionSelect(policy.schema, policy.table, columns)}`);
+    servedPartitions = `SELECT partition_name FROM ${PG_CATALOG_ALIAS}.ducktier.partition_moves
+                         WHERE table_schema = ${quoteLiteral(policy.schema)} AND table_name = ${quoteLiteral(policy.table)}
+                           AND state IN (${servingStates})`;
+  } else {
+    const served = await copyHotRows(connection, store, pgPool, policy, columns, names.hot);
+    servedPartitions = served.length > 0 ? served.map(quoteLiteral).join(', ') : 'NULL';
+  }
+  await connection.run(
+    `CREATE OR REPLACE TEMP VIEW ${quoteIdent(names.cold)} AS
+       SELECT ${columnList} FROM main.${quoteIdent(policy.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} IN (${servedPartitions})`,
+  );
+  await connection.run(
+    `CREATE OR REPLACE TEMP VIEW ${quoteIdent(names.all)} AS
+       SELECT ${columnList} FROM ${quoteIdent(names.hot)} UNION ALL SELECT ${columnList} FROM ${quoteIdent(names.cold)}`,
+  );
+}
+
+/**
+ * COPY path: streams the hot rows into a temporary DuckDB table and reads the served-partition list in one
+ * REPEATABLE READ transaction, so both come from the same PostgreSQL snapshot.
+ */
+async function copyHotRows(
+  connection: DuckDBConnection,
+  store: ColdStore,
+  pgPool: pg.Pool,
+  policy: TablePolicy,
+  columns: ColumnMapping[],
+  hotName: string,
+): Promise<string[]> {
+  const spool = store.spoolFile();
+  const client = await pgPool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const { rows } = await client.query<{ partition_name: string }>(
+      `SELECT partition_name FROM ducktier.partition_moves WHERE table_schema = $1 AND table_name = $2 AND state = ANY($3)`,
+      [policy.schema, policy.table, COLD_SERVING_STATES],
+    );
+    await copyToCsvFile(client, copyExportSelect(policy.schema, policy.table, columns), spool);
+    await client.query('COMMIT');
+    await connection.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(hotName)} AS ${csvSelect(spool, columns)}`);
+    return rows.map((row) => row.partition_name);
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+    rmSync(spool, { force: true });
+  }
+}

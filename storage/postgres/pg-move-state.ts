@@ -1,0 +1,131 @@
+import type pg from 'pg';
+
+/**
+ * ducktier's own record, kept in PostgreSQL next to the hot rows, of where each moved partition stands. Reports read
+ * it in the same snapshot as the hot rows: cold rows count only for partitions recorded as detached or cold, so a
+ * partition in flight is counted from PostgreSQL alone, never twice.
+ */
+export const MOVE_STATES = ['copying', 'copied', 'verified', 'detached', 'cold', 'failed', 'compensated'] as const;
+export type MoveState = (typeof MOVE_STATES)[number];
+
+/** States in which the partition's rows are served from the cold tier. */
+export const COLD_SERVING_STATES: readonly MoveState[] = ['detached', 'cold'];
+
+export interface PartitionMove {
+  tableSchema: string;
+  tableName: string;
+  partitionName: string;
+  rangeFrom: Date | null;
+  rangeTo: Date | null;
+  state: MoveState;
+  rows: number | null;
+  workflowId: string | null;
+  startedAt: Date;
+  updatedAt: Date;
+  error: string | null;
+}
+
+const STATE_SCHEMA_LOCK = 0x6475636b; // 'duck': serialises the one-time creation below across processes
+
+export async function ensureMoveStateSchema(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [STATE_SCHEMA_LOCK]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ducktier`);
+    await client.query(`
+      CREATE TABLE IF NOT EXISTS ducktier.partition_moves (
+        table_schema   text        NOT NULL,
+        table_name     text        NOT NULL,
+        partition_name text        NOT NULL,
+        range_from     timestamptz,
+        range_to       timestamptz,
+        state          text        NOT NULL CHECK (state IN (${MOVE_STATES.map((s) => `'${s}'`).join(', ')})),
+        rows           bigint,
+        workflow_id    text,
+        started_at     timestamptz NOT NULL DEFAULT now(),
+        updated_at     timestamptz NOT NULL DEFAULT now(),
+        error          text,
+        PRIMARY KEY (table_schema, table_name, partition_name)
+      )`);
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [STATE_SCHEMA_LOCK]).catch(() => {});
+    client.release();
+  }
+}
+
+export interface MoveKey {
+  tableSchema: string;
+  tableName: string;
+  partitionName: string;
+}
+
+/** Starts (or restarts, after a failed attempt) the record of a move. */
+export async function beginMove(
+  db: pg.Pool | pg.ClientBase,
+  key: MoveKey,
+  range: { from?: Date; to?: Date },
+  workflowId: string,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO ducktier.partition_moves (table_schema, table_name, partition_name, range_from, range_to, state, workflow_id)
+     VALUES ($1, $2, $3, $4, $5, 'copying', $6)
+     ON CONFLICT (table_schema, table_name, partition_name) DO UPDATE
+        SET range_from = EXCLUDED.range_from, range_to = EXCLUDED.range_to, state = 'copying',
+            workflow_id = EXCLUDED.workflow_id, rows = NULL, error = NULL, started_at = now(), updated_at = now()
+      WHERE ducktier.partition_moves.state NOT IN ('detached', 'cold')`,
+    [key.tableSchema, key.tableName, key.partitionName, range.from ?? null, range.to ?? null, workflowId],
+  );
+}
+
+export async function setMoveState(
+  db: pg.Pool | pg.ClientBase,
+  key: MoveKey,
+  state: MoveState,
+  details: { rows?: number; error?: string } = {},
+): Promise<void> {
+  await db.query(
+    `UPDATE ducktier.partition_moves
+        SET state = $4, rows = COALESCE($5, rows), error = $6, updated_at = now()
+      WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3`,
+    [key.tableSchema, key.tableName, key.partitionName, state, details.rows ?? null, details.error ?? null],
+  );
+}
+
+export async function getMove(db: pg.Pool | pg.ClientBase, key: MoveKey): Promise<PartitionMove | undefined> {
+  const { rows } = await db.query(`${SELECT_MOVES} WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3`, [
+    key.tableSchema,
+    key.tableName,
+    key.partitionName,
+  ]);
+  return rows[0] ? toMove(rows[0]) : undefined;
+}
+
+export async function listMoves(db: pg.Pool | pg.ClientBase, options: { limit?: number; schema?: string; table?: string } = {}): Promise<PartitionMove[]> {
+  const { rows } = await db.query(
+    `${SELECT_MOVES}
+      WHERE ($1::text IS NULL OR table_schema = $1) AND ($2::text IS NULL OR table_name = $2)
+      ORDER BY updated_at DESC LIMIT $3`,
+    [options.schema ?? null, options.table ?? null, options.limit ?? 1000],
+  );
+  return rows.map(toMove);
+}
+
+const SELECT_MOVES = `SELECT table_schema, table_name, partition_name, range_from, range_to, state, rows, workflow_id,
+                             started_at, updated_at, error
+                        FROM ducktier.partition_moves`;
+
+function toMove(row: Record<string, unknown>): PartitionMove {
+  return {
+    tableSchema: row.table_schema as string,
+    tableName: row.table_name as string,
+    partitionName: row.partition_name as string,
+    rangeFrom: (row.range_from as Date | null) ?? null,
+    rangeTo: (row.range_to as Date | null) ?? null,
+    state: row.state as MoveState,
+    rows: row.rows === null ? null : Number(row.rows),
+    workflowId: (row.workflow_id as string | null) ?? null,
+    startedAt: row.started_at as Date,
+    updatedAt: row.updated_at as Date,
+    error: (row.error as string | null) ?? null,
+  };
+}

@@ -1,0 +1,132 @@
+import type pg from 'pg';
+import type { TablePolicy } from '../../config/policy.ts';
+import { assertRangePartitionedOn, describeColumns, listPartitions, TableShapeError } from './pg-catalog.ts';
+import { qualify, quoteLiteral } from '../sql-quoting.ts';
+import { inTransaction } from './pg-pool.ts';
+import { defaultPartitionName, rangesCovering, type PartitionRange } from './partition-ranges.ts';
+
+/** How long DDL waits for the parent's lock before giving up and letting the caller retry with backoff. */
+export const DDL_LOCK_TIMEOUT_MS = 2_000;
+
+export interface EnsurePartitionsResult {
+  created: string[];
+  /** Ranges left to the DEFAULT partition because it already holds rows in them. */
+  skippedBecauseDefaultHasRows: string[];
+}
+
+type BoundStyle = 'date' | 'timestamp' | 'timestamptz';
+
+/**
+ * Creates the dated partitions covering [from, to] that do not exist yet, plus the DEFAULT partition, so a row is
+ * never rejected. Ranges in `retired` (already moved to the cold tier) are not recreated.
+ */
+export async function ensurePartitions(
+  pool: pg.Pool,
+  policy: TablePolicy,
+  from: Date,
+  to: Date,
+  retired: ReadonlySet<string>,
+): Promise<EnsurePartitionsResult> {
+  await assertRangePartitionedOn(pool, policy.schema, policy.table, policy.timeColumn);
+  const style = await boundStyle(pool, policy);
+  const existing = await listPartitions(pool, policy.schema, policy.table);
+  const parent = qualify(policy.schema, policy.table);
+  const result: EnsurePartitionsResult = { created: [], skippedBecauseDefaultHasRows: [] };
+
+  for (const range of rangesCovering(policy.table, policy.partitionInterval, from, to)) {
+    const covered = existing.some((p) => p.name === range.name || (p.from?.getTime() === range.from.getTime() && p.to?.getTime() === range.to.getTime()));
+    if (covered || retired.has(range.name)) continue;
+    try {
+      await withLockTimeout(pool, (client) =>
+        client.query(`CREATE TABLE IF NOT EXISTS ${qualify(policy.schema, range.name)} PARTITION OF ${parent} ${forValues(range, style)}`),
+      );
+      result.created.push(range.name);
+    } catch (error) {
+      // 23514: the DEFAULT partition already holds rows in this range; they stay there until a move takes them.
+      if ((error as { code?: string }).code === '23514') result.skippedBecauseDefaultHasRows.push(range.name);
+      else throw error;
+    }
+  }
+  if (!existing.some((p) => p.isDefault)) {
+    const name = defaultPartitionName(policy.table);
+    await withLockTimeout(pool, (client) => client.query(`CREATE TABLE IF NOT EXISTS ${qualify(policy.schema, name)} PARTITION OF ${parent} DEFAULT`));
+    result.created.push(name);
+  }
+  return result;
+}
+
+export function forValues(range: Pick<PartitionRange, 'from' | 'to'>, style: BoundStyle): string {
+  return `FOR VALUES FROM (${boundLiteral(range.from, style)}) TO (${boundLiteral(range.to, style)})`;
+}
+
+function boundLiteral(time: Date, style: BoundStyle): string {
+  const iso = time.toISOString();
+  if (style === 'date') return quoteLiteral(iso.slice(0, 10));
+  const text = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+  return quoteLiteral(style === 'timestamptz' ? `${text}+00` : text);
+}
+
+export async function boundStyle(db: pg.Pool | pg.ClientBase, policy: TablePolicy): Promise<BoundStyle> {
+  const column = (await describeColumns(db, policy.schema, policy.table)).find((c) => c.name === policy.timeColumn);
+  if (!column) throw new TableShapeError(`${policy.schema}.${policy.table} has no column ${policy.timeColumn}`);
+  if (column.typeName === 'date') {
+    if (policy.partitionInterval === 'hour') throw new TableShapeError(`${policy.timeColumn} is a date; hourly partitions need a timestamp`);
+    return 'date';
+  }
+  if (column.typeName === 'timestamp' || column.typeName === 'timestamptz') return column.typeName;
+  throw new TableShapeError(`${policy.schema}.${policy.table}.${policy.timeColumn} is ${column.declaredType}; ducktier tiers date, timestamp or timestamptz columns`);
+}
+
+/** Runs DDL in a transaction that waits at most DDL_LOCK_TIMEOUT_MS for locks, so it never stalls the hot path. */
+export function withLockTimeout<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(pool, async (client) => {
+    await client.query(`SET LOCAL lock_timeout = ${DDL_LOCK_TIMEOUT_MS}`);
+    return work(client);
+  });
+}
+
+/** Whether `partition` is currently attached to the parent. */
+export async function isAttached(db: pg.Pool | pg.ClientBase, schema: string, table: string, partition: string): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM pg_inherits WHERE inhparent = to_regclass($1) AND inhrelid = to_regclass($2)`,
+    [qualify(schema, table), qualify(schema, partition)],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Detaches the partition if it is still attached, inside the caller's transaction (so state recorded alongside
+ * commits with it). Returns false when there was nothing to do.
+ */
+export async function detachIfAttached(client: pg.ClientBase, schema: string, table: string, partition: string): Promise<boolean> {
+  await client.query(`SET LOCAL lock_timeout = ${DDL_LOCK_TIMEOUT_MS}`);
+  if (!(await isAttached(client, schema, table, partition))) return false;
+  await client.query(`ALTER TABLE ${qualify(schema, table)} DETACH PARTITION ${qualify(schema, partition)}`);
+  return true;
+}
+
+/** Re-attaches a detached partition with its original bounds (compensation); no-op when already attached. */
+export async function attachIfDetached(
+  client: pg.ClientBase,
+  policy: TablePolicy,
+  partition: string,
+  range: Pick<PartitionRange, 'from' | 'to'>,
+): Promise<boolean> {
+  await client.query(`SET LOCAL lock_timeout = ${DDL_LOCK_TIMEOUT_MS}`);
+  if (await isAttached(client, policy.schema, policy.table, partition)) return false;
+  const style = await boundStyle(client, policy);
+  await client.query(`ALTER TABLE ${qualify(policy.schema, policy.table)} ATTACH PARTITION ${qualify(policy.schema, partition)} ${forValues(range, style)}`);
+  return true;
+}
+
+/** Drops a partition that has been detached; refuses one still attached, which would drop live rows. */
+export async function dropDetached(client: pg.ClientBase, schema: string, table: string, partition: string): Promise<boolean> {
+  if (await isAttached(client, schema, table, partition)) {
+    throw new Error(`refusing to drop ${schema}.${partition}: it is still attached to ${schema}.${table}`);
+  }
+  const { rows } = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [qualify(schema, partition)]);
+  if (rows[0]?.oid == null) return false;
+  await client.query(`SET LOCAL lock_timeout = ${DDL_LOCK_TIMEOUT_MS}`);
+  await client.query(`DROP TABLE ${qualify(schema, partition)}`);
+  return true;
+}

@@ -1,0 +1,51 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { executeChild } from '@temporalio/workflow';
+import type { MoveOutcome } from '../activities/move-types.ts';
+import { moveWorkflowId } from './workflow-ids.ts';
+import { hotActivities } from './activity-proxies.ts';
+import { migratePartitionWorkflow } from './migrate-partition.ts';
+
+export interface MigrateDueInput {
+  coldTaskQueue: string;
+  /** Only this table; all policies when absent. */
+  table?: string;
+  /** Only this partition (it must belong to `table`). */
+  partition?: string;
+  /** Overrides each policy's hot window. */
+  olderThanMs?: number;
+}
+
+/**
+ * The scheduled job: premake partitions, find those older than the hot window, and move each in a child workflow
+ * whose ID is fixed by table and partition, so two triggers can never move the same partition twice.
+ */
+export async function migrateDueWorkflow(input: MigrateDueInput): Promise<MoveOutcome[]> {
+  const hot = hotActivities();
+  await hot.maintainPartitions({ table: input.table });
+  const due = await hot.findDuePartitions({ table: input.table, partition: input.partition, olderThanMs: input.olderThanMs });
+  const outcomes: MoveOutcome[] = [];
+  for (const { schema, ...candidate } of due) {
+    const workflowId = moveWorkflowId(schema, candidate.table, candidate.partition);
+    try {
+      outcomes.push(
+        await executeChild(migratePartitionWorkflow, {
+          workflowId,
+          args: [{ schema, table: candidate.table, partition: candidate.partition, coldTaskQueue: input.coldTaskQueue, olderThanMs: input.olderThanMs }],
+        }),
+      );
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) {
+        outcomes.push({ table: candidate.table, partition: candidate.partition, status: 'already-running' });
+      } else {
+        outcomes.push({ table: candidate.table, partition: candidate.partition, status: 'failed', error: failureMessage(error) });
+      }
+    }
+  }
+  return outcomes;
+}
+
+function failureMessage(error: unknown): string {
+  let current: unknown = error;
+  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
+}
