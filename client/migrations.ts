@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { DucktierConfig } from '../config/config.ts';
@@ -6,7 +7,7 @@ import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';
 import type { reportWorkflow } from '../workflows/report.ts';
 import type { ReportResult } from '../storage/federation/report-runner.ts';
 import type { ReportParams } from '../storage/federation/report-definition.ts';
-import { MIGRATE_DUE_WORKFLOW_ID, moveWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
+import { migrateDueWorkflowId, moveWorkflowId, reportWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
 
 export interface MigrationRequest {
   table?: string;
@@ -19,7 +20,7 @@ export async function startMigration(client: Client, config: DucktierConfig, req
   const suffix = request.partition ? `${request.table}-${request.partition}` : (request.table ?? 'all');
   return client.workflow.start<typeof migrateDueWorkflow>(WORKFLOW_TYPES.migrateDue, {
     taskQueue: config.temporal.taskQueue,
-    workflowId: `${MIGRATE_DUE_WORKFLOW_ID}-manual-${suffix}-${Date.now()}`,
+    workflowId: migrateDueWorkflowId(config.temporal.taskQueue, `manual-${suffix}-${randomUUID().slice(0, 8)}`),
     args: [{ coldTaskQueue: config.temporal.coldTaskQueue, ...request }],
   });
 }
@@ -27,7 +28,7 @@ export async function startMigration(client: Client, config: DucktierConfig, req
 export async function runReportWorkflow(client: Client, config: DucktierConfig, report: string, params: ReportParams): Promise<ReportResult> {
   return client.workflow.execute<typeof reportWorkflow>(WORKFLOW_TYPES.report, {
     taskQueue: config.temporal.taskQueue,
-    workflowId: `ducktier-report-${report}-${Date.now()}`,
+    workflowId: reportWorkflowId(config.temporal.taskQueue, report, randomUUID().slice(0, 8)),
     args: [{ coldTaskQueue: config.temporal.coldTaskQueue, report, params }],
   });
 }
@@ -39,8 +40,8 @@ export interface MoveStep {
 }
 
 /** The steps a partition's move workflow completed, read from its history (what actually ran, not what was planned). */
-export async function moveSteps(client: Client, schema: string, outcome: MoveOutcome): Promise<MoveStep[]> {
-  const history = await client.workflow.getHandle(moveWorkflowId(schema, outcome.table, outcome.partition)).fetchHistory();
+export async function moveSteps(client: Client, config: DucktierConfig, schema: string, outcome: MoveOutcome): Promise<MoveStep[]> {
+  const history = await client.workflow.getHandle(moveWorkflowId(config.temporal.taskQueue, schema, outcome.table, outcome.partition)).fetchHistory();
   const scheduled = new Map<string, string>();
   const steps: MoveStep[] = [];
   for (const event of history.events ?? []) {

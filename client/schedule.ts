@@ -1,7 +1,7 @@
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
 import type { DucktierConfig } from '../config/config.ts';
 import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';
-import { MIGRATE_DUE_WORKFLOW_ID, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
+import { migrateDueWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
 
 /**
  * The Temporal Schedule that runs the parent migration workflow (daily at 02:00 by default). Overlap SKIP: a run
@@ -12,7 +12,7 @@ export async function ensureMigrationSchedule(client: Client, config: DucktierCo
   const action: ScheduleOptionsStartWorkflowAction<typeof migrateDueWorkflow> = {
     type: 'startWorkflow',
     workflowType: WORKFLOW_TYPES.migrateDue,
-    workflowId: `${MIGRATE_DUE_WORKFLOW_ID}-scheduled`,
+    workflowId: migrateDueWorkflowId(config.temporal.taskQueue, 'scheduled'),
     taskQueue: config.temporal.taskQueue,
     args: [{ coldTaskQueue: config.temporal.coldTaskQueue }],
   };

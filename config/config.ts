@@ -88,6 +88,8 @@ export type DucktierConfig = Omit<z.output<typeof configSchema>, 'temporal' | 'd
 /** Where the settings came from, lowest precedence first: config file, then environment, then flags. */
 export interface ConfigSources {
   file?: string;
+  /** Settings given directly (the programmatic API, tests); used instead of a config file. */
+  values?: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
   overrides?: { dataDir?: string; federation?: string };
 }
@@ -97,7 +99,7 @@ const DEFAULT_CONFIG_FILE = 'ducktier.config.json';
 /** Parses the configuration once, at the edge; everything inside receives the typed result. */
 export function loadConfig(sources: ConfigSources = {}): DucktierConfig {
   const env = sources.env ?? process.env;
-  const raw = readConfigFile(sources.file ?? env.DUCKTIER_CONFIG);
+  const raw = sources.values ?? readConfigFile(sources.file ?? env.DUCKTIER_CONFIG);
   const merged = {
     ...raw,
     dataDir: sources.overrides?.dataDir ?? env.DUCKTIER_DATA_DIR ?? raw.dataDir,

@@ -1,6 +1,6 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createColdActivities } from '../activities/cold-activities.ts';
 import { createHotActivities } from '../activities/hot-activities.ts';
 import type { DucktierConfig } from '../config/config.ts';
@@ -47,7 +47,7 @@ function safeJson(value: unknown): string {
 export async function startWorkers(
   config: DucktierConfig,
   stack: Stack,
-  options: { workflowBundle?: WorkflowBundleWithSourceMap } = {},
+  options: { workflowBundle?: NonNullable<WorkerOptions['workflowBundle']> } = {},
 ): Promise<RunningWorkers> {
   installRuntimeLogger(path.join(config.dataDir, 'logs', 'worker.log'));
   const pgPool = createPgPool(stack.postgres, 'ducktier worker');

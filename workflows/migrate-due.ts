@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { executeChild } from '@temporalio/workflow';
+import { executeChild, workflowInfo } from '@temporalio/workflow';
 import type { MoveOutcome } from '../activities/move-types.ts';
 import { moveWorkflowId } from './workflow-ids.ts';
 import { hotActivities } from './activity-proxies.ts';
@@ -25,7 +25,7 @@ export async function migrateDueWorkflow(input: MigrateDueInput): Promise<MoveOu
   const due = await hot.findDuePartitions({ table: input.table, partition: input.partition, olderThanMs: input.olderThanMs });
   const outcomes: MoveOutcome[] = [];
   for (const { schema, ...candidate } of due) {
-    const workflowId = moveWorkflowId(schema, candidate.table, candidate.partition);
+    const workflowId = moveWorkflowId(workflowInfo().taskQueue, schema, candidate.table, candidate.partition);
     try {
       outcomes.push(
         await executeChild(migratePartitionWorkflow, {

@@ -1,10 +1,19 @@
-/** Workflow IDs that make a second trigger for the same work a no-op instead of a second run. */
+/**
+ * Workflow IDs. A move's ID is fixed by deployment (its task queue), table and partition, so a second trigger for the
+ * same partition finds the first instead of starting another mover.
+ */
 
-export function moveWorkflowId(schema: string, table: string, partition: string): string {
-  return `ducktier-move-${schema}.${table}-${partition}`;
+export function moveWorkflowId(taskQueue: string, schema: string, table: string, partition: string): string {
+  return `${taskQueue}-move-${schema}.${table}-${partition}`;
 }
 
-export const MIGRATE_DUE_WORKFLOW_ID = 'ducktier-migrate-due';
+export function migrateDueWorkflowId(taskQueue: string, trigger: string): string {
+  return `${taskQueue}-migrate-due-${trigger}`;
+}
+
+export function reportWorkflowId(taskQueue: string, report: string, unique: string): string {
+  return `${taskQueue}-report-${report}-${unique}`;
+}
 
 export const WORKFLOW_TYPES = {
   migrateDue: 'migrateDueWorkflow',

@@ -144,7 +144,7 @@ async function printMove(session: Session, policy: TablePolicy, outcome: MoveOut
     out(`${outcome.status === 'failed' ? '✗' : '•'} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}`);
     return;
   }
-  for (const step of await moveSteps(session.temporal!, policy.schema, outcome)) out(describeStep(step, outcome.partition, policy.coldTable));
+  for (const step of await moveSteps(session.temporal!, session.config, policy.schema, outcome)) out(describeStep(step, outcome.partition, policy.coldTable));
 }
 
 /** Rows in each tier, counted directly in each system: every inserted row must be in exactly one. */

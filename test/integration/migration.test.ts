@@ -1,0 +1,127 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createColdActivities } from '../../activities/cold-activities.ts';
+import { startMigration } from '../../client/migrations.ts';
+import { findPolicy } from '../../config/config.ts';
+import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
+import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import { getMove } from '../../storage/postgres/pg-move-state.ts';
+import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
+import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
+import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
+import { allEvents, partitionOfDay } from '../helpers/truth.ts';
+import { createTestEnv, type TestEnv } from '../helpers/test-env.ts';
+
+const DAY = 86_400_000;
+const anchor = new Date();
+const generator = { rows: 6_000, days: 6, anchor, seed: 7 };
+const events = allEvents(generator);
+
+describe('moving partitions through the workflow', () => {
+  let env: TestEnv;
+
+  beforeAll(async () => {
+    env = await createTestEnv('migration');
+    const policy = findPolicy(env.config, 'events');
+    await createDemoTable(env.pgPool, policy);
+    await ensurePartitions(env.pgPool, policy, new Date(anchor.getTime() - generator.days * DAY), new Date(anchor.getTime() + 3 * DAY), new Set());
+    await seedDemoEvents(env.pgPool, policy, generator);
+  });
+  afterAll(async () => env?.close());
+
+  test('the partitions exist as the policy says: one per UTC day, premade ahead, and a DEFAULT', async () => {
+    const partitions = await listPartitions(env.pgPool, 'public', 'events');
+    const dated = partitions.filter((p) => !p.isDefault);
+    expect(partitions.filter((p) => p.isDefault).map((p) => p.name)).toEqual(['events_default']);
+    const firstDay = Date.UTC(anchor.getUTCFullYear(), anchor.getUTCMonth(), anchor.getUTCDate()) - generator.days * DAY;
+    expect(dated.map((p) => p.name)).toEqual(Array.from({ length: generator.days + 4 }, (_, i) => partitionOfDay('events', new Date(firstDay + i * DAY))));
+    for (const p of dated) expect(p.to!.getTime() - p.from!.getTime()).toBe(DAY);
+    expect(dated[0]!.from!.getTime()).toBe(firstDay);
+  });
+
+  test('a migration moves exactly the rows of each due partition, then drops it', async () => {
+    const cutoff = Date.now() - 2 * DAY;
+    const before = await listPartitions(env.pgPool, 'public', 'events');
+    const due = before.filter((p) => !p.isDefault && p.to!.getTime() <= cutoff).map((p) => p.name);
+    expect(due.length).toBeGreaterThanOrEqual(3);
+
+    const outcomes = await (await startMigration(env.temporal, env.config, { table: 'events' })).result();
+    expect(outcomes.map((o) => [o.partition, o.status]).sort()).toEqual(due.map((p) => [p, 'moved']).sort());
+    for (const outcome of outcomes) {
+      expect(outcome.rows).toBe(events.filter((e) => partitionOfDay('events', e.timestamp) === outcome.partition).length);
+    }
+
+    const after = (await listPartitions(env.pgPool, 'public', 'events')).map((p) => p.name);
+    for (const partition of due) expect(after).not.toContain(partition);
+
+    const expected = events.filter((e) => due.includes(partitionOfDay('events', e.timestamp))).sort((a, b) => a.id - b.id);
+    const cold = await env.workers.coldStore.withConnection(async (connection) =>
+      (await connection.runAndReadAll(`SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM events_historical ORDER BY id`)).getRowObjectsJS(),
+    );
+    expect(cold.length).toBe(expected.length);
+    cold.forEach((row, i) => {
+      const truth = expected[i]!;
+      expect(row.id).toBe(truth.id);
+      expect(row.event_type).toBe(truth.eventType);
+      expect(row.user_id).toBe(truth.userId);
+      expect((row.timestamp as Date).getTime()).toBe(truth.timestamp.getTime());
+      expect(JSON.parse(String(row.data))).toEqual(truth.data);
+      expect(row._ducktier_partition).toBe(partitionOfDay('events', truth.timestamp));
+    });
+
+    const { rows } = await env.pgPool.query<{ n: string }>('SELECT count(*) AS n FROM events');
+    expect(Number(rows[0]!.n) + cold.length).toBe(generator.rows);
+    for (const partition of due) expect((await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition }))?.state).toBe('cold');
+  });
+
+  test('a second trigger for the same partition does not move it twice', async () => {
+    const cutoff = Date.now() - 2 * DAY;
+    const remaining = (await listPartitions(env.pgPool, 'public', 'events')).filter((p) => !p.isDefault);
+    const target = remaining[0]!;
+    // Make one more partition due by asking for a shorter threshold, from three triggers at once.
+    const olderThanMs = Date.now() - target.to!.getTime();
+    expect(target.to!.getTime()).toBeGreaterThan(cutoff);
+    const handles = await Promise.all([1, 2, 3].map(() => startMigration(env.temporal, env.config, { table: 'events', partition: target.name, olderThanMs })));
+    const outcomes = (await Promise.all(handles.map((h) => h.result()))).flat();
+    expect(outcomes.filter((o) => o.status === 'moved')).toHaveLength(1);
+    for (const o of outcomes.filter((o) => o.status !== 'moved')) expect(['already-running', 'already-cold']).toContain(o.status);
+
+    const again = await (await startMigration(env.temporal, env.config, { table: 'events', partition: target.name, olderThanMs })).result();
+    expect(again.map((o) => o.status)).toEqual(['already-cold']);
+
+    const expected = events.filter((e) => partitionOfDay('events', e.timestamp) === target.name).length;
+    const cold = await env.workers.coldStore.countPartition('events_historical', target.name);
+    expect(cold).toBe(expected);
+    const description = await env.temporal.workflow.getHandle(moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', target.name)).describe();
+    expect(description.status.name).toBe('COMPLETED');
+  });
+
+  test('refuses a partition inside the hot window and one that does not exist, changing nothing', async () => {
+    const hotPartition = partitionOfDay('events', anchor);
+    const [inside] = await (await startMigration(env.temporal, env.config, { table: 'events', partition: hotPartition })).result();
+    expect(inside!.status).toBe('failed');
+    expect(inside!.error).toMatch(/still inside the hot window/);
+    const [missing] = await (await startMigration(env.temporal, env.config, { table: 'events', partition: 'events_p19990101' })).result();
+    expect(missing!.status).toBe('failed');
+    expect(missing!.error).toMatch(/not attached/);
+    expect((await listPartitions(env.pgPool, 'public', 'events')).map((p) => p.name)).toContain(hotPartition);
+    expect(await env.workers.coldStore.countPartition('events_historical', hotPartition)).toBe(0);
+  });
+
+  test('the copy activity is idempotent: running it twice leaves exactly one copy', async () => {
+    const partition = partitionOfDay('events', anchor);
+    const locks = new PartitionLocks(env.stack.postgres);
+    const activities = createColdActivities({ config: env.config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
+    const move = { schema: 'public', table: 'events', partition, workflowId: 'test-idempotent-copy' };
+    const environment = new MockActivityEnvironment();
+    const first = await environment.run(activities.copyPartitionToCold, { move });
+    const second = await environment.run(activities.copyPartitionToCold, { move });
+    const expected = events.filter((e) => partitionOfDay('events', e.timestamp) === partition).length;
+    expect(first).toBe(expected);
+    expect(second).toBe(expected);
+    expect(await env.workers.coldStore.countPartition('events_historical', partition)).toBe(expected);
+    await environment.run(activities.discardColdCopy, { move });
+    expect(await env.workers.coldStore.countPartition('events_historical', partition)).toBe(0);
+    await locks.releaseAll();
+  });
+});
