@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
+import { findPolicy } from '../../config/config.ts';
+import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
+import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
+import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import type { DemoEvent } from '../../demo/event-generator.ts';
+import { allEvents, dayKey, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
+import { createTestEnv, type TestEnv } from '../helpers/test-env.ts';
+
+const DAY = 86_400_000;
+const anchor = new Date();
+const generator = { rows: 5_000, days: 7, anchor, seed: 11 };
+const events = allEvents(generator);
+
+function countBy<T>(items: T[], key: (item: T) => string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1;
+  return counts;
+}
+
+describe.each(['extension', 'copy'] as const)('federated reports reading PostgreSQL via %s', (federation) => {
+  let env: TestEnv;
+  let coldEvents: DemoEvent[];
+  let hotEvents: DemoEvent[];
+
+  beforeAll(async () => {
+    env = await createTestEnv(`reports_${federation}`, { federation });
+    const policy = findPolicy(env.config, 'events');
+    await createDemoTable(env.pgPool, policy);
+    await ensurePartitions(env.pgPool, policy, new Date(anchor.getTime() - generator.days * DAY), new Date(anchor.getTime() + 2 * DAY), new Set());
+    await seedDemoEvents(env.pgPool, policy, generator);
+    const outcomes = await (await startMigration(env.temporal, env.config, { table: 'events' })).result();
+    const moved = new Set(outcomes.filter((o) => o.status === 'moved').map((o) => o.partition));
+    expect(moved.size).toBeGreaterThanOrEqual(4);
+    const hotPartitions = new Set((await listPartitions(env.pgPool, 'public', 'events')).map((p) => p.name));
+    coldEvents = events.filter((e) => moved.has(partitionOfDay('events', e.timestamp)));
+    hotEvents = events.filter((e) => hotPartitions.has(partitionOfDay('events', e.timestamp)));
+    expect(coldEvents.length + hotEvents.length).toBe(events.length);
+  });
+  afterAll(async () => env?.close());
+
+  test('event summary over both tiers equals the truth computed from the generator', async () => {
+    const result = await runReportWorkflow(env.temporal, env.config, 'event_summary', {});
+    expect(result.readMode).toBe(federation);
+    const actual = result.rows.map((row) => ({
+      event_type: row.event_type,
+      event_count: row.event_count,
+      unique_users: row.unique_users,
+      first_seen: duckTimestampMs(row.first_seen),
+      last_seen: duckTimestampMs(row.last_seen),
+    }));
+    expect(actual).toEqual(eventSummary(events));
+    expect(result.rows.reduce((sum, row) => sum + Number(row.event_count), 0)).toBe(generator.rows);
+  });
+
+  test('hot-only and cold-only summaries split the rows exactly by tier', async () => {
+    const recent = await runReportWorkflow(env.temporal, env.config, 'recent_summary', {});
+    const historical = await runReportWorkflow(env.temporal, env.config, 'historical_summary', {});
+    expect(Object.fromEntries(recent.rows.map((r) => [r.event_type, r.event_count]))).toEqual(countBy(hotEvents, (e) => e.eventType));
+    expect(Object.fromEntries(historical.rows.map((r) => [r.event_type, r.event_count]))).toEqual(countBy(coldEvents, (e) => e.eventType));
+  });
+
+  test('daily breakdown (cold) and hourly breakdown (hot) match the truth', async () => {
+    const daily = await runReportWorkflow(env.temporal, env.config, 'daily_breakdown', {});
+    expect(Object.fromEntries(daily.rows.map((r) => [`${r.day} ${r.event_type}`, r.events]))).toEqual(countBy(coldEvents, (e) => `${dayKey(e.timestamp)} ${e.eventType}`));
+    const hourly = await runReportWorkflow(env.temporal, env.config, 'hourly_breakdown', {});
+    expect(Object.fromEntries(hourly.rows.map((r) => [new Date(duckTimestampMs(r.hour)).toISOString(), r.events]))).toEqual(
+      countBy(hotEvents, (e) => `${e.timestamp.toISOString().slice(0, 13)}:00:00.000Z`),
+    );
+  });
+
+  test('--from/--to bound the report and are passed as parameters', async () => {
+    const from = new Date(anchor.getTime() - 5 * DAY);
+    const to = new Date(anchor.getTime() - 1 * DAY);
+    const result = await runReportWorkflow(env.temporal, env.config, 'event_summary', { from: from.toISOString(), to: to.toISOString() });
+    const inRange = events.filter((e) => e.timestamp >= from && e.timestamp < to);
+    expect(Object.fromEntries(result.rows.map((r) => [r.event_type, r.event_count]))).toEqual(countBy(inRange, (e) => e.eventType));
+  });
+});
