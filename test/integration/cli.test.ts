@@ -1,0 +1,74 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, inject, test } from 'vitest';
+
+const BIN = path.resolve('bin/ducktier.mjs');
+
+/** Runs the real CLI as a user would, on the embedded default stack in its own data directory. */
+function ducktier(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, DUCKTIER_PG_URL: '', TEMPORAL_ADDRESS: '', PGHOST: '', ...env },
+    timeout: 240_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function expectOneLineUsageError(result: ReturnType<typeof ducktier>, message: RegExp): void {
+  expect(result.code).toBe(2);
+  expect(result.stdout).toBe('');
+  expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  expect(result.stderr).toMatch(message);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('the ducktier CLI', () => {
+  test('bad flags, values and config are one clear line, exit code 2, before anything starts', () => {
+    const dataDir = path.join(inject('scratchDir'), 'cli-bad-input');
+    expectOneLineUsageError(ducktier(['demo', '--bogus', '--data-dir', dataDir]), /demo: Unknown option '--bogus'/);
+    expectOneLineUsageError(ducktier(['demo', '--rows', 'many', '--data-dir', dataDir]), /--rows must be a positive whole number, got 'many'/);
+    expectOneLineUsageError(ducktier(['migrate', '--older-than', '2 fortnights', '--data-dir', dataDir]), /--older-than must be a duration/);
+    expectOneLineUsageError(ducktier(['migrate', '--table', 'nope', '--data-dir', dataDir]), /no tiering policy for table 'nope' \(configured: public\.events\)/);
+    expectOneLineUsageError(ducktier(['report', 'nope', '--data-dir', dataDir]), /unknown report 'nope' \(available: event_summary/);
+    expectOneLineUsageError(ducktier(['report', 'event_summary', '--from', 'yesterday', '--data-dir', dataDir]), /--from is not a timestamp \(use ISO 8601/);
+    expectOneLineUsageError(ducktier(['frobnicate']), /unknown command 'frobnicate'/);
+    const configFile = path.join(inject('scratchDir'), 'bad-config.json');
+    writeFileSync(configFile, JSON.stringify({ tables: [{ table: 'events', timeColumn: 'timestamp', hotWindow: 'soon' }] }));
+    expectOneLineUsageError(ducktier(['status', '--config', configFile, '--data-dir', dataDir]), /invalid config: tables\.0\.hotWindow: 'soon' is not a duration/);
+  });
+
+  test('demo --json accounts for every inserted row, and a second run resumes without re-seeding', () => {
+    const dataDir = path.join(inject('scratchDir'), 'cli-demo');
+    const first = ducktier(['demo', '--data-dir', dataDir, '--rows', '4000', '--days', '6', '--json']);
+    expect(first.stderr).not.toMatch(/error/i);
+    expect(first.code).toBe(0);
+    const report = JSON.parse(first.stdout);
+    expect(report.dataDir).toBe(dataDir);
+    expect(report.coldStorePath).toBe(path.join(dataDir, 'cold', 'cold.duckdb'));
+    const [table] = report.tables;
+    expect(table).toMatchObject({ table: 'events', insertedRows: 4000 });
+    expect(table.hotRows + table.coldRows).toBe(4000);
+    expect(report.migrated.length).toBeGreaterThanOrEqual(3);
+    expect(report.migrated.reduce((sum: number, m: { rows: number }) => sum + m.rows, 0)).toBe(table.coldRows);
+    const summary = report.reports.event_summary as Array<{ event_count: number }>;
+    expect(summary.reduce((sum, row) => sum + row.event_count, 0)).toBe(4000);
+    expect(Object.keys(report.reports)).toEqual(expect.arrayContaining(['event_summary', 'daily_breakdown', 'hourly_breakdown']));
+
+    const second = ducktier(['demo', '--data-dir', dataDir, '--rows', '4000', '--days', '6', '--json']);
+    expect(second.code).toBe(0);
+    const again = JSON.parse(second.stdout);
+    expect(again.tables).toEqual(report.tables);
+    expect(again.migrated).toEqual([]);
+
+    const status = ducktier(['status', '--data-dir', dataDir, '--json']);
+    expect(status.code).toBe(0);
+    const partitions = JSON.parse(status.stdout).tables[0].partitions as Array<{ partition: string; tier: string; rows: number }>;
+    expect(partitions.filter((p) => p.tier === 'cold').map((p) => p.partition).sort()).toEqual(report.migrated.map((m: { partition: string }) => m.partition).sort());
+    expect(partitions.reduce((sum, p) => sum + p.rows, 0)).toBe(4000);
+
+    const cliReport = ducktier(['report', 'event_summary', '--data-dir', dataDir, '--json']);
+    expect(cliReport.code).toBe(0);
+    expect(JSON.parse(cliReport.stdout).rows).toEqual(summary);
+  });
+});

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { ensureMigrationSchedule, triggerMigrationSchedule } from '../../client/schedule.ts';
+import { findPolicy } from '../../config/config.ts';
+import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
+import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
+import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import type { MoveOutcome } from '../../activities/move-types.ts';
+import { createTestEnv, type TestEnv } from '../helpers/test-env.ts';
+
+const DAY = 86_400_000;
+
+describe('the migration schedule', () => {
+  let env: TestEnv;
+
+  beforeAll(async () => {
+    env = await createTestEnv('schedule');
+    const policy = findPolicy(env.config, 'events');
+    await createDemoTable(env.pgPool, policy);
+    const anchor = new Date();
+    await ensurePartitions(env.pgPool, policy, new Date(anchor.getTime() - 4 * DAY), anchor, new Set());
+    await seedDemoEvents(env.pgPool, policy, { rows: 800, days: 4, anchor, seed: 3 });
+  });
+  afterAll(async () => {
+    await env?.temporal.schedule.getHandle(env.config.schedule.id).delete().catch(() => {});
+    await env?.close();
+  });
+
+  test('exists with the daily 02:00 spec, overlap SKIP, and starts the parent workflow on the main queue', async () => {
+    expect(await ensureMigrationSchedule(env.temporal, env.config)).toBe('created');
+    expect(await ensureMigrationSchedule(env.temporal, env.config)).toBe('updated');
+    const description = await env.temporal.schedule.getHandle(env.config.schedule.id).describe();
+    expect(description.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+    expect(description.spec.timezone).toBe('UTC');
+    const calendar = description.spec.calendars?.[0];
+    expect(calendar?.hour).toEqual([{ start: 2, end: 2, step: 1 }]);
+    expect(calendar?.minute).toEqual([{ start: 0, end: 0, step: 1 }]);
+    expect(description.action.type).toBe('startWorkflow');
+    expect(description.action.workflowType).toBe('migrateDueWorkflow');
+    expect(description.action.taskQueue).toBe(env.config.temporal.taskQueue);
+    expect(description.action.args).toEqual([{ coldTaskQueue: env.config.temporal.coldTaskQueue }]);
+    const next = description.info.nextActionTimes[0]!;
+    expect(next.getUTCHours()).toBe(2);
+    expect(next.getUTCMinutes()).toBe(0);
+  });
+
+  test('a trigger runs the parent workflow, which moves the due partitions', async () => {
+    const due = (await listPartitions(env.pgPool, 'public', 'events')).filter((p) => !p.isDefault && p.to!.getTime() <= Date.now() - 2 * DAY);
+    expect(due.length).toBeGreaterThan(0);
+    await triggerMigrationSchedule(env.temporal, env.config);
+    const handle = env.temporal.schedule.getHandle(env.config.schedule.id);
+    let workflowId: string | undefined;
+    for (let attempt = 0; attempt < 100 && !workflowId; attempt++) {
+      workflowId = (await handle.describe()).info.recentActions[0]?.action.workflow.workflowId;
+      if (!workflowId) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(workflowId).toBeDefined();
+    const outcomes = (await env.temporal.workflow.getHandle(workflowId!).result()) as MoveOutcome[];
+    expect(outcomes.map((o) => o.partition).sort()).toEqual(due.map((p) => p.name).sort());
+    expect(outcomes.every((o) => o.status === 'moved')).toBe(true);
+  });
+});
