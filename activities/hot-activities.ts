@@ -4,10 +4,10 @@ import { findPolicy, type DucktierConfig } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import type { TablePolicy } from '../config/policy.ts';
 import { listPartitions } from '../storage/postgres/pg-catalog.ts';
-import { getMove, listMoves, beginMove, setMoveState, COLD_SERVING_STATES, type MoveKey } from '../storage/postgres/pg-move-state.ts';
-import { attachIfDetached, detachIfAttached, dropDetached, ensurePartitions } from '../storage/postgres/pg-partitions.ts';
+import { getMove, beginMove, setMoveState, COLD_SERVING_STATES, type MoveKey } from '../storage/postgres/pg-move-state.ts';
+import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
+import { attachIfDetached, detachIfAttached, dropDetached } from '../storage/postgres/pg-partitions.ts';
 import { inTransaction } from '../storage/postgres/pg-pool.ts';
-import { nextIntervalStart } from '../storage/postgres/partition-ranges.ts';
 import { classifyErrors, refuse } from './activity-errors.ts';
 import type { DuePartition, MovePlan, PartitionMoveRef } from './move-types.ts';
 
@@ -29,13 +29,7 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
     async maintainPartitions(input: { table?: string }): Promise<string[]> {
       return classifyErrors(async () => {
         const created: string[] = [];
-        for (const policy of policiesFor(input.table)) {
-          const current = now();
-          let until = current;
-          for (let i = 0; i < policy.premake; i++) until = nextIntervalStart(until, policy.partitionInterval);
-          const result = await ensurePartitions(pgPool, policy, current, until, await retiredPartitions(pgPool, policy));
-          created.push(...result.created);
-        }
+        for (const policy of policiesFor(input.table)) created.push(...(await maintainPartitions(pgPool, policy, now())).created);
         return created;
       });
     },
@@ -137,12 +131,6 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
       if (record && record.state !== 'cold') await setMoveState(pgPool, keyOf(input.move), 'failed', { error: input.error });
     },
   };
-}
-
-/** Partition names already moved to the cold tier, which premaking must not recreate. */
-async function retiredPartitions(pgPool: pg.Pool, policy: TablePolicy): Promise<Set<string>> {
-  const moves = await listMoves(pgPool, { schema: policy.schema, table: policy.table });
-  return new Set(moves.filter((m) => COLD_SERVING_STATES.includes(m.state)).map((m) => m.partitionName));
 }
 
 /** A lock timeout means the hot path was busy: fail this attempt so Temporal retries with backoff. */

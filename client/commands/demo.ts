@@ -6,9 +6,7 @@ import { DEMO_POLICY } from '../../demo/demo-policy.ts';
 import type { TablePolicy } from '../../config/policy.ts';
 import type { MoveOutcome } from '../../activities/move-types.ts';
 import { countRows, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
-import { listMoves, COLD_SERVING_STATES } from '../../storage/postgres/pg-move-state.ts';
-import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
-import { nextIntervalStart } from '../../storage/postgres/partition-ranges.ts';
+import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
 import { quoteIdent } from '../../storage/sql-quoting.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import type { JsonRow } from '../../storage/duckdb/duck-rows.ts';
@@ -42,6 +40,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
     if (session.attached || !session.workers) {
       throw new UsageError(`ducktier up is running on ${config.dataDir}; stop it or give the demo another --data-dir`);
     }
+    out(banner('SETUP'));
     await createDemoTable(session.pgPool, policy);
     const seed = await seedOnce(session, policy, rows, days, out);
 
@@ -122,11 +121,8 @@ function demoPolicy(config: DucktierConfig): TablePolicy {
 async function seedOnce(session: Session, policy: TablePolicy, rows: number, days: number, out: (text: string) => void): Promise<{ rows: number }> {
   const existing = await findDemoSeed(session.pgPool, policy);
   const anchor = existing?.anchor ?? new Date();
-  const retired = new Set((await listMoves(session.pgPool, { schema: policy.schema, table: policy.table })).filter((m) => COLD_SERVING_STATES.includes(m.state)).map((m) => m.partitionName));
-  let until = anchor;
-  for (let i = 0; i < policy.premake; i++) until = nextIntervalStart(until, policy.partitionInterval);
   const from = new Date(anchor.getTime() - (existing?.days ?? days) * 86_400_000);
-  const partitions = await ensurePartitions(session.pgPool, policy, from, until, retired);
+  const partitions = await maintainPartitions(session.pgPool, policy, new Date(), from);
   if (partitions.created.length > 0) out(`✓ Created ${partitions.created.length} partitions (${partitions.created[0]} .. ${partitions.created.at(-1)})`);
   if (existing) {
     out(`✓ Data directory already holds the demo's ${fmt(existing.rows)} events (seeded ${existing.seededAt.toISOString()}); not inserting again`);

@@ -5,6 +5,10 @@ import { findRunningStack, publishStack, startStack } from '../../stack/stack.ts
 import { startWorkers } from '../../worker/worker.ts';
 import { connectTemporal } from '../temporal-client.ts';
 import { ensureMigrationSchedule } from '../schedule.ts';
+import type { DucktierConfig } from '../../config/config.ts';
+import type { Stack } from '../../stack/stack.ts';
+import { createPgPool } from '../../storage/postgres/pg-pool.ts';
+import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
 
 /** `ducktier up`: the long-running process: stack, both workers, the schedule; stops cleanly on Ctrl-C. */
 export async function upCommand(context: CommandContext): Promise<number> {
@@ -17,6 +21,7 @@ export async function upCommand(context: CommandContext): Promise<number> {
   const unpublish = publishStack(config, stack);
   try {
     const workers = await startWorkers(config, stack);
+    await premakePartitions(config, stack, context);
     const temporal = await connectTemporal(stack.temporal);
     const schedule = await ensureMigrationSchedule(temporal.client, config);
     context.print(`✓ Schedule '${config.schedule.id}' ${schedule}: ${config.schedule.cron} (${config.schedule.timezone}), overlap SKIP`);
@@ -35,5 +40,22 @@ export async function upCommand(context: CommandContext): Promise<number> {
   } finally {
     unpublish();
     await stack.stop();
+  }
+}
+
+/** Premakes each table's future partitions at start-up (the schedule keeps doing it daily), so inserts never fail. */
+async function premakePartitions(config: DucktierConfig, stack: Stack, context: CommandContext): Promise<void> {
+  const pool = createPgPool(stack.postgres, 'ducktier up', 2);
+  try {
+    for (const policy of config.tables) {
+      try {
+        const result = await maintainPartitions(pool, policy, new Date());
+        context.print(`✓ ${policy.schema}.${policy.table}: partitions ready through ${result.until.toISOString().slice(0, 10)}${result.created.length ? ` (created ${result.created.join(', ')})` : ''}`);
+      } catch (error) {
+        context.print(`! ${policy.schema}.${policy.table}: ${(error as Error).message}`);
+      }
+    }
+  } finally {
+    await pool.end();
   }
 }
