@@ -15,7 +15,7 @@ export type PgReadMode = 'extension' | 'copy';
 export const SOURCE_PARTITION_COLUMN = '_ducktier_partition';
 
 /** DuckDB's own manifest of what each move wrote, committed in the same transaction as the rows. */
-const MANIFEST_TABLE = 'ducktier_cold_partitions';
+export const COLD_MANIFEST_TABLE = 'ducktier_cold_partitions';
 
 export interface ColdPartition {
   tableSchema: string;
@@ -63,7 +63,7 @@ export class ColdStore {
     await store.withConnection(async (connection) => {
       if (store.readMode === 'extension') await attachPostgres(connection, options.pgTarget);
       await connection.run(`
-        CREATE TABLE IF NOT EXISTS ${MANIFEST_TABLE} (
+        CREATE TABLE IF NOT EXISTS ${COLD_MANIFEST_TABLE} (
           table_schema VARCHAR NOT NULL, table_name VARCHAR NOT NULL, partition_name VARCHAR NOT NULL,
           cold_table VARCHAR NOT NULL, rows BIGINT NOT NULL, written_at TIMESTAMPTZ NOT NULL,
           PRIMARY KEY (table_schema, table_name, partition_name))`);
@@ -133,7 +133,7 @@ export class ColdStore {
             stopPolling();
           }
           await connection.run(
-            `INSERT OR REPLACE INTO ${MANIFEST_TABLE} VALUES ($schema, $table, $partition, $cold, $rows, now())`,
+            `INSERT OR REPLACE INTO ${COLD_MANIFEST_TABLE} VALUES ($schema, $table, $partition, $cold, $rows, now())`,
             { schema: source.schema, table: source.table, partition: source.partition, cold: source.coldTable, rows: inserted },
           );
           await connection.run('COMMIT');
@@ -170,7 +170,7 @@ export class ColdStore {
           const result = await connection.run(`DELETE FROM ${quoteIdent(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`, { partition: source.partition });
           deleted = result.rowsChanged;
         }
-        await connection.run(`DELETE FROM ${MANIFEST_TABLE} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`, {
+        await connection.run(`DELETE FROM ${COLD_MANIFEST_TABLE} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`, {
           schema: source.schema,
           table: source.table,
           partition: source.partition,
@@ -187,7 +187,7 @@ export class ColdStore {
   async manifest(): Promise<ColdPartition[]> {
     return this.withConnection(async (connection) => {
       const reader = await connection.runAndReadAll(
-        `SELECT table_schema, table_name, partition_name, cold_table, rows, written_at::VARCHAR AS written_at FROM ${MANIFEST_TABLE} ORDER BY table_schema, table_name, partition_name`,
+        `SELECT table_schema, table_name, partition_name, cold_table, rows, written_at::VARCHAR AS written_at FROM ${COLD_MANIFEST_TABLE} ORDER BY table_schema, table_name, partition_name`,
       );
       return reader.getRowObjectsJson().map((row) => ({
         tableSchema: String(row.table_schema),

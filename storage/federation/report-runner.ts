@@ -4,7 +4,9 @@ import type { ColdStore, PgReadMode } from '../duckdb/cold-store.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { readJsonRows, type JsonRow } from '../duckdb/duck-rows.ts';
 import type { ReportDefinition, ReportParams } from './report-definition.ts';
-import { defineTierViews } from './tier-views.ts';
+import { coldSnapshotIsCurrent, defineTierViews } from './tier-views.ts';
+
+const MAX_SNAPSHOT_ATTEMPTS = 5;
 
 export interface ReportResult {
   report: string;
@@ -31,20 +33,27 @@ export async function runReport(
   return store.withConnection(async (connection) => {
     // The attached catalog caches PostgreSQL's schema; partitions come and go, so start each report fresh.
     if (store.readMode === 'extension') await connection.run('CALL pg_clear_cache()');
-    await connection.run('BEGIN TRANSACTION');
-    try {
-      await defineTierViews(connection, store, pgPool, policy, columns);
-      const bound: Record<string, string | null> = {};
-      for (const name of ['from', 'to'] as const) {
-        if (new RegExp(`\\$${name}\\b`).test(definition.sql)) bound[name] = params[name] ?? null;
+    for (let attempt = 1; ; attempt++) {
+      await connection.run('BEGIN TRANSACTION');
+      try {
+        const served = await defineTierViews(connection, store, pgPool, policy, columns);
+        if (!(await coldSnapshotIsCurrent(connection, policy, served))) {
+          if (attempt >= MAX_SNAPSHOT_ATTEMPTS) throw new Error(`the cold tier kept changing under report ${definition.name}; try again`);
+          await connection.run('ROLLBACK');
+          continue;
+        }
+        const bound: Record<string, string | null> = {};
+        for (const name of ['from', 'to'] as const) {
+          if (new RegExp(`\\$${name}\\b`).test(definition.sql)) bound[name] = params[name] ?? null;
+        }
+        const reader = await connection.runAndReadAll(definition.sql, bound);
+        const rows = readJsonRows(reader);
+        await connection.run('COMMIT');
+        return { report: definition.name, title: definition.title, tiers: definition.tiers, readMode: store.readMode, rows };
+      } catch (error) {
+        await connection.run('ROLLBACK').catch(() => {});
+        throw error;
       }
-      const reader = await connection.runAndReadAll(definition.sql, bound);
-      const rows = readJsonRows(reader);
-      await connection.run('COMMIT');
-      return { report: definition.name, title: definition.title, tiers: definition.tiers, readMode: store.readMode, rows };
-    } catch (error) {
-      await connection.run('ROLLBACK').catch(() => {});
-      throw error;
     }
   });
 }

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { TablePolicy } from '../../config/policy.ts';
 import { COLD_SERVING_STATES } from '../postgres/pg-move-state.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
-import { SOURCE_PARTITION_COLUMN, type ColdStore } from '../duckdb/cold-store.ts';
+import { COLD_MANIFEST_TABLE, SOURCE_PARTITION_COLUMN, type ColdStore } from '../duckdb/cold-store.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { copyExportSelect, copyToCsvFile, csvSelect, extensionSelect, PG_CATALOG_ALIAS } from '../duckdb/pg-transport.ts';
 
@@ -28,29 +28,53 @@ export async function defineTierViews(
   pgPool: pg.Pool,
   policy: TablePolicy,
   columns: ColumnMapping[],
-): Promise<void> {
+): Promise<ServedPartitions> {
   const names = tierViewNames(policy.table);
   const columnList = columns.map((c) => quoteIdent(c.name)).join(', ');
-  let servedPartitions: string;
+  let served: ServedPartitions;
   if (store.readMode === 'extension') {
     await connection.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(names.hot)} AS ${extensionSelect(policy.schema, policy.table, columns)}`);
-    servedPartitions = `SELECT partition_name FROM ${PG_CATALOG_ALIAS}.ducktier.partition_moves
-                         WHERE table_schema = ${quoteLiteral(policy.schema)} AND table_name = ${quoteLiteral(policy.table)}
-                           AND state IN (${servingStates})`;
+    served = {
+      relation: `SELECT partition_name FROM ${PG_CATALOG_ALIAS}.ducktier.partition_moves
+                  WHERE table_schema = ${quoteLiteral(policy.schema)} AND table_name = ${quoteLiteral(policy.table)}
+                    AND state IN (${servingStates})`,
+    };
   } else {
-    const served = await copyHotRows(connection, store, pgPool, policy, columns, names.hot);
-    servedPartitions = served.length > 0 ? served.map(quoteLiteral).join(', ') : 'NULL';
+    const names = await copyHotRows(connection, store, pgPool, policy, columns, tierViewNames(policy.table).hot);
+    served = { relation: `SELECT unnest(${`[${names.map(quoteLiteral).join(', ')}]`}::VARCHAR[]) AS partition_name` };
   }
   await connection.run(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(names.cold)} AS
-       SELECT ${columnList} FROM main.${quoteIdent(policy.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} IN (${servedPartitions})`,
+       SELECT ${columnList} FROM main.${quoteIdent(policy.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} IN (SELECT partition_name FROM (${served.relation}))`,
   );
   await connection.run(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(names.all)} AS
        SELECT ${columnList} FROM ${quoteIdent(names.hot)} UNION ALL SELECT ${columnList} FROM ${quoteIdent(names.cold)}`,
   );
+  return served;
 }
 
+/** The partitions whose rows the cold view serves: a SQL relation with one column, `partition_name`. */
+export interface ServedPartitions {
+  relation: string;
+}
+
+/**
+ * DuckDB fixes its snapshot at the transaction's first statement and PostgreSQL at the first read of it, so the DuckDB
+ * snapshot may predate a move that PostgreSQL already records as detached. Every partition the PostgreSQL snapshot
+ * serves from the cold tier was committed to the DuckDB manifest before it was detached; if this transaction's DuckDB
+ * snapshot lacks one, the snapshot is too old and the caller must start again.
+ */
+export async function coldSnapshotIsCurrent(connection: DuckDBConnection, policy: TablePolicy, served: ServedPartitions): Promise<boolean> {
+  const reader = await connection.runAndReadAll(
+    `SELECT count(*)::INTEGER AS missing
+       FROM (${served.relation}) s
+      WHERE s.partition_name NOT IN (SELECT partition_name FROM main.${COLD_MANIFEST_TABLE}
+                                      WHERE table_schema = $schema AND table_name = $table)`,
+    { schema: policy.schema, table: policy.table },
+  );
+  return Number(reader.getRowObjectsJson()[0]?.missing ?? 0) === 0;
+}
 /**
  * COPY path: streams the hot rows into a temporary DuckDB table and reads the served-partition list in one
  * REPEATABLE READ transaction, so both come from the same PostgreSQL snapshot.
