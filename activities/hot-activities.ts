@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
-import { findPolicy, type DucktierConfig } from '../config/config.ts';
+import { findPolicy, policyFor, type DucktierConfig } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import type { TablePolicy } from '../config/policy.ts';
-import { listPartitions } from '../storage/postgres/pg-catalog.ts';
+import { countRows, listPartitions } from '../storage/postgres/pg-catalog.ts';
 import { getMove, beginMove, setMoveState, COLD_SERVING_STATES, type MoveKey } from '../storage/postgres/pg-move-state.ts';
 import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
 import { attachIfDetached, detachIfAttached, dropDetached } from '../storage/postgres/pg-partitions.ts';
@@ -60,16 +60,17 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
 
     /**
      * Checks the partition may move and records the move as started. Refuses, without retries, a partition that does
-     * not exist, is the DEFAULT partition, or still lies inside the hot window.
+     * not exist, is the DEFAULT partition, still lies inside the hot window, or reuses the name of one already moved.
      */
     async prepareMove(input: { move: PartitionMoveRef; olderThanMs?: number }): Promise<MovePlan> {
       return classifyErrors(async () => {
         const { move } = input;
-        const policy = findPolicy(config, move.table);
+        const policy = policyFor(config, move.schema, move.table);
         const record = await getMove(pgPool, keyOf(move));
         const partitions = await listPartitions(pgPool, policy.schema, policy.table);
         const partition = partitions.find((p) => p.name === move.partition);
-        if (record && COLD_SERVING_STATES.includes(record.state) && !partition) {
+        if (record && COLD_SERVING_STATES.includes(record.state)) {
+          if (partition) throw refuse(`${move.partition} was already moved to the cold tier, yet a partition of that name is attached again; rename it before moving it`);
           const range = { from: record.rangeFrom?.toISOString() ?? '', to: record.rangeTo?.toISOString() ?? '' };
           return { stage: record.state === 'cold' ? 'cold' : 'detached', range };
         }
@@ -91,44 +92,65 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
       });
     },
 
-    /** Detaches the partition and records it, in one transaction; waits only briefly for the parent's lock. */
+    /**
+     * Detaches the partition and records it, in one transaction that waits only briefly for the parent's lock. Holding
+     * the partition's lock, it counts the rows once more: a row written since the verify rolls the detach back and fails
+     * the move (its compensation then discards the cold copy), so no write is ever lost with the partition.
+     */
     async detachPartition(input: { move: PartitionMoveRef }): Promise<boolean> {
-      return retryOnLockTimeout(() =>
-        inTransaction(pgPool, async (client) => {
-          const detached = await detachIfAttached(client, input.move.schema, input.move.table, input.move.partition);
-          await setMoveState(client, keyOf(input.move), 'detached');
-          return detached;
-        }),
+      return classifyErrors(() =>
+        retryOnLockTimeout(() =>
+          inTransaction(pgPool, async (client) => {
+            const { move } = input;
+            const detached = await detachIfAttached(client, move.schema, move.table, move.partition);
+            if (detached) {
+              const verified = (await getMove(client, keyOf(move)))?.rows;
+              const rowsNow = await countRows(client, move.schema, move.partition);
+              if (verified !== rowsNow) {
+                throw refuse(`${move.partition} changed during the move (${rowsNow} rows now, ${String(verified)} verified in DuckDB); the detach was rolled back`, 'PartitionChanged');
+              }
+            }
+            await setMoveState(client, keyOf(move), 'detached');
+            return detached;
+          }),
+        ),
       );
     },
 
-    /** Drops the detached partition: the point of no return, reached only after the cold copy was verified. */
+    /** Drops the detached partition: the point of no return, allowed only once the move is recorded as verified and detached. */
     async dropPartition(input: { move: PartitionMoveRef }): Promise<boolean> {
-      return retryOnLockTimeout(() =>
-        inTransaction(pgPool, async (client) => {
-          const dropped = await dropDetached(client, input.move.schema, input.move.table, input.move.partition);
-          await setMoveState(client, keyOf(input.move), 'cold');
-          return dropped;
-        }),
+      return classifyErrors(() =>
+        retryOnLockTimeout(() =>
+          inTransaction(pgPool, async (client) => {
+            const state = (await getMove(client, keyOf(input.move)))?.state;
+            if (state !== 'detached' && state !== 'cold') throw refuse(`refusing to drop ${input.move.partition}: its move is '${String(state)}', not verified and detached`);
+            const dropped = await dropDetached(client, input.move.schema, input.move.table, input.move.partition);
+            await setMoveState(client, keyOf(input.move), 'cold');
+            return dropped;
+          }),
+        ),
       );
     },
 
     /** Compensation after a failed move past detach: the partition goes back, exactly as it was. */
     async reattachPartition(input: { move: PartitionMoveRef; range: MovePlan['range'] }): Promise<boolean> {
-      const policy = findPolicy(config, input.move.table);
-      return retryOnLockTimeout(() =>
-        inTransaction(pgPool, async (client) => {
-          const range = { from: new Date(input.range.from), to: new Date(input.range.to) };
-          const attached = await attachIfDetached(client, policy, input.move.partition, range);
-          await setMoveState(client, keyOf(input.move), 'compensated');
-          return attached;
-        }),
-      );
+      return classifyErrors(() => {
+        const policy = policyFor(config, input.move.schema, input.move.table);
+        return retryOnLockTimeout(() =>
+          inTransaction(pgPool, async (client) => {
+            const range = { from: new Date(input.range.from), to: new Date(input.range.to) };
+            const attached = await attachIfDetached(client, policy, input.move.partition, range);
+            await setMoveState(client, keyOf(input.move), 'compensated');
+            return attached;
+          }),
+        );
+      });
     },
 
+    /** Records why a move failed, unless the partition is already served from the cold tier (that record must stay). */
     async recordMoveFailure(input: { move: PartitionMoveRef; error: string }): Promise<void> {
       const record = await getMove(pgPool, keyOf(input.move));
-      if (record && record.state !== 'cold') await setMoveState(pgPool, keyOf(input.move), 'failed', { error: input.error });
+      if (record && !COLD_SERVING_STATES.includes(record.state)) await setMoveState(pgPool, keyOf(input.move), 'failed', { error: input.error });
     },
   };
 }

@@ -1,6 +1,7 @@
 import { loadConfig, type DucktierConfig } from '../config/config.ts';
 import { UsageError } from '../config/usage-error.ts';
 import type { ProgressLog } from '../stack/progress.ts';
+import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { demoCommand } from './commands/demo.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { provisionCommand } from './commands/provision.ts';
@@ -37,7 +38,7 @@ ${Object.entries(COMMANDS)
 
 flags for every command: --data-dir DIR (default ./.ducktier), --config FILE, --federation auto|extension|copy, --json
   demo     [--rows N] [--days D]
-  migrate  [--table T] [--partition P | --older-than 2d] [--wait]
+  migrate  [--table T] [--partition P | --older-than 2d] [--wait] | --via-schedule
   report   NAME [--from TS] [--to TS]        (ducktier report --list names them)
 environment: DUCKTIER_PG_URL or PG*, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DUCKTIER_TEMPORAL_CLI, DUCKTIER_DUCKDB_EXTENSION_DIR`;
 
@@ -68,15 +69,9 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`ducktier: ${error.message}\n`);
       process.exit(2);
     }
-    process.stderr.write(`ducktier: error: ${rootMessage(error).split('\n')[0]}\n`);
+    process.stderr.write(`ducktier: error: ${rootCauseMessage(error).split('\n')[0]}\n`);
     if (process.env.DUCKTIER_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     process.exit(1);
   },
 );
 
-/** Temporal wraps failures (workflow failed <- activity failed <- cause); the innermost message says what happened. */
-function rootMessage(error: unknown): string {
-  let current = error;
-  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
-}

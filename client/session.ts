@@ -7,6 +7,8 @@ import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { startWorkers, type RunningWorkers } from '../worker/worker.ts';
 import { connectTemporal } from './temporal-client.ts';
+import { closeAll } from '../stack/close-all.ts';
+import { rootCauseMessage } from '../workflows/failure-message.ts';
 
 /** What a CLI command works with: the stack, a PostgreSQL pool, and (when asked) Temporal and the workers. */
 export interface Session {
@@ -37,8 +39,10 @@ export async function openSession(config: DucktierConfig, log: ProgressLog, need
     if (needs.temporal) {
       if (!running) {
         log('Starting workers (main and cold task queues)...');
-        workers = await startWorkers(config, stack);
-        closers.unshift(() => workers!.shutdown());
+        const started = await startWorkers(config, stack);
+        started.done.catch((error: unknown) => log(`workers stopped: ${rootCauseMessage(error)}`));
+        closers.unshift(() => started.shutdown().catch(() => {}));
+        workers = started;
       }
       const connection = await connectTemporal(stack.temporal);
       closers.unshift(connection.close);
@@ -51,12 +55,10 @@ export async function openSession(config: DucktierConfig, log: ProgressLog, need
       temporal,
       workers,
       attached: running !== undefined,
-      close: async () => {
-        for (const close of closers) await close();
-      },
+      close: () => closeAll(closers),
     };
   } catch (error) {
-    for (const close of closers) await close().catch(() => {});
+    await closeAll(closers).catch(() => {});
     throw error;
   }
 }

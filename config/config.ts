@@ -6,7 +6,7 @@ import { UsageError } from './usage-error.ts';
 import { DEMO_POLICY } from '../demo/demo-policy.ts';
 import { DEMO_REPORTS } from '../demo/demo-reports.ts';
 import { reportDefinitionSchema, type ReportDefinition } from '../storage/federation/report-definition.ts';
-import { tierViewNames } from '../storage/federation/tier-views.ts';
+import { tierViewNames } from '../storage/federation/tier-view-names.ts';
 
 export const FEDERATION_MODES = ['auto', 'extension', 'copy'] as const;
 export type FederationMode = (typeof FEDERATION_MODES)[number];
@@ -60,10 +60,13 @@ const configSchema = z
   .strict()
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
+    const coldTables = new Set<string>();
     config.tables.forEach((policy, index) => {
       const key = `${policy.schema}.${policy.table}`;
       if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['tables', index, 'table'], message: `${key} has two policies` });
       seen.add(key);
+      if (coldTables.has(policy.coldTable)) ctx.addIssue({ code: 'custom', path: ['tables', index, 'coldTable'], message: `cold table '${policy.coldTable}' is used by two policies` });
+      coldTables.add(policy.coldTable);
       if (Object.values(tierViewNames(policy.table)).includes(policy.coldTable)) {
         ctx.addIssue({ code: 'custom', path: ['tables', index, 'coldTable'], message: `'${policy.coldTable}' is the name of one of the table's report views; choose another` });
       }
@@ -154,6 +157,11 @@ function readConfigFile(file: string | undefined): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+function unique(policies: TablePolicy[], table: string): TablePolicy | undefined {
+  if (policies.length > 1) throw new UsageError(`table '${table}' has policies in several schemas; name it as schema.table`);
+  return policies[0];
+}
+
 function asRecord(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
 }
@@ -162,9 +170,18 @@ function defined(values: Record<string, string | undefined>): Record<string, str
   return Object.fromEntries(Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
 }
 
+/** The policy for exactly this schema and table (what activities receive in a move). */
+export function policyFor(config: DucktierConfig, schema: string, table: string): TablePolicy {
+  const match = config.tables.find((policy) => policy.schema === schema && policy.table === table);
+  if (!match) throw new UsageError(`no tiering policy for table ${schema}.${table}`);
+  return match;
+}
+
 /** The policy for a table name (with or without schema), or a UsageError listing the configured ones. */
 export function findPolicy(config: DucktierConfig, table: string): TablePolicy {
-  const match = config.tables.find((policy) => policy.table === table || `${policy.schema}.${policy.table}` === table);
+  const match =
+    config.tables.find((policy) => `${policy.schema}.${policy.table}` === table) ??
+    unique(config.tables.filter((policy) => policy.table === table), table);
   if (!match) {
     const known = config.tables.map((policy) => `${policy.schema}.${policy.table}`).join(', ');
     throw new UsageError(`no tiering policy for table '${table}' (configured: ${known})`);

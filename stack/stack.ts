@@ -5,6 +5,7 @@ import { externalPgTarget, type PgTarget } from '../storage/postgres/pg-target.t
 import { provisionPostgresExtension, type ExtensionAvailability } from './duckdb-postgres-extension.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { freePort } from './free-port.ts';
+import { closeAll } from './close-all.ts';
 import type { ProgressLog } from './progress.ts';
 import { locateTemporalCli } from './temporal-cli.ts';
 import { startTemporalDevServer } from './temporal-dev-server.ts';
@@ -79,12 +80,10 @@ export async function startStack(config: DucktierConfig, log: ProgressLog, parts
       temporal,
       coldStorePath: coldStorePath(config),
       extension,
-      stop: async () => {
-        for (const stop of stoppers.reverse()) await stop();
-      },
+      stop: () => closeAll(stoppers.reverse()),
     };
   } catch (error) {
-    for (const stop of stoppers.reverse()) await stop().catch(() => {});
+    await closeAll(stoppers.reverse()).catch(() => {});
     throw error;
   }
 }

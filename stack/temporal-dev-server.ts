@@ -7,7 +7,6 @@ import type { ProgressLog } from './progress.ts';
 export interface TemporalDevServer {
   address: string;
   uiUrl: string;
-  process: ChildProcess;
   stop(): Promise<void>;
 }
 
@@ -47,13 +46,13 @@ export async function startTemporalDevServer(options: {
     child.once('exit', (code) => reject(new Error(`temporal dev server exited with code ${String(code)}; see ${path.join(options.stateDir, 'temporal-server.log')}`))),
   );
   exited.catch(() => {});
-  await Promise.race([waitUntilServing(address, options.namespace), exited]);
-  return {
-    address,
-    uiUrl: `http://127.0.0.1:${options.uiPort}`,
-    process: child,
-    stop: () => stopChild(child),
-  };
+  try {
+    await Promise.race([waitUntilServing(address, options.namespace), exited]);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return { address, uiUrl: `http://127.0.0.1:${options.uiPort}`, stop: () => stopChild(child) };
 }
 
 async function waitUntilServing(address: string, namespace: string): Promise<void> {

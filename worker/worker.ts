@@ -25,6 +25,8 @@ function installRuntimeLogger(logFile: string): void {
   if (runtimeInstalled) return;
   mkdirSync(path.dirname(logFile), { recursive: true });
   Runtime.install({
+    // ducktier's commands decide what Ctrl-C means (stop cleanly); the SDK must not shut workers down underneath them.
+    shutdownSignals: [],
     logger: new DefaultLogger('INFO', (entry) => {
       appendFileSync(logFile, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message} ${entry.meta ? safeJson(entry.meta) : ''}\n`);
     }),
@@ -77,17 +79,24 @@ export async function startWorkers(
     maxConcurrentActivityTaskExecutions: 4,
   });
 
-  const done = Promise.all([hotWorker.run(), coldWorker.run()]).then(async () => {
+  // When either worker stops (shutdown or a fatal error) stop the other too, then release everything this process holds.
+  const runs = [hotWorker, coldWorker].map((worker) => worker.run().finally(() => stopWorkers()));
+  const done = Promise.allSettled(runs).then(async (results) => {
     await locks.releaseAll();
     coldStore.close();
-    await pgPool.end();
-    await connection.close();
+    await pgPool.end().catch(() => {});
+    await connection.close().catch(() => {});
+    const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failure) throw failure.reason;
   });
+  function stopWorkers(): void {
+    for (const worker of [hotWorker, coldWorker]) if (worker.getState() === 'RUNNING') worker.shutdown();
+  }
   return {
     done,
     coldStore,
     shutdown: async () => {
-      for (const worker of [hotWorker, coldWorker]) if (worker.getState() === 'RUNNING') worker.shutdown();
+      stopWorkers();
       await done;
     },
   };

@@ -1,19 +1,21 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { ColdActivities } from '../activities/cold-activities.ts';
 import type { HotActivities } from '../activities/hot-activities.ts';
 
 /**
  * The failure model, in one place. PostgreSQL steps are short catalog changes that may wait on the parent's lock, so
- * they retry with backoff for a long while; the copy may run for many minutes and must heartbeat its progress.
+ * they retry with backoff for a long while; the copy may run for many minutes and heartbeats its progress. On
+ * cancellation a step is waited for, never abandoned, so compensation never races a step still running.
  */
 const STEP_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30 } as const;
+const WAIT_FOR_STEP = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
 
 export function hotActivities() {
-  return proxyActivities<HotActivities>({ startToCloseTimeout: '1 minute', retry: STEP_RETRY });
+  return proxyActivities<HotActivities>({ startToCloseTimeout: '1 minute', retry: STEP_RETRY, cancellationType: WAIT_FOR_STEP });
 }
 
 export function coldActivities(coldTaskQueue: string) {
-  return proxyActivities<ColdActivities>({ taskQueue: coldTaskQueue, startToCloseTimeout: '1 minute', retry: STEP_RETRY });
+  return proxyActivities<ColdActivities>({ taskQueue: coldTaskQueue, startToCloseTimeout: '10 minutes', retry: STEP_RETRY, cancellationType: WAIT_FOR_STEP });
 }
 
 export function coldCopyActivities(coldTaskQueue: string) {
@@ -22,11 +24,12 @@ export function coldCopyActivities(coldTaskQueue: string) {
     startToCloseTimeout: '2 hours',
     heartbeatTimeout: '1 minute',
     retry: { ...STEP_RETRY, maximumAttempts: 5 },
+    cancellationType: WAIT_FOR_STEP,
   });
 }
 
 export function reportActivities(coldTaskQueue: string) {
-  return proxyActivities<Pick<ColdActivities, 'runReport' | 'describeColdStore'>>({
+  return proxyActivities<Pick<ColdActivities, 'runReport'>>({
     taskQueue: coldTaskQueue,
     startToCloseTimeout: '30 minutes',
     retry: { ...STEP_RETRY, maximumAttempts: 3 },

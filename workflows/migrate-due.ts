@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 import type { MoveOutcome } from '../activities/move-types.ts';
+import { rootCauseMessage } from './failure-message.ts';
 import { moveWorkflowId } from './workflow-ids.ts';
 import { hotActivities } from './activity-proxies.ts';
 import { migratePartitionWorkflow } from './migrate-partition.ts';
@@ -37,15 +38,9 @@ export async function migrateDueWorkflow(input: MigrateDueInput): Promise<MoveOu
       if (error instanceof WorkflowExecutionAlreadyStartedError) {
         outcomes.push({ table: candidate.table, partition: candidate.partition, status: 'already-running' });
       } else {
-        outcomes.push({ table: candidate.table, partition: candidate.partition, status: 'failed', error: failureMessage(error) });
+        outcomes.push({ table: candidate.table, partition: candidate.partition, status: 'failed', error: rootCauseMessage(error) });
       }
     }
   }
   return outcomes;
-}
-
-function failureMessage(error: unknown): string {
-  let current: unknown = error;
-  while (current instanceof Error && current.cause instanceof Error) current = current.cause;
-  return current instanceof Error ? current.message : String(current);
 }

@@ -1,5 +1,6 @@
 import { ApplicationFailure, CancellationScope, log, workflowInfo } from '@temporalio/workflow';
 import type { MoveOutcome, PartitionMoveRef } from '../activities/move-types.ts';
+import { rootCauseMessage } from './failure-message.ts';
 import { coldActivities, coldCopyActivities, hotActivities } from './activity-proxies.ts';
 
 export interface MigratePartitionInput {
@@ -24,27 +25,29 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
   const compensations: Array<() => Promise<unknown>> = [];
   const outcome = { table: input.table, partition: input.partition };
 
-  await cold.lockPartition({ move });
   try {
+    await cold.lockPartition({ move });
     const plan = await hot.prepareMove({ move, olderThanMs: input.olderThanMs });
     if (plan.stage === 'cold') return { ...outcome, status: 'already-cold' };
-    let rows: number | undefined;
+    let rows: number;
     if (plan.stage === 'fresh') {
       compensations.unshift(() => cold.discardColdCopy({ move }));
-      rows = await copyPartitionToCold({ move });
-      log.info('copied partition', { partition: move.partition, rows });
-      const verified = await cold.verifyColdCopy({ move });
-      rows = verified.coldRows;
+      log.info('copying partition', { partition: move.partition });
+      await copyPartitionToCold({ move });
+      rows = (await cold.verifyColdCopy({ move })).coldRows;
       compensations.unshift(() => hot.reattachPartition({ move, range: plan.range }));
       await hot.detachPartition({ move });
+    } else {
+      // A previous run got past the detach: check the cold copy again before the point of no return.
+      rows = (await cold.verifyColdCopy({ move })).coldRows;
     }
     await hot.dropPartition({ move });
     compensations.length = 0; // past the point of no return
     return { ...outcome, status: 'moved', rows };
   } catch (error) {
     await CancellationScope.nonCancellable(async () => {
+      await hot.recordMoveFailure({ move, error: rootCauseMessage(error) });
       await runCompensations(compensations);
-      await hot.recordMoveFailure({ move, error: describe(error) });
     });
     throw error;
   } finally {
@@ -52,22 +55,17 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
   }
 }
 
-/** Runs compensations newest first. One that fails is not swallowed: the data needs attention, so the move fails loudly. */
+/**
+ * Runs compensations newest first and stops at the first that fails: a later one (discarding the cold copy) is only
+ * safe once the earlier (re-attaching the partition) has succeeded. The failure is not swallowed; the data needs
+ * attention, so the move fails loudly.
+ */
 async function runCompensations(compensations: Array<() => Promise<unknown>>): Promise<void> {
-  const failures: string[] = [];
   for (const compensate of compensations) {
     try {
       await compensate();
     } catch (error) {
-      failures.push(describe(error));
+      throw ApplicationFailure.nonRetryable(`compensation failed, the partition needs attention: ${rootCauseMessage(error)}`, 'CompensationFailed');
     }
   }
-  if (failures.length > 0) {
-    throw ApplicationFailure.nonRetryable(`compensation failed, the partition needs attention: ${failures.join('; ')}`, 'CompensationFailed');
-  }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return (error.cause instanceof Error ? error.cause.message : undefined) ?? error.message;
-  return String(error);
 }

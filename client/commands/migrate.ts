@@ -4,6 +4,7 @@ import { UsageError } from '../../config/usage-error.ts';
 import { durationFlag, parseCommandArgs } from '../cli-args.ts';
 import type { CommandContext } from '../cli.ts';
 import { startMigration } from '../migrations.ts';
+import { triggerMigrationSchedule } from '../schedule.ts';
 import { fmt } from '../render.ts';
 import { openSession } from '../session.ts';
 
@@ -14,6 +15,7 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
     partition: { type: 'string' },
     'older-than': { type: 'string' },
     wait: { type: 'boolean', default: false },
+    'via-schedule': { type: 'boolean', default: false },
   });
   const config = context.config(values);
   if (values.partition && values['older-than']) throw new UsageError('give either --partition or --older-than, not both');
@@ -25,8 +27,18 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
     table = config.tables[0]!.table;
   }
 
+  if (values['via-schedule'] && (values.table || values.partition || values['older-than'])) {
+    throw new UsageError('--via-schedule runs the schedule exactly as configured; it takes no --table, --partition or --older-than');
+  }
+
   const session = await openSession(config, context.log, { temporal: true });
   try {
+    if (values['via-schedule']) {
+      if (!session.attached) throw new UsageError('--via-schedule needs a running `ducktier up` (it owns the schedule and its workers)');
+      await triggerMigrationSchedule(session.temporal!, config);
+      context.print(`Triggered schedule '${config.schedule.id}' (overlap SKIP: a run already in progress makes this a no-op)`);
+      return 0;
+    }
     // Without `ducktier up` nothing else would run the workflow, so this process waits for it either way.
     const wait = values.wait || !session.attached;
     let handle;

@@ -1,6 +1,5 @@
-import { findReport } from '../../config/config.ts';
+import { describeIssues, findReport } from '../../config/config.ts';
 import { UsageError } from '../../config/usage-error.ts';
-import { describeIssues } from '../../config/config.ts';
 import { reportParamsSchema } from '../../storage/federation/report-definition.ts';
 import { parseCommandArgs } from '../cli-args.ts';
 import type { CommandContext } from '../cli.ts';

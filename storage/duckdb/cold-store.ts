@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { PgTarget } from '../postgres/pg-target.ts';
 import { quoteIdent } from '../sql-quoting.ts';
 import type { ColumnMapping } from './duck-type-mapping.ts';
+import { inDuckTransaction } from './duck-transaction.ts';
 import { attachPostgres, copyExportSelect, copyToCsvFile, csvSelect, extensionSelect } from './pg-transport.ts';
 
 /** How this process reads PostgreSQL from DuckDB (see pg-transport.ts). */
@@ -61,6 +62,9 @@ export class ColdStore {
     }
     const store = new ColdStore(instance, options.filePath, options.extensionDir ? 'extension' : 'copy', spoolDir);
     await store.withConnection(async (connection) => {
+      // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
+      // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
+      await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
       if (store.readMode === 'extension') await attachPostgres(connection, options.pgTarget);
       await connection.run(`
         CREATE TABLE IF NOT EXISTS ${COLD_MANIFEST_TABLE} (
@@ -120,9 +124,8 @@ export class ColdStore {
         ? csvSelect(spool, source.columns, partitionLiteral)
         : extensionSelect(source.schema, source.partition, source.columns, partitionLiteral);
       const names = [...source.columns.map((c) => quoteIdent(c.name)), SOURCE_PARTITION_COLUMN].join(', ');
-      return await this.withConnection(async (connection) => {
-        await connection.run('BEGIN TRANSACTION');
-        try {
+      return await this.withConnection((connection) =>
+        inDuckTransaction(connection, async () => {
           await connection.run(`DELETE FROM ${quoteIdent(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`, { partition: source.partition });
           const stopPolling = pollProgress(connection, onProgress);
           let inserted: number;
@@ -136,13 +139,9 @@ export class ColdStore {
             `INSERT OR REPLACE INTO ${COLD_MANIFEST_TABLE} VALUES ($schema, $table, $partition, $cold, $rows, now())`,
             { schema: source.schema, table: source.table, partition: source.partition, cold: source.coldTable, rows: inserted },
           );
-          await connection.run('COMMIT');
           return inserted;
-        } catch (error) {
-          await connection.run('ROLLBACK').catch(() => {});
-          throw error;
-        }
-      });
+        }),
+      );
     } finally {
       if (spool) rmSync(spool, { force: true });
     }
@@ -162,9 +161,8 @@ export class ColdStore {
 
   /** Removes one partition's cold rows and manifest entry (compensation); safe to repeat. */
   async deletePartition(source: Pick<PartitionSource, 'schema' | 'table' | 'partition' | 'coldTable'>): Promise<number> {
-    return this.withConnection(async (connection) => {
-      await connection.run('BEGIN TRANSACTION');
-      try {
+    return this.withConnection((connection) =>
+      inDuckTransaction(connection, async () => {
         let deleted = 0;
         if (await this.tableExists(connection, source.coldTable)) {
           const result = await connection.run(`DELETE FROM ${quoteIdent(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`, { partition: source.partition });
@@ -175,13 +173,9 @@ export class ColdStore {
           table: source.table,
           partition: source.partition,
         });
-        await connection.run('COMMIT');
         return deleted;
-      } catch (error) {
-        await connection.run('ROLLBACK').catch(() => {});
-        throw error;
-      }
-    });
+      }),
+    );
   }
 
   async manifest(): Promise<ColdPartition[]> {

@@ -4,6 +4,7 @@ import type { ColdStore, PgReadMode } from '../duckdb/cold-store.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { readJsonRows, type JsonRow } from '../duckdb/duck-rows.ts';
 import type { ReportDefinition, ReportParams } from './report-definition.ts';
+import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { coldSnapshotIsCurrent, defineTierViews } from './tier-views.ts';
 
 const MAX_SNAPSHOT_ATTEMPTS = 5;
@@ -19,7 +20,7 @@ export interface ReportResult {
 
 /**
  * Runs one report as a single DuckDB statement over both tiers, inside one DuckDB transaction so that every
- * PostgreSQL scan in it shares one snapshot.
+ * PostgreSQL scan in it shares one snapshot; starts again if the DuckDB snapshot turns out older than PostgreSQL's.
  */
 export async function runReport(
   store: ColdStore,
@@ -33,28 +34,19 @@ export async function runReport(
   return store.withConnection(async (connection) => {
     // The attached catalog caches PostgreSQL's schema; partitions come and go, so start each report fresh.
     if (store.readMode === 'extension') await connection.run('CALL pg_clear_cache()');
-    for (let attempt = 1; ; attempt++) {
-      await connection.run('BEGIN TRANSACTION');
-      try {
+    for (let attempt = 1; attempt <= MAX_SNAPSHOT_ATTEMPTS; attempt++) {
+      const rows = await inDuckTransaction(connection, async () => {
         const served = await defineTierViews(connection, store, pgPool, policy, columns);
-        if (!(await coldSnapshotIsCurrent(connection, policy, served))) {
-          if (attempt >= MAX_SNAPSHOT_ATTEMPTS) throw new Error(`the cold tier kept changing under report ${definition.name}; try again`);
-          await connection.run('ROLLBACK');
-          continue;
-        }
+        if (!(await coldSnapshotIsCurrent(connection, policy, served))) return undefined;
         const bound: Record<string, string | null> = {};
         for (const name of ['from', 'to'] as const) {
           if (new RegExp(`\\$${name}\\b`).test(definition.sql)) bound[name] = params[name] ?? null;
         }
-        const reader = await connection.runAndReadAll(definition.sql, bound);
-        const rows = readJsonRows(reader);
-        await connection.run('COMMIT');
-        return { report: definition.name, title: definition.title, tiers: definition.tiers, readMode: store.readMode, rows };
-      } catch (error) {
-        await connection.run('ROLLBACK').catch(() => {});
-        throw error;
-      }
+        return readJsonRows(await connection.runAndReadAll(definition.sql, bound));
+      });
+      if (rows) return { report: definition.name, title: definition.title, tiers: definition.tiers, readMode: store.readMode, rows };
     }
+    throw new Error(`the cold tier kept changing under report ${definition.name}; try again`);
   });
 }
 

@@ -6,12 +6,9 @@ import { COLD_SERVING_STATES } from '../postgres/pg-move-state.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { COLD_MANIFEST_TABLE, SOURCE_PARTITION_COLUMN, type ColdStore } from '../duckdb/cold-store.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { tierViewNames } from './tier-view-names.ts';
 import { copyExportSelect, copyToCsvFile, csvSelect, extensionSelect, PG_CATALOG_ALIAS } from '../duckdb/pg-transport.ts';
 
-/** The three views a report reads for one table: `<table>_hot`, `<table>_cold`, `<table>_all`. */
-export function tierViewNames(table: string): { hot: string; cold: string; all: string } {
-  return { hot: `${table}_hot`, cold: `${table}_cold`, all: `${table}_all` };
-}
 
 const servingStates = COLD_SERVING_STATES.map(quoteLiteral).join(', ');
 

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { quoteLiteral } from '../sql-quoting.ts';
 
 /**
  * ducktier's own record, kept in PostgreSQL next to the hot rows, of where each moved partition stands. Reports read
@@ -39,7 +40,7 @@ export async function ensureMoveStateSchema(pool: pg.Pool): Promise<void> {
         partition_name text        NOT NULL,
         range_from     timestamptz,
         range_to       timestamptz,
-        state          text        NOT NULL CHECK (state IN (${MOVE_STATES.map((s) => `'${s}'`).join(', ')})),
+        state          text        NOT NULL CHECK (state IN (${MOVE_STATES.map(quoteLiteral).join(', ')})),
         rows           bigint,
         workflow_id    text,
         started_at     timestamptz NOT NULL DEFAULT now(),
@@ -85,7 +86,7 @@ export async function setMoveState(
 ): Promise<void> {
   await db.query(
     `UPDATE ducktier.partition_moves
-        SET state = $4, rows = COALESCE($5, rows), error = $6, updated_at = now()
+        SET state = $4, rows = COALESCE($5, rows), error = COALESCE($6, error), updated_at = now()
       WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3`,
     [key.tableSchema, key.tableName, key.partitionName, state, details.rows ?? null, details.error ?? null],
   );

@@ -37,12 +37,19 @@ export class PartitionLocks {
     const key = `${schema}.${partition}`;
     const mine = this.held.get(key);
     if (mine && mine.owner === owner && (await this.stillConnected(mine.client))) return;
+    // Held here for another owner: a run of this partition's workflow that ended without unlocking (its ID is fixed,
+    // so no two live runs share a partition). Its session is closed before the new owner takes the lock.
     if (mine) await this.drop(key);
     const client = await connectPgClient(this.target, `ducktier lock ${owner}`);
     client.on('error', () => this.held.delete(key));
-    const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${lockKeySql('$1', '$2')}) AS locked`, [schema, partition]);
-    if (!rows[0]?.locked) {
-      await client.end().catch(() => {});
+    let locked = false;
+    try {
+      const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${lockKeySql('$1', '$2')}) AS locked`, [schema, partition]);
+      locked = rows[0]?.locked === true;
+    } finally {
+      if (!locked) await client.end().catch(() => {});
+    }
+    if (!locked) {
       const holder = await findLockHolder(this.target, schema, partition);
       throw new PartitionLockHeldError(
         `partition ${key} is locked by another session${holder ? ` (pid ${holder.pid}, ${holder.applicationName})` : ''}`,

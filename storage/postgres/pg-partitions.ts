@@ -8,6 +8,10 @@ import { defaultPartitionName, rangesCovering, type PartitionRange } from './par
 /** How long DDL waits for the parent's lock before giving up and letting the caller retry with backoff. */
 export const DDL_LOCK_TIMEOUT_MS = 2_000;
 
+/** The DEFAULT partition already holds rows in this range; they stay there until a move takes them. */
+const DEFAULT_HOLDS_ROWS = '23514';
+const DUPLICATE_TABLE = '42P07';
+
 export interface EnsurePartitionsResult {
   created: string[];
   /** Ranges left to the DEFAULT partition because it already holds rows in them. */
@@ -37,19 +41,25 @@ export async function ensurePartitions(
     const covered = existing.some((p) => p.name === range.name || (p.from?.getTime() === range.from.getTime() && p.to?.getTime() === range.to.getTime()));
     if (covered || retired.has(range.name)) continue;
     try {
-      await withLockTimeout(pool, (client) =>
-        client.query(`CREATE TABLE IF NOT EXISTS ${qualify(policy.schema, range.name)} PARTITION OF ${parent} ${forValues(range, style)}`),
-      );
+      await withLockTimeout(pool, (client) => client.query(`CREATE TABLE ${qualify(policy.schema, range.name)} PARTITION OF ${parent} ${forValues(range, style)}`));
       result.created.push(range.name);
     } catch (error) {
-      // 23514: the DEFAULT partition already holds rows in this range; they stay there until a move takes them.
-      if ((error as { code?: string }).code === '23514') result.skippedBecauseDefaultHasRows.push(range.name);
-      else throw error;
+      const code = (error as { code?: string }).code;
+      if (code === DEFAULT_HOLDS_ROWS) {
+        result.skippedBecauseDefaultHasRows.push(range.name);
+      } else if (code === DUPLICATE_TABLE) {
+        // Another maintainer created it a moment ago (fine), or an unrelated table has the name (say so).
+        if (!(await isAttached(pool, policy.schema, policy.table, range.name))) {
+          throw new TableShapeError(`cannot create partition ${policy.schema}.${range.name}: a table of that name exists and is not a partition of ${policy.table}`);
+        }
+      } else {
+        throw error;
+      }
     }
   }
   if (!existing.some((p) => p.isDefault)) {
     const name = defaultPartitionName(policy.table);
-    await withLockTimeout(pool, (client) => client.query(`CREATE TABLE IF NOT EXISTS ${qualify(policy.schema, name)} PARTITION OF ${parent} DEFAULT`));
+    await withLockTimeout(pool, (client) => client.query(`CREATE TABLE ${qualify(policy.schema, name)} PARTITION OF ${parent} DEFAULT`));
     result.created.push(name);
   }
   return result;
@@ -80,9 +90,14 @@ export async function boundStyle(db: pg.Pool | pg.ClientBase, policy: TablePolic
 /** Runs DDL in a transaction that waits at most DDL_LOCK_TIMEOUT_MS for locks, so it never stalls the hot path. */
 export function withLockTimeout<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   return inTransaction(pool, async (client) => {
-    await client.query(`SET LOCAL lock_timeout = ${DDL_LOCK_TIMEOUT_MS}`);
+    await setLockTimeout(client);
     return work(client);
   });
+}
+
+/** Inside a transaction: DDL that follows waits at most DDL_LOCK_TIMEOUT_MS for a lock, then fails with 55P03. */
+async function setLockTimeout(client: pg.ClientBase): Promise<void> {
+  await client.query(`SET LOCAL lock_timeout = ${DDL_LOCK_TIMEOUT_MS}`);
 }
 
 /** Whether `partition` is currently attached to the parent. */
@@ -99,7 +114,7 @@ export async function isAttached(db: pg.Pool | pg.ClientBase, schema: string, ta
  * commits with it). Returns false when there was nothing to do.
  */
 export async function detachIfAttached(client: pg.ClientBase, schema: string, table: string, partition: string): Promise<boolean> {
-  await client.query(`SET LOCAL lock_timeout = ${DDL_LOCK_TIMEOUT_MS}`);
+  await setLockTimeout(client);
   if (!(await isAttached(client, schema, table, partition))) return false;
   await client.query(`ALTER TABLE ${qualify(schema, table)} DETACH PARTITION ${qualify(schema, partition)}`);
   return true;
@@ -112,7 +127,7 @@ export async function attachIfDetached(
   partition: string,
   range: Pick<PartitionRange, 'from' | 'to'>,
 ): Promise<boolean> {
-  await client.query(`SET LOCAL lock_timeout = ${DDL_LOCK_TIMEOUT_MS}`);
+  await setLockTimeout(client);
   if (await isAttached(client, policy.schema, policy.table, partition)) return false;
   const style = await boundStyle(client, policy);
   await client.query(`ALTER TABLE ${qualify(policy.schema, policy.table)} ATTACH PARTITION ${qualify(policy.schema, partition)} ${forValues(range, style)}`);
@@ -126,7 +141,7 @@ export async function dropDetached(client: pg.ClientBase, schema: string, table:
   }
   const { rows } = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [qualify(schema, partition)]);
   if (rows[0]?.oid == null) return false;
-  await client.query(`SET LOCAL lock_timeout = ${DDL_LOCK_TIMEOUT_MS}`);
+  await setLockTimeout(client);
   await client.query(`DROP TABLE ${qualify(schema, partition)}`);
   return true;
 }
