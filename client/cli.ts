@@ -8,6 +8,7 @@ import { provisionCommand } from './commands/provision.ts';
 import { reportCommand } from './commands/report.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
+import { installInterruptHandling } from './interrupts.ts';
 
 export interface CommandContext {
   args: string[];
@@ -43,6 +44,7 @@ flags for every command: --data-dir DIR (default ./.ducktier), --config FILE, --
 environment: DUCKTIER_PG_URL or PG*, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DUCKTIER_TEMPORAL_CLI, DUCKTIER_DUCKDB_EXTENSION_DIR`;
 
 async function main(argv: string[]): Promise<number> {
+  installInterruptHandling((message) => process.stderr.write(`${message}\n`));
   const [name, ...args] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(USAGE);

@@ -8,6 +8,7 @@ import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { startWorkers, type RunningWorkers } from '../worker/worker.ts';
 import { connectTemporal } from './temporal-client.ts';
 import { closeAll } from '../stack/close-all.ts';
+import { closeOnInterrupt } from './interrupts.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
 
 /** What a CLI command works with: the stack, a PostgreSQL pool, and (when asked) Temporal and the workers. */
@@ -48,6 +49,7 @@ export async function openSession(config: DucktierConfig, log: ProgressLog, need
       closers.unshift(connection.close);
       temporal = connection.client;
     }
+    const forget = closeOnInterrupt(() => closeAll(closers));
     return {
       config,
       stack,
@@ -55,7 +57,10 @@ export async function openSession(config: DucktierConfig, log: ProgressLog, need
       temporal,
       workers,
       attached: running !== undefined,
-      close: () => closeAll(closers),
+      close: () => {
+        forget();
+        return closeAll(closers);
+      },
     };
   } catch (error) {
     await closeAll(closers).catch(() => {});

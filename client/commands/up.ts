@@ -4,6 +4,7 @@ import { UsageError } from '../../config/usage-error.ts';
 import { findRunningStack, publishStack, startStack } from '../../stack/stack.ts';
 import { startWorkers } from '../../worker/worker.ts';
 import { connectTemporal } from '../temporal-client.ts';
+import { untilInterrupted } from '../interrupts.ts';
 import { ensureMigrationSchedule } from '../schedule.ts';
 import type { DucktierConfig } from '../../config/config.ts';
 import type { Stack } from '../../stack/stack.ts';
@@ -28,11 +29,7 @@ export async function upCommand(context: CommandContext): Promise<number> {
     context.print(`✓ Workers polling '${config.temporal.taskQueue}' and '${config.temporal.coldTaskQueue}'`);
     if (stack.temporal.uiUrl) context.print(`Temporal Web UI: ${stack.temporal.uiUrl}  (Schedules -> ${config.schedule.id} -> Trigger, or start migrateDueWorkflow)`);
     context.print('ducktier is up; press Ctrl-C to stop.');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-      workers.done.then(resolve, resolve);
-    });
+    await Promise.race([untilInterrupted(), workers.done.catch(() => {})]);
     context.log('Stopping...');
     await temporal.close();
     await workers.shutdown();

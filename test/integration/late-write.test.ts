@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import pg from 'pg';
+import { startMigration } from '../../client/migrations.ts';
+import { findPolicy } from '../../config/config.ts';
+import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
+import { countRows, listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import { getMove } from '../../storage/postgres/pg-move-state.ts';
+import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
+import { allEvents, partitionOfDay } from '../helpers/truth.ts';
+import { createTestEnv, type TestEnv } from '../helpers/test-env.ts';
+
+const DAY = 86_400_000;
+const anchor = new Date();
+const generator = { rows: 1_500, days: 5, anchor, seed: 5 };
+const target = partitionOfDay('events', new Date(anchor.getTime() - 4 * DAY));
+
+describe('a row written after the verify and before the detach', () => {
+  let env: TestEnv;
+
+  beforeAll(async () => {
+    env = await createTestEnv('late_write');
+    const policy = findPolicy(env.config, 'events');
+    await createDemoTable(env.pgPool, policy);
+    // Premade through the policy's horizon, so the job's own maintenance step has nothing to create under the reader.
+    await maintainPartitions(env.pgPool, policy, new Date(), new Date(anchor.getTime() - generator.days * DAY));
+    await seedDemoEvents(env.pgPool, policy, generator);
+  });
+  afterAll(async () => env?.close());
+
+  test('makes the detach roll back and the move compensate: the row stays, nothing is doubled', async () => {
+    const before = await countRows(env.pgPool, 'public', target);
+    expect(before).toBe(allEvents(generator).filter((e) => partitionOfDay('events', e.timestamp) === target).length);
+
+    // A long reader on the parent keeps DETACH (ACCESS EXCLUSIVE) waiting and retrying while the row is written.
+    const reader = new pg.Client(env.stack.postgres.pool);
+    await reader.connect();
+    await reader.query('BEGIN');
+    await reader.query('SELECT count(*) FROM events');
+
+    const handle = await startMigration(env.temporal, env.config, { table: 'events', partition: target });
+    const key = { tableSchema: 'public', tableName: 'events', partitionName: target };
+    for (let i = 0; i < 300 && (await getMove(env.pgPool, key))?.state !== 'verified'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await getMove(env.pgPool, key))?.state).toBe('verified');
+
+    // Written straight into the partition: it takes no lock on the parent, so the queued DETACH does not block it.
+    const late = new Date(anchor.getTime() - 4 * DAY);
+    late.setUTCHours(12, 0, 0, 0);
+    await env.pgPool.query(`INSERT INTO "${target}" (id, event_type, user_id, "timestamp", data) VALUES (999999, 'late', 1, $1, '{}')`, [
+      late.toISOString().replace('T', ' ').replace('Z', ''),
+    ]);
+    await reader.query('COMMIT');
+    await reader.end();
+
+    const [outcome] = await handle.result();
+    expect(outcome!.status).toBe('failed');
+    expect(outcome!.error).toMatch(/changed during the move \(\d+ rows now, \d+ verified in DuckDB\); the detach was rolled back/);
+
+    expect((await listPartitions(env.pgPool, 'public', 'events')).map((p) => p.name)).toContain(target);
+    expect(await countRows(env.pgPool, 'public', target)).toBe(before + 1);
+    expect(await env.workers.coldStore.countPartition('events_historical', target)).toBe(0);
+    expect(await getMove(env.pgPool, key)).toMatchObject({ state: 'compensated', error: expect.stringMatching(/changed during the move/) });
+
+    // The next run moves it whole, the late row included.
+    const [retry] = await (await startMigration(env.temporal, env.config, { table: 'events', partition: target })).result();
+    expect(retry).toMatchObject({ status: 'moved', rows: before + 1 });
+    expect(await env.workers.coldStore.countPartition('events_historical', target)).toBe(before + 1);
+  });
+});
