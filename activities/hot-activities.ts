@@ -3,13 +3,13 @@ import type pg from 'pg';
 import { findPolicy, policyFor, type DucktierConfig } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import type { TablePolicy } from '../config/policy.ts';
-import { countRows, listPartitions } from '../storage/postgres/pg-catalog.ts';
+import { countRows, listPartitions, TableShapeError } from '../storage/postgres/pg-catalog.ts';
 import { getMove, beginMove, setMoveState, COLD_SERVING_STATES, type MoveKey } from '../storage/postgres/pg-move-state.ts';
 import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
 import { attachIfDetached, detachIfAttached, dropDetached } from '../storage/postgres/pg-partitions.ts';
 import { inTransaction } from '../storage/postgres/pg-pool.ts';
 import { classifyErrors, refuse } from './activity-errors.ts';
-import type { DuePartition, MovePlan, PartitionMoveRef } from './move-types.ts';
+import type { MovePlan, MovePlanning, PartitionMoveRef } from './move-types.ts';
 
 export interface HotActivityDeps {
   config: DucktierConfig;
@@ -25,37 +25,37 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
   const keyOf = (move: PartitionMoveRef): MoveKey => ({ tableSchema: move.schema, tableName: move.table, partitionName: move.partition });
 
   return {
-    /** Premakes future partitions and the DEFAULT partition for each policy (pg_partman's run_maintenance). */
-    async maintainPartitions(input: { table?: string }): Promise<string[]> {
-      return classifyErrors(async () => {
-        const created: string[] = [];
-        for (const policy of policiesFor(input.table)) created.push(...(await maintainPartitions(pgPool, policy, now())).created);
-        return created;
-      });
-    },
-
     /**
-     * Attached partitions whose whole range is older than the threshold (the policy's hot window by default), or just
-     * the one partition asked for (prepareMove then checks it may move).
+     * The job's first step, per policy: premake future partitions and the DEFAULT partition (pg_partman's
+     * run_maintenance), then list the attached partitions whose whole range is older than the threshold (the hot
+     * window by default), or just the one partition asked for (prepareMove checks it may move). A table that cannot be
+     * tiered (missing, not range-partitioned) is reported and skipped; the other tables still move.
      */
-    async findDuePartitions(input: { table?: string; partition?: string; olderThanMs?: number }): Promise<DuePartition[]> {
-      return classifyErrors(async () => {
-        if (input.partition) {
-          if (!input.table) throw refuse('a partition was given without its table');
-          const policy = findPolicy(config, input.table);
-          return [{ schema: policy.schema, table: policy.table, partition: input.partition }];
-        }
-        const due: DuePartition[] = [];
-        for (const policy of policiesFor(input.table)) {
+    async planMoves(input: { table?: string; partition?: string; olderThanMs?: number }): Promise<MovePlanning> {
+      const policies = await classifyErrors(async () => {
+        if (input.partition && !input.table) throw refuse('a partition was given without its table');
+        return policiesFor(input.table);
+      });
+      const planning: MovePlanning = { due: [], problems: [] };
+      for (const policy of policies) {
+        try {
+          await maintainPartitions(pgPool, policy, now());
+          if (input.partition) {
+            planning.due.push({ schema: policy.schema, table: policy.table, partition: input.partition });
+            continue;
+          }
           const cutoff = now().getTime() - (input.olderThanMs ?? policy.hotWindow);
           for (const partition of await listPartitions(pgPool, policy.schema, policy.table)) {
             if (!partition.isDefault && partition.to && partition.to.getTime() <= cutoff) {
-              due.push({ schema: policy.schema, table: policy.table, partition: partition.name });
+              planning.due.push({ schema: policy.schema, table: policy.table, partition: partition.name });
             }
           }
+        } catch (error) {
+          if (!(error instanceof TableShapeError)) throw error;
+          planning.problems.push({ table: policy.table, error: error.message });
         }
-        return due;
-      });
+      }
+      return planning;
     },
 
     /**

@@ -26,6 +26,12 @@ export interface DuePartition {
   partition: string;
 }
 
+/** What the job will move, and the tables it had to skip (and why). */
+export interface MovePlanning {
+  due: DuePartition[];
+  problems: Array<{ table: string; error: string }>;
+}
+
 export interface MoveOutcome {
   table: string;
   partition: string;

@@ -37,7 +37,10 @@ describe.each(['extension', 'copy'] as const)('a table with awkward names and ma
   beforeAll(async () => {
     env = await createTestEnv(`any_table_${federation}`, {
       federation,
-      tables: [{ schema: SCHEMA, table: TABLE, timeColumn: 'Created At', coldTable: COLD, hotWindow: '2 days' }],
+      tables: [
+        { schema: SCHEMA, table: TABLE, timeColumn: 'Created At', coldTable: COLD, hotWindow: '2 days' },
+        { table: 'not_created_yet', timeColumn: 'at' },
+      ],
       extraConfig: { reports: [] },
     });
     await env.pgPool.query(`CREATE SCHEMA "Sales Data"`);
@@ -54,8 +57,12 @@ describe.each(['extension', 'copy'] as const)('a table with awkward names and ma
   });
   afterAll(async () => env?.close());
 
-  test('moves the old partition and keeps every value exactly', async () => {
-    const outcomes = await (await startMigration(env.temporal, env.config, { table: TABLE })).result();
+  test('moves the old partition and keeps every value exactly; a table that cannot be tiered is reported, not fatal', async () => {
+    const all = await (await startMigration(env.temporal, env.config, {})).result();
+    expect(all.filter((o) => o.table === 'not_created_yet')).toEqual([
+      { table: 'not_created_yet', partition: '(table)', status: 'failed', error: 'table public.not_created_yet does not exist' },
+    ]);
+    const outcomes = all.filter((o) => o.table === TABLE);
     const movedOld = outcomes.find((o) => o.partition === `${TABLE}_p${oldIso.replaceAll('-', '')}`);
     expect(movedOld).toMatchObject({ status: 'moved', rows: 2 });
     expect(outcomes.every((o) => o.status === 'moved')).toBe(true);
