@@ -3,7 +3,9 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { loadConfig, type DucktierConfig } from '../../config/config.ts';
+import { findPolicy, loadConfig, type DucktierConfig } from '../../config/config.ts';
+import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
+import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
 import type { TablePolicyInput } from '../../config/policy.ts';
 import { connectTemporal } from '../../client/temporal-client.ts';
 import type { Stack } from '../../stack/stack.ts';
@@ -93,4 +95,15 @@ async function recreateDatabase(database: string): Promise<void> {
   } finally {
     await admin.end();
   }
+}
+
+/**
+ * The demo's events table in the environment's database, partitioned from the data's first day through the policy's
+ * premake horizon, filled by the seeded generator (whose output the tests recompute as truth).
+ */
+export async function seedDemoData(env: TestEnv, generator: { rows: number; days: number; anchor: Date; seed: number }): Promise<void> {
+  const policy = findPolicy(env.config, 'events');
+  await createDemoTable(env.pgPool, policy);
+  await maintainPartitions(env.pgPool, policy, new Date(), new Date(generator.anchor.getTime() - generator.days * 86_400_000));
+  await seedDemoEvents(env.pgPool, policy, generator);
 }

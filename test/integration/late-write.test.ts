@@ -1,13 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import pg from 'pg';
 import { startMigration } from '../../client/migrations.ts';
-import { findPolicy } from '../../config/config.ts';
-import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
 import { countRows, listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
-import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
-import { createTestEnv, type TestEnv } from '../helpers/test-env.ts';
+import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
 
 const DAY = 86_400_000;
 const anchor = new Date();
@@ -19,11 +16,8 @@ describe('a row written after the verify and before the detach', () => {
 
   beforeAll(async () => {
     env = await createTestEnv('late_write');
-    const policy = findPolicy(env.config, 'events');
-    await createDemoTable(env.pgPool, policy);
     // Premade through the policy's horizon, so the job's own maintenance step has nothing to create under the reader.
-    await maintainPartitions(env.pgPool, policy, new Date(), new Date(anchor.getTime() - generator.days * DAY));
-    await seedDemoEvents(env.pgPool, policy, generator);
+    await seedDemoData(env, generator);
   });
   afterAll(async () => env?.close());
 

@@ -2,15 +2,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createColdActivities } from '../../activities/cold-activities.ts';
 import { startMigration } from '../../client/migrations.ts';
-import { findPolicy } from '../../config/config.ts';
-import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
-import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
-import { createTestEnv, type TestEnv } from '../helpers/test-env.ts';
+import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
 
 const DAY = 86_400_000;
 const anchor = new Date();
@@ -22,10 +19,7 @@ describe('moving partitions through the workflow', () => {
 
   beforeAll(async () => {
     env = await createTestEnv('migration');
-    const policy = findPolicy(env.config, 'events');
-    await createDemoTable(env.pgPool, policy);
-    await ensurePartitions(env.pgPool, policy, new Date(anchor.getTime() - generator.days * DAY), new Date(anchor.getTime() + 3 * DAY), new Set());
-    await seedDemoEvents(env.pgPool, policy, generator);
+    await seedDemoData(env, generator);
   });
   afterAll(async () => env?.close());
 

@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
-import { findPolicy } from '../../config/config.ts';
-import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
-import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import type { DemoEvent } from '../../demo/event-generator.ts';
 import { allEvents, dayKey, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
-import { createTestEnv, type TestEnv } from '../helpers/test-env.ts';
+import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
 
 const DAY = 86_400_000;
 const anchor = new Date();
@@ -26,10 +23,7 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
 
   beforeAll(async () => {
     env = await createTestEnv(`reports_${federation}`, { federation });
-    const policy = findPolicy(env.config, 'events');
-    await createDemoTable(env.pgPool, policy);
-    await ensurePartitions(env.pgPool, policy, new Date(anchor.getTime() - generator.days * DAY), new Date(anchor.getTime() + 2 * DAY), new Set());
-    await seedDemoEvents(env.pgPool, policy, generator);
+    await seedDemoData(env, generator);
     const outcomes = await (await startMigration(env.temporal, env.config, { table: 'events' })).result();
     const moved = new Set(outcomes.filter((o) => o.status === 'moved').map((o) => o.partition));
     expect(moved.size).toBeGreaterThanOrEqual(4);

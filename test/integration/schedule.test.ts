@@ -1,12 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { ensureMigrationSchedule, triggerMigrationSchedule } from '../../client/schedule.ts';
-import { findPolicy } from '../../config/config.ts';
-import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
-import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import type { MoveOutcome } from '../../activities/move-types.ts';
-import { createTestEnv, type TestEnv } from '../helpers/test-env.ts';
+import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
 
 const DAY = 86_400_000;
 
@@ -15,11 +12,7 @@ describe('the migration schedule', () => {
 
   beforeAll(async () => {
     env = await createTestEnv('schedule');
-    const policy = findPolicy(env.config, 'events');
-    await createDemoTable(env.pgPool, policy);
-    const anchor = new Date();
-    await ensurePartitions(env.pgPool, policy, new Date(anchor.getTime() - 4 * DAY), anchor, new Set());
-    await seedDemoEvents(env.pgPool, policy, { rows: 800, days: 4, anchor, seed: 3 });
+    await seedDemoData(env, { rows: 800, days: 4, anchor: new Date(), seed: 3 });
   });
   afterAll(async () => {
     await env?.temporal.schedule.getHandle(env.config.schedule.id).delete().catch(() => {});
