@@ -17,6 +17,5 @@ export function reportWorkflowId(taskQueue: string, report: string, unique: stri
 
 export const WORKFLOW_TYPES = {
   migrateDue: 'migrateDueWorkflow',
-  migratePartition: 'migratePartitionWorkflow',
   report: 'reportWorkflow',
 } as const;

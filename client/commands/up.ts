@@ -48,6 +48,9 @@ async function premakePartitions(config: DucktierConfig, stack: Stack, context: 
       try {
         const result = await maintainPartitions(pool, policy, new Date());
         context.print(`✓ ${policy.schema}.${policy.table}: partitions ready through ${result.until.toISOString().slice(0, 10)}${result.created.length ? ` (created ${result.created.join(', ')})` : ''}`);
+        if (result.skippedBecauseDefaultHasRows.length > 0) {
+          context.print(`! ${policy.schema}.${policy.table}: not created because the DEFAULT partition holds rows in their range: ${result.skippedBecauseDefaultHasRows.join(', ')}`);
+        }
       } catch (error) {
         context.print(`! ${policy.schema}.${policy.table}: ${(error as Error).message}`);
       }

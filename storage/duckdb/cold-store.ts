@@ -18,15 +18,6 @@ export const SOURCE_PARTITION_COLUMN = '_ducktier_partition';
 /** DuckDB's own manifest of what each move wrote, committed in the same transaction as the rows. */
 export const COLD_MANIFEST_TABLE = 'ducktier_cold_partitions';
 
-export interface ColdPartition {
-  tableSchema: string;
-  tableName: string;
-  partitionName: string;
-  coldTable: string;
-  rows: number;
-  writtenAt: string;
-}
-
 export interface PartitionSource {
   schema: string;
   table: string;
@@ -176,22 +167,6 @@ export class ColdStore {
         return deleted;
       }),
     );
-  }
-
-  async manifest(): Promise<ColdPartition[]> {
-    return this.withConnection(async (connection) => {
-      const reader = await connection.runAndReadAll(
-        `SELECT table_schema, table_name, partition_name, cold_table, rows, written_at::VARCHAR AS written_at FROM ${COLD_MANIFEST_TABLE} ORDER BY table_schema, table_name, partition_name`,
-      );
-      return reader.getRowObjectsJson().map((row) => ({
-        tableSchema: String(row.table_schema),
-        tableName: String(row.table_name),
-        partitionName: String(row.partition_name),
-        coldTable: String(row.cold_table),
-        rows: Number(row.rows),
-        writtenAt: String(row.written_at),
-      }));
-    });
   }
 
   async tableExists(connection: DuckDBConnection, table: string): Promise<boolean> {
