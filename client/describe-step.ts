@@ -9,7 +9,7 @@ export function describeStep(step: MoveStep, partition: string, coldTable: strin
       return `✓ Acquired advisory lock for ${partition}`;
     case 'prepareMove': {
       const range = (result as { range?: { from: string; to: string } } | undefined)?.range;
-      return `✓ Checked ${partition} is past the hot window${range ? ` (${range.from} .. ${range.to})` : ''}`;
+      return `✓ Checked ${partition} is past the hot window${range ? ` (${utcMinute(range.from)} .. ${utcMinute(range.to)} UTC)` : ''}`;
     }
     case 'copyPartitionToCold':
       return `✓ Wrote ${fmt(Number(result))} rows to DuckDB (${coldTable})`;
@@ -26,4 +26,9 @@ export function describeStep(step: MoveStep, partition: string, coldTable: strin
     default:
       return `✓ ${step.activity}`;
   }
+}
+
+/** `2026-11-14T00:00:00.000Z` as `2026-11-14 00:00`. */
+function utcMinute(iso: string): string {
+  return iso.slice(0, 16).replace('T', ' ');
 }
