@@ -6,7 +6,7 @@ import { coldColumnsFor } from '../storage/duckdb/cold-schema.ts';
 import { runReport, type ReportResult } from '../storage/federation/report-runner.ts';
 import { reportParamsSchema } from '../storage/federation/report-definition.ts';
 import { countRows } from '../storage/postgres/pg-catalog.ts';
-import { setMoveState } from '../storage/postgres/pg-move-state.ts';
+import { getMove, setMoveState } from '../storage/postgres/pg-move-state.ts';
 import { isAttached } from '../storage/postgres/pg-partitions.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { classifyErrors, refuse } from './activity-errors.ts';
@@ -40,7 +40,10 @@ export function createColdActivities({ config, pgPool, cold, locks }: ColdActivi
       await locks.release(input.move.schema, input.move.partition);
     },
 
-    /** Streams the partition into DuckDB, replacing any earlier attempt's rows; heartbeats the rows copied so far. */
+    /**
+     * Streams the partition into DuckDB, replacing any earlier attempt's rows. Heartbeats the rows copied so far, which
+     * is also how a cancellation reaches it: the copy is then interrupted and rolled back.
+     */
     async copyPartitionToCold(input: { move: PartitionMoveRef }): Promise<number> {
       return classifyErrors(async () => {
         const { move } = input;
@@ -51,7 +54,7 @@ export function createColdActivities({ config, pgPool, cold, locks }: ColdActivi
         let rowsProcessed = 0;
         const heartbeat = setInterval(() => context.heartbeat({ rowsProcessed }), HEARTBEAT_EVERY_MS);
         try {
-          const rows = await cold.writePartition(source, pgPool, (processed) => (rowsProcessed = processed));
+          const rows = await cold.writePartition(source, pgPool, (processed) => (rowsProcessed = processed), context.cancellationSignal);
           await setMoveState(pgPool, keyOf(move), 'copied', { rows });
           return rows;
         } finally {
@@ -60,7 +63,11 @@ export function createColdActivities({ config, pgPool, cold, locks }: ColdActivi
       });
     },
 
-    /** Read-only: the cold copy must hold exactly the partition's rows before anything in PostgreSQL changes. */
+    /**
+     * The cold copy must hold exactly the partition's rows, and nothing may have been written to the partition since the
+     * move began, before anything in PostgreSQL changes. It only checks and records the result: repeated at any point
+     * (also after the detach, when a later run resumes) it never moves the record backwards.
+     */
     async verifyColdCopy(input: { move: PartitionMoveRef }): Promise<VerifyResult> {
       return classifyErrors(async () => {
         const { move } = input;
@@ -70,7 +77,10 @@ export function createColdActivities({ config, pgPool, cold, locks }: ColdActivi
         if (pgRows !== coldRows) {
           throw refuse(`cold copy of ${move.partition} does not match: PostgreSQL has ${pgRows} rows, DuckDB ${coldRows}`, 'VerifyMismatch');
         }
-        await setMoveState(pgPool, keyOf(move), 'verified', { rows: pgRows });
+        if ((await getMove(pgPool, keyOf(move)))?.writtenDuringMove) {
+          throw refuse(`${move.partition} was written to during the move; the next run copies it again`, 'PartitionChanged');
+        }
+        await setMoveState(pgPool, keyOf(move), 'verified', { rows: pgRows, onlyFrom: ['copying', 'copied'] });
         return { pgRows, coldRows };
       });
     },

@@ -3,10 +3,11 @@ import type pg from 'pg';
 import { findPolicy, policyFor, type DucktierConfig } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import type { TablePolicy } from '../config/policy.ts';
-import { countRows, listPartitions, TableShapeError } from '../storage/postgres/pg-catalog.ts';
-import { getMove, beginMove, setMoveState, COLD_SERVING_STATES, type MoveKey } from '../storage/postgres/pg-move-state.ts';
+import { listPartitions, TableShapeError } from '../storage/postgres/pg-catalog.ts';
+import { getMove, beginMove, setMoveState, COLD_SERVING_STATES, MOVE_STATES, type MoveKey } from '../storage/postgres/pg-move-state.ts';
+import { installWriteGuard, removeWriteGuard } from '../storage/postgres/pg-write-guard.ts';
 import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
-import { attachIfDetached, detachIfAttached, dropDetached } from '../storage/postgres/pg-partitions.ts';
+import { attachIfDetached, detachIfAttached, dropDetached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
 import { inTransaction } from '../storage/postgres/pg-pool.ts';
 import { classifyErrors, refuse } from './activity-errors.ts';
 import type { MovePlan, MovePlanning, PartitionMoveRef } from './move-types.ts';
@@ -87,28 +88,32 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
             `partition ${move.partition} is still inside the hot window (${formatDuration(threshold)}): its range ends ${partition.to.toISOString()}, it may move after ${new Date(eligibleAt).toISOString()}`,
           );
         }
-        await beginMove(pgPool, keyOf(move), { from: partition.from, to: partition.to }, move.workflowId);
-        return { stage: 'fresh', range: { from: partition.from.toISOString(), to: partition.to.toISOString() } };
+        const range = { from: partition.from, to: partition.to };
+        await retryOnLockTimeout(() =>
+          withLockTimeout(pgPool, async (client) => {
+            await beginMove(client, keyOf(move), range, move.workflowId);
+            await installWriteGuard(client, move.schema, move.table, move.partition);
+          }),
+        );
+        return { stage: 'fresh', range: { from: range.from.toISOString(), to: range.to.toISOString() } };
       });
     },
 
     /**
      * Detaches the partition and records it, in one transaction that waits only briefly for the parent's lock. Holding
-     * the partition's lock, it counts the rows once more: a row written since the verify rolls the detach back and fails
-     * the move (its compensation then discards the cold copy), so no write is ever lost with the partition.
+     * the partition's lock, it reads the write guard's flag: a row written since the move began rolls the detach back
+     * and fails the move (its compensation then discards the cold copy), so no write is ever lost with the partition.
      */
     async detachPartition(input: { move: PartitionMoveRef }): Promise<boolean> {
       return classifyErrors(() =>
         retryOnLockTimeout(() =>
           inTransaction(pgPool, async (client) => {
             const { move } = input;
+            const state = (await getMove(client, keyOf(move)))?.state;
+            if (state !== 'verified' && state !== 'detached') throw refuse(`refusing to detach ${move.partition}: its move is '${String(state)}', not verified`);
             const detached = await detachIfAttached(client, move.schema, move.table, move.partition);
-            if (detached) {
-              const verified = (await getMove(client, keyOf(move)))?.rows;
-              const rowsNow = await countRows(client, move.schema, move.partition);
-              if (verified !== rowsNow) {
-                throw refuse(`${move.partition} changed during the move (${rowsNow} rows now, ${String(verified)} verified in DuckDB); the detach was rolled back`, 'PartitionChanged');
-              }
+            if (detached && (await getMove(client, keyOf(move)))?.writtenDuringMove) {
+              throw refuse(`${move.partition} was written to during the move; the detach was rolled back and the next run copies it again`, 'PartitionChanged');
             }
             await setMoveState(client, keyOf(move), 'detached');
             return detached;
@@ -117,7 +122,7 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
       );
     },
 
-    /** Drops the detached partition: the point of no return, allowed only once the move is recorded as verified and detached. */
+    /** Drops the detached partition: the point of no return, allowed only once the move is recorded as detached (which only a verified move reaches). */
     async dropPartition(input: { move: PartitionMoveRef }): Promise<boolean> {
       return classifyErrors(() =>
         retryOnLockTimeout(() =>
@@ -140,6 +145,7 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
           inTransaction(pgPool, async (client) => {
             const range = { from: new Date(input.range.from), to: new Date(input.range.to) };
             const attached = await attachIfDetached(client, policy, input.move.partition, range);
+            await removeWriteGuard(client, input.move.schema, input.move.partition);
             await setMoveState(client, keyOf(input.move), 'compensated');
             return attached;
           }),
@@ -147,10 +153,21 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
       });
     },
 
-    /** Records why a move failed, unless the partition is already served from the cold tier (that record must stay). */
+    /** Compensation for prepareMove: the partition stays hot, so its write guard goes. */
+    async removeWriteGuard(input: { move: PartitionMoveRef }): Promise<void> {
+      await retryOnLockTimeout(() => withLockTimeout(pgPool, (client) => removeWriteGuard(client, input.move.schema, input.move.partition)));
+    },
+
+    /**
+     * Records why this move failed, on its own record only, and never over a partition already served from the cold
+     * tier (that record must stay).
+     */
     async recordMoveFailure(input: { move: PartitionMoveRef; error: string }): Promise<void> {
-      const record = await getMove(pgPool, keyOf(input.move));
-      if (record && !COLD_SERVING_STATES.includes(record.state)) await setMoveState(pgPool, keyOf(input.move), 'failed', { error: input.error });
+      await setMoveState(pgPool, keyOf(input.move), 'failed', {
+        error: input.error,
+        workflowId: input.move.workflowId,
+        onlyFrom: MOVE_STATES.filter((state) => !COLD_SERVING_STATES.includes(state)),
+      });
     },
   };
 }

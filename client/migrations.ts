@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { DucktierConfig } from '../config/config.ts';
-import type { MoveOutcome } from '../activities/move-types.ts';
 import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';
 import type { reportWorkflow } from '../workflows/report.ts';
 import type { ReportResult } from '../storage/federation/report-runner.ts';
 import type { ReportParams } from '../storage/federation/report-definition.ts';
-import { migrateDueWorkflowId, moveWorkflowId, reportWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
+import { migrateDueWorkflowId, reportWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
 
 export interface MigrationRequest {
   table?: string;
@@ -40,8 +39,8 @@ export interface MoveStep {
 }
 
 /** The steps a partition's move workflow completed, read from its history (what actually ran, not what was planned). */
-export async function moveSteps(client: Client, config: DucktierConfig, schema: string, outcome: MoveOutcome): Promise<MoveStep[]> {
-  const history = await client.workflow.getHandle(moveWorkflowId(config.temporal.taskQueue, schema, outcome.table, outcome.partition)).fetchHistory();
+export async function moveSteps(client: Client, moveWorkflowId: string): Promise<MoveStep[]> {
+  const history = await client.workflow.getHandle(moveWorkflowId).fetchHistory();
   const scheduled = new Map<string, string>();
   const steps: MoveStep[] = [];
   for (const event of history.events ?? []) {

@@ -31,6 +31,10 @@ export async function openSession(config: DucktierConfig, log: ProgressLog, need
   const running = findRunningStack(config);
   const stack = running ?? (await startStack(config, log, { temporal: needs.temporal, extension: needs.temporal }));
   const closers: Array<() => Promise<void>> = [() => stack.stop()];
+  // One close, however it is reached (the command's finally, an interrupt, or both at once).
+  let closing: Promise<void> | undefined;
+  const close = () => (closing ??= closeAll(closers).finally(() => forget()));
+  const forget = closeOnInterrupt(close);
   try {
     const pgPool = createPgPool(stack.postgres, 'ducktier cli', 4);
     closers.unshift(() => pgPool.end());
@@ -49,21 +53,9 @@ export async function openSession(config: DucktierConfig, log: ProgressLog, need
       closers.unshift(connection.close);
       temporal = connection.client;
     }
-    const forget = closeOnInterrupt(() => closeAll(closers));
-    return {
-      config,
-      stack,
-      pgPool,
-      temporal,
-      workers,
-      attached: running !== undefined,
-      close: () => {
-        forget();
-        return closeAll(closers);
-      },
-    };
+    return { config, stack, pgPool, temporal, workers, attached: running !== undefined, close };
   } catch (error) {
-    await closeAll(closers).catch(() => {});
+    await close().catch(() => {});
     throw error;
   }
 }

@@ -80,10 +80,10 @@ export async function startStack(config: DucktierConfig, log: ProgressLog, parts
       temporal,
       coldStorePath: coldStorePath(config),
       extension,
-      stop: () => closeAll(stoppers.reverse()),
+      stop: () => closeAll([...stoppers].reverse()),
     };
   } catch (error) {
-    await closeAll(stoppers.reverse()).catch(() => {});
+    await closeAll([...stoppers].reverse()).catch(() => {});
     throw error;
   }
 }

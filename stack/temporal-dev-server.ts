@@ -41,6 +41,10 @@ export async function startTemporalDevServer(options: {
   );
   child.stdout.pipe(logFile);
   child.stderr.pipe(logFile);
+  // However this process ends, the dev server must not outlive it.
+  const killOnExit = () => child.kill('SIGTERM');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.removeListener('exit', killOnExit));
   const address = `127.0.0.1:${options.port}`;
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`temporal dev server exited with code ${String(code)}; see ${path.join(options.stateDir, 'temporal-server.log')}`))),

@@ -75,7 +75,7 @@ export async function startWorkers(
     namespace: stack.temporal.namespace,
     taskQueue: config.temporal.coldTaskQueue,
     activities: createColdActivities({ config, pgPool, cold: coldStore, locks }),
-    // Reports and status reads run beside a copy; DuckDB's MVCC keeps them apart.
+    // Reports run beside a copy; DuckDB's MVCC keeps them apart.
     maxConcurrentActivityTaskExecutions: 4,
   });
 

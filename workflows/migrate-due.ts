@@ -23,7 +23,7 @@ export interface MigrateDueInput {
 export async function migrateDueWorkflow(input: MigrateDueInput): Promise<MoveOutcome[]> {
   const hot = hotActivities();
   const { due, problems } = await hot.planMoves({ table: input.table, partition: input.partition, olderThanMs: input.olderThanMs });
-  const outcomes: MoveOutcome[] = problems.map(({ table, error }) => ({ table, partition: '(table)', status: 'failed', error }));
+  const outcomes: MoveOutcome[] = problems.map(({ table, error }) => ({ table, status: 'failed', error }));
   for (const { schema, ...candidate } of due) {
     const workflowId = moveWorkflowId(workflowInfo().taskQueue, schema, candidate.table, candidate.partition);
     try {

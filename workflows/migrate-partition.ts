@@ -31,6 +31,7 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
     if (plan.stage === 'cold') return { ...outcome, status: 'already-cold' };
     let rows: number;
     if (plan.stage === 'fresh') {
+      compensations.unshift(() => hot.removeWriteGuard({ move }));
       compensations.unshift(() => cold.discardColdCopy({ move }));
       log.info('copying partition', { partition: move.partition });
       await copyPartitionToCold({ move });
@@ -46,7 +47,8 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
     return { ...outcome, status: 'moved', rows };
   } catch (error) {
     await CancellationScope.nonCancellable(async () => {
-      await hot.recordMoveFailure({ move, error: rootCauseMessage(error) });
+      // Recorded first, so a failing compensation cannot hide why the move failed; never allowed to stop them.
+      await hot.recordMoveFailure({ move, error: rootCauseMessage(error) }).catch((recordError: unknown) => log.error('could not record the failure', { recordError }));
       await runCompensations(compensations);
     });
     throw error;

@@ -14,6 +14,7 @@ import { parseCommandArgs, positiveInt } from '../cli-args.ts';
 import type { CommandContext } from '../cli.ts';
 import { describeStep } from '../describe-step.ts';
 import { moveSteps, runReportWorkflow, startMigration } from '../migrations.ts';
+import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { banner, fmt, renderTable } from '../render.ts';
 import { openSession, type Session } from '../session.ts';
 
@@ -80,7 +81,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
     out(`✓ Automation: Temporal Schedule '${config.schedule.id}' (${config.schedule.cron} ${config.schedule.timezone}) via ducktier up`);
     const balanced = accounting.hotRows + accounting.coldRows === seed.rows;
     out(`${balanced ? '✓' : '✗'} Accounting: ${fmt(seed.rows)} inserted = ${fmt(accounting.hotRows)} hot + ${fmt(accounting.coldRows)} cold${balanced ? '' : '  MISMATCH'}`);
-    for (const failure of failed) out(`✗ ${failure.partition}: ${failure.error}`);
+    for (const failure of failed) out(`✗ ${failure.partition ?? failure.table}: ${failure.error}`);
 
     if (json) {
       context.print(
@@ -135,12 +136,17 @@ async function seedOnce(session: Session, policy: TablePolicy, rows: number, day
 }
 
 async function printMove(session: Session, policy: TablePolicy, outcome: MoveOutcome, out: (text: string) => void): Promise<void> {
+  if (outcome.partition === undefined) {
+    out(`\n✗ Table ${outcome.table} skipped: ${outcome.error}`);
+    return;
+  }
   out(`\n=== Migrating partition '${outcome.partition}' to DuckDB ===`);
   if (outcome.status !== 'moved') {
     out(`${outcome.status === 'failed' ? '✗' : '•'} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}`);
     return;
   }
-  for (const step of await moveSteps(session.temporal!, session.config, policy.schema, outcome)) out(describeStep(step, outcome.partition, policy.coldTable));
+  const steps = await moveSteps(session.temporal!, moveWorkflowId(session.config.temporal.taskQueue, policy.schema, outcome.table, outcome.partition));
+  for (const step of steps) out(describeStep(step, outcome.partition, policy.coldTable));
 }
 
 /** Rows in each tier, counted directly in each system: every inserted row must be in exactly one. */

@@ -21,10 +21,13 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
   if (values.partition && values['older-than']) throw new UsageError('give either --partition or --older-than, not both');
   const olderThanMs = durationFlag('older-than', values['older-than']);
   let table = values.table;
-  if (table) table = findPolicy(config, table).table;
+  if (table) {
+    const policy = findPolicy(config, table);
+    table = `${policy.schema}.${policy.table}`;
+  }
   if (values.partition && !table) {
     if (config.tables.length > 1) throw new UsageError('--partition needs --table when several tables have policies');
-    table = config.tables[0]!.table;
+    table = `${config.tables[0]!.schema}.${config.tables[0]!.table}`;
   }
 
   if (values['via-schedule'] && (values.table || values.partition || values['older-than'])) {
@@ -61,7 +64,7 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
       if (outcomes.length === 0) context.print('No partition is past the hot window.');
       for (const o of outcomes) {
         const mark = o.status === 'moved' ? '✓' : o.status === 'failed' ? '✗' : '•';
-        context.print(`${mark} ${o.table}.${o.partition}: ${o.status}${o.rows !== undefined ? ` (${fmt(o.rows)} rows)` : ''}${o.error ? `: ${o.error}` : ''}`);
+        context.print(`${mark} ${o.partition ? `${o.table}.${o.partition}` : `table ${o.table}`}: ${o.status}${o.rows !== undefined ? ` (${fmt(o.rows)} rows)` : ''}${o.error ? `: ${o.error}` : ''}`);
       }
     }
     return outcomes.some((o) => o.status === 'failed') ? 1 : 0;

@@ -98,7 +98,7 @@ export class ColdStore {
    * Replaces the cold copy of one partition in a single DuckDB transaction: delete what an earlier attempt wrote,
    * stream the partition in, record it in the manifest. Repeating it leaves exactly one copy.
    */
-  async writePartition(source: PartitionSource, pgPool: pg.Pool, onProgress: (rowsProcessed: number) => void): Promise<number> {
+  async writePartition(source: PartitionSource, pgPool: pg.Pool, onProgress: (rowsProcessed: number) => void, signal?: AbortSignal): Promise<number> {
     await this.ensureColdTable(source.coldTable, source.columns);
     const spool = this.readMode === 'copy' ? this.spoolFile() : undefined;
     try {
@@ -119,12 +119,17 @@ export class ColdStore {
         inDuckTransaction(connection, async () => {
           await connection.run(`DELETE FROM ${quoteIdent(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`, { partition: source.partition });
           const stopPolling = pollProgress(connection, onProgress);
+          // A cancelled move interrupts the statement; the transaction then rolls back and leaves nothing behind.
+          const interrupt = () => connection.interrupt();
+          signal?.addEventListener('abort', interrupt);
           let inserted: number;
           try {
+            signal?.throwIfAborted();
             const result = await connection.run(`INSERT INTO ${quoteIdent(source.coldTable)} (${names}) ${select}`, { partition: source.partition });
             inserted = result.rowsChanged;
           } finally {
             stopPolling();
+            signal?.removeEventListener('abort', interrupt);
           }
           await connection.run(
             `INSERT OR REPLACE INTO ${COLD_MANIFEST_TABLE} VALUES ($schema, $table, $partition, $cold, $rows, now())`,

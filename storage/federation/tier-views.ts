@@ -9,7 +9,6 @@ import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { tierViewNames } from './tier-view-names.ts';
 import { copyExportSelect, copyToCsvFile, csvSelect, extensionSelect, PG_CATALOG_ALIAS } from '../duckdb/pg-transport.ts';
 
-
 const servingStates = COLD_SERVING_STATES.map(quoteLiteral).join(', ');
 
 /**
@@ -37,8 +36,8 @@ export async function defineTierViews(
                     AND state IN (${servingStates})`,
     };
   } else {
-    const names = await copyHotRows(connection, store, pgPool, policy, columns, tierViewNames(policy.table).hot);
-    served = { relation: `SELECT unnest(${`[${names.map(quoteLiteral).join(', ')}]`}::VARCHAR[]) AS partition_name` };
+    const servedNames = await copyHotRows(connection, store, pgPool, policy, columns, names.hot);
+    served = { relation: `SELECT unnest([${servedNames.map(quoteLiteral).join(', ')}]::VARCHAR[]) AS partition_name` };
   }
   await connection.run(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(names.cold)} AS

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createColdActivities } from '../../activities/cold-activities.ts';
-import { startMigration } from '../../client/migrations.ts';
+import { createHotActivities } from '../../activities/hot-activities.ts';
+import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
@@ -88,6 +89,35 @@ describe('moving partitions through the workflow', () => {
     expect(cold).toBe(expected);
     const description = await env.temporal.workflow.getHandle(moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', target.name)).describe();
     expect(description.status.name).toBe('COMPLETED');
+  });
+
+  test('a run that finds the partition already detached verifies the cold copy again and finishes the drop', async () => {
+    const target = (await listPartitions(env.pgPool, 'public', 'events')).filter((p) => !p.isDefault)[0]!;
+    const olderThanMs = Date.now() - target.to!.getTime();
+    const move = { schema: 'public', table: 'events', partition: target.name, workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', target.name) };
+    // A first run whose worker died right after the detach: its steps ran, the drop did not, its lock session is gone.
+    const locks = new PartitionLocks(env.stack.postgres);
+    const hot = createHotActivities({ config: env.config, pgPool: env.pgPool });
+    const cold = createColdActivities({ config: env.config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
+    const environment = new MockActivityEnvironment();
+    await environment.run(cold.lockPartition, { move });
+    await environment.run(hot.prepareMove, { move, olderThanMs });
+    await environment.run(cold.copyPartitionToCold, { move });
+    await environment.run(cold.verifyColdCopy, { move });
+    await environment.run(hot.detachPartition, { move });
+    await locks.releaseAll();
+
+    const total = async () => (await runReportWorkflow(env.temporal, env.config, 'event_summary', {})).rows.reduce((sum, row) => sum + Number(row.event_count), 0);
+    expect(await total()).toBe(generator.rows); // detached, not dropped: counted once, from the cold tier
+
+    const [outcome] = await (await startMigration(env.temporal, env.config, { table: 'events', partition: target.name, olderThanMs })).result();
+    const expected = events.filter((e) => partitionOfDay('events', e.timestamp) === target.name).length;
+    expect(outcome).toEqual({ table: 'events', partition: target.name, status: 'moved', rows: expected });
+    const { rows } = await env.pgPool.query('SELECT to_regclass($1) AS oid', [`public."${target.name}"`]);
+    expect(rows[0].oid).toBeNull();
+    expect((await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: target.name }))?.state).toBe('cold');
+    expect(await env.workers.coldStore.countPartition('events_historical', target.name)).toBe(expected);
+    expect(await total()).toBe(generator.rows);
   });
 
   test('refuses a partition inside the hot window and one that does not exist, changing nothing', async () => {
