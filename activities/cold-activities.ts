@@ -10,7 +10,7 @@ import { getMove, setMoveState } from '../storage/postgres/pg-move-state.ts';
 import { isAttached } from '../storage/postgres/pg-partitions.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { classifyErrors, refuse } from './activity-errors.ts';
-import type { PartitionMoveRef, VerifyResult } from './move-types.ts';
+import { moveKey as keyOf, type PartitionMoveRef, type VerifyResult } from './move-types.ts';
 
 export interface ColdActivityDeps {
   config: DucktierConfig;
@@ -29,7 +29,6 @@ const SQL_MISTAKE = /^(Parser|Binder|Catalog) Error/;
  * the file polls; the partition locks live here too, on sessions of this process.
  */
 export function createColdActivities({ config, pgPool, cold, locks }: ColdActivityDeps) {
-  const keyOf = (move: PartitionMoveRef) => ({ tableSchema: move.schema, tableName: move.table, partitionName: move.partition });
 
   return {
     async lockPartition(input: { move: PartitionMoveRef }): Promise<void> {

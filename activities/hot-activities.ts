@@ -4,13 +4,13 @@ import { findPolicy, policyFor, type DucktierConfig } from '../config/config.ts'
 import { formatDuration } from '../config/duration.ts';
 import type { TablePolicy } from '../config/policy.ts';
 import { listPartitions, TableShapeError } from '../storage/postgres/pg-catalog.ts';
-import { getMove, beginMove, setMoveState, COLD_SERVING_STATES, MOVE_STATES, type MoveKey } from '../storage/postgres/pg-move-state.ts';
+import { getMove, beginMove, setMoveState, COLD_SERVING_STATES, MOVE_STATES } from '../storage/postgres/pg-move-state.ts';
 import { installWriteGuard, removeWriteGuard } from '../storage/postgres/pg-write-guard.ts';
 import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
 import { attachIfDetached, detachIfAttached, dropDetached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
 import { inTransaction } from '../storage/postgres/pg-pool.ts';
 import { classifyErrors, refuse } from './activity-errors.ts';
-import type { MovePlan, MovePlanning, PartitionMoveRef } from './move-types.ts';
+import { moveKey as keyOf, type MovePlan, type MovePlanning, type PartitionMoveRef } from './move-types.ts';
 
 export interface HotActivityDeps {
   config: DucktierConfig;
@@ -23,7 +23,6 @@ const LOCK_NOT_AVAILABLE = '55P03';
 /** Activities that touch only PostgreSQL; any worker on the main task queue may run them. */
 export function createHotActivities({ config, pgPool, now = () => new Date() }: HotActivityDeps) {
   const policiesFor = (table?: string): TablePolicy[] => (table ? [findPolicy(config, table)] : config.tables);
-  const keyOf = (move: PartitionMoveRef): MoveKey => ({ tableSchema: move.schema, tableName: move.table, partitionName: move.partition });
 
   return {
     /**

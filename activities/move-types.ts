@@ -8,6 +8,11 @@ export interface PartitionMoveRef {
   workflowId: string;
 }
 
+/** The move record's key in ducktier.partition_moves. */
+export function moveKey(move: PartitionMoveRef): { tableSchema: string; tableName: string; partitionName: string } {
+  return { tableSchema: move.schema, tableName: move.table, partitionName: move.partition };
+}
+
 export interface MovePlan {
   /** fresh: copy from the start; detached: a previous run got past detach, only the drop is left; cold: nothing left. */
   stage: 'fresh' | 'detached' | 'cold';

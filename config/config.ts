@@ -9,7 +9,6 @@ import { reportDefinitionSchema, type ReportDefinition } from '../storage/federa
 import { tierViewNames } from '../storage/federation/tier-view-names.ts';
 
 export const FEDERATION_MODES = ['auto', 'extension', 'copy'] as const;
-export type FederationMode = (typeof FEDERATION_MODES)[number];
 
 const configSchema = z
   .object({

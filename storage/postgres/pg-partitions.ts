@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { TablePolicy } from '../../config/policy.ts';
-import { assertRangePartitionedOn, describeColumns, listPartitions, TableShapeError } from './pg-catalog.ts';
+import { assertRangePartitionedOn, describeColumns, listPartitions, tableExists, TableShapeError } from './pg-catalog.ts';
 import { qualify, quoteLiteral } from '../sql-quoting.ts';
 import { inTransaction } from './pg-pool.ts';
 import { defaultPartitionName, rangesCovering, type PartitionRange } from './partition-ranges.ts';
@@ -139,8 +139,7 @@ export async function dropDetached(client: pg.ClientBase, schema: string, table:
   if (await isAttached(client, schema, table, partition)) {
     throw new Error(`refusing to drop ${schema}.${partition}: it is still attached to ${schema}.${table}`);
   }
-  const { rows } = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [qualify(schema, partition)]);
-  if (rows[0]?.oid == null) return false;
+  if (!(await tableExists(client, schema, partition))) return false;
   await setLockTimeout(client);
   await client.query(`DROP TABLE ${qualify(schema, partition)}`);
   return true;

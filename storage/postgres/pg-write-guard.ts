@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { qualify, quoteLiteral } from '../sql-quoting.ts';
+import { tableExists } from './pg-catalog.ts';
 
 /**
  * A move's write guard: triggers on the partition, installed before the copy starts, that flag the move record when a
@@ -20,7 +21,6 @@ export async function installWriteGuard(client: pg.ClientBase, schema: string, t
 
 /** Removes the guard; a no-op when it or the partition is gone. */
 export async function removeWriteGuard(client: pg.ClientBase, schema: string, partition: string): Promise<void> {
-  const { rows } = await client.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [qualify(schema, partition)]);
-  if (rows[0]?.oid == null) return;
+  if (!(await tableExists(client, schema, partition))) return;
   for (const trigger of [ROW_TRIGGER, TRUNCATE_TRIGGER]) await client.query(`DROP TRIGGER IF EXISTS ${trigger} ON ${qualify(schema, partition)}`);
 }
