@@ -19,7 +19,7 @@ export interface ColdActivityDeps {
   locks: PartitionLocks;
 }
 
-const HEARTBEAT_EVERY_MS = 5_000;
+const HEARTBEAT_EVERY_MS = 3_000;
 
 /** DuckDB errors that say the report's SQL itself is wrong: retrying cannot help. */
 const SQL_MISTAKE = /^(Parser|Binder|Catalog) Error/;

@@ -10,6 +10,7 @@ import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { bundleWorkflows } from './workflow-bundle.ts';
+import { keepAlive } from './keep-alive.ts';
 
 export interface RunningWorkers {
   /** Settles when the workers stop (after shutdown, or on a fatal error). */
@@ -68,13 +69,13 @@ export async function startWorkers(
     namespace: stack.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle,
-    activities: createHotActivities({ config, pgPool }),
+    activities: keepAlive(createHotActivities({ config, pgPool })),
   });
   const coldWorker = await Worker.create({
     connection,
     namespace: stack.temporal.namespace,
     taskQueue: config.temporal.coldTaskQueue,
-    activities: createColdActivities({ config, pgPool, cold: coldStore, locks }),
+    activities: keepAlive(createColdActivities({ config, pgPool, cold: coldStore, locks }), ['copyPartitionToCold']),
     // Reports run beside a copy; DuckDB's MVCC keeps them apart.
     maxConcurrentActivityTaskExecutions: 4,
   });
