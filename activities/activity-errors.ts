@@ -16,3 +16,17 @@ export async function classifyErrors<T>(work: () => Promise<T>): Promise<T> {
     throw error;
   }
 }
+
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** A lock timeout means the hot path was busy: fail this attempt so Temporal retries with backoff. */
+export async function retryOnLockTimeout<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) {
+      throw ApplicationFailure.retryable('the table is busy (lock_timeout); retrying with backoff', 'LockTimeout');
+    }
+    throw error;
+  }
+}

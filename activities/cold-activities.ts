@@ -1,16 +1,21 @@
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { describeIssues, findPolicy, findReport, policyFor, type DucktierConfig } from '../config/config.ts';
-import type { ColdStore } from '../storage/duckdb/cold-store.ts';
+import type { ColdStore, PartitionSource } from '../storage/duckdb/cold-store.ts';
 import { coldColumnsFor } from '../storage/duckdb/cold-schema.ts';
 import { runReport, type ReportResult } from '../storage/federation/report-runner.ts';
 import { reportParamsSchema } from '../storage/federation/report-definition.ts';
 import { countRows } from '../storage/postgres/pg-catalog.ts';
-import { getMove, setMoveState } from '../storage/postgres/pg-move-state.ts';
-import { isAttached } from '../storage/postgres/pg-partitions.ts';
+import { changedInstants, clearChangedInstants } from '../storage/postgres/pg-change-capture.ts';
+import { COLD_SERVING_STATES, getMove, setMoveState, type MoveKey } from '../storage/postgres/pg-move-state.ts';
+import { detachIfAttached, isAttached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
-import { classifyErrors, refuse } from './activity-errors.ts';
-import { moveKey as keyOf, type PartitionMoveRef, type VerifyResult } from './move-types.ts';
+import { inTransaction } from '../storage/postgres/pg-pool.ts';
+import { qualify } from '../storage/sql-quoting.ts';
+import { instantFilter, type InstantSelection } from '../storage/verification/instant-filter.ts';
+import { pgFingerprint, sameFingerprint, type RowFingerprint } from '../storage/verification/row-fingerprint.ts';
+import { classifyErrors, refuse, retryOnLockTimeout } from './activity-errors.ts';
+import { moveKey as keyOf, type DetachResult, type PartitionMoveRef, type VerifyResult } from './move-types.ts';
 
 export interface ColdActivityDeps {
   config: DucktierConfig;
@@ -29,6 +34,28 @@ const SQL_MISTAKE = /^(Parser|Binder|Catalog) Error/;
  * the file polls; the partition locks live here too, on sessions of this process.
  */
 export function createColdActivities({ config, pgPool, cold, locks }: ColdActivityDeps) {
+  async function sourceOf(move: PartitionMoveRef): Promise<PartitionSource> {
+    const policy = policyFor(config, move.schema, move.table);
+    const columns = await coldColumnsFor(pgPool, policy);
+    return { schema: move.schema, table: move.table, partition: move.partition, coldTable: policy.coldTable, columns, timeColumn: policy.timeColumn };
+  }
+
+  /** Both engines' fingerprints of the partition, PostgreSQL's read on `client` (whose snapshot the caller chose). */
+  async function fingerprints(client: pg.ClientBase, source: PartitionSource, selection?: InstantSelection): Promise<[RowFingerprint, RowFingerprint]> {
+    const timeColumn = source.columns.find((c) => c.name === source.timeColumn)!;
+    const where = selection ? instantFilter('pg', timeColumn, selection) : '';
+    return Promise.all([pgFingerprint(client, source.schema, source.partition, source.columns, where), cold.fingerprintPartition(source, selection)]);
+  }
+
+  function assertSame(partition: string, [pgSide, coldSide]: [RowFingerprint, RowFingerprint], what: string): void {
+    if (sameFingerprint(pgSide, coldSide)) return;
+    const detail = pgSide.rows === coldSide.rows ? `both have ${pgSide.rows} rows but their contents differ` : `PostgreSQL has ${pgSide.rows} rows, DuckDB ${coldSide.rows}`;
+    throw refuse(`${what} of ${partition} does not match: ${detail}`, 'VerifyMismatch');
+  }
+
+  async function refuseIfTruncated(client: pg.ClientBase, key: MoveKey, partition: string): Promise<void> {
+    if ((await getMove(client, key))?.truncatedDuringMove) throw refuse(`${partition} was truncated during the move; the next run copies it again`, 'PartitionChanged');
+  }
 
   return {
     async lockPartition(input: { move: PartitionMoveRef }): Promise<void> {
@@ -47,13 +74,12 @@ export function createColdActivities({ config, pgPool, cold, locks }: ColdActivi
       return classifyErrors(async () => {
         const { move } = input;
         await locks.acquire(move.schema, move.partition, move.workflowId);
-        const policy = policyFor(config, move.schema, move.table);
-        const source = { schema: move.schema, table: move.table, partition: move.partition, coldTable: policy.coldTable, columns: await coldColumnsFor(pgPool, policy) };
+        const source = await sourceOf(move);
         const context = Context.current();
         let rowsProcessed = 0;
         const heartbeat = setInterval(() => context.heartbeat({ rowsProcessed }), HEARTBEAT_EVERY_MS);
         try {
-          const rows = await cold.writePartition(source, pgPool, (processed) => (rowsProcessed = processed), context.cancellationSignal);
+          const { rows } = await cold.writePartition(source, pgPool, (processed) => (rowsProcessed = processed), context.cancellationSignal);
           await setMoveState(pgPool, keyOf(move), 'copied', { rows });
           return rows;
         } finally {
@@ -63,24 +89,73 @@ export function createColdActivities({ config, pgPool, cold, locks }: ColdActivi
     },
 
     /**
-     * The cold copy must hold exactly the partition's rows, and nothing may have been written to the partition since the
-     * move began, before anything in PostgreSQL changes. It only checks and records the result: repeated at any point
-     * (also after the detach, when a later run resumes) it never moves the record backwards.
+     * The cold copy must hold exactly the partition's rows, compared by count and content fingerprint, before anything
+     * in PostgreSQL changes. Rows at instants written since the move began are left to the detach, which copies and
+     * checks them under a lock; the captured instants and the rows are read in one PostgreSQL snapshot, so every write
+     * is either excluded or compared. After a detach (a resumed run) nothing is excluded. Read-only apart from recording
+     * the result, which never moves the record backwards.
      */
     async verifyColdCopy(input: { move: PartitionMoveRef }): Promise<VerifyResult> {
       return classifyErrors(async () => {
         const { move } = input;
-        const policy = policyFor(config, move.schema, move.table);
-        const pgRows = await countRows(pgPool, move.schema, move.partition);
-        const coldRows = await cold.countPartition(policy.coldTable, move.partition);
-        if (pgRows !== coldRows) {
-          throw refuse(`cold copy of ${move.partition} does not match: PostgreSQL has ${pgRows} rows, DuckDB ${coldRows}`, 'VerifyMismatch');
-        }
-        if ((await getMove(pgPool, keyOf(move)))?.writtenDuringMove) {
-          throw refuse(`${move.partition} was written to during the move; the next run copies it again`, 'PartitionChanged');
-        }
-        await setMoveState(pgPool, keyOf(move), 'verified', { rows: pgRows, onlyFrom: ['copying', 'copied'] });
-        return { pgRows, coldRows };
+        const key = keyOf(move);
+        const source = await sourceOf(move);
+        const [pgSide, coldSide, lateInstants] = await inTransaction(
+          pgPool,
+          async (client) => {
+            await refuseIfTruncated(client, key, move.partition);
+            const record = await getMove(client, key);
+            const detached = record !== undefined && COLD_SERVING_STATES.includes(record.state);
+            const instants = detached ? [] : await changedInstants(client, key);
+            const sides = await fingerprints(client, source, instants.length > 0 ? { mode: 'except', instants } : undefined);
+            assertSame(move.partition, sides, 'the cold copy');
+            return [...sides, instants.length] as const;
+          },
+          'snapshot',
+        );
+        await setMoveState(pgPool, key, 'verified', { onlyFrom: ['copying', 'copied'] });
+        return { pgRows: pgSide.rows, coldRows: coldSide.rows, lateInstants };
+      });
+    },
+
+    /**
+     * Detaches the partition once the cold tier holds all of it. In one PostgreSQL transaction: lock the partition
+     * against writes (SHARE: its readers and the rest of the table go on), copy the rows at instants written since the
+     * move began into DuckDB and check them by fingerprint, check the total, detach (waiting only briefly for the
+     * parent's lock), and record the cold write that now serves the partition. A lock timeout rolls it all back and
+     * Temporal retries; the DuckDB rewrite is idempotent.
+     */
+    async detachPartition(input: { move: PartitionMoveRef }): Promise<DetachResult> {
+      return classifyErrors(async () => {
+        const { move } = input;
+        const key = keyOf(move);
+        await locks.acquire(move.schema, move.partition, move.workflowId);
+        const source = await sourceOf(move);
+        return retryOnLockTimeout(() =>
+          withLockTimeout(pgPool, async (client) => {
+            const state = (await getMove(client, key))?.state;
+            if ((state === 'detached' || state === 'cold') && !(await isAttached(client, move.schema, move.table, move.partition))) {
+              return { detached: false, lateInstants: 0 };
+            }
+            if (state !== 'verified') throw refuse(`refusing to detach ${move.partition}: its move is '${String(state)}', not verified`);
+            await client.query(`LOCK TABLE ${qualify(move.schema, move.partition)} IN SHARE MODE`);
+            await refuseIfTruncated(client, key, move.partition);
+            const instants = await changedInstants(client, key);
+            let write = await cold.manifestEntry(move);
+            if (instants.length > 0) {
+              write = await cold.writeChangedRows(source, pgPool, instants);
+              assertSame(move.partition, await fingerprints(client, source, { mode: 'only', instants }), 'the rows written during the move');
+            }
+            const pgRows = await countRows(client, move.schema, move.partition);
+            if (!write || write.rows !== pgRows) {
+              throw refuse(`the cold copy of ${move.partition} does not match: PostgreSQL has ${pgRows} rows, DuckDB ${write?.rows ?? 0}`, 'VerifyMismatch');
+            }
+            await detachIfAttached(client, move.schema, move.table, move.partition);
+            await clearChangedInstants(client, key);
+            await setMoveState(client, key, 'detached', { rows: write.rows, coldWriteId: write.writeId });
+            return { detached: true, lateInstants: instants.length };
+          }),
+        );
       });
     },
 

@@ -5,11 +5,11 @@ import { formatDuration } from '../config/duration.ts';
 import type { TablePolicy } from '../config/policy.ts';
 import { listPartitions, TableShapeError } from '../storage/postgres/pg-catalog.ts';
 import { getMove, beginMove, setMoveState, COLD_SERVING_STATES, MOVE_STATES } from '../storage/postgres/pg-move-state.ts';
-import { installWriteGuard, removeWriteGuard } from '../storage/postgres/pg-write-guard.ts';
+import { changedInstants, clearChangedInstants, installChangeCapture, removeChangeCapture } from '../storage/postgres/pg-change-capture.ts';
 import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
-import { attachIfDetached, detachIfAttached, dropDetached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
+import { attachIfDetached, dropDetached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
 import { inTransaction } from '../storage/postgres/pg-pool.ts';
-import { classifyErrors, refuse } from './activity-errors.ts';
+import { classifyErrors, refuse, retryOnLockTimeout } from './activity-errors.ts';
 import { moveKey as keyOf, type MovePlan, type MovePlanning, type PartitionMoveRef } from './move-types.ts';
 
 export interface HotActivityDeps {
@@ -17,8 +17,6 @@ export interface HotActivityDeps {
   pgPool: pg.Pool;
   now?: () => Date;
 }
-
-const LOCK_NOT_AVAILABLE = '55P03';
 
 /** Activities that touch only PostgreSQL; any worker on the main task queue may run them. */
 export function createHotActivities({ config, pgPool, now = () => new Date() }: HotActivityDeps) {
@@ -91,7 +89,7 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
         await retryOnLockTimeout(() =>
           withLockTimeout(pgPool, async (client) => {
             await beginMove(client, keyOf(move), range, move.workflowId);
-            await installWriteGuard(client, move.schema, move.table, move.partition);
+            await installChangeCapture(client, keyOf(move), policy.timeColumn);
           }),
         );
         return { stage: 'fresh', range: { from: range.from.toISOString(), to: range.to.toISOString() } };
@@ -99,37 +97,22 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
     },
 
     /**
-     * Detaches the partition and records it, in one transaction that waits only briefly for the parent's lock. Holding
-     * the partition's lock, it reads the write guard's flag: a row written since the move began rolls the detach back
-     * and fails the move (its compensation then discards the cold copy), so no write is ever lost with the partition.
+     * Drops the detached partition: the point of no return, allowed only once the move is recorded as detached (which
+     * only a verified move reaches) and nothing has written to the detached table since.
      */
-    async detachPartition(input: { move: PartitionMoveRef }): Promise<boolean> {
-      return classifyErrors(() =>
-        retryOnLockTimeout(() =>
-          inTransaction(pgPool, async (client) => {
-            const { move } = input;
-            const state = (await getMove(client, keyOf(move)))?.state;
-            if (state !== 'verified' && state !== 'detached') throw refuse(`refusing to detach ${move.partition}: its move is '${String(state)}', not verified`);
-            const detached = await detachIfAttached(client, move.schema, move.table, move.partition);
-            if (detached && (await getMove(client, keyOf(move)))?.writtenDuringMove) {
-              throw refuse(`${move.partition} was written to during the move; the detach was rolled back and the next run copies it again`, 'PartitionChanged');
-            }
-            await setMoveState(client, keyOf(move), 'detached');
-            return detached;
-          }),
-        ),
-      );
-    },
-
-    /** Drops the detached partition: the point of no return, allowed only once the move is recorded as detached (which only a verified move reaches). */
     async dropPartition(input: { move: PartitionMoveRef }): Promise<boolean> {
       return classifyErrors(() =>
         retryOnLockTimeout(() =>
           inTransaction(pgPool, async (client) => {
-            const state = (await getMove(client, keyOf(input.move)))?.state;
+            const key = keyOf(input.move);
+            const state = (await getMove(client, key))?.state;
             if (state !== 'detached' && state !== 'cold') throw refuse(`refusing to drop ${input.move.partition}: its move is '${String(state)}', not verified and detached`);
+            if ((await changedInstants(client, key)).length > 0) {
+              throw refuse(`refusing to drop ${input.move.partition}: it was written to directly after its detach, so the cold copy may miss those rows`, 'PartitionChanged');
+            }
             const dropped = await dropDetached(client, input.move.schema, input.move.table, input.move.partition);
-            await setMoveState(client, keyOf(input.move), 'cold');
+            await clearChangedInstants(client, key);
+            await setMoveState(client, key, 'cold');
             return dropped;
           }),
         ),
@@ -144,7 +127,7 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
           inTransaction(pgPool, async (client) => {
             const range = { from: new Date(input.range.from), to: new Date(input.range.to) };
             const attached = await attachIfDetached(client, policy, input.move.partition, range);
-            await removeWriteGuard(client, input.move.schema, input.move.partition);
+            await removeChangeCapture(client, keyOf(input.move));
             await setMoveState(client, keyOf(input.move), 'compensated');
             return attached;
           }),
@@ -152,9 +135,9 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
       });
     },
 
-    /** Compensation for prepareMove: the partition stays hot, so its write guard goes. */
-    async removeWriteGuard(input: { move: PartitionMoveRef }): Promise<void> {
-      await retryOnLockTimeout(() => withLockTimeout(pgPool, (client) => removeWriteGuard(client, input.move.schema, input.move.partition)));
+    /** Compensation for prepareMove: the partition stays hot, so its change capture goes. */
+    async removeChangeCapture(input: { move: PartitionMoveRef }): Promise<void> {
+      await retryOnLockTimeout(() => withLockTimeout(pgPool, (client) => removeChangeCapture(client, keyOf(input.move))));
     },
 
     /**
@@ -169,18 +152,6 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
       });
     },
   };
-}
-
-/** A lock timeout means the hot path was busy: fail this attempt so Temporal retries with backoff. */
-async function retryOnLockTimeout<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) {
-      throw ApplicationFailure.retryable('the parent table is busy (lock_timeout); retrying with backoff', 'LockTimeout');
-    }
-    throw error;
-  }
 }
 
 export type HotActivities = ReturnType<typeof createHotActivities>;

@@ -23,6 +23,15 @@ export interface MovePlan {
 export interface VerifyResult {
   pgRows: number;
   coldRows: number;
+  /** Instants written since the move began, left for the detach to copy. */
+  lateInstants: number;
+}
+
+export interface DetachResult {
+  /** False when an earlier attempt had already detached it. */
+  detached: boolean;
+  /** Instants written during the move whose rows were copied before detaching. */
+  lateInstants: number;
 }
 
 export interface DuePartition {

@@ -31,13 +31,13 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
     if (plan.stage === 'cold') return { ...outcome, status: 'already-cold' };
     let rows: number;
     if (plan.stage === 'fresh') {
-      compensations.unshift(() => hot.removeWriteGuard({ move }));
+      compensations.unshift(() => hot.removeChangeCapture({ move }));
       compensations.unshift(() => cold.discardColdCopy({ move }));
       log.info('copying partition', { partition: move.partition });
       await copyPartitionToCold({ move });
       rows = (await cold.verifyColdCopy({ move })).coldRows;
       compensations.unshift(() => hot.reattachPartition({ move, range: plan.range }));
-      await hot.detachPartition({ move });
+      await cold.detachPartition({ move });
     } else {
       // A previous run got past the detach: check the cold copy again before the point of no return.
       rows = (await cold.verifyColdCopy({ move })).coldRows;

@@ -7,6 +7,8 @@ import type { PgTarget } from '../postgres/pg-target.ts';
 import { quoteIdent } from '../sql-quoting.ts';
 import type { ColumnMapping } from './duck-type-mapping.ts';
 import { inDuckTransaction } from './duck-transaction.ts';
+import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
+import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { attachPostgres, copyExportSelect, copyToCsvFile, csvSelect, extensionSelect } from './pg-transport.ts';
 
 /** How this process reads PostgreSQL from DuckDB (see pg-transport.ts). */
@@ -24,6 +26,14 @@ export interface PartitionSource {
   partition: string;
   coldTable: string;
   columns: ColumnMapping[];
+  /** The policy's time column (one of `columns`): late changes are narrowed to its instants. */
+  timeColumn: string;
+}
+
+/** One committed write of a partition's cold rows: how many the partition now has, and the write's identity. */
+export interface ColdWrite {
+  rows: number;
+  writeId: string;
 }
 
 /**
@@ -60,8 +70,9 @@ export class ColdStore {
       await connection.run(`
         CREATE TABLE IF NOT EXISTS ${COLD_MANIFEST_TABLE} (
           table_schema VARCHAR NOT NULL, table_name VARCHAR NOT NULL, partition_name VARCHAR NOT NULL,
-          cold_table VARCHAR NOT NULL, rows BIGINT NOT NULL, written_at TIMESTAMPTZ NOT NULL,
+          cold_table VARCHAR NOT NULL, rows BIGINT NOT NULL, written_at TIMESTAMPTZ NOT NULL, write_id VARCHAR,
           PRIMARY KEY (table_schema, table_name, partition_name))`);
+      await connection.run(`ALTER TABLE ${COLD_MANIFEST_TABLE} ADD COLUMN IF NOT EXISTS write_id VARCHAR`);
     });
     return store;
   }
@@ -98,14 +109,35 @@ export class ColdStore {
    * Replaces the cold copy of one partition in a single DuckDB transaction: delete what an earlier attempt wrote,
    * stream the partition in, record it in the manifest. Repeating it leaves exactly one copy.
    */
-  async writePartition(source: PartitionSource, pgPool: pg.Pool, onProgress: (rowsProcessed: number) => void, signal?: AbortSignal): Promise<number> {
+  async writePartition(source: PartitionSource, pgPool: pg.Pool, onProgress: (rowsProcessed: number) => void, signal?: AbortSignal): Promise<ColdWrite> {
+    return this.replaceRows(source, pgPool, undefined, onProgress, signal);
+  }
+
+  /**
+   * Replaces the partition's cold rows at the given instants of its time column with PostgreSQL's current rows there:
+   * the difference left by writes during a move. One DuckDB transaction; repeating it changes nothing more.
+   */
+  async writeChangedRows(source: PartitionSource, pgPool: pg.Pool, instants: readonly string[]): Promise<ColdWrite> {
+    return this.replaceRows(source, pgPool, { mode: 'only', instants });
+  }
+
+  private async replaceRows(
+    source: PartitionSource,
+    pgPool: pg.Pool,
+    selection: InstantSelection | undefined,
+    onProgress?: (rowsProcessed: number) => void,
+    signal?: AbortSignal,
+  ): Promise<ColdWrite> {
     await this.ensureColdTable(source.coldTable, source.columns);
+    const timeColumn = timeColumnOf(source);
+    const pgWhere = selection ? instantFilter('pg', timeColumn, selection) : '';
+    const duckWhere = selection ? ` AND ${instantFilter('duck', timeColumn, selection)}` : '';
     const spool = this.readMode === 'copy' ? this.spoolFile() : undefined;
     try {
       if (spool) {
         const client = await pgPool.connect();
         try {
-          await copyToCsvFile(client, copyExportSelect(source.schema, source.partition, source.columns), spool);
+          await copyToCsvFile(client, copyExportSelect(source.schema, source.partition, source.columns, pgWhere), spool);
         } finally {
           client.release();
         }
@@ -113,29 +145,31 @@ export class ColdStore {
       const partitionLiteral = `, $partition AS ${SOURCE_PARTITION_COLUMN}`;
       const select = spool
         ? csvSelect(spool, source.columns, partitionLiteral)
-        : extensionSelect(source.schema, source.partition, source.columns, partitionLiteral);
+        : extensionSelect(source.schema, source.partition, source.columns, partitionLiteral, pgWhere);
       const names = [...source.columns.map((c) => quoteIdent(c.name)), SOURCE_PARTITION_COLUMN].join(', ');
+      const coldTable = quoteIdent(source.coldTable);
       return await this.withConnection((connection) =>
         inDuckTransaction(connection, async () => {
-          await connection.run(`DELETE FROM ${quoteIdent(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`, { partition: source.partition });
-          const stopPolling = pollProgress(connection, onProgress);
+          await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, { partition: source.partition });
+          const stopPolling = onProgress ? pollProgress(connection, onProgress) : () => {};
           // A cancelled move interrupts the statement; the transaction then rolls back and leaves nothing behind.
           const interrupt = () => connection.interrupt();
           signal?.addEventListener('abort', interrupt);
-          let inserted: number;
           try {
             signal?.throwIfAborted();
-            const result = await connection.run(`INSERT INTO ${quoteIdent(source.coldTable)} (${names}) ${select}`, { partition: source.partition });
-            inserted = result.rowsChanged;
+            await connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, { partition: source.partition });
           } finally {
             stopPolling();
             signal?.removeEventListener('abort', interrupt);
           }
+          const rows = await this.countRows(connection, source.coldTable, source.partition);
+          const writeId = randomUUID();
           await connection.run(
-            `INSERT OR REPLACE INTO ${COLD_MANIFEST_TABLE} VALUES ($schema, $table, $partition, $cold, $rows, now())`,
-            { schema: source.schema, table: source.table, partition: source.partition, cold: source.coldTable, rows: inserted },
+            `INSERT OR REPLACE INTO ${COLD_MANIFEST_TABLE} (table_schema, table_name, partition_name, cold_table, rows, written_at, write_id)
+             VALUES ($schema, $table, $partition, $cold, $rows, now(), $writeId)`,
+            { schema: source.schema, table: source.table, partition: source.partition, cold: source.coldTable, rows, writeId },
           );
-          return inserted;
+          return { rows, writeId };
         }),
       );
     } finally {
@@ -143,16 +177,39 @@ export class ColdStore {
     }
   }
 
+  /** The content fingerprint of one partition's cold rows (see row-fingerprint.ts), optionally of some instants only. */
+  async fingerprintPartition(source: PartitionSource, selection?: InstantSelection): Promise<RowFingerprint> {
+    return this.withConnection(async (connection) => {
+      if (!(await this.tableExists(connection, source.coldTable))) return { rows: 0, sum: '0' };
+      const where = [`${SOURCE_PARTITION_COLUMN} = $partition`, ...(selection ? [instantFilter('duck', timeColumnOf(source), selection)] : [])].join(' AND ');
+      const reader = await connection.runAndReadAll(fingerprintSelect('duck', source.columns, `main.${quoteIdent(source.coldTable)}`, where), {
+        partition: source.partition,
+      });
+      const row = reader.getRowObjectsJson()[0];
+      return { rows: Number(row?.rows ?? 0), sum: String(row?.sum ?? '0') };
+    });
+  }
+
+  /** The partition's manifest entry: the rows and identity of the write that last committed them. */
+  async manifestEntry(source: Pick<PartitionSource, 'schema' | 'table' | 'partition'>): Promise<ColdWrite | undefined> {
+    return this.withConnection(async (connection) => {
+      const reader = await connection.runAndReadAll(
+        `SELECT rows, write_id FROM ${COLD_MANIFEST_TABLE} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
+        { schema: source.schema, table: source.table, partition: source.partition },
+      );
+      const row = reader.getRowObjectsJson()[0];
+      return row ? { rows: Number(row.rows), writeId: String(row.write_id) } : undefined;
+    });
+  }
+
   /** Rows of one partition in the cold table (0 when the table does not exist yet). Read-only. */
   async countPartition(coldTable: string, partition: string): Promise<number> {
-    return this.withConnection(async (connection) => {
-      if (!(await this.tableExists(connection, coldTable))) return 0;
-      const reader = await connection.runAndReadAll(
-        `SELECT count(*)::BIGINT AS n FROM ${quoteIdent(coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
-        { partition },
-      );
-      return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
-    });
+    return this.withConnection(async (connection) => ((await this.tableExists(connection, coldTable)) ? this.countRows(connection, coldTable, partition) : 0));
+  }
+
+  private async countRows(connection: DuckDBConnection, coldTable: string, partition: string): Promise<number> {
+    const reader = await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${quoteIdent(coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`, { partition });
+    return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
   }
 
   /** Removes one partition's cold rows and manifest entry (compensation); safe to repeat. */
@@ -190,6 +247,12 @@ export class ColdStore {
   close(): void {
     this.instance.closeSync();
   }
+}
+
+function timeColumnOf(source: PartitionSource): ColumnMapping {
+  const column = source.columns.find((c) => c.name === source.timeColumn);
+  if (!column) throw new Error(`time column ${source.timeColumn} is not among the columns of ${source.schema}.${source.table}`);
+  return column;
 }
 
 /** Reports DuckDB's own progress counter for the running statement every two seconds. */

@@ -8,6 +8,10 @@ import type { PgColumn } from '../postgres/pg-catalog.ts';
 export interface ColumnMapping {
   name: string;
   pgType: string;
+  /** pg_type.typname of the value, or of the element for an array that becomes a DuckDB list. */
+  baseType: string;
+  /** True for an array kept as a DuckDB list (arrays of text-only types stay text). */
+  isList: boolean;
   duckType: string;
   /** True when PostgreSQL must render the value as text first (DuckDB's reader would otherwise change it). */
   viaText: boolean;
@@ -45,12 +49,13 @@ const SCALAR_TYPES: Record<string, string> = {
 const MAX_DECIMAL_PRECISION = 38;
 
 export function mapColumn(column: PgColumn): ColumnMapping {
-  const base = { name: column.name, pgType: column.declaredType };
+  const base = { name: column.name, pgType: column.declaredType, baseType: column.element?.typeName ?? column.typeName, isList: false };
   if (column.element) {
     const element = scalarType({ typeName: column.element.typeName, category: column.element.category });
     if (element.viaText) return { ...base, ...asText() };
     return {
       ...base,
+      isList: true,
       duckType: `${element.duckType}[]`,
       viaText: false,
       copyExport: 'to_json(%s)::text',
@@ -75,12 +80,14 @@ function scalarType(column: Pick<PgColumn, 'typeName' | 'category' | 'numeric'>)
   return { duckType: 'VARCHAR', viaText: true };
 }
 
-function asText(): Omit<ColumnMapping, 'name' | 'pgType'> {
+function asText(): Omit<ColumnMapping, 'name' | 'pgType' | 'baseType' | 'isList'> {
   return { duckType: 'VARCHAR', viaText: true, copyExport: '%s::text', copyImport: '%s' };
 }
 
 function copyConversions(typeName: string, duckType: string): Pick<ColumnMapping, 'copyExport' | 'copyImport'> {
   if (typeName === 'bytea') return { copyExport: `encode(%s, 'hex')`, copyImport: 'unhex(%s)' };
+  // char(n) without its padding, as PostgreSQL compares it and as the extension reads it.
+  if (typeName === 'bpchar') return { copyExport: '%s::text', copyImport: `CAST(%s AS ${duckType})` };
   return { copyExport: '%s', copyImport: `CAST(%s AS ${duckType})` };
 }
 

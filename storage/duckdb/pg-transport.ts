@@ -20,20 +20,23 @@ export async function attachPostgres(connection: DuckDBConnection, target: PgTar
   await connection.run(`ATTACH IF NOT EXISTS ${quoteLiteral(target.libpq)} AS ${PG_CATALOG_ALIAS} (TYPE POSTGRES, READ_ONLY)`);
 }
 
-/** A SELECT reading `schema.table` through the attached catalog, cast to the cold types. */
-export function extensionSelect(schema: string, table: string, columns: ColumnMapping[], extraColumns = ''): string {
+/**
+ * A SELECT reading `schema.table` through the attached catalog, cast to the cold types. A `where` condition (PostgreSQL
+ * SQL) is sent to PostgreSQL inside the query it runs, so its indexes serve it.
+ */
+export function extensionSelect(schema: string, table: string, columns: ColumnMapping[], extraColumns = '', where = ''): string {
   const list = columns.map((c) => `CAST(${quoteIdent(c.name)} AS ${c.duckType}) AS ${quoteIdent(c.name)}`).join(', ');
-  const needsText = columns.some((c) => c.viaText);
-  const source = needsText
-    ? `postgres_query(${quoteLiteral(PG_CATALOG_ALIAS)}, ${quoteLiteral(pgTextSelect(schema, table, columns))})`
-    : `${PG_CATALOG_ALIAS}.${qualify(schema, table)}`;
+  const source =
+    where || columns.some((c) => c.viaText)
+      ? `postgres_query(${quoteLiteral(PG_CATALOG_ALIAS)}, ${quoteLiteral(pgSourceSelect(schema, table, columns, where))})`
+      : `${PG_CATALOG_ALIAS}.${qualify(schema, table)}`;
   return `SELECT ${list}${extraColumns} FROM ${source}`;
 }
 
 /** PostgreSQL renders the columns DuckDB's reader would alter as text (see ColumnMapping.viaText). */
-function pgTextSelect(schema: string, table: string, columns: ColumnMapping[]): string {
+function pgSourceSelect(schema: string, table: string, columns: ColumnMapping[], where: string): string {
   const list = columns.map((c) => (c.viaText ? `${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}` : quoteIdent(c.name))).join(', ');
-  return `SELECT ${list} FROM ${qualify(schema, table)}`;
+  return `SELECT ${list} FROM ${qualify(schema, table)}${where ? ` WHERE ${where}` : ''}`;
 }
 
 /** The SELECT PostgreSQL runs inside COPY for the CSV path. */

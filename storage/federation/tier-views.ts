@@ -31,13 +31,16 @@ export async function defineTierViews(
   if (store.readMode === 'extension') {
     await connection.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(names.hot)} AS ${extensionSelect(policy.schema, policy.table, columns)}`);
     served = {
-      relation: `SELECT partition_name FROM ${PG_CATALOG_ALIAS}.ducktier.partition_moves
+      relation: `SELECT partition_name, cold_write_id FROM ${PG_CATALOG_ALIAS}.ducktier.partition_moves
                   WHERE table_schema = ${quoteLiteral(policy.schema)} AND table_name = ${quoteLiteral(policy.table)}
                     AND state IN (${servingStates})`,
     };
   } else {
-    const servedNames = await copyHotRows(connection, store, pgPool, policy, columns, names.hot);
-    served = { relation: `SELECT unnest([${servedNames.map(quoteLiteral).join(', ')}]::VARCHAR[]) AS partition_name` };
+    const servedMoves = await copyHotRows(connection, store, pgPool, policy, columns, names.hot);
+    const list = (values: Array<string | null>) => `[${values.map((v) => (v === null ? 'NULL' : quoteLiteral(v))).join(', ')}]::VARCHAR[]`;
+    served = {
+      relation: `SELECT unnest(${list(servedMoves.map((m) => m.partition_name))}) AS partition_name, unnest(${list(servedMoves.map((m) => m.cold_write_id))}) AS cold_write_id`,
+    };
   }
   await connection.run(
     `CREATE OR REPLACE TEMP VIEW ${quoteIdent(names.cold)} AS
@@ -50,7 +53,7 @@ export async function defineTierViews(
   return served;
 }
 
-/** The partitions whose rows the cold view serves: a SQL relation with one column, `partition_name`. */
+/** The partitions whose rows the cold view serves: a SQL relation of `partition_name` and the `cold_write_id` serving it. */
 export interface ServedPartitions {
   relation: string;
 }
@@ -58,15 +61,17 @@ export interface ServedPartitions {
 /**
  * DuckDB fixes its snapshot at the transaction's first statement and PostgreSQL at the first read of it, so the DuckDB
  * snapshot may predate a move that PostgreSQL already records as detached. Every partition the PostgreSQL snapshot
- * serves from the cold tier was committed to the DuckDB manifest before it was detached; if this transaction's DuckDB
- * snapshot lacks one, the snapshot is too old and the caller must start again.
+ * serves from the cold tier was committed to the DuckDB manifest, with the write ID the detach recorded, before it was
+ * detached; if this transaction's DuckDB snapshot lacks one, or holds an older write of it, the snapshot is too old and
+ * the caller must start again.
  */
 export async function coldSnapshotIsCurrent(connection: DuckDBConnection, policy: TablePolicy, served: ServedPartitions): Promise<boolean> {
   const reader = await connection.runAndReadAll(
     `SELECT count(*)::INTEGER AS missing
        FROM (${served.relation}) s
-      WHERE s.partition_name NOT IN (SELECT partition_name FROM main.${COLD_MANIFEST_TABLE}
-                                      WHERE table_schema = $schema AND table_name = $table)`,
+      WHERE NOT EXISTS (SELECT 1 FROM main.${COLD_MANIFEST_TABLE} m
+                         WHERE m.table_schema = $schema AND m.table_name = $table
+                           AND m.partition_name = s.partition_name AND m.write_id IS NOT DISTINCT FROM s.cold_write_id)`,
     { schema: policy.schema, table: policy.table },
   );
   return Number(reader.getRowObjectsJson()[0]?.missing ?? 0) === 0;
@@ -82,19 +87,19 @@ async function copyHotRows(
   policy: TablePolicy,
   columns: ColumnMapping[],
   hotName: string,
-): Promise<string[]> {
+): Promise<Array<{ partition_name: string; cold_write_id: string | null }>> {
   const spool = store.spoolFile();
   const client = await pgPool.connect();
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const { rows } = await client.query<{ partition_name: string }>(
-      `SELECT partition_name FROM ducktier.partition_moves WHERE table_schema = $1 AND table_name = $2 AND state = ANY($3)`,
+    const { rows } = await client.query<{ partition_name: string; cold_write_id: string | null }>(
+      `SELECT partition_name, cold_write_id FROM ducktier.partition_moves WHERE table_schema = $1 AND table_name = $2 AND state = ANY($3)`,
       [policy.schema, policy.table, COLD_SERVING_STATES],
     );
     await copyToCsvFile(client, copyExportSelect(policy.schema, policy.table, columns), spool);
     await client.query('COMMIT');
     await connection.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(hotName)} AS ${csvSelect(spool, columns)}`);
-    return rows.map((row) => row.partition_name);
+    return rows;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
     throw error;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { quoteLiteral } from '../sql-quoting.ts';
+import { CHANGE_CAPTURE_DDL } from './pg-change-capture.ts';
 
 /**
  * ducktier's own record, kept in PostgreSQL next to the hot rows, of where each moved partition stands. Reports read
@@ -24,8 +25,10 @@ export interface PartitionMove {
   startedAt: Date;
   updatedAt: Date;
   error: string | null;
-  /** Set by the partition's write guard: a row was inserted, updated or deleted after the move began. */
-  writtenDuringMove: boolean;
+  /** Set by the partition's change capture when it was truncated during the move. */
+  truncatedDuringMove: boolean;
+  /** The DuckDB write the detach recorded as the partition's cold copy (its manifest entry's write_id). */
+  coldWriteId: string | null;
 }
 
 const STATE_SCHEMA_LOCK = 0x6475636b; // 'duck': serialises the one-time creation below across processes
@@ -48,30 +51,17 @@ export async function ensureMoveStateSchema(pool: pg.Pool): Promise<void> {
         started_at     timestamptz NOT NULL DEFAULT now(),
         updated_at     timestamptz NOT NULL DEFAULT now(),
         error          text,
-        written_during_move boolean NOT NULL DEFAULT false,
         PRIMARY KEY (table_schema, table_name, partition_name)
       )`);
-    await client.query(WRITE_GUARD_FUNCTION);
+    // Columns added after the first release; older data directories gain them here.
+    await client.query(`ALTER TABLE ducktier.partition_moves ADD COLUMN IF NOT EXISTS truncated_during_move boolean NOT NULL DEFAULT false`);
+    await client.query(`ALTER TABLE ducktier.partition_moves ADD COLUMN IF NOT EXISTS cold_write_id text`);
+    for (const statement of CHANGE_CAPTURE_DDL) await client.query(statement);
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [STATE_SCHEMA_LOCK]).catch(() => {});
     client.release();
   }
 }
-
-/**
- * The trigger function behind a move's write guard (see pg-write-guard.ts). It runs in the writer's transaction,
- * with ducktier's rights, and flags the move record once; later writes find the flag set and change nothing.
- */
-const WRITE_GUARD_FUNCTION = `
-  CREATE OR REPLACE FUNCTION ducktier.note_write_during_move() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
-  BEGIN
-    UPDATE ducktier.partition_moves SET written_during_move = true
-     WHERE table_schema = TG_ARGV[0] AND table_name = TG_ARGV[1] AND partition_name = TG_TABLE_NAME
-       AND NOT written_during_move;
-    RETURN NULL;
-  END
-  $fn$`;
 
 export interface MoveKey {
   tableSchema: string;
@@ -91,7 +81,7 @@ export async function beginMove(
      VALUES ($1, $2, $3, $4, $5, 'copying', $6)
      ON CONFLICT (table_schema, table_name, partition_name) DO UPDATE
         SET range_from = EXCLUDED.range_from, range_to = EXCLUDED.range_to, state = 'copying',
-            workflow_id = EXCLUDED.workflow_id, rows = NULL, error = NULL, written_during_move = false,
+            workflow_id = EXCLUDED.workflow_id, rows = NULL, error = NULL, truncated_during_move = false, cold_write_id = NULL,
             started_at = now(), updated_at = now()
       WHERE ducktier.partition_moves.state NOT IN ('detached', 'cold')`,
     [key.tableSchema, key.tableName, key.partitionName, range.from ?? null, range.to ?? null, workflowId],
@@ -106,14 +96,17 @@ export async function setMoveState(
   db: pg.Pool | pg.ClientBase,
   key: MoveKey,
   state: MoveState,
-  details: { rows?: number; error?: string; onlyFrom?: readonly MoveState[]; workflowId?: string } = {},
+  details: { rows?: number; error?: string; coldWriteId?: string; onlyFrom?: readonly MoveState[]; workflowId?: string } = {},
 ): Promise<void> {
   await db.query(
     `UPDATE ducktier.partition_moves
-        SET state = $4, rows = COALESCE($5, rows), error = COALESCE($6, error), updated_at = now()
+        SET state = $4, rows = COALESCE($5, rows), error = COALESCE($6, error), cold_write_id = COALESCE($9, cold_write_id), updated_at = now()
       WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3
         AND ($7::text[] IS NULL OR state = ANY($7)) AND ($8::text IS NULL OR workflow_id = $8)`,
-    [key.tableSchema, key.tableName, key.partitionName, state, details.rows ?? null, details.error ?? null, details.onlyFrom ?? null, details.workflowId ?? null],
+    [
+      key.tableSchema, key.tableName, key.partitionName, state, details.rows ?? null, details.error ?? null,
+      details.onlyFrom ?? null, details.workflowId ?? null, details.coldWriteId ?? null,
+    ],
   );
 }
 
@@ -137,7 +130,7 @@ export async function listMoves(db: pg.Pool | pg.ClientBase, options: { limit?: 
 }
 
 const SELECT_MOVES = `SELECT table_schema, table_name, partition_name, range_from, range_to, state, rows, workflow_id,
-                             started_at, updated_at, error, written_during_move
+                             started_at, updated_at, error, truncated_during_move, cold_write_id
                         FROM ducktier.partition_moves`;
 
 function toMove(row: Record<string, unknown>): PartitionMove {
@@ -153,6 +146,7 @@ function toMove(row: Record<string, unknown>): PartitionMove {
     startedAt: row.started_at as Date,
     updatedAt: row.updated_at as Date,
     error: (row.error as string | null) ?? null,
-    writtenDuringMove: row.written_during_move === true,
+    truncatedDuringMove: row.truncated_during_move === true,
+    coldWriteId: (row.cold_write_id as string | null) ?? null,
   };
 }

@@ -16,11 +16,14 @@ export async function connectPgClient(target: PgTarget, applicationName: string)
   return client;
 }
 
-/** Runs `work` inside one transaction on a pooled client, rolling back on any error. */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` inside one transaction on a pooled client, rolling back on any error. `snapshot` makes every statement
+ * read the same snapshot (REPEATABLE READ, read-only).
+ */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, mode: 'write' | 'snapshot' = 'write'): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    await client.query(mode === 'snapshot' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;

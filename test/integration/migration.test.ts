@@ -104,7 +104,7 @@ describe('moving partitions through the workflow', () => {
     await environment.run(hot.prepareMove, { move, olderThanMs });
     await environment.run(cold.copyPartitionToCold, { move });
     await environment.run(cold.verifyColdCopy, { move });
-    await environment.run(hot.detachPartition, { move });
+    await environment.run(cold.detachPartition, { move });
     await locks.releaseAll();
 
     const total = async () => (await runReportWorkflow(env.temporal, env.config, 'event_summary', {})).rows.reduce((sum, row) => sum + Number(row.event_count), 0);

@@ -1,0 +1,85 @@
+import type pg from 'pg';
+import { qualify, quoteLiteral } from '../sql-quoting.ts';
+import { tableExists } from './pg-catalog.ts';
+import type { MoveKey } from './pg-move-state.ts';
+
+/**
+ * A move's change capture: triggers on the partition, installed before the copy starts, that record the time-column
+ * value of every row inserted, updated (old and new value) or deleted while the move is in flight. Row triggers fire for
+ * writes routed through the parent too. Creating them waits for writers already in flight, so every write is either in
+ * the copy's snapshot or captured.
+ *
+ * The captured values are the difference to copy: the cold rows at those instants are replaced by PostgreSQL's, and
+ * every other instant is untouched since the capture began, so verifying the rest against the copy is exact even while
+ * writes go on. A TRUNCATE cannot be narrowed to instants; it is flagged and fails the move (the next run copies anew).
+ *
+ * Instants are stored as timestamptz: the trigger function runs in UTC, so dates and timestamps convert without shifts.
+ */
+const ROW_TRIGGER = 'ducktier_move_capture';
+const TRUNCATE_TRIGGER = 'ducktier_move_truncate';
+
+export const CHANGE_CAPTURE_DDL = [
+  `CREATE TABLE IF NOT EXISTS ducktier.move_changes (
+     table_schema   text        NOT NULL,
+     table_name     text        NOT NULL,
+     partition_name text        NOT NULL,
+     at             timestamptz NOT NULL,
+     PRIMARY KEY (table_schema, table_name, partition_name, at))`,
+  // TG_ARGV: schema, table, time column. The partition is TG_TABLE_NAME, so the function serves every table.
+  `CREATE OR REPLACE FUNCTION ducktier.capture_move_change() RETURNS trigger
+   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog SET TimeZone = 'UTC' AS $fn$
+   BEGIN
+     IF TG_OP IN ('UPDATE', 'DELETE') THEN
+       INSERT INTO ducktier.move_changes VALUES (TG_ARGV[0], TG_ARGV[1], TG_TABLE_NAME, (to_jsonb(OLD) ->> TG_ARGV[2])::timestamptz)
+       ON CONFLICT DO NOTHING;
+     END IF;
+     IF TG_OP IN ('INSERT', 'UPDATE') THEN
+       INSERT INTO ducktier.move_changes VALUES (TG_ARGV[0], TG_ARGV[1], TG_TABLE_NAME, (to_jsonb(NEW) ->> TG_ARGV[2])::timestamptz)
+       ON CONFLICT DO NOTHING;
+     END IF;
+     RETURN NULL;
+   END
+   $fn$`,
+  `CREATE OR REPLACE FUNCTION ducktier.note_truncate_during_move() RETURNS trigger
+   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
+   BEGIN
+     UPDATE ducktier.partition_moves SET truncated_during_move = true
+      WHERE table_schema = TG_ARGV[0] AND table_name = TG_ARGV[1] AND partition_name = TG_TABLE_NAME;
+     RETURN NULL;
+   END
+   $fn$`,
+];
+
+export async function installChangeCapture(client: pg.ClientBase, key: MoveKey, timeColumn: string): Promise<void> {
+  const target = qualify(key.tableSchema, key.partitionName);
+  const args = `${quoteLiteral(key.tableSchema)}, ${quoteLiteral(key.tableName)}`;
+  await removeChangeCapture(client, key);
+  await client.query(`CREATE TRIGGER ${ROW_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON ${target} FOR EACH ROW EXECUTE FUNCTION ducktier.capture_move_change(${args}, ${quoteLiteral(timeColumn)})`);
+  await client.query(`CREATE TRIGGER ${TRUNCATE_TRIGGER} AFTER TRUNCATE ON ${target} FOR EACH STATEMENT EXECUTE FUNCTION ducktier.note_truncate_during_move(${args})`);
+}
+
+/** Removes the triggers (when the partition still exists) and the captured instants; safe to repeat. */
+export async function removeChangeCapture(client: pg.ClientBase, key: MoveKey): Promise<void> {
+  if (await tableExists(client, key.tableSchema, key.partitionName)) {
+    for (const trigger of [ROW_TRIGGER, TRUNCATE_TRIGGER]) await client.query(`DROP TRIGGER IF EXISTS ${trigger} ON ${qualify(key.tableSchema, key.partitionName)}`);
+  }
+  await clearChangedInstants(client, key);
+}
+
+/** The instants written since the capture began, as epoch microseconds (exact, and the same in both engines). */
+export async function changedInstants(db: pg.ClientBase | pg.Pool, key: MoveKey): Promise<string[]> {
+  const { rows } = await db.query<{ us: string }>(
+    `SELECT (extract(epoch FROM at) * 1000000)::bigint::text AS us FROM ducktier.move_changes
+      WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3 ORDER BY at`,
+    [key.tableSchema, key.tableName, key.partitionName],
+  );
+  return rows.map((row) => row.us);
+}
+
+export async function clearChangedInstants(client: pg.ClientBase, key: MoveKey): Promise<void> {
+  await client.query(`DELETE FROM ducktier.move_changes WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3`, [
+    key.tableSchema,
+    key.tableName,
+    key.partitionName,
+  ]);
+}

@@ -1,0 +1,91 @@
+import type pg from 'pg';
+import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { qualify, quoteIdent } from '../sql-quoting.ts';
+
+/**
+ * A content fingerprint of a set of rows that PostgreSQL and DuckDB compute to the same value, each over the rows it
+ * holds: every row is rendered as one canonical string, hashed with MD5, and the first 60 bits of the hashes are summed.
+ * The sum ignores row order (the two systems scan in different orders) yet changes when any value of any column
+ * changes, or a row is lost, added or duplicated.
+ *
+ * The canonical string gives each column a form both systems produce identically: its length in bytes, then its text,
+ * so no value can run into the next; NULL is a lone marker. Each type's text is chosen so the two engines agree: exact
+ * integers and decimals as digits, timestamps as epoch microseconds, floats through a shortest round-trip form, bytea as
+ * lower-case hex, arrays element by element, and everything else as PostgreSQL's own text (which is what DuckDB stores
+ * for the columns it keeps as text).
+ */
+export interface RowFingerprint {
+  rows: number;
+  /** Sum of the rows' 60-bit hashes, in decimal. */
+  sum: string;
+}
+
+type Dialect = 'pg' | 'duck';
+
+/** The fingerprint of `schema.relation` in PostgreSQL, optionally of the rows matching `where` only. */
+export async function pgFingerprint(db: pg.Pool | pg.ClientBase, schema: string, relation: string, columns: ColumnMapping[], where = ''): Promise<RowFingerprint> {
+  const { rows } = await db.query<{ rows: string; sum: string }>(fingerprintSelect('pg', columns, qualify(schema, relation), where));
+  return { rows: Number(rows[0]?.rows ?? 0), sum: String(rows[0]?.sum ?? '0') };
+}
+
+export function sameFingerprint(a: RowFingerprint, b: RowFingerprint): boolean {
+  return a.rows === b.rows && a.sum === b.sum;
+}
+
+/** The SQL aggregate both engines evaluate over one relation: count and hash sum, in that order. */
+export function fingerprintSelect(dialect: Dialect, columns: ColumnMapping[], from: string, where = ''): string {
+  const row = columns.map((column) => framed(dialect, valueText(dialect, column, quoteIdent(column.name)))).join(' || ');
+  const hash = dialect === 'pg' ? `('x' || substr(md5(${row}), 1, 15))::bit(60)::bigint` : `('0x' || substr(md5(${row}), 1, 15))::BIGINT`;
+  const sum = dialect === 'pg' ? `coalesce(sum(${hash}), 0)::text` : `coalesce(sum(${hash}), 0)::VARCHAR`;
+  const count = dialect === 'pg' ? 'count(*)::bigint' : 'count(*)::BIGINT';
+  return `SELECT ${count} AS rows, ${sum} AS sum FROM ${from}${where ? ` WHERE ${where}` : ''}`;
+}
+
+/** `<byte length>:<text>` for a value, `~` for NULL. */
+function framed(dialect: Dialect, text: string): string {
+  const bytes = dialect === 'pg' ? `octet_length(${text})` : `strlen(${text})`;
+  return `coalesce(${bytes}::${dialect === 'pg' ? 'text' : 'VARCHAR'} || ':' || ${text}, '~')`;
+}
+
+/** The canonical text of one value, per the column's PostgreSQL type. */
+function valueText(dialect: Dialect, column: ColumnMapping, expr: string): string {
+  if (column.viaText) return dialect === 'pg' ? `${expr}::text` : expr;
+  return column.isList ? arrayText(dialect, column.baseType, expr) : scalarText(dialect, column.baseType, expr);
+}
+
+function arrayText(dialect: Dialect, elementType: string, expr: string): string {
+  const element = framed(dialect, scalarText(dialect, elementType, 'x'));
+  const elements =
+    dialect === 'pg'
+      ? `(SELECT string_agg(${element}, ',' ORDER BY n) FROM unnest(${expr}) WITH ORDINALITY AS u(x, n))`
+      : `array_to_string(list_transform(${expr}, x -> ${element}), ',')`;
+  return `CASE WHEN ${expr} IS NULL THEN NULL ELSE '[' || coalesce(${elements}, '') || ']' END`;
+}
+
+function scalarText(dialect: Dialect, typeName: string, expr: string): string {
+  const pg = dialect === 'pg';
+  switch (typeName) {
+    case 'timestamp':
+    case 'timestamptz':
+      return pg
+        ? `CASE WHEN isfinite(${expr}) THEN (extract(epoch FROM ${expr}) * 1000000)::bigint::text ELSE ${expr}::text END`
+        : `CASE WHEN isfinite(${expr}) THEN epoch_us(${expr})::VARCHAR ELSE ${expr}::VARCHAR END`;
+    case 'float4':
+    case 'float8':
+      // 17 significant digits identify a double exactly, and both engines print them with C's %.16e (adding 0 turns
+      // -0 into 0, which compares equal anyway); the text forms of NaN and the infinities differ, so they are named.
+      return pg
+        ? `CASE WHEN ${expr} = 'NaN' THEN 'nan' WHEN ${expr} = 'Infinity' THEN 'inf' WHEN ${expr} = '-Infinity' THEN '-inf' ELSE ltrim(to_char(${expr}::float8 + 0, '9.0000000000000000EEEE')) END`
+        : `CASE WHEN isnan(${expr}) THEN 'nan' WHEN isinf(${expr}) THEN (CASE WHEN ${expr} > 0 THEN 'inf' ELSE '-inf' END) ELSE printf('%.16e', ${expr}::DOUBLE + 0) END`;
+    case 'interval': {
+      // Months, days and microseconds: the three fields both engines store, whatever their text forms.
+      const part = (field: string) => (pg ? `extract(${field} FROM ${expr})::bigint` : `datepart('${field}', ${expr})::BIGINT`);
+      const text = pg ? 'text' : 'VARCHAR';
+      return `(${part('year')} * 12 + ${part('month')})::${text} || ' ' || ${part('day')}::${text} || ' ' || ((${part('hour')} * 60 + ${part('minute')}) * 60000000 + ${part('microseconds')})::${text}`;
+    }
+    case 'bytea':
+      return pg ? `encode(${expr}, 'hex')` : `lower(hex(${expr}))`;
+    default:
+      return pg ? `${expr}::text` : `${expr}::VARCHAR`;
+  }
+}
