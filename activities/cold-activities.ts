@@ -5,8 +5,7 @@ import type { ColdStore, PartitionSource } from '../storage/duckdb/cold-store.ts
 import { coldColumnsFor } from '../storage/duckdb/cold-schema.ts';
 import { runReport, type ReportResult } from '../storage/federation/report-runner.ts';
 import { reportParamsSchema } from '../storage/federation/report-definition.ts';
-import { countRows } from '../storage/postgres/pg-catalog.ts';
-import { changedInstants, clearChangedInstants } from '../storage/postgres/pg-change-capture.ts';
+import { changedInstants, clearChangedInstants, markInstantsSynced } from '../storage/postgres/pg-change-capture.ts';
 import { COLD_SERVING_STATES, getMove, setMoveState, type MoveKey } from '../storage/postgres/pg-move-state.ts';
 import { detachIfAttached, isAttached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
@@ -25,6 +24,10 @@ export interface ColdActivityDeps {
 }
 
 const HEARTBEAT_EVERY_MS = 3_000;
+
+/** Catch-up rounds before the detach; it stops early once a round copies no more than FEW_INSTANTS. */
+const CATCH_UP_ROUNDS = 5;
+const FEW_INSTANTS = 50;
 
 /** DuckDB errors that say the report's SQL itself is wrong: retrying cannot help. */
 const SQL_MISTAKE = /^(Parser|Binder|Catalog) Error/;
@@ -51,6 +54,14 @@ export function createColdActivities({ config, pgPool, cold, locks }: ColdActivi
     if (sameFingerprint(pgSide, coldSide)) return;
     const detail = pgSide.rows === coldSide.rows ? `both have ${pgSide.rows} rows but their contents differ` : `PostgreSQL has ${pgSide.rows} rows, DuckDB ${coldSide.rows}`;
     throw refuse(`${what} of ${partition} does not match: ${detail}`, 'VerifyMismatch');
+  }
+
+  /** `done` when an earlier attempt already detached the partition; refuses a move not verified. */
+  async function detachStage(client: pg.ClientBase, move: PartitionMoveRef): Promise<'done' | 'pending'> {
+    const state = (await getMove(client, keyOf(move)))?.state;
+    if ((state === 'detached' || state === 'cold') && !(await isAttached(client, move.schema, move.table, move.partition))) return 'done';
+    if (state !== 'verified') throw refuse(`refusing to detach ${move.partition}: its move is '${String(state)}', not verified`);
+    return 'pending';
   }
 
   async function refuseIfTruncated(client: pg.ClientBase, key: MoveKey, partition: string): Promise<void> {
@@ -119,11 +130,12 @@ export function createColdActivities({ config, pgPool, cold, locks }: ColdActivi
     },
 
     /**
-     * Detaches the partition once the cold tier holds all of it. In one PostgreSQL transaction: lock the partition
-     * against writes (SHARE: its readers and the rest of the table go on), copy the rows at instants written since the
-     * move began into DuckDB and check them by fingerprint, check the total, detach (waiting only briefly for the
-     * parent's lock), and record the cold write that now serves the partition. A lock timeout rolls it all back and
-     * Temporal retries; the DuckDB rewrite is idempotent.
+     * Detaches the partition once the cold tier holds all of it, copying first the rows at instants written since the
+     * move began (checked by fingerprint). Writes may go on meanwhile, so it catches up in rounds that lock only the
+     * partition against writes (SHARE: readers and the rest of the table go on), then takes the parent's lock (briefly,
+     * with a lock timeout, and before anything else so no writer holding it can wait on us), copies what changed since
+     * the last round, detaches and records the cold write that now serves the partition, all in one transaction.
+     * A lock timeout rolls back only that transaction and Temporal retries; every copy here is idempotent.
      */
     async detachPartition(input: { move: PartitionMoveRef }): Promise<DetachResult> {
       return classifyErrors(async () => {
@@ -131,29 +143,37 @@ export function createColdActivities({ config, pgPool, cold, locks }: ColdActivi
         const key = keyOf(move);
         await locks.acquire(move.schema, move.partition, move.workflowId);
         const source = await sourceOf(move);
+        const syncChanges = async (client: pg.ClientBase): Promise<number> => {
+          await refuseIfTruncated(client, key, move.partition);
+          const instants = await changedInstants(client, key, 'unsynced');
+          if (instants.length === 0) return 0;
+          await cold.writeChangedRows(source, pgPool, instants);
+          assertSame(move.partition, await fingerprints(client, source, { mode: 'only', instants }), 'the rows written during the move');
+          await markInstantsSynced(client, key, instants);
+          return instants.length;
+        };
+        for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
+          const copied = await retryOnLockTimeout(() =>
+            withLockTimeout(pgPool, async (client) => {
+              if ((await detachStage(client, move)) === 'done') return 0;
+              await client.query(`LOCK TABLE ${qualify(move.schema, move.partition)} IN SHARE MODE`);
+              return syncChanges(client);
+            }),
+          );
+          if (copied <= FEW_INSTANTS) break;
+        }
         return retryOnLockTimeout(() =>
           withLockTimeout(pgPool, async (client) => {
-            const state = (await getMove(client, key))?.state;
-            if ((state === 'detached' || state === 'cold') && !(await isAttached(client, move.schema, move.table, move.partition))) {
-              return { detached: false, lateInstants: 0 };
-            }
-            if (state !== 'verified') throw refuse(`refusing to detach ${move.partition}: its move is '${String(state)}', not verified`);
-            await client.query(`LOCK TABLE ${qualify(move.schema, move.partition)} IN SHARE MODE`);
-            await refuseIfTruncated(client, key, move.partition);
-            const instants = await changedInstants(client, key);
-            let write = await cold.manifestEntry(move);
-            if (instants.length > 0) {
-              write = await cold.writeChangedRows(source, pgPool, instants);
-              assertSame(move.partition, await fingerprints(client, source, { mode: 'only', instants }), 'the rows written during the move');
-            }
-            const pgRows = await countRows(client, move.schema, move.partition);
-            if (!write || write.rows !== pgRows) {
-              throw refuse(`the cold copy of ${move.partition} does not match: PostgreSQL has ${pgRows} rows, DuckDB ${write?.rows ?? 0}`, 'VerifyMismatch');
-            }
+            if ((await detachStage(client, move)) === 'done') return { detached: false, lateInstants: 0, rows: (await getMove(client, key))?.rows ?? 0 };
+            await client.query(`LOCK TABLE ONLY ${qualify(move.schema, move.table)} IN ACCESS EXCLUSIVE MODE`);
+            await syncChanges(client);
+            const write = await cold.manifestEntry(move);
+            if (!write) throw refuse(`the cold tier has no copy of ${move.partition}`, 'VerifyMismatch');
+            const lateInstants = (await changedInstants(client, key)).length;
             await detachIfAttached(client, move.schema, move.table, move.partition);
             await clearChangedInstants(client, key);
             await setMoveState(client, key, 'detached', { rows: write.rows, coldWriteId: write.writeId });
-            return { detached: true, lateInstants: instants.length };
+            return { detached: true, lateInstants, rows: write.rows };
           }),
         );
       });

@@ -1,4 +1,3 @@
-import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { findPolicy, policyFor, type DucktierConfig } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';

@@ -32,6 +32,8 @@ export interface DetachResult {
   detached: boolean;
   /** Instants written during the move whose rows were copied before detaching. */
   lateInstants: number;
+  /** The partition's rows now served from the cold tier. */
+  rows: number;
 }
 
 export interface DuePartition {
@@ -52,5 +54,7 @@ export interface MoveOutcome {
   partition?: string;
   status: 'moved' | 'already-cold' | 'already-running' | 'failed';
   rows?: number;
+  /** Instants written during the move whose rows were copied late, just before the detach. */
+  lateInstants?: number;
   error?: string;
 }

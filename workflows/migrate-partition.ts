@@ -30,21 +30,22 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
     const plan = await hot.prepareMove({ move, olderThanMs: input.olderThanMs });
     if (plan.stage === 'cold') return { ...outcome, status: 'already-cold' };
     let rows: number;
+    let lateInstants: number | undefined;
     if (plan.stage === 'fresh') {
       compensations.unshift(() => hot.removeChangeCapture({ move }));
       compensations.unshift(() => cold.discardColdCopy({ move }));
       log.info('copying partition', { partition: move.partition });
       await copyPartitionToCold({ move });
-      rows = (await cold.verifyColdCopy({ move })).coldRows;
+      await cold.verifyColdCopy({ move });
       compensations.unshift(() => hot.reattachPartition({ move, range: plan.range }));
-      await cold.detachPartition({ move });
+      ({ rows, lateInstants } = await cold.detachPartition({ move }));
     } else {
       // A previous run got past the detach: check the cold copy again before the point of no return.
       rows = (await cold.verifyColdCopy({ move })).coldRows;
     }
     await hot.dropPartition({ move });
     compensations.length = 0; // past the point of no return
-    return { ...outcome, status: 'moved', rows };
+    return { ...outcome, status: 'moved', rows, ...(lateInstants ? { lateInstants } : {}) };
   } catch (error) {
     await CancellationScope.nonCancellable(async () => {
       // Recorded first, so a failing compensation cannot hide why the move failed; never allowed to stop them.

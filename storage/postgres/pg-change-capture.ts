@@ -24,6 +24,8 @@ export const CHANGE_CAPTURE_DDL = [
      table_name     text        NOT NULL,
      partition_name text        NOT NULL,
      at             timestamptz NOT NULL,
+     -- copied to the cold tier (under the partition's lock) since it last changed
+     synced         boolean     NOT NULL DEFAULT false,
      PRIMARY KEY (table_schema, table_name, partition_name, at))`,
   // TG_ARGV: schema, table, time column. The partition is TG_TABLE_NAME, so the function serves every table.
   `CREATE OR REPLACE FUNCTION ducktier.capture_move_change() RETURNS trigger
@@ -31,11 +33,11 @@ export const CHANGE_CAPTURE_DDL = [
    BEGIN
      IF TG_OP IN ('UPDATE', 'DELETE') THEN
        INSERT INTO ducktier.move_changes VALUES (TG_ARGV[0], TG_ARGV[1], TG_TABLE_NAME, (to_jsonb(OLD) ->> TG_ARGV[2])::timestamptz)
-       ON CONFLICT DO NOTHING;
+       ON CONFLICT ON CONSTRAINT move_changes_pkey DO UPDATE SET synced = false WHERE move_changes.synced;
      END IF;
      IF TG_OP IN ('INSERT', 'UPDATE') THEN
        INSERT INTO ducktier.move_changes VALUES (TG_ARGV[0], TG_ARGV[1], TG_TABLE_NAME, (to_jsonb(NEW) ->> TG_ARGV[2])::timestamptz)
-       ON CONFLICT DO NOTHING;
+       ON CONFLICT ON CONSTRAINT move_changes_pkey DO UPDATE SET synced = false WHERE move_changes.synced;
      END IF;
      RETURN NULL;
    END
@@ -66,14 +68,27 @@ export async function removeChangeCapture(client: pg.ClientBase, key: MoveKey): 
   await clearChangedInstants(client, key);
 }
 
-/** The instants written since the capture began, as epoch microseconds (exact, and the same in both engines). */
-export async function changedInstants(db: pg.ClientBase | pg.Pool, key: MoveKey): Promise<string[]> {
+/**
+ * The instants written since the capture began (or only those changed since they were last copied), as epoch
+ * microseconds: exact, and the same in both engines.
+ */
+export async function changedInstants(db: pg.ClientBase | pg.Pool, key: MoveKey, which: 'all' | 'unsynced' = 'all'): Promise<string[]> {
   const { rows } = await db.query<{ us: string }>(
     `SELECT (extract(epoch FROM at) * 1000000)::bigint::text AS us FROM ducktier.move_changes
-      WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3 ORDER BY at`,
-    [key.tableSchema, key.tableName, key.partitionName],
+      WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3 AND ($4 = 'all' OR NOT synced) ORDER BY at`,
+    [key.tableSchema, key.tableName, key.partitionName, which],
   );
   return rows.map((row) => row.us);
+}
+
+/** Marks instants as copied; the caller holds a lock that keeps writers out until it commits. */
+export async function markInstantsSynced(client: pg.ClientBase, key: MoveKey, instants: readonly string[]): Promise<void> {
+  await client.query(
+    `UPDATE ducktier.move_changes SET synced = true
+      WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3
+        AND at = ANY(SELECT timestamptz 'epoch' + u * interval '1 microsecond' FROM unnest($4::bigint[]) AS u)`,
+    [key.tableSchema, key.tableName, key.partitionName, instants],
+  );
 }
 
 export async function clearChangedInstants(client: pg.ClientBase, key: MoveKey): Promise<void> {

@@ -6,7 +6,7 @@ import { inTransaction } from './pg-pool.ts';
 import { defaultPartitionName, rangesCovering, type PartitionRange } from './partition-ranges.ts';
 
 /** How long DDL waits for the parent's lock before giving up and letting the caller retry with backoff. */
-export const DDL_LOCK_TIMEOUT_MS = 2_000;
+export const DDL_LOCK_TIMEOUT_MS = 500;
 
 /** The DEFAULT partition already holds rows in this range; they stay there until a move takes them. */
 const DEFAULT_HOLDS_ROWS = '23514';

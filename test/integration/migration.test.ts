@@ -4,6 +4,8 @@ import { createColdActivities } from '../../activities/cold-activities.ts';
 import { createHotActivities } from '../../activities/hot-activities.ts';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import { coldColumnsFor } from '../../storage/duckdb/cold-schema.ts';
+import { findPolicy } from '../../config/config.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
@@ -147,5 +149,35 @@ describe('moving partitions through the workflow', () => {
     await environment.run(activities.discardColdCopy, { move });
     expect(await env.workers.coldStore.countPartition('events_historical', partition)).toBe(0);
     await locks.releaseAll();
+  });
+
+  test('verify compares content, not just counts: one changed value in DuckDB fails it without retries, and the next run heals the copy', async () => {
+    // The last partition with rows still hot: today's, made due by a threshold that ends at its upper bound.
+    const partition = partitionOfDay('events', anchor);
+    const olderThanMs = Date.now() - (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!.getTime();
+    const locks = new PartitionLocks(env.stack.postgres);
+    const hot = createHotActivities({ config: env.config, pgPool: env.pgPool });
+    const cold = createColdActivities({ config: env.config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
+    const move = { schema: 'public', table: 'events', partition, workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition) };
+    const expected = events.filter((e) => partitionOfDay('events', e.timestamp) === partition).length;
+    const environment = new MockActivityEnvironment();
+    await environment.run(hot.prepareMove, { move, olderThanMs });
+    await environment.run(cold.copyPartitionToCold, { move });
+    await env.workers.coldStore.withConnection((connection) =>
+      connection.run(`UPDATE events_historical SET user_id = user_id + 1 WHERE _ducktier_partition = $1 AND id = (SELECT min(id) FROM events_historical WHERE _ducktier_partition = $1)`, [partition]),
+    );
+    const failure = await environment.run(cold.verifyColdCopy, { move }).then(() => undefined, (error: unknown) => error as { message: string; nonRetryable: boolean; type: string });
+    expect(failure).toMatchObject({ message: `the cold copy of ${partition} does not match: both have ${expected} rows but their contents differ`, nonRetryable: true, type: 'VerifyMismatch' });
+    expect((await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition }))?.state).toBe('copied');
+    await environment.run(hot.removeChangeCapture, { move });
+    await locks.releaseAll();
+
+    const [outcome] = await (await startMigration(env.temporal, env.config, { table: 'events', partition, olderThanMs })).result();
+    expect(outcome).toEqual({ table: 'events', partition, status: 'moved', rows: expected });
+    const healed = await env.workers.coldStore.fingerprintPartition({
+      schema: 'public', table: 'events', partition, coldTable: 'events_historical', timeColumn: 'timestamp',
+      columns: await coldColumnsFor(env.pgPool, findPolicy(env.config, 'events')),
+    });
+    expect(healed.rows).toBe(expected);
   });
 });
