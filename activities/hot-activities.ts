@@ -30,8 +30,8 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
      * The job's first step, per policy: premake future partitions and the DEFAULT partition (pg_partman's
      * run_maintenance), give rows that DEFAULT holds for already moved ranges partitions of their own, then list the
      * attached partitions whose whole range is older than the threshold (the hot window by default), or just the one
-     * partition asked for (prepareMove checks it may move; no sweep then). A table that cannot be
-     * tiered (missing, not range-partitioned) is reported and skipped; the other tables still move.
+     * partition asked for (prepareMove checks it may move; no sweep then). A table that cannot be tiered (missing,
+     * not range-partitioned) is reported and skipped; the other tables still move.
      */
     async planMoves(input: { table?: string; partition?: string; olderThanMs?: number }): Promise<MovePlanning> {
       const policies = await classifyErrors(async () => {
