@@ -6,6 +6,7 @@ import { listPartitions, TableShapeError } from '../storage/postgres/pg-catalog.
 import { getMove, beginMove, setMoveState, COLD_SERVING_STATES, MOVE_STATES } from '../storage/postgres/pg-move-state.ts';
 import { changedInstants, clearChangedInstants, installChangeCapture, removeChangeCapture } from '../storage/postgres/pg-change-capture.ts';
 import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
+import { sweepDefaultPartition } from '../storage/postgres/pg-default-sweep.ts';
 import { attachIfDetached, dropDetached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
 import { inTransaction } from '../storage/postgres/pg-pool.ts';
 import { classifyErrors, refuse, retryOnLockTimeout } from './activity-errors.ts';
@@ -24,9 +25,10 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
   return {
     /**
      * The job's first step, per policy: premake future partitions and the DEFAULT partition (pg_partman's
-     * run_maintenance), then list the attached partitions whose whole range is older than the threshold (the hot
-     * window by default), or just the one partition asked for (prepareMove checks it may move). A table that cannot be
-     * tiered (missing, not range-partitioned) is reported and skipped; the other tables still move.
+     * run_maintenance), give rows that DEFAULT holds for already moved ranges partitions of their own, then list the
+     * attached partitions whose whole range is older than the threshold (the hot window by default), or just the one
+     * partition asked for (prepareMove checks it may move; no sweep then). A table that cannot be tiered (missing,
+     * not range-partitioned) is reported and skipped; the other tables still move.
      */
     async planMoves(input: { table?: string; partition?: string; olderThanMs?: number }): Promise<MovePlanning> {
       const policies = await classifyErrors(async () => {
@@ -41,6 +43,8 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
             planning.due.push({ schema: policy.schema, table: policy.table, partition: input.partition });
             continue;
           }
+          // Rows that arrived in DEFAULT for a range already moved get a partition of their own, due below like any other.
+          await retryOnLockTimeout(() => sweepDefaultPartition(pgPool, policy));
           const cutoff = now().getTime() - (input.olderThanMs ?? policy.hotWindow);
           for (const partition of await listPartitions(pgPool, policy.schema, policy.table)) {
             if (!partition.isDefault && partition.to && partition.to.getTime() <= cutoff) {

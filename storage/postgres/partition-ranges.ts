@@ -57,6 +57,16 @@ export function partitionName(table: string, start: Date, interval: PartitionInt
   return `${truncateToBytes(table, room)}${suffix}`;
 }
 
+/**
+ * The name of the `round`-th partition (2, 3, ...) for a range whose first partition, `retired`, already moved to the
+ * cold tier: `events_p20261101_r2`. The retired name is shortened, never the suffix, so the name fits 63 bytes; the
+ * caller checks the name was never used (shortening can make two retired names collide).
+ */
+export function sweptPartitionName(retired: string, round: number): string {
+  const suffix = `_r${round}`;
+  return `${truncateToBytes(retired, MAX_IDENTIFIER_BYTES - suffix.length)}${suffix}`;
+}
+
 export function defaultPartitionName(table: string): string {
   return `${truncateToBytes(table, MAX_IDENTIFIER_BYTES - '_default'.length)}_default`;
 }

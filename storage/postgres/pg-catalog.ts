@@ -15,6 +15,8 @@ export interface PgColumn {
   /** For numeric(p,s). */
   numeric?: { precision: number; scale: number };
   notNull: boolean;
+  /** A generated column: PostgreSQL computes it, so statements that copy rows leave it out. */
+  generated: boolean;
 }
 
 export interface PgPartition {
@@ -46,6 +48,7 @@ export async function describeColumns(db: pg.Pool | pg.ClientBase, schema: strin
     element_category: string | null;
     typmod: number;
     not_null: boolean;
+    generated: boolean;
   }>(
     `SELECT a.attname AS name,
             format_type(a.atttypid, a.atttypmod) AS declared_type,
@@ -54,7 +57,8 @@ export async function describeColumns(db: pg.Pool | pg.ClientBase, schema: strin
             et.typname AS element_type,
             et.typcategory AS element_category,
             CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
-            a.attnotnull AS not_null
+            a.attnotnull AS not_null,
+            a.attgenerated <> '' AS generated
        FROM pg_attribute a
        JOIN pg_type t ON t.oid = a.atttypid
        JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
@@ -73,7 +77,14 @@ export async function describeColumns(db: pg.Pool | pg.ClientBase, schema: strin
       ? { numeric: { precision: ((row.typmod - 4) >> 16) & 0xffff, scale: (row.typmod - 4) & 0xffff } }
       : {}),
     notNull: row.not_null,
+    generated: row.generated,
   }));
+}
+
+/** Whether a foreign key of any table points at this one (deleting its rows would then fire that key's actions). */
+export async function isReferencedByForeignKey(db: pg.Pool | pg.ClientBase, schema: string, table: string): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = to_regclass($1) LIMIT 1`, [qualify(schema, table)]);
+  return rows.length > 0;
 }
 
 /**

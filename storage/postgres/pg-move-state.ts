@@ -129,6 +129,36 @@ export async function listMoves(db: pg.Pool | pg.ClientBase, options: { limit?: 
   return rows.map(toMove);
 }
 
+/** A time range whose rows the cold tier serves, and the first partition that moved it there. */
+export interface RetiredRange {
+  retiredName: string;
+  from: Date;
+  to: Date;
+}
+
+/**
+ * The ranges of `schema.table` whose partitions all finished moving (some recorded `cold`, none still `detached`, which
+ * a failing move may yet re-attach). No partition covers them in PostgreSQL any more, so new rows there go to DEFAULT.
+ */
+export async function listRetiredRanges(db: pg.Pool | pg.ClientBase, schema: string, table: string): Promise<RetiredRange[]> {
+  const { rows } = await db.query<{ retired_name: string; range_from: Date; range_to: Date }>(
+    `SELECT min(partition_name) FILTER (WHERE state = 'cold') AS retired_name, range_from, range_to
+       FROM ducktier.partition_moves
+      WHERE table_schema = $1 AND table_name = $2 AND range_from IS NOT NULL AND range_to IS NOT NULL
+      GROUP BY range_from, range_to
+     HAVING bool_or(state = 'cold') AND NOT bool_or(state = 'detached')
+      ORDER BY range_from`,
+    [schema, table],
+  );
+  return rows.map((row) => ({ retiredName: row.retired_name, from: row.range_from, to: row.range_to }));
+}
+
+/** Whether any move in `schema` was ever recorded under this partition name (its rows may be in the cold tier). */
+export async function isPartitionNameRecorded(db: pg.Pool | pg.ClientBase, schema: string, partition: string): Promise<boolean> {
+  const { rows } = await db.query(`SELECT 1 FROM ducktier.partition_moves WHERE table_schema = $1 AND partition_name = $2 LIMIT 1`, [schema, partition]);
+  return rows.length > 0;
+}
+
 const SELECT_MOVES = `SELECT table_schema, table_name, partition_name, range_from, range_to, state, rows, workflow_id,
                              started_at, updated_at, error, truncated_during_move, cold_write_id
                         FROM ducktier.partition_moves`;

@@ -18,7 +18,8 @@ export interface EnsurePartitionsResult {
   skippedBecauseDefaultHasRows: string[];
 }
 
-type BoundStyle = 'date' | 'timestamp' | 'timestamptz';
+/** The time column's type, which is also how its range bounds are written. */
+export type BoundStyle = 'date' | 'timestamp' | 'timestamptz';
 
 /**
  * Creates the dated partitions covering [from, to] that do not exist yet, plus the DEFAULT partition, so a row is
@@ -70,10 +71,15 @@ export function forValues(range: Pick<PartitionRange, 'from' | 'to'>, style: Bou
 }
 
 function boundLiteral(time: Date, style: BoundStyle): string {
+  return quoteLiteral(boundText(time, style));
+}
+
+/** A range bound as PostgreSQL reads it in the time column's type, whatever the session's time zone. */
+export function boundText(time: Date, style: BoundStyle): string {
   const iso = time.toISOString();
-  if (style === 'date') return quoteLiteral(iso.slice(0, 10));
+  if (style === 'date') return iso.slice(0, 10);
   const text = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
-  return quoteLiteral(style === 'timestamptz' ? `${text}+00` : text);
+  return style === 'timestamptz' ? `${text}+00` : text;
 }
 
 export async function boundStyle(db: pg.Pool | pg.ClientBase, policy: TablePolicy): Promise<BoundStyle> {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { parsePgTimestamp, parseRangeBound } from '../../storage/postgres/pg-catalog.ts';
-import { defaultPartitionName, intervalStart, partitionName, rangesCovering } from '../../storage/postgres/partition-ranges.ts';
+import { defaultPartitionName, intervalStart, partitionName, rangesCovering, sweptPartitionName } from '../../storage/postgres/partition-ranges.ts';
 
 const at = (iso: string) => new Date(iso);
 
@@ -35,6 +35,23 @@ describe('partition ranges', () => {
     const name = partitionName('x'.repeat(63), at('2026-01-24T00:00:00Z'), 'day');
     expect(Buffer.byteLength(name)).toBe(63);
     expect(name.endsWith('_p20260124')).toBe(true);
+  });
+});
+
+describe('names of partitions for rows that arrived after their range moved', () => {
+  test('the retired name gets a round suffix', () => {
+    expect(sweptPartitionName('events_p20261101', 2)).toBe('events_p20261101_r2');
+    expect(sweptPartitionName('events_p20261101h05', 13)).toBe('events_p20261101h05_r13');
+  });
+
+  test('a long retired name is shortened, never the suffix, to fit 63 bytes, without splitting a character', () => {
+    const long = partitionName('x'.repeat(63), at('2026-01-24T00:00:00Z'), 'day');
+    expect(sweptPartitionName(long, 2)).toBe(`${long.slice(0, 60)}_r2`);
+    expect(sweptPartitionName(long, 10)).toBe(`${long.slice(0, 59)}_r10`);
+    const multibyte = `${'é'.repeat(31)}_p20260124`; // 72 bytes; the 60 left beside `_r2` hold 30 of its 2-byte characters
+    const name = sweptPartitionName(multibyte, 2);
+    expect(name).toBe(`${'é'.repeat(30)}_r2`);
+    expect(Buffer.byteLength(name)).toBe(63);
   });
 });
 

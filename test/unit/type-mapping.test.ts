@@ -4,7 +4,7 @@ import type { PgColumn } from '../../storage/postgres/pg-catalog.ts';
 import { eventToCsv } from '../../demo/event-generator.ts';
 
 const column = (typeName: string, extra: Partial<PgColumn> = {}): PgColumn => ({
-  name: 'c', declaredType: typeName, typeName, category: 'U', notNull: false, ...extra,
+  name: 'c', declaredType: typeName, typeName, category: 'U', notNull: false, generated: false, ...extra,
 });
 
 describe('PostgreSQL to DuckDB type mapping', () => {
