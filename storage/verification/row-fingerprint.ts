@@ -9,10 +9,12 @@ import { qualify, quoteIdent } from '../sql-quoting.ts';
  * changes, or a row is lost, added or duplicated.
  *
  * The canonical string gives each column a form both systems produce identically: its length in bytes, then its text,
- * so no value can run into the next; NULL is a lone marker. Each type's text is chosen so the two engines agree: exact
- * integers and decimals as digits, timestamps as epoch microseconds, floats through a shortest round-trip form, bytea as
- * lower-case hex, arrays element by element, and everything else as PostgreSQL's own text (which is what DuckDB stores
- * for the columns it keeps as text).
+ * so no value can run into the next (types whose text cannot hold a separator skip the prefix); NULL is a lone marker.
+ * Each type's text is chosen so the two engines agree: integers, decimals, dates and timestamps (UTC) in their ISO
+ * forms, which both print alike, floats as 17 significant digits, intervals as their three fields, bytea as lower-case
+ * hex, arrays element by element, and everything else as PostgreSQL's own text (which is what DuckDB stores for the
+ * columns it keeps as text). Values the two engines print differently (timestamps before the common era) make the
+ * fingerprints differ, which fails the move safely rather than passing it wrongly.
  */
 export interface RowFingerprint {
   rows: number;
@@ -34,12 +36,23 @@ export function sameFingerprint(a: RowFingerprint, b: RowFingerprint): boolean {
 
 /** The SQL aggregate both engines evaluate over one relation: count and hash sum, in that order. */
 export function fingerprintSelect(dialect: Dialect, columns: ColumnMapping[], from: string, where = ''): string {
-  const row = columns.map((column) => framed(dialect, valueText(dialect, column, quoteIdent(column.name)))).join(' || ');
+  const row = columns
+    .map((column) => {
+      const text = valueText(dialect, column, quoteIdent(column.name));
+      return SELF_DELIMITING.has(column.baseType) && !column.viaText && !column.isList ? `coalesce(${text}, '~')` : framed(dialect, text);
+    })
+    .join(` || '|' || `);
   const hash = dialect === 'pg' ? `('x' || substr(md5(${row}), 1, 15))::bit(60)::bigint` : `('0x' || substr(md5(${row}), 1, 15))::BIGINT`;
   const sum = dialect === 'pg' ? `coalesce(sum(${hash}), 0)::text` : `coalesce(sum(${hash}), 0)::VARCHAR`;
   const count = dialect === 'pg' ? 'count(*)::bigint' : 'count(*)::BIGINT';
   return `SELECT ${count} AS rows, ${sum} AS sum FROM ${from}${where ? ` WHERE ${where}` : ''}`;
 }
+
+/**
+ * Types whose canonical text never contains `|` or `~`: they need no length prefix, which keeps the per-row work (and
+ * so the verify step) cheap. Everything else is framed.
+ */
+const SELF_DELIMITING = new Set(['bool', 'int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'date', 'time', 'timetz', 'timestamp', 'timestamptz', 'interval', 'uuid', 'bytea']);
 
 /** `<byte length>:<text>` for a value, `~` for NULL. */
 function framed(dialect: Dialect, text: string): string {
@@ -65,11 +78,6 @@ function arrayText(dialect: Dialect, elementType: string, expr: string): string 
 function scalarText(dialect: Dialect, typeName: string, expr: string): string {
   const pg = dialect === 'pg';
   switch (typeName) {
-    case 'timestamp':
-    case 'timestamptz':
-      return pg
-        ? `CASE WHEN isfinite(${expr}) THEN (extract(epoch FROM ${expr}) * 1000000)::bigint::text ELSE ${expr}::text END`
-        : `CASE WHEN isfinite(${expr}) THEN epoch_us(${expr})::VARCHAR ELSE ${expr}::VARCHAR END`;
     case 'float4':
     case 'float8':
       // 17 significant digits identify a double exactly, and both engines print them with C's %.16e (adding 0 turns
