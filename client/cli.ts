@@ -26,7 +26,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   up: { run: upCommand, summary: 'run the stack, the workers and the daily schedule until interrupted' },
   migrate: { run: migrateCommand, summary: 'move partitions older than the hot window to DuckDB now' },
   report: { run: reportCommand, summary: 'run a named report over both tiers' },
-  status: { run: statusCommand, summary: 'partitions per tier, cold file size, locks and recent moves' },
+  status: { run: statusCommand, summary: 'partitions per tier, cold file size, locks, running migrations and recent moves' },
   provision: { run: provisionCommand, summary: 'build or fetch the Temporal CLI and DuckDB postgres extension (cached)' },
 };
 

@@ -32,3 +32,22 @@ export function describeStep(step: MoveStep, partition: string, coldTable: strin
 function utcMinute(iso: string): string {
   return iso.slice(0, 16).replace('T', ' ');
 }
+
+/** What a move is doing while one of its steps is pending (running, or waiting for its next attempt). */
+const PENDING_STEPS: Record<string, string> = {
+  lockPartition: 'taking the advisory lock',
+  prepareMove: 'checking and recording the move',
+  copyPartitionToCold: 'copying to DuckDB',
+  verifyColdCopy: 'verifying the cold copy',
+  detachPartition: 'detaching the partition',
+  dropPartition: 'dropping the partition',
+  unlockPartition: 'releasing the advisory lock',
+  recordMoveFailure: 'recording the failure',
+  reattachPartition: 'undoing: re-attaching the partition',
+  discardColdCopy: 'undoing: discarding the cold copy',
+  removeWriteGuard: 'undoing: removing the write guard',
+};
+
+export function describePendingStep(activity: string): string {
+  return PENDING_STEPS[activity] ?? activity;
+}

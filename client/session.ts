@@ -6,7 +6,7 @@ import { findRunningStack, startStack, type Stack } from '../stack/stack.ts';
 import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { startWorkers, type RunningWorkers } from '../worker/worker.ts';
-import { connectTemporal } from './temporal-client.ts';
+import { connectTemporal, connectTemporalIfRunning } from './temporal-client.ts';
 import { closeAll } from '../stack/close-all.ts';
 import { closeOnInterrupt } from './interrupts.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
@@ -17,6 +17,8 @@ export interface Session {
   stack: Stack;
   pgPool: pg.Pool;
   temporal?: Client;
+  /** Why there is no Temporal client, when the command asked for one only if Temporal is running. */
+  temporalUnavailable?: string;
   workers?: RunningWorkers;
   /** True when another process (`ducktier up`) owns the stack and the cold file. */
   attached: boolean;
@@ -24,12 +26,20 @@ export interface Session {
 }
 
 /**
+ * What a command needs of Temporal. `workers`: workflows must run, so Temporal and the workers are started here unless
+ * `ducktier up` runs them. `if-running`: a client for a Temporal that is already up, or none (the command goes on
+ * without it).
+ */
+export type TemporalNeed = 'workers' | 'if-running';
+
+/**
  * Uses the stack a running `ducktier up` published for the data directory, or starts one for this command (with
  * workers in this process when the command needs workflows to run).
  */
-export async function openSession(config: DucktierConfig, log: ProgressLog, needs: { temporal: boolean }): Promise<Session> {
+export async function openSession(config: DucktierConfig, log: ProgressLog, needs: { temporal: TemporalNeed }): Promise<Session> {
   const running = findRunningStack(config);
-  const stack = running ?? (await startStack(config, log, { temporal: needs.temporal, extension: needs.temporal }));
+  const withWorkers = needs.temporal === 'workers';
+  const stack = running ?? (await startStack(config, log, { temporal: withWorkers, extension: withWorkers }));
   const closers: Array<() => Promise<void>> = [() => stack.stop()];
   // One close, however it is reached (the command's finally, an interrupt, or both at once).
   let closing: Promise<void> | undefined;
@@ -40,8 +50,9 @@ export async function openSession(config: DucktierConfig, log: ProgressLog, need
     closers.unshift(() => pgPool.end());
     await ensureMoveStateSchema(pgPool);
     let temporal: Client | undefined;
+    let temporalUnavailable: string | undefined;
     let workers: RunningWorkers | undefined;
-    if (needs.temporal) {
+    if (withWorkers) {
       if (!running) {
         log('Starting workers (main and cold task queues)...');
         const started = await startWorkers(config, stack);
@@ -52,8 +63,16 @@ export async function openSession(config: DucktierConfig, log: ProgressLog, need
       const connection = await connectTemporal(stack.temporal);
       closers.unshift(connection.close);
       temporal = connection.client;
+    } else {
+      const found = await connectTemporalIfRunning(stack.temporal);
+      if ('unavailable' in found) {
+        temporalUnavailable = found.unavailable;
+      } else {
+        closers.unshift(found.close);
+        temporal = found.client;
+      }
     }
-    return { config, stack, pgPool, temporal, workers, attached: running !== undefined, close };
+    return { config, stack, pgPool, temporal, temporalUnavailable, workers, attached: running !== undefined, close };
   } catch (error) {
     await close().catch(() => {});
     throw error;

@@ -35,7 +35,8 @@ export function coldStorePath(config: DucktierConfig): string {
 
 /**
  * Starts the embedded default stack (or connects to the servers the config names), all of it kept in the data
- * directory so a second run resumes where the first stopped.
+ * directory so a second run resumes where the first stopped. `temporal: false` starts no dev server (a configured
+ * cluster is still named); `extension: false` skips provisioning DuckDB's postgres extension.
  */
 export async function startStack(config: DucktierConfig, log: ProgressLog, parts: { temporal?: boolean; extension?: boolean } = {}): Promise<Stack> {
   mkdirSync(config.dataDir, { recursive: true });
@@ -55,10 +56,10 @@ export async function startStack(config: DucktierConfig, log: ProgressLog, parts
     log(`✓ ${postgres.description}`);
 
     let temporal: Stack['temporal'];
-    if (parts.temporal === false) {
-      temporal = { address: '', namespace: config.temporal.namespace };
-    } else if (config.temporal.address) {
+    if (config.temporal.address) {
       temporal = { address: config.temporal.address, namespace: config.temporal.namespace };
+    } else if (parts.temporal === false) {
+      temporal = { address: '', namespace: config.temporal.namespace };
     } else {
       const cli = await locateTemporalCli(log);
       log(`Starting Temporal dev server (CLI from ${cli.source})...`);
@@ -73,7 +74,7 @@ export async function startStack(config: DucktierConfig, log: ProgressLog, parts
       stoppers.push(server.stop);
       temporal = { address: server.address, namespace: config.temporal.namespace, uiUrl: server.uiUrl };
     }
-    if (temporal.address) log(`✓ Temporal at ${temporal.address}${temporal.uiUrl ? `, Web UI ${temporal.uiUrl}` : ''}`);
+    if (temporal.address && parts.temporal !== false) log(`✓ Temporal at ${temporal.address}${temporal.uiUrl ? `, Web UI ${temporal.uiUrl}` : ''}`);
 
     return {
       postgres,

@@ -4,7 +4,12 @@
  */
 
 export function moveWorkflowId(taskQueue: string, schema: string, table: string, partition: string): string {
-  return `${taskQueue}-move-${schema}.${table}-${partition}`;
+  return `${moveWorkflowIdPrefix(taskQueue, schema, table)}${partition}`;
+}
+
+/** What every move ID of one table starts with; the partition's name follows it. */
+export function moveWorkflowIdPrefix(taskQueue: string, schema: string, table: string): string {
+  return `${taskQueue}-move-${schema}.${table}-`;
 }
 
 export function migrateDueWorkflowId(taskQueue: string, trigger: string): string {
@@ -17,5 +22,6 @@ export function reportWorkflowId(taskQueue: string, report: string, unique: stri
 
 export const WORKFLOW_TYPES = {
   migrateDue: 'migrateDueWorkflow',
+  migratePartition: 'migratePartitionWorkflow',
   report: 'reportWorkflow',
 } as const;

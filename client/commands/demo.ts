@@ -36,7 +36,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
   const json = values.json;
   const out = json ? () => {} : context.print;
 
-  const session = await openSession(config, context.log, { temporal: true });
+  const session = await openSession(config, context.log, { temporal: 'workers' });
   try {
     if (session.attached || !session.workers) {
       throw new UsageError(`ducktier up is running on ${config.dataDir}; stop it or give the demo another --data-dir`);

@@ -34,7 +34,7 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
     throw new UsageError('--via-schedule runs the schedule exactly as configured; it takes no --table, --partition or --older-than');
   }
 
-  const session = await openSession(config, context.log, { temporal: true });
+  const session = await openSession(config, context.log, { temporal: 'workers' });
   try {
     if (values['via-schedule']) {
       if (!session.attached) throw new UsageError('--via-schedule needs a running `ducktier up` (it owns the schedule and its workers)');

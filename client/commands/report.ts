@@ -25,7 +25,7 @@ export async function reportCommand(context: CommandContext): Promise<number> {
   const params = reportParamsSchema.safeParse({ from: values.from, to: values.to });
   if (!params.success) throw new UsageError(`report ${definition.name}: ${describeIssues(params.error).replace(/^(from|to):/, '--$1')}`);
 
-  const session = await openSession(config, context.log, { temporal: true });
+  const session = await openSession(config, context.log, { temporal: 'workers' });
   try {
     const result = await runReportWorkflow(session.temporal!, config, definition.name, params.data);
     if (values.json) context.print(JSON.stringify(result, null, 2));

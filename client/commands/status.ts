@@ -1,21 +1,36 @@
 import { existsSync, statSync } from 'node:fs';
 import { listPartitions, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { listMoves, COLD_SERVING_STATES } from '../../storage/postgres/pg-move-state.ts';
-import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
+import { listHeldLocks, lockSessionName } from '../../storage/postgres/pg-partition-locks.ts';
+import { rootCauseMessage } from '../../workflows/failure-message.ts';
 import { parseCommandArgs } from '../cli-args.ts';
 import type { CommandContext } from '../cli.ts';
+import { moveProgress, type RunningMoveStatus } from '../move-progress.ts';
 import { fmt, formatBytes } from '../render.ts';
+import { renderRunningMoves } from '../render-running-moves.ts';
+import { listRunningMoves } from '../running-moves.ts';
 import { openSession } from '../session.ts';
 
-/** `ducktier status`: read from PostgreSQL's catalog and ducktier's move records; it never opens the DuckDB file. */
+/**
+ * `ducktier status`: read from PostgreSQL's catalog and ducktier's move records, plus the running moves from Temporal
+ * when it is reachable; it never opens the DuckDB file.
+ */
 export async function statusCommand(context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs('status', context.args, {});
   const config = context.config(values);
-  const session = await openSession(config, values.json ? () => {} : context.log, { temporal: false });
+  const session = await openSession(config, values.json ? () => {} : context.log, { temporal: 'if-running' });
   try {
     const pool = session.pgPool;
     const moves = await listMoves(pool);
+    let temporalProblem = session.temporalUnavailable ?? null;
+    const running = session.temporal
+      ? await listRunningMoves(session.temporal, config).catch((error: unknown) => {
+          temporalProblem = `cannot list running migrations: ${rootCauseMessage(error).split('\n')[0]}`;
+          return null;
+        })
+      : null;
     const tables = [];
+    const runningMoves: RunningMoveStatus[] = [];
     for (const policy of config.tables) {
       const counts = await rowsPerPartition(pool, policy.schema, policy.table).catch(() => new Map<string, number>());
       const hot = (await listPartitions(pool, policy.schema, policy.table).catch(() => [])).map((p) => ({
@@ -33,13 +48,25 @@ export async function statusCommand(context: CommandContext): Promise<number> {
         .sort((a, b) => (a.from ?? '').localeCompare(b.from ?? ''));
       const locks = await listHeldLocks(pool, [...hot, ...tableMoves.map((m) => ({ partition: m.partitionName }))].map((p) => ({ schema: policy.schema, partition: p.partition })));
       tables.push({ table: `${policy.schema}.${policy.table}`, coldTable: policy.coldTable, partitions: [...cold, ...hot], locks });
+      for (const move of running ?? []) {
+        if (move.schema !== policy.schema || move.table !== policy.table) continue;
+        const lock = locks.find((l) => l.partition === move.partition);
+        runningMoves.push({
+          ...move,
+          lockHolder: lock ? { pid: lock.pid, applicationName: lock.applicationName, since: lock.since, byThisMove: lock.applicationName === lockSessionName(move.workflowId) } : null,
+          progress: moveProgress(move, tableMoves.find((m) => m.partitionName === move.partition), hot.find((p) => p.partition === move.partition)?.rows),
+        });
+      }
     }
     const coldFile = session.stack.coldStorePath;
     const status = {
       dataDir: config.dataDir,
       postgres: session.stack.postgres.description,
+      temporal: { address: session.stack.temporal.address || null, taskQueue: config.temporal.taskQueue, problem: temporalProblem },
       coldStore: { path: coldFile, bytes: existsSync(coldFile) ? statSync(coldFile).size : 0 },
       tables,
+      /** null when Temporal could not be asked. */
+      runningMoves: running ? runningMoves : null,
       inFlight: moves.filter((m) => !COLD_SERVING_STATES.includes(m.state) && !['failed', 'compensated'].includes(m.state)),
       recentMoves: moves.slice(0, 10),
     };
@@ -48,6 +75,7 @@ export async function statusCommand(context: CommandContext): Promise<number> {
       return 0;
     }
     context.print(`Data directory: ${status.dataDir}\nHot tier: ${status.postgres}\nCold tier: ${coldFile} (${formatBytes(status.coldStore.bytes)})`);
+    if (running) context.print(`Moves: Temporal at ${status.temporal.address}, task queue '${status.temporal.taskQueue}'`);
     for (const table of tables) {
       context.print(`\n${table.table} -> DuckDB ${table.coldTable}`);
       for (const p of table.partitions) {
@@ -55,6 +83,7 @@ export async function statusCommand(context: CommandContext): Promise<number> {
       }
       for (const lock of table.locks) context.print(`  lock  ${lock.partition} held by pid ${lock.pid} (${lock.applicationName})`);
     }
+    context.print(status.runningMoves ? `\n${renderRunningMoves(status.runningMoves)}` : `\nRunning migrations: not shown; ${temporalProblem}`);
     if (status.inFlight.length > 0) {
       context.print('\nMoves in flight:');
       for (const m of status.inFlight) context.print(`  ${m.tableName}.${m.partitionName}: ${m.state}${m.rows !== null ? ` (${fmt(m.rows)} rows)` : ''} by ${m.workflowId}`);

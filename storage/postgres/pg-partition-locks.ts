@@ -17,6 +17,11 @@ export function lockKeySql(schemaParam: string, partitionParam: string): string 
   return `hashtext('${LOCK_NAMESPACE}'), hashtext(${schemaParam} || '.' || ${partitionParam})`;
 }
 
+/** The application_name of the session holding `owner`'s lock, as pg_stat_activity shows it (at most 63 bytes). */
+export function lockSessionName(owner: string): string {
+  return `ducktier lock ${owner}`.slice(0, 63);
+}
+
 export class PartitionLockHeldError extends Error {
   override readonly name = 'PartitionLockHeldError';
 }
@@ -40,7 +45,7 @@ export class PartitionLocks {
     // Held here for another owner: a run of this partition's workflow that ended without unlocking (its ID is fixed,
     // so no two live runs share a partition). Its session is closed before the new owner takes the lock.
     if (mine) await this.drop(key);
-    const client = await connectPgClient(this.target, `ducktier lock ${owner}`);
+    const client = await connectPgClient(this.target, lockSessionName(owner));
     client.on('error', () => this.held.delete(key));
     let locked = false;
     try {

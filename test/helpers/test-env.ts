@@ -86,7 +86,12 @@ export function testPgTarget(database: string): PgTarget {
   };
 }
 
-async function recreateDatabase(database: string): Promise<void> {
+/** The same database as a URL, as a config file names it. */
+export function testPgUrl(database: string): string {
+  return `postgres://postgres:ducktier@127.0.0.1:${inject('pgPort')}/${database}`;
+}
+
+export async function recreateDatabase(database: string): Promise<void> {
   const admin = new pg.Client(testPgTarget('postgres').pool);
   await admin.connect();
   try {
@@ -101,7 +106,7 @@ async function recreateDatabase(database: string): Promise<void> {
  * The demo's events table in the environment's database, partitioned from the data's first day through the policy's
  * premake horizon, filled by the seeded generator (whose output the tests recompute as truth).
  */
-export async function seedDemoData(env: TestEnv, generator: { rows: number; days: number; anchor: Date; seed: number }): Promise<void> {
+export async function seedDemoData(env: Pick<TestEnv, 'config' | 'pgPool'>, generator: { rows: number; days: number; anchor: Date; seed: number }): Promise<void> {
   const policy = findPolicy(env.config, 'events');
   await createDemoTable(env.pgPool, policy);
   await maintainPartitions(env.pgPool, policy, new Date(), new Date(generator.anchor.getTime() - generator.days * 86_400_000));

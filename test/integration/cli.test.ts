@@ -1,21 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, test } from 'vitest';
+import { ducktierSync as ducktier, type CliResult } from '../helpers/cli.ts';
 
-const BIN = path.resolve('bin/ducktier.mjs');
-
-/** Runs the real CLI as a user would, on the embedded default stack in its own data directory. */
-function ducktier(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, DUCKTIER_PG_URL: '', TEMPORAL_ADDRESS: '', PGHOST: '', ...env },
-    timeout: 240_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function expectOneLineUsageError(result: ReturnType<typeof ducktier>, message: RegExp): void {
+function expectOneLineUsageError(result: CliResult, message: RegExp): void {
   expect(result.code).toBe(2);
   expect(result.stdout).toBe('');
   expect(result.stderr.trim().split('\n')).toHaveLength(1);

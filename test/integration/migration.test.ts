@@ -10,6 +10,7 @@ import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
+import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
 
 const DAY = 86_400_000;
@@ -52,19 +53,8 @@ describe('moving partitions through the workflow', () => {
     for (const partition of due) expect(after).not.toContain(partition);
 
     const expected = events.filter((e) => due.includes(partitionOfDay('events', e.timestamp))).sort((a, b) => a.id - b.id);
-    const cold = await env.workers.coldStore.withConnection(async (connection) =>
-      (await connection.runAndReadAll(`SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM events_historical ORDER BY id`)).getRowObjectsJS(),
-    );
-    expect(cold.length).toBe(expected.length);
-    cold.forEach((row, i) => {
-      const truth = expected[i]!;
-      expect(row.id).toBe(truth.id);
-      expect(row.event_type).toBe(truth.eventType);
-      expect(row.user_id).toBe(truth.userId);
-      expect((row.timestamp as Date).getTime()).toBe(truth.timestamp.getTime());
-      expect(JSON.parse(String(row.data))).toEqual(truth.data);
-      expect(row._ducktier_partition).toBe(partitionOfDay('events', truth.timestamp));
-    });
+    const cold = await env.workers.coldStore.withConnection(readColdEvents);
+    expectColdEventsEqual(cold, expected);
 
     const { rows } = await env.pgPool.query<{ n: string }>('SELECT count(*) AS n FROM events');
     expect(Number(rows[0]!.n) + cold.length).toBe(generator.rows);

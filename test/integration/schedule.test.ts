@@ -4,6 +4,7 @@ import { ensureMigrationSchedule, triggerMigrationSchedule } from '../../client/
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import type { MoveOutcome } from '../../activities/move-types.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import { newestScheduledWorkflowId } from '../helpers/wait-for.ts';
 
 const DAY = 86_400_000;
 
@@ -41,14 +42,8 @@ describe('the migration schedule', () => {
     const due = (await listPartitions(env.pgPool, 'public', 'events')).filter((p) => !p.isDefault && p.to!.getTime() <= Date.now() - 2 * DAY);
     expect(due.length).toBeGreaterThan(0);
     await triggerMigrationSchedule(env.temporal, env.config);
-    const handle = env.temporal.schedule.getHandle(env.config.schedule.id);
-    let workflowId: string | undefined;
-    for (let attempt = 0; attempt < 100 && !workflowId; attempt++) {
-      workflowId = (await handle.describe()).info.recentActions[0]?.action.workflow.workflowId;
-      if (!workflowId) await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    expect(workflowId).toBeDefined();
-    const outcomes = (await env.temporal.workflow.getHandle(workflowId!).result()) as MoveOutcome[];
+    const workflowId = await newestScheduledWorkflowId(env.temporal, env.config.schedule.id);
+    const outcomes = (await env.temporal.workflow.getHandle(workflowId).result()) as MoveOutcome[];
     expect(outcomes.map((o) => o.partition).sort()).toEqual(due.map((p) => p.name).sort());
     expect(outcomes.every((o) => o.status === 'moved')).toBe(true);
   });

@@ -1,30 +1,18 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import { describe, expect, inject, test } from 'vitest';
-
-const BIN = path.resolve('bin/ducktier.mjs');
-const ENV = { ...process.env, DUCKTIER_PG_URL: '', TEMPORAL_ADDRESS: '', PGHOST: '' };
-
-function ducktier(args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: ENV, timeout: 240_000 });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+import { ducktierSync as ducktier, startUp } from '../helpers/cli.ts';
 
 describe('ducktier up', () => {
   test('runs the stack, the workers, the schedule and the Web UI; other commands use it; Ctrl-C stops it cleanly', async () => {
     const dataDir = path.join(inject('scratchDir'), 'cli-up');
     expect(ducktier(['demo', '--data-dir', dataDir, '--rows', '3000', '--days', '5', '--json']).code).toBe(0);
 
-    const up = spawn(process.execPath, [BIN, 'up', '--data-dir', dataDir], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    readline.createInterface({ input: up.stdout }).on('line', (line) => lines.push(line));
-    const exited = new Promise<number | null>((resolve) => up.once('exit', resolve));
+    const up = await startUp(['--data-dir', dataDir]);
+    let exitCode: number | null;
     try {
-      for (let i = 0; i < 600 && !lines.some((l) => l.includes('ducktier is up')); i++) await new Promise((r) => setTimeout(r, 100));
-      expect(lines.join('\n')).toMatch(/Schedule 'ducktier-migrate-daily' (created|updated): 0 2 \* \* \* \(UTC\), overlap SKIP/);
-      const ui = /Temporal Web UI: (http:\/\/127\.0\.0\.1:\d+)/.exec(lines.join('\n'))?.[1];
+      expect(up.lines.join('\n')).toMatch(/Schedule 'ducktier-migrate-daily' (created|updated): 0 2 \* \* \* \(UTC\), overlap SKIP/);
+      const ui = /Temporal Web UI: (http:\/\/127\.0\.0\.1:\d+)/.exec(up.lines.join('\n'))?.[1];
       expect(ui).toBeDefined();
       expect((await fetch(ui!)).status).toBe(200);
       expect(existsSync(path.join(dataDir, 'stack.json'))).toBe(true);
@@ -43,9 +31,9 @@ describe('ducktier up', () => {
       expect(trigger.code).toBe(0);
       expect(trigger.stdout).toMatch(/Triggered schedule 'ducktier-migrate-daily'/);
     } finally {
-      up.kill('SIGINT');
+      exitCode = await up.stop();
     }
-    expect(await exited).toBe(0);
+    expect(exitCode).toBe(0);
     expect(existsSync(path.join(dataDir, 'stack.json'))).toBe(false);
   });
 });

@@ -1,0 +1,65 @@
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const BIN = path.resolve('bin/ducktier.mjs');
+
+/** The CLI's environment: this process's, minus anything that would point it at another stack. */
+const CLI_ENV: NodeJS.ProcessEnv = { ...process.env, DUCKTIER_PG_URL: '', TEMPORAL_ADDRESS: '', PGHOST: '' };
+
+const CLI_TIMEOUT_MS = 240_000;
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI as a user would, blocking until it exits. */
+export function ducktierSync(args: string[]): CliResult {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: CLI_ENV, timeout: CLI_TIMEOUT_MS });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs the real CLI as another process while this one goes on. */
+export function ducktier(args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'], timeout: CLI_TIMEOUT_MS });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export interface UpProcess {
+  /** Everything it printed on stdout so far, line by line. */
+  lines: string[];
+  /** Stops it as Ctrl-C does; resolves with its exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `ducktier up` and resolves once it says it is up; rejects with its last words if it exits before. */
+export async function startUp(args: string[]): Promise<UpProcess> {
+  const child = spawn(process.execPath, [BIN, 'up', ...args], { env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(line);
+      if (line.includes('ducktier is up')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`ducktier up exited with code ${code} before it was up: ${stderr.trim().split('\n').slice(-3).join(' | ')}`)));
+  });
+  return {
+    lines,
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      return exited;
+    },
+  };
+}

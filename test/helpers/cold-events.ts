@@ -1,0 +1,38 @@
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { expect } from 'vitest';
+import type { DemoEvent } from '../../demo/event-generator.ts';
+import { partitionOfDay } from './truth.ts';
+
+type ColdRow = Record<string, unknown>;
+
+/** Every cold row of the demo table, in id order. */
+export async function readColdEvents(connection: DuckDBConnection): Promise<ColdRow[]> {
+  const reader = await connection.runAndReadAll(`SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM events_historical ORDER BY id`);
+  return reader.getRowObjectsJS();
+}
+
+/** The same, from a cold file no process holds open (DuckDB lets one writer at a time open it). */
+export async function readColdEventsFromFile(filePath: string): Promise<ColdRow[]> {
+  const instance = await DuckDBInstance.create(filePath, { access_mode: 'READ_ONLY' });
+  const connection = await instance.connect();
+  try {
+    return await readColdEvents(connection);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** The cold rows are exactly these events (sorted by id), value for value, each tagged with its partition. */
+export function expectColdEventsEqual(cold: ColdRow[], expected: DemoEvent[]): void {
+  expect(cold.length).toBe(expected.length);
+  cold.forEach((row, i) => {
+    const truth = expected[i]!;
+    expect(row.id).toBe(truth.id);
+    expect(row.event_type).toBe(truth.eventType);
+    expect(row.user_id).toBe(truth.userId);
+    expect((row.timestamp as Date).getTime()).toBe(truth.timestamp.getTime());
+    expect(JSON.parse(String(row.data))).toEqual(truth.data);
+    expect(row._ducktier_partition).toBe(partitionOfDay('events', truth.timestamp));
+  });
+}
