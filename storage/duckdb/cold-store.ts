@@ -7,6 +7,7 @@ import type { PgTarget } from '../postgres/pg-target.ts';
 import { quoteIdent } from '../sql-quoting.ts';
 import type { ColumnMapping } from './duck-type-mapping.ts';
 import { inDuckTransaction } from './duck-transaction.ts';
+import { CopyProgress } from '../postgres/pg-copy-progress.ts';
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { attachPostgres, copyExportSelect, copyToCsvFile, csvSelect, extensionSelect } from './pg-transport.ts';
@@ -133,6 +134,7 @@ export class ColdStore {
     const pgWhere = selection ? instantFilter('pg', timeColumn, selection) : '';
     const duckWhere = selection ? ` AND ${instantFilter('duck', timeColumn, selection)}` : '';
     const spool = this.readMode === 'copy' ? this.spoolFile() : undefined;
+    const stopWatching = onProgress ? new CopyProgress(pgPool, source.schema, source.partition).watch(onProgress) : () => {};
     try {
       if (spool) {
         const client = await pgPool.connect();
@@ -151,7 +153,6 @@ export class ColdStore {
       return await this.withConnection((connection) =>
         inDuckTransaction(connection, async () => {
           await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, { partition: source.partition });
-          const stopPolling = onProgress ? pollProgress(connection, onProgress) : () => {};
           // A cancelled move interrupts the statement; the transaction then rolls back and leaves nothing behind.
           const interrupt = () => connection.interrupt();
           signal?.addEventListener('abort', interrupt);
@@ -159,7 +160,6 @@ export class ColdStore {
             signal?.throwIfAborted();
             await connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, { partition: source.partition });
           } finally {
-            stopPolling();
             signal?.removeEventListener('abort', interrupt);
           }
           const rows = await this.countRows(connection, source.coldTable, source.partition);
@@ -173,6 +173,7 @@ export class ColdStore {
         }),
       );
     } finally {
+      stopWatching();
       if (spool) rmSync(spool, { force: true });
     }
   }
@@ -253,16 +254,4 @@ function timeColumnOf(source: PartitionSource): ColumnMapping {
   const column = source.columns.find((c) => c.name === source.timeColumn);
   if (!column) throw new Error(`time column ${source.timeColumn} is not among the columns of ${source.schema}.${source.table}`);
   return column;
-}
-
-/** Reports DuckDB's own progress counter for the running statement every two seconds. */
-function pollProgress(connection: DuckDBConnection, onProgress: (rowsProcessed: number) => void): () => void {
-  const timer = setInterval(() => {
-    try {
-      onProgress(Number(connection.progress.rows_processed));
-    } catch {
-      // Progress is advisory; a failed read must not disturb the copy.
-    }
-  }, 2_000);
-  return () => clearInterval(timer);
 }

@@ -49,7 +49,8 @@ const record = (state: PartitionMove['state'], rows: number | null, workflowId =
   startedAt: new Date(0),
   updatedAt: new Date(0),
   error: null,
-  writtenDuringMove: false,
+  truncatedDuringMove: false,
+  coldWriteId: null,
 });
 
 describe('running moves', () => {
