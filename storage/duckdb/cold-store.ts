@@ -18,6 +18,13 @@ export const SOURCE_PARTITION_COLUMN = '_ducktier_partition';
 /** DuckDB's own manifest of what each move wrote, committed in the same transaction as the rows. */
 export const COLD_MANIFEST_TABLE = 'ducktier_cold_partitions';
 
+/**
+ * Where a copy stands, reported to an optional hook (fault-injection tests crash the worker there): `extracting` once
+ * the INSERT ... SELECT reading the partition is under way, `written` once the rows and manifest entry are in DuckDB
+ * but not yet committed.
+ */
+export type CopyStage = 'extracting' | 'written';
+
 export interface PartitionSource {
   schema: string;
   table: string;
@@ -98,7 +105,13 @@ export class ColdStore {
    * Replaces the cold copy of one partition in a single DuckDB transaction: delete what an earlier attempt wrote,
    * stream the partition in, record it in the manifest. Repeating it leaves exactly one copy.
    */
-  async writePartition(source: PartitionSource, pgPool: pg.Pool, onProgress: (rowsProcessed: number) => void, signal?: AbortSignal): Promise<number> {
+  async writePartition(
+    source: PartitionSource,
+    pgPool: pg.Pool,
+    onProgress: (rowsProcessed: number) => void,
+    signal?: AbortSignal,
+    onStage?: (stage: CopyStage) => void,
+  ): Promise<number> {
     await this.ensureColdTable(source.coldTable, source.columns);
     const spool = this.readMode === 'copy' ? this.spoolFile() : undefined;
     try {
@@ -125,8 +138,9 @@ export class ColdStore {
           let inserted: number;
           try {
             signal?.throwIfAborted();
-            const result = await connection.run(`INSERT INTO ${quoteIdent(source.coldTable)} (${names}) ${select}`, { partition: source.partition });
-            inserted = result.rowsChanged;
+            const insert = connection.run(`INSERT INTO ${quoteIdent(source.coldTable)} (${names}) ${select}`, { partition: source.partition });
+            onStage?.('extracting');
+            inserted = (await insert).rowsChanged;
           } finally {
             stopPolling();
             signal?.removeEventListener('abort', interrupt);
@@ -135,6 +149,7 @@ export class ColdStore {
             `INSERT OR REPLACE INTO ${COLD_MANIFEST_TABLE} VALUES ($schema, $table, $partition, $cold, $rows, now())`,
             { schema: source.schema, table: source.table, partition: source.partition, cold: source.coldTable, rows: inserted },
           );
+          onStage?.('written');
           return inserted;
         }),
       );

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { describe, expect, inject, test } from 'vitest';
+import { killLeftoverWorkers, WorkerProcess } from '../helpers/worker-process.ts';
 
 const BIN = path.resolve('bin/ducktier.mjs');
 const ENV = { ...process.env, DUCKTIER_PG_URL: '', TEMPORAL_ADDRESS: '', PGHOST: '' };
@@ -13,7 +14,7 @@ function ducktier(args: string[]) {
 }
 
 describe('ducktier up', () => {
-  test('runs the stack, the workers, the schedule and the Web UI; other commands use it; Ctrl-C stops it cleanly', async () => {
+  test('runs the stack, the workers, the schedule and the Web UI; other commands and a second worker use it; Ctrl-C stops it cleanly', async () => {
     const dataDir = path.join(inject('scratchDir'), 'cli-up');
     expect(ducktier(['demo', '--data-dir', dataDir, '--rows', '3000', '--days', '5', '--json']).code).toBe(0);
 
@@ -29,6 +30,10 @@ describe('ducktier up', () => {
       expect((await fetch(ui!)).status).toBe(200);
       expect(existsSync(path.join(dataDir, 'stack.json'))).toBe(true);
 
+      // A second worker process joins up's stack; the cold queue stays with up, which owns the DuckDB file.
+      const helper = await WorkerProcess.start(['--data-dir', dataDir]);
+      expect(helper.printed).toMatch(/^✓ Worker polling 'ducktier' beside ducktier up \(.+, Temporal at 127\.0\.0\.1:\d+\); 'ducktier-cold' stays with ducktier up, which owns the cold file$/m);
+
       const migrate = ducktier(['migrate', '--data-dir', dataDir, '--older-than', '1d', '--wait', '--json']);
       expect(migrate.stderr).not.toMatch(/error/);
       expect(migrate.code).toBe(0);
@@ -42,7 +47,9 @@ describe('ducktier up', () => {
       const trigger = ducktier(['migrate', '--data-dir', dataDir, '--via-schedule']);
       expect(trigger.code).toBe(0);
       expect(trigger.stdout).toMatch(/Triggered schedule 'ducktier-migrate-daily'/);
+      expect(await helper.interrupt()).toEqual({ code: 0, signal: null });
     } finally {
+      killLeftoverWorkers();
       up.kill('SIGINT');
     }
     expect(await exited).toBe(0);
