@@ -16,7 +16,8 @@ function ducktier(args: string[]) {
 describe('ducktier up', () => {
   test('runs the stack, the workers, the schedule and the Web UI; other commands and a second worker use it; Ctrl-C stops it cleanly', async () => {
     const dataDir = path.join(inject('scratchDir'), 'cli-up');
-    expect(ducktier(['demo', '--data-dir', dataDir, '--rows', '3000', '--days', '5', '--json']).code).toBe(0);
+    const demo = ducktier(['demo', '--data-dir', dataDir, '--rows', '3000', '--days', '5', '--json']);
+    expect(demo.code, demo.stderr).toBe(0);
 
     const up = spawn(process.execPath, [BIN, 'up', '--data-dir', dataDir], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: string[] = [];
