@@ -7,14 +7,26 @@ export function refuse(message: string, type = 'RefusedMove'): ApplicationFailur
   return ApplicationFailure.nonRetryable(message, type);
 }
 
-/** Turns errors that retrying cannot fix (bad input, wrong table shape) into non-retryable failures. */
+/**
+ * A disk that is full or cannot be written (Node's error codes, or the OS's words inside DuckDB's messages). Retrying
+ * within seconds does not free space; failing at once lets compensation run and the next scheduled run try again.
+ */
+const UNWRITABLE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EACCES', 'EPERM']);
+const UNWRITABLE_MESSAGE = /No space left on device|Disk quota exceeded|File too large|Read-only file system|Permission denied/;
+
+/** Turns errors that retrying cannot fix (bad input, wrong table shape, an unwritable disk) into non-retryable failures. */
 export async function classifyErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
     if (error instanceof UsageError || error instanceof TableShapeError) throw refuse(error.message, error.name);
+    if (isUnwritableDisk(error)) throw refuse(error.message.split('\n')[0]!, 'StorageUnwritable');
     throw error;
   }
+}
+
+function isUnwritableDisk(error: unknown): error is Error {
+  return error instanceof Error && (UNWRITABLE_CODES.has((error as NodeJS.ErrnoException).code ?? '') || UNWRITABLE_MESSAGE.test(error.message));
 }
 
 const LOCK_NOT_AVAILABLE = '55P03';

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import { describeIssues, findPolicy, findReport, policyFor, type DucktierConfig } from '../config/config.ts';
-import type { ColdStore, PartitionSource } from '../storage/duckdb/cold-store.ts';
+import type { ColdStore, CopyStage, PartitionSource } from '../storage/duckdb/cold-store.ts';
 import { coldColumnsFor } from '../storage/duckdb/cold-schema.ts';
 import { runReport, type ReportResult } from '../storage/federation/report-runner.ts';
 import { reportParamsSchema } from '../storage/federation/report-definition.ts';
@@ -21,6 +21,8 @@ export interface ColdActivityDeps {
   pgPool: pg.Pool;
   cold: ColdStore;
   locks: PartitionLocks;
+  /** Told where each copy stands (see CopyStage); only fault-injection runs pass one. */
+  onCopyStage?: (stage: CopyStage) => void;
 }
 
 const HEARTBEAT_EVERY_MS = 3_000;
@@ -36,7 +38,7 @@ const SQL_MISTAKE = /^(Parser|Binder|Catalog) Error/;
  * Activities that touch the DuckDB file. They run only on the cold task queue, which only the process that owns
  * the file polls; the partition locks live here too, on sessions of this process.
  */
-export function createColdActivities({ config, pgPool, cold, locks }: ColdActivityDeps) {
+export function createColdActivities({ config, pgPool, cold, locks, onCopyStage }: ColdActivityDeps) {
   async function sourceOf(move: PartitionMoveRef): Promise<PartitionSource> {
     const policy = policyFor(config, move.schema, move.table);
     const columns = await coldColumnsFor(pgPool, policy);
@@ -90,7 +92,7 @@ export function createColdActivities({ config, pgPool, cold, locks }: ColdActivi
         let rowsProcessed = 0;
         const heartbeat = setInterval(() => context.heartbeat({ rowsProcessed }), HEARTBEAT_EVERY_MS);
         try {
-          const { rows } = await cold.writePartition(source, pgPool, (processed) => (rowsProcessed = processed), context.cancellationSignal);
+          const { rows } = await cold.writePartition(source, pgPool, (processed) => (rowsProcessed = processed), context.cancellationSignal, onCopyStage);
           await setMoveState(pgPool, keyOf(move), 'copied', { rows });
           return rows;
         } finally {
@@ -110,6 +112,8 @@ export function createColdActivities({ config, pgPool, cold, locks }: ColdActivi
       return classifyErrors(async () => {
         const { move } = input;
         const key = keyOf(move);
+        // Taken again in case this process is new: a worker that died after the copy took the lock with it.
+        await locks.acquire(move.schema, move.partition, move.workflowId);
         const source = await sourceOf(move);
         const [pgSide, coldSide, lateInstants] = await inTransaction(
           pgPool,

@@ -8,6 +8,7 @@ import { provisionCommand } from './commands/provision.ts';
 import { reportCommand } from './commands/report.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
+import { workerCommand } from './commands/worker.ts';
 import { installInterruptHandling } from './interrupts.ts';
 
 export interface CommandContext {
@@ -24,6 +25,7 @@ type Command = (context: CommandContext) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   demo: { run: demoCommand, summary: 'start the embedded stack, seed demo events, move old partitions, run the reports' },
   up: { run: upCommand, summary: 'run the stack, the workers and the daily schedule until interrupted' },
+  worker: { run: workerCommand, summary: 'run only the workers, against a running ducktier up or the configured servers' },
   migrate: { run: migrateCommand, summary: 'move partitions older than the hot window to DuckDB now' },
   report: { run: reportCommand, summary: 'run a named report over both tiers' },
   status: { run: statusCommand, summary: 'partitions per tier, cold file size, locks, running migrations and recent moves' },
@@ -41,6 +43,7 @@ flags for every command: --data-dir DIR (default ./.ducktier), --config FILE, --
   demo     [--rows N] [--days D]
   migrate  [--table T] [--partition P | --older-than 2d] [--wait] | --via-schedule
   report   NAME [--from TS] [--to TS]        (ducktier report --list names them)
+  worker   needs a running \`ducktier up\` on the data directory, or postgres.url and temporal.address
 environment: DUCKTIER_PG_URL or PG*, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DUCKTIER_TEMPORAL_CLI, DUCKTIER_DUCKDB_EXTENSION_DIR`;
 
 async function main(argv: string[]): Promise<number> {

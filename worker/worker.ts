@@ -11,12 +11,23 @@ import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { bundleWorkflows } from './workflow-bundle.ts';
 import { keepAlive } from './keep-alive.ts';
+import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
+import { closeAll } from '../stack/close-all.ts';
 
 export interface RunningWorkers {
   /** Settles when the workers stop (after shutdown, or on a fatal error). */
   done: Promise<void>;
   shutdown(): Promise<void>;
   coldStore: ColdStore;
+}
+
+/** A process that polls only the main queue (the cold queue stays with the process owning the DuckDB file). */
+export type RunningMainWorker = Omit<RunningWorkers, 'coldStore'>;
+
+export interface StartWorkerOptions {
+  workflowBundle?: NonNullable<WorkerOptions['workflowBundle']>;
+  /** Fault injection only (worker/crash-points.ts). */
+  crashAt?: CrashPoint;
 }
 
 let runtimeInstalled = false;
@@ -47,55 +58,76 @@ function safeJson(value: unknown): string {
  * Starts both workers of a ducktier process: the main queue (workflows, PostgreSQL activities) and the cold queue
  * (DuckDB activities). This process opens the DuckDB file read-write and is the only one polling the cold queue.
  */
-export async function startWorkers(
-  config: DucktierConfig,
-  stack: Stack,
-  options: { workflowBundle?: NonNullable<WorkerOptions['workflowBundle']> } = {},
-): Promise<RunningWorkers> {
-  installRuntimeLogger(path.join(config.dataDir, 'logs', 'worker.log'));
-  const pgPool = createPgPool(stack.postgres, 'ducktier worker');
-  await ensureMoveStateSchema(pgPool);
+export async function startWorkers(config: DucktierConfig, stack: Stack, options: StartWorkerOptions = {}): Promise<RunningWorkers> {
   const coldStore = await ColdStore.open({
     filePath: stack.coldStorePath,
     extensionDir: stack.extension.available ? stack.extension.extensionDir : undefined,
     pgTarget: stack.postgres,
   });
-  const locks = new PartitionLocks(stack.postgres);
-  const connection = await NativeConnection.connect({ address: stack.temporal.address });
-  const workflowBundle = options.workflowBundle ?? (await bundleWorkflows());
+  return { ...(await launch(config, stack, options, { coldStore, locks: new PartitionLocks(stack.postgres) })), coldStore };
+}
 
-  const hotWorker = await Worker.create({
-    connection,
-    namespace: stack.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    workflowBundle,
-    activities: keepAlive(createHotActivities({ config, pgPool })),
-  });
-  const coldWorker = await Worker.create({
-    connection,
-    namespace: stack.temporal.namespace,
-    taskQueue: config.temporal.coldTaskQueue,
-    activities: keepAlive(createColdActivities({ config, pgPool, cold: coldStore, locks }), ['copyPartitionToCold']),
-    // Reports run beside a copy; DuckDB's MVCC keeps them apart.
-    maxConcurrentActivityTaskExecutions: 4,
-  });
+/** Starts only the main queue's worker, for a process beside the one that owns the DuckDB file. */
+export function startMainWorker(config: DucktierConfig, stack: Stack, options: StartWorkerOptions = {}): Promise<RunningMainWorker> {
+  return launch(config, stack, options);
+}
 
-  // When either worker stops (shutdown or a fatal error) stop the other too, then release everything this process holds.
-  const runs = [hotWorker, coldWorker].map((worker) => worker.run().finally(() => stopWorkers()));
+/** Runs the main queue's worker, and the cold queue's when given the cold store; owns `cold` from here on. */
+async function launch(config: DucktierConfig, stack: Stack, options: StartWorkerOptions, cold?: { coldStore: ColdStore; locks: PartitionLocks }): Promise<RunningMainWorker> {
+  installRuntimeLogger(path.join(config.dataDir, 'logs', 'worker.log'));
+  const pgPool = createPgPool(stack.postgres, 'ducktier worker');
+  // Released in this order once the workers stop, or at once when they cannot start.
+  const releases: Array<() => Promise<void>> = [() => pgPool.end().catch(() => {})];
+  if (cold) releases.unshift(() => cold.locks.releaseAll(), async () => cold.coldStore.close());
+  const workers: Worker[] = [];
+  try {
+    await ensureMoveStateSchema(pgPool);
+    const connection = await NativeConnection.connect({ address: stack.temporal.address });
+    releases.push(() => connection.close().catch(() => {}));
+    const workflowBundle = options.workflowBundle ?? (await bundleWorkflows());
+    const hotActivities = createHotActivities({ config, pgPool });
+    const coldActivities = cold && createColdActivities({ config, pgPool, cold: cold.coldStore, locks: cold.locks, onCopyStage: crashAtCopyStage(options.crashAt) });
+    const interceptors = crashAfterActivity(options.crashAt, [...Object.keys(hotActivities), ...Object.keys(coldActivities ?? {})]);
+    workers.push(
+      await Worker.create({
+        connection,
+        namespace: stack.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        workflowBundle,
+        activities: keepAlive(hotActivities),
+        interceptors,
+      }),
+    );
+    if (coldActivities) {
+      workers.push(
+        await Worker.create({
+          connection,
+          namespace: stack.temporal.namespace,
+          taskQueue: config.temporal.coldTaskQueue,
+          activities: keepAlive(coldActivities, ['copyPartitionToCold']),
+          interceptors,
+          // Reports run beside a copy; DuckDB's MVCC keeps them apart.
+          maxConcurrentActivityTaskExecutions: 4,
+        }),
+      );
+    }
+  } catch (error) {
+    await closeAll(releases).catch(() => {});
+    throw error;
+  }
+
+  // When one worker stops (shutdown or a fatal error) stop the others too, then release everything this process holds.
+  const runs = workers.map((worker) => worker.run().finally(() => stopWorkers()));
   const done = Promise.allSettled(runs).then(async (results) => {
-    await locks.releaseAll();
-    coldStore.close();
-    await pgPool.end().catch(() => {});
-    await connection.close().catch(() => {});
+    await closeAll(releases);
     const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failure) throw failure.reason;
   });
   function stopWorkers(): void {
-    for (const worker of [hotWorker, coldWorker]) if (worker.getState() === 'RUNNING') worker.shutdown();
+    for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   }
   return {
     done,
-    coldStore,
     shutdown: async () => {
       stopWorkers();
       await done;

@@ -21,6 +21,13 @@ export const SOURCE_PARTITION_COLUMN = '_ducktier_partition';
 /** DuckDB's own manifest of what each move wrote, committed in the same transaction as the rows. */
 export const COLD_MANIFEST_TABLE = 'ducktier_cold_partitions';
 
+/**
+ * Where a copy stands, reported to an optional hook (fault-injection tests crash the worker there): `extracting` once
+ * the INSERT ... SELECT reading the partition is under way, `written` once the rows and manifest entry are in DuckDB
+ * but not yet committed.
+ */
+export type CopyStage = 'extracting' | 'written';
+
 export interface PartitionSource {
   schema: string;
   table: string;
@@ -110,8 +117,14 @@ export class ColdStore {
    * Replaces the cold copy of one partition in a single DuckDB transaction: delete what an earlier attempt wrote,
    * stream the partition in, record it in the manifest. Repeating it leaves exactly one copy.
    */
-  async writePartition(source: PartitionSource, pgPool: pg.Pool, onProgress: (rowsProcessed: number) => void, signal?: AbortSignal): Promise<ColdWrite> {
-    return this.replaceRows(source, pgPool, undefined, onProgress, signal);
+  async writePartition(
+    source: PartitionSource,
+    pgPool: pg.Pool,
+    onProgress: (rowsProcessed: number) => void,
+    signal?: AbortSignal,
+    onStage?: (stage: CopyStage) => void,
+  ): Promise<ColdWrite> {
+    return this.replaceRows(source, pgPool, undefined, onProgress, signal, onStage);
   }
 
   /**
@@ -128,6 +141,7 @@ export class ColdStore {
     selection: InstantSelection | undefined,
     onProgress?: (rowsProcessed: number) => void,
     signal?: AbortSignal,
+    onStage?: (stage: CopyStage) => void,
   ): Promise<ColdWrite> {
     await this.ensureColdTable(source.coldTable, source.columns);
     const timeColumn = timeColumnOf(source);
@@ -158,7 +172,9 @@ export class ColdStore {
           signal?.addEventListener('abort', interrupt);
           try {
             signal?.throwIfAborted();
-            await connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, { partition: source.partition });
+            const insert = connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, { partition: source.partition });
+            onStage?.('extracting');
+            await insert;
           } finally {
             signal?.removeEventListener('abort', interrupt);
           }
@@ -169,6 +185,7 @@ export class ColdStore {
              VALUES ($schema, $table, $partition, $cold, $rows, now(), $writeId)`,
             { schema: source.schema, table: source.table, partition: source.partition, cold: source.coldTable, rows, writeId },
           );
+          onStage?.('written');
           return { rows, writeId };
         }),
       );

@@ -15,9 +15,9 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real CLI as a user would, blocking until it exits. */
-export function ducktierSync(args: string[]): CliResult {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: CLI_ENV, timeout: CLI_TIMEOUT_MS });
+/** Runs the real CLI as a user would, blocking until it exits; `env` adds variables to its environment. */
+export function ducktierSync(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
+  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...CLI_ENV, ...env }, timeout: CLI_TIMEOUT_MS });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -14,18 +14,24 @@ import { createPgPool } from '../../storage/postgres/pg-pool.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
 import { startWorkers, type RunningWorkers } from '../../worker/worker.ts';
 
-export interface TestEnv {
+/** A deployment on the shared test stack with no workers of its own (tests that run worker processes start them). */
+export interface TestDeployment {
   config: DucktierConfig;
   stack: Stack;
   pgPool: pg.Pool;
   temporal: Client;
-  workers: RunningWorkers;
   close(): Promise<void>;
+}
+
+export interface TestEnv extends TestDeployment {
+  workers: RunningWorkers;
 }
 
 export interface TestEnvOptions {
   tables?: TablePolicyInput[];
   federation?: 'extension' | 'copy';
+  /** A Temporal server of the test's own instead of the shared one. */
+  temporalAddress?: string;
   extraConfig?: Record<string, unknown>;
 }
 
@@ -34,46 +40,79 @@ export interface TestEnvOptions {
  * schedule ID, its own DuckDB file, and real workers running the prebuilt workflow bundle.
  */
 export async function createTestEnv(name: string, options: TestEnvOptions = {}): Promise<TestEnv> {
+  const deployment = await createTestDeployment(name, options);
+  try {
+    const workers = await startWorkers(deployment.config, deployment.stack, { workflowBundle: { codePath: inject('workflowBundlePath') } });
+    return {
+      ...deployment,
+      workers,
+      close: async () => {
+        await workers.shutdown();
+        await deployment.close();
+      },
+    };
+  } catch (error) {
+    await deployment.close();
+    throw error;
+  }
+}
+
+/** Like createTestEnv, without workers in this process. */
+export async function createTestDeployment(name: string, options: TestEnvOptions = {}): Promise<TestDeployment> {
   const database = `ducktier_${name}`;
   await recreateDatabase(database);
-  const dataDir = path.join(inject('scratchDir'), name);
-  mkdirSync(dataDir, { recursive: true });
-  const config = loadConfig({
-    env: {},
-    values: {
-      dataDir,
-      temporal: { address: inject('temporalAddress'), taskQueue: `test-${name}` },
-      duckdb: { federation: options.federation ?? 'extension' },
-      schedule: { id: `test-${name}-schedule` },
-      ...(options.tables ? { tables: options.tables } : {}),
-      ...options.extraConfig,
-    },
-  });
-  const extensionDir = inject('extensionDir');
-  const useExtension = config.duckdb.federation !== 'copy' && extensionDir !== null;
-  if (config.duckdb.federation === 'extension' && !extensionDir) throw new Error('the DuckDB postgres extension is not available to the tests');
-  const stack: Stack = {
-    postgres: testPgTarget(database),
-    temporal: { address: inject('temporalAddress'), namespace: 'default' },
-    coldStorePath: path.join(dataDir, 'cold', 'cold.duckdb'),
-    extension: useExtension ? { available: true, extensionDir: extensionDir!, source: 'local directory' } : { available: false, reason: 'copy mode' },
-    stop: async () => {},
-  };
+  const config = testConfig(name, database, options);
+  const stack = testStack(config, database);
   const pgPool = createPgPool(stack.postgres, 'ducktier test');
   await ensureMoveStateSchema(pgPool);
-  const workers = await startWorkers(config, stack, { workflowBundle: { codePath: inject('workflowBundlePath') } });
   const temporal = await connectTemporal(stack.temporal);
   return {
     config,
     stack,
     pgPool,
     temporal: temporal.client,
-    workers,
     close: async () => {
       await temporal.close();
-      await workers.shutdown();
       await pgPool.end();
     },
+  };
+}
+
+/**
+ * The settings of a test deployment named `name` in `database`: its data directory in the scratch space, its own task
+ * queues and schedule ID. Also what a worker process of that deployment reads from its config file.
+ */
+export function testConfigValues(name: string, database: string, options: TestEnvOptions = {}): Record<string, unknown> {
+  const extensionDir = inject('extensionDir');
+  const federation = options.federation ?? 'extension';
+  if (federation === 'extension' && !extensionDir) throw new Error('the DuckDB postgres extension is not available to the tests');
+  const { pool } = testPgTarget(database);
+  return {
+    dataDir: path.join(inject('scratchDir'), name),
+    postgres: { url: `postgres://${pool.user}:${pool.password}@${pool.host}:${pool.port}/${database}` },
+    temporal: { address: options.temporalAddress ?? inject('temporalAddress'), taskQueue: `test-${name}` },
+    duckdb: { federation, ...(extensionDir ? { extensionDir } : {}) },
+    schedule: { id: `test-${name}-schedule` },
+    ...(options.tables ? { tables: options.tables } : {}),
+    ...options.extraConfig,
+  };
+}
+
+function testConfig(name: string, database: string, options: TestEnvOptions): DucktierConfig {
+  const config = loadConfig({ env: {}, values: testConfigValues(name, database, options) });
+  mkdirSync(config.dataDir, { recursive: true });
+  return config;
+}
+
+function testStack(config: DucktierConfig, database: string): Stack {
+  const extensionDir = inject('extensionDir');
+  const useExtension = config.duckdb.federation !== 'copy' && extensionDir !== null;
+  return {
+    postgres: testPgTarget(database),
+    temporal: { address: config.temporal.address ?? inject('temporalAddress'), namespace: config.temporal.namespace },
+    coldStorePath: path.join(config.dataDir, 'cold', 'cold.duckdb'),
+    extension: useExtension ? { available: true, extensionDir, source: 'local directory' } : { available: false, reason: 'copy mode' },
+    stop: async () => {},
   };
 }
 
@@ -106,7 +145,7 @@ export async function recreateDatabase(database: string): Promise<void> {
  * The demo's events table in the environment's database, partitioned from the data's first day through the policy's
  * premake horizon, filled by the seeded generator (whose output the tests recompute as truth).
  */
-export async function seedDemoData(env: Pick<TestEnv, 'config' | 'pgPool'>, generator: { rows: number; days: number; anchor: Date; seed: number }): Promise<void> {
+export async function seedDemoData(env: Pick<TestDeployment, 'config' | 'pgPool'>, generator: { rows: number; days: number; anchor: Date; seed: number }): Promise<void> {
   const policy = findPolicy(env.config, 'events');
   await createDemoTable(env.pgPool, policy);
   await maintainPartitions(env.pgPool, policy, new Date(), new Date(generator.anchor.getTime() - generator.days * 86_400_000));

@@ -21,6 +21,11 @@ describe('the ducktier CLI', () => {
     expectOneLineUsageError(ducktier(['report', 'nope', '--data-dir', dataDir]), /unknown report 'nope' \(available: event_summary/);
     expectOneLineUsageError(ducktier(['report', 'event_summary', '--from', 'yesterday', '--data-dir', dataDir]), /--from is not a timestamp \(use ISO 8601/);
     expectOneLineUsageError(ducktier(['frobnicate']), /unknown command 'frobnicate'/);
+    expectOneLineUsageError(
+      ducktier(['worker', '--data-dir', dataDir]),
+      /^ducktier: worker: nothing to connect to: no ducktier up is running on .+cli-bad-input and no PostgreSQL \(postgres\.url, DUCKTIER_PG_URL or PGHOST\) or Temporal \(temporal\.address or TEMPORAL_ADDRESS\) is configured$/m,
+    );
+    expectOneLineUsageError(ducktier(['worker', '--data-dir', dataDir], { DUCKTIER_CRASH_AT: 'sometime' }), /DUCKTIER_CRASH_AT='sometime' is not a crash point/);
     const configFile = path.join(inject('scratchDir'), 'bad-config.json');
     writeFileSync(configFile, JSON.stringify({ tables: [{ table: 'events', timeColumn: 'timestamp', hotWindow: 'soon' }] }));
     expectOneLineUsageError(ducktier(['status', '--config', configFile, '--data-dir', dataDir]), /invalid config: tables\.0\.hotWindow: 'soon' is not a duration/);

@@ -2,11 +2,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, test } from 'vitest';
 import { ducktierSync as ducktier, startUp } from '../helpers/cli.ts';
+import { killLeftoverWorkers, WorkerProcess } from '../helpers/worker-process.ts';
 
 describe('ducktier up', () => {
-  test('runs the stack, the workers, the schedule and the Web UI; other commands use it; Ctrl-C stops it cleanly', async () => {
+  test('runs the stack, the workers, the schedule and the Web UI; other commands and a second worker use it; Ctrl-C stops it cleanly', async () => {
     const dataDir = path.join(inject('scratchDir'), 'cli-up');
-    expect(ducktier(['demo', '--data-dir', dataDir, '--rows', '3000', '--days', '5', '--json']).code).toBe(0);
+    const demo = ducktier(['demo', '--data-dir', dataDir, '--rows', '3000', '--days', '5', '--json']);
+    expect(demo.code, demo.stderr).toBe(0);
 
     const up = await startUp(['--data-dir', dataDir]);
     let exitCode: number | null;
@@ -16,6 +18,10 @@ describe('ducktier up', () => {
       expect(ui).toBeDefined();
       expect((await fetch(ui!)).status).toBe(200);
       expect(existsSync(path.join(dataDir, 'stack.json'))).toBe(true);
+
+      // A second worker process joins up's stack; the cold queue stays with up, which owns the DuckDB file.
+      const helper = await WorkerProcess.start(['--data-dir', dataDir]);
+      expect(helper.printed).toMatch(/^✓ Worker polling 'ducktier' beside ducktier up \(.+, Temporal at 127\.0\.0\.1:\d+\); 'ducktier-cold' stays with ducktier up, which owns the cold file$/m);
 
       const migrate = ducktier(['migrate', '--data-dir', dataDir, '--older-than', '1d', '--wait', '--json']);
       expect(migrate.stderr).not.toMatch(/error/);
@@ -30,7 +36,9 @@ describe('ducktier up', () => {
       const trigger = ducktier(['migrate', '--data-dir', dataDir, '--via-schedule']);
       expect(trigger.code).toBe(0);
       expect(trigger.stdout).toMatch(/Triggered schedule 'ducktier-migrate-daily'/);
+      expect(await helper.interrupt()).toEqual({ code: 0, signal: null });
     } finally {
+      killLeftoverWorkers();
       exitCode = await up.stop();
     }
     expect(exitCode).toBe(0);

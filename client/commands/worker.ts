@@ -1,0 +1,61 @@
+import { parseCommandArgs } from '../cli-args.ts';
+import type { CommandContext } from '../cli.ts';
+import { untilInterrupted } from '../interrupts.ts';
+import type { DucktierConfig } from '../../config/config.ts';
+import { UsageError } from '../../config/usage-error.ts';
+import { findRunningStack, startStack } from '../../stack/stack.ts';
+import { crashPointFromEnv } from '../../worker/crash-points.ts';
+import { startMainWorker, startWorkers, type RunningMainWorker } from '../../worker/worker.ts';
+
+/**
+ * `ducktier worker`: only the workers, against a stack that already runs: the one a `ducktier up` published for the
+ * data directory, or the PostgreSQL and Temporal the config names (e.g. on another machine). It starts no server and
+ * runs until Ctrl-C; a step it was running when stopped is cancelled and retried by Temporal on a live worker.
+ */
+export async function workerCommand(context: CommandContext): Promise<number> {
+  const { values } = parseCommandArgs('worker', context.args, {});
+  const config = context.config(values);
+  const crashAt = crashPointFromEnv(process.env);
+  // Listening from the start, so a Ctrl-C while the workers start stops them as soon as they are up.
+  const interrupted = untilInterrupted();
+
+  const running = findRunningStack(config);
+  let workers: RunningMainWorker;
+  let stopStack = async () => {};
+  if (running) {
+    // `ducktier up` owns the DuckDB file (one writer per file), so its process keeps the cold queue.
+    workers = await startMainWorker(config, running, { crashAt });
+    context.print(`✓ Worker polling '${config.temporal.taskQueue}' beside ducktier up (${running.postgres.description}, Temporal at ${running.temporal.address}); '${config.temporal.coldTaskQueue}' stays with ducktier up, which owns the cold file`);
+  } else {
+    requireConfiguredStack(config);
+    const stack = await startStack(config, context.log);
+    stopStack = stack.stop;
+    try {
+      workers = await startWorkers(config, stack, { crashAt });
+    } catch (error) {
+      await stopStack();
+      throw error;
+    }
+    context.print(`✓ Workers polling '${config.temporal.taskQueue}' and '${config.temporal.coldTaskQueue}' (cold file ${stack.coldStorePath})`);
+  }
+  context.print('Press Ctrl-C to stop.');
+  try {
+    await Promise.race([interrupted, workers.done]);
+    context.log('Stopping...');
+    await workers.shutdown();
+    return 0;
+  } finally {
+    await stopStack();
+  }
+}
+
+/** Without a running `ducktier up`, both servers must be named: this command never starts one. */
+function requireConfiguredStack(config: DucktierConfig): void {
+  const missing = [
+    ...(config.postgres.url || process.env.PGHOST ? [] : ['PostgreSQL (postgres.url, DUCKTIER_PG_URL or PGHOST)']),
+    ...(config.temporal.address ? [] : ['Temporal (temporal.address or TEMPORAL_ADDRESS)']),
+  ];
+  if (missing.length > 0) {
+    throw new UsageError(`worker: nothing to connect to: no ducktier up is running on ${config.dataDir} and no ${missing.join(' or ')} is configured`);
+  }
+}

@@ -1,0 +1,64 @@
+import type { WorkerInterceptors } from '@temporalio/worker';
+import { UsageError } from '../config/usage-error.ts';
+import type { CopyStage } from '../storage/duckdb/cold-store.ts';
+
+/**
+ * Fault injection for tests. With DUCKTIER_CRASH_AT set, `ducktier worker` kills its own process with SIGKILL at that
+ * point: no cleanup, no reply to Temporal, PostgreSQL sessions cut, an open DuckDB transaction lost, as an OOM kill or a
+ * power cut would. Unset (every normal run) nothing here is installed. The points:
+ *
+ *   after:<activity>   the activity did its work, its result not yet reported (e.g. after:lockPartition)
+ *   copy:extracting    the copy's INSERT ... SELECT reading the partition is under way
+ *   copy:written       the copy's rows are in DuckDB, not yet committed
+ *
+ * A worker started afterwards without the variable picks up the step's retry once its heartbeat timeout has passed.
+ */
+export const CRASH_AT_ENV = 'DUCKTIER_CRASH_AT';
+
+export type CrashPoint = { after: string } | { copy: CopyStage };
+
+const COPY_STAGES: readonly CopyStage[] = ['extracting', 'written'];
+
+export function crashPointFromEnv(env: NodeJS.ProcessEnv): CrashPoint | undefined {
+  const value = env[CRASH_AT_ENV];
+  if (!value) return undefined;
+  const [kind, name = ''] = value.split(':', 2);
+  const stage = COPY_STAGES.find((known) => known === name);
+  if (kind === 'after' && name) return { after: name };
+  if (kind === 'copy' && stage) return { copy: stage };
+  throw new UsageError(`${CRASH_AT_ENV}='${value}' is not a crash point (after:<activity>, copy:extracting or copy:written)`);
+}
+
+/** The copy-stage hook that carries out a `copy:` point; none for other points. */
+export function crashAtCopyStage(point: CrashPoint | undefined): ((stage: CopyStage) => void) | undefined {
+  if (!point || !('copy' in point)) return undefined;
+  const at = point.copy;
+  return (stage) => {
+    if (stage === at) die();
+  };
+}
+
+/** The activity interceptor that carries out an `after:` point among `activityNames`; none for other points. */
+export function crashAfterActivity(point: CrashPoint | undefined, activityNames: readonly string[]): WorkerInterceptors {
+  if (!point || !('after' in point)) return {};
+  const after = point.after;
+  if (!activityNames.includes(after)) throw new UsageError(`${CRASH_AT_ENV}: this worker runs no activity '${after}' (it runs ${activityNames.join(', ')})`);
+  return {
+    activity: [
+      (context) => ({
+        inbound: {
+          execute: async (input, next) => {
+            const result = await next(input);
+            if (context.info.activityType === after) die();
+            return result;
+          },
+        },
+      }),
+    ],
+  };
+}
+
+/** A signal a process sends itself is delivered before kill() returns (POSIX), so nothing after this call runs. */
+function die(): void {
+  process.kill(process.pid, 'SIGKILL');
+}
