@@ -14,11 +14,14 @@ export function describeStep(step: MoveStep, partition: string, coldTable: strin
     case 'copyPartitionToCold':
       return `✓ Wrote ${fmt(Number(result))} rows to DuckDB (${coldTable})`;
     case 'verifyColdCopy': {
-      const verify = result as { pgRows: number; coldRows: number };
-      return `✓ Verified: PostgreSQL ${fmt(verify.pgRows)} rows = DuckDB ${fmt(verify.coldRows)} rows`;
+      const verify = result as { pgRows: number; coldRows: number; lateInstants?: number };
+      const late = verify.lateInstants ? ` (${fmt(verify.lateInstants)} instants written meanwhile left to the detach)` : '';
+      return `✓ Verified: PostgreSQL ${fmt(verify.pgRows)} rows = DuckDB ${fmt(verify.coldRows)} rows, fingerprints equal${late}`;
     }
-    case 'detachPartition':
-      return `✓ Detached partition ${partition}`;
+    case 'detachPartition': {
+      const late = (result as { lateInstants?: number } | undefined)?.lateInstants;
+      return `✓ Detached partition ${partition}${late ? ` after copying the rows of ${fmt(late)} instants written during the move` : ''}`;
+    }
     case 'dropPartition':
       return `✓ Dropped partition ${partition}`;
     case 'unlockPartition':
@@ -39,13 +42,13 @@ const PENDING_STEPS: Record<string, string> = {
   prepareMove: 'checking and recording the move',
   copyPartitionToCold: 'copying to DuckDB',
   verifyColdCopy: 'verifying the cold copy',
-  detachPartition: 'detaching the partition',
+  detachPartition: 'copying late writes, then detaching',
   dropPartition: 'dropping the partition',
   unlockPartition: 'releasing the advisory lock',
   recordMoveFailure: 'recording the failure',
   reattachPartition: 'undoing: re-attaching the partition',
   discardColdCopy: 'undoing: discarding the cold copy',
-  removeWriteGuard: 'undoing: removing the write guard',
+  removeChangeCapture: 'undoing: removing the change capture',
 };
 
 export function describePendingStep(activity: string): string {

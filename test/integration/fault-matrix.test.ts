@@ -107,7 +107,7 @@ async function coldContents(lane: Lane) {
 async function expectMovedWhole(deployment: TestDeployment, lane: Lane, worker: WorkerProcess): Promise<void> {
   const { rows } = await deployment.pgPool.query('SELECT to_regclass($1) AS oid', [`public."${lane.partition}"`]);
   expect(rows).toEqual([{ oid: null }]);
-  expect(await getMove(deployment.pgPool, moveKey(lane.partition))).toMatchObject({ state: 'cold', rows: lane.truth.length, writtenDuringMove: false, error: null });
+  expect(await getMove(deployment.pgPool, moveKey(lane.partition))).toMatchObject({ state: 'cold', rows: lane.truth.length, truncatedDuringMove: false, error: null });
   expect(await listHeldLocks(deployment.pgPool, [{ schema: 'public', partition: lane.partition }])).toEqual([]);
   expect((await deployment.temporal.workflow.getHandle(lane.moveId).describe()).status.name).toBe('COMPLETED');
   expect(await worker.interrupt()).toEqual({ code: 0, signal: null });
@@ -151,7 +151,7 @@ describe.concurrent('fault matrix: real worker processes die mid-move, the move 
     expect(outcome).toEqual({ table: 'events', partition: lane.partition, status: 'failed', error: expect.stringMatching(FILE_TOO_LARGE) });
     // The copy failed on its first attempt, not retried; both compensations ran.
     expect(await stepAttempts(deployment.temporal, lane.moveId)).toEqual({
-      completed: { lockPartition: 1, prepareMove: 1, recordMoveFailure: 1, discardColdCopy: 1, removeWriteGuard: 1, unlockPartition: 1 },
+      completed: { lockPartition: 1, prepareMove: 1, recordMoveFailure: 1, discardColdCopy: 1, removeChangeCapture: 1, unlockPartition: 1 },
       failed: { copyPartitionToCold: 1 },
     });
 
