@@ -3,6 +3,7 @@ import pg from 'pg';
 import { startMigration } from '../../client/migrations.ts';
 import { countRows, listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
+import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
@@ -163,5 +164,42 @@ describe('writes to a partition while it moves', () => {
     expect(both.sort(byId)).toEqual([...writer.rows.values()].sort(byId));
     expect(cold.length).toBe(outcome!.rows);
     expect(writer.operations).toBeGreaterThan(operationsAtVerify);
+  });
+
+  test('a move cancelled while its detach waits (as from the Web UI) compensates: partition attached with all its rows, DuckDB without it, no triggers, no lock', async () => {
+    const day = partitionOfDay('events', new Date(anchor.getTime() - 3 * DAY));
+    const expected = allEvents(generator).filter((e) => partitionOfDay('events', e.timestamp) === day).length;
+    const reader = new pg.Client(env.stack.postgres.pool);
+    await reader.connect();
+    await reader.query('BEGIN');
+    await reader.query('SELECT count(*) FROM events');
+    const key = { tableSchema: 'public', tableName: 'events', partitionName: day };
+    let readerReleased = false;
+    const releaseReader = async () => {
+      if (readerReleased) return;
+      readerReleased = true;
+      await reader.query('COMMIT');
+      await reader.end();
+    };
+    try {
+      const olderThanMs = Date.now() - (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === day)!.to!.getTime();
+      const handle = await startMigration(env.temporal, env.config, { table: 'events', partition: day, olderThanMs });
+      for (let i = 0; i < 300 && (await getMove(env.pgPool, key))?.state !== 'verified'; i++) await new Promise((r) => setTimeout(r, 50));
+      expect((await getMove(env.pgPool, key))?.state).toBe('verified');
+      await env.temporal.workflow.getHandle(moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', day)).cancel();
+      // Compensation needs the partition's lock too (to drop its triggers): it waits and retries until the reader ends.
+      await releaseReader();
+      const [outcome] = await handle.result();
+      expect(outcome).toMatchObject({ table: 'events', partition: day, status: 'failed' });
+    } finally {
+      await releaseReader();
+    }
+    expect((await listPartitions(env.pgPool, 'public', 'events')).map((p) => p.name)).toContain(day);
+    expect(await countRows(env.pgPool, 'public', day)).toBe(expected);
+    expect(await env.workers.coldStore.countPartition('events_historical', day)).toBe(0);
+    expect((await getMove(env.pgPool, key))?.state).toBe('compensated');
+    const { rows: triggers } = await env.pgPool.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass($1)`, [`"${day}"`]);
+    expect(triggers).toEqual([]);
+    expect(await listHeldLocks(env.pgPool, [{ schema: 'public', partition: day }])).toEqual([]);
   });
 });
