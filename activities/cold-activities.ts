@@ -7,7 +7,7 @@ import { runReport, type ReportResult } from '../storage/federation/report-runne
 import { reportParamsSchema } from '../storage/federation/report-definition.ts';
 import { changedInstants, clearChangedInstants, markInstantsSynced } from '../storage/postgres/pg-change-capture.ts';
 import { COLD_SERVING_STATES, getMove, setMoveState, type MoveKey } from '../storage/postgres/pg-move-state.ts';
-import { detachIfAttached, isAttached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
+import { detachIfAttached, dropDetached, isAttached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { inTransaction } from '../storage/postgres/pg-pool.ts';
 import { qualify } from '../storage/sql-quoting.ts';
@@ -178,6 +178,31 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
             await clearChangedInstants(client, key);
             await setMoveState(client, key, 'detached', { rows: write.rows, coldWriteId: write.writeId });
             return { detached: true, lateInstants, rows: write.rows };
+          }),
+        );
+      });
+    },
+
+    /**
+     * Drops the detached partition: the point of no return, allowed only once the move is recorded as detached (which
+     * only a verified move reaches) and nothing has written to the detached table since. It runs here, on the cold
+     * queue, so it holds the partition's advisory lock like every other step that changes data.
+     */
+    async dropPartition(input: { move: PartitionMoveRef }): Promise<boolean> {
+      return classifyErrors(async () => {
+        await locks.acquire(input.move.schema, input.move.partition, input.move.workflowId);
+        return retryOnLockTimeout(() =>
+          inTransaction(pgPool, async (client) => {
+            const key = keyOf(input.move);
+            const state = (await getMove(client, key))?.state;
+            if (state !== 'detached' && state !== 'cold') throw refuse(`refusing to drop ${input.move.partition}: its move is '${String(state)}', not verified and detached`);
+            if ((await changedInstants(client, key)).length > 0) {
+              throw refuse(`refusing to drop ${input.move.partition}: it was written to directly after its detach, so the cold copy may miss those rows`, 'PartitionChanged');
+            }
+            const dropped = await dropDetached(client, input.move.schema, input.move.table, input.move.partition);
+            await clearChangedInstants(client, key);
+            await setMoveState(client, key, 'cold');
+            return dropped;
           }),
         );
       });

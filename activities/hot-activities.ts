@@ -4,10 +4,10 @@ import { formatDuration } from '../config/duration.ts';
 import type { TablePolicy } from '../config/policy.ts';
 import { listPartitions, TableShapeError } from '../storage/postgres/pg-catalog.ts';
 import { getMove, beginMove, setMoveState, COLD_SERVING_STATES, MOVE_STATES } from '../storage/postgres/pg-move-state.ts';
-import { changedInstants, clearChangedInstants, installChangeCapture, removeChangeCapture } from '../storage/postgres/pg-change-capture.ts';
+import { installChangeCapture, removeChangeCapture } from '../storage/postgres/pg-change-capture.ts';
 import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
 import { sweepDefaultPartition } from '../storage/postgres/pg-default-sweep.ts';
-import { attachIfDetached, dropDetached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
+import { attachIfDetached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
 import { inTransaction } from '../storage/postgres/pg-pool.ts';
 import { classifyErrors, refuse, retryOnLockTimeout } from './activity-errors.ts';
 import { moveKey as keyOf, type MovePlan, type MovePlanning, type PartitionMoveRef } from './move-types.ts';
@@ -97,29 +97,6 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
         );
         return { stage: 'fresh', range: { from: range.from.toISOString(), to: range.to.toISOString() } };
       });
-    },
-
-    /**
-     * Drops the detached partition: the point of no return, allowed only once the move is recorded as detached (which
-     * only a verified move reaches) and nothing has written to the detached table since.
-     */
-    async dropPartition(input: { move: PartitionMoveRef }): Promise<boolean> {
-      return classifyErrors(() =>
-        retryOnLockTimeout(() =>
-          inTransaction(pgPool, async (client) => {
-            const key = keyOf(input.move);
-            const state = (await getMove(client, key))?.state;
-            if (state !== 'detached' && state !== 'cold') throw refuse(`refusing to drop ${input.move.partition}: its move is '${String(state)}', not verified and detached`);
-            if ((await changedInstants(client, key)).length > 0) {
-              throw refuse(`refusing to drop ${input.move.partition}: it was written to directly after its detach, so the cold copy may miss those rows`, 'PartitionChanged');
-            }
-            const dropped = await dropDetached(client, input.move.schema, input.move.table, input.move.partition);
-            await clearChangedInstants(client, key);
-            await setMoveState(client, key, 'cold');
-            return dropped;
-          }),
-        ),
-      );
     },
 
     /** Compensation after a failed move past detach: the partition goes back, exactly as it was. */

@@ -43,7 +43,7 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
       // A previous run got past the detach: check the cold copy again before the point of no return.
       rows = (await cold.verifyColdCopy({ move })).coldRows;
     }
-    await hot.dropPartition({ move });
+    await cold.dropPartition({ move });
     compensations.length = 0; // past the point of no return
     return { ...outcome, status: 'moved', rows, ...(lateInstants ? { lateInstants } : {}) };
   } catch (error) {
