@@ -5,6 +5,7 @@ import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { demoCommand } from './commands/demo.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { provisionCommand } from './commands/provision.ts';
+import { queryCommand } from './commands/query.ts';
 import { reportCommand } from './commands/report.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
@@ -25,7 +26,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   demo: { run: demoCommand, summary: 'start the embedded stack, seed demo events, move old partitions, run the reports' },
   up: { run: upCommand, summary: 'run the stack, the workers and the daily schedule until interrupted' },
   migrate: { run: migrateCommand, summary: 'move partitions older than the hot window to DuckDB now' },
-  report: { run: reportCommand, summary: 'run a named report over both tiers' },
+  report: { run: reportCommand, summary: 'run a named report over the tiers it needs' },
+  query: { run: queryCommand, summary: 'run ad-hoc read-only SQL over the tier views (<table>_hot, _cold, _all)' },
   status: { run: statusCommand, summary: 'partitions per tier, cold file size, locks and recent moves' },
   provision: { run: provisionCommand, summary: 'build or fetch the Temporal CLI and DuckDB postgres extension (cached)' },
 };
@@ -40,7 +42,8 @@ ${Object.entries(COMMANDS)
 flags for every command: --data-dir DIR (default ./.ducktier), --config FILE, --federation auto|extension|copy, --json
   demo     [--rows N] [--days D]
   migrate  [--table T] [--partition P | --older-than 2d] [--wait] | --via-schedule
-  report   NAME [--from TS] [--to TS]        (ducktier report --list names them)
+  report   NAME [--from TS] [--to TS] [--param NAME=VALUE]... [--explain]   (ducktier report --list names them)
+  query    "SELECT ... FROM <table>_all" [--from TS] [--to TS] [--explain]
 environment: DUCKTIER_PG_URL or PG*, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DUCKTIER_TEMPORAL_CLI, DUCKTIER_DUCKDB_EXTENSION_DIR`;
 
 async function main(argv: string[]): Promise<number> {
