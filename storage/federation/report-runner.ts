@@ -1,4 +1,4 @@
-import { StatementType, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBTypeId, StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import type pg from 'pg';
 import type { TablePolicy } from '../../config/policy.ts';
 import { UsageError } from '../../config/usage-error.ts';
@@ -86,8 +86,8 @@ export async function runReport(
     }
     const columnsOf = (policy: TablePolicy) => columns.get(policy)!;
     const pushdown = await planPushdown(connection, reads, columnsOf);
-    // The attached catalog caches PostgreSQL's schema; partitions come and go, so start each run fresh.
-    if (store.readMode === 'extension') await connection.run('CALL pg_clear_cache()');
+    // No pg_clear_cache(): it frees catalog entries other connections' scans are using (concurrent reports crashed),
+    // and the extension loads a table missing from its cache (a new partition) on first use anyway.
     await setRangeVariables(connection, request.params.range);
 
     for (let attempt = 1; attempt <= MAX_SNAPSHOT_ATTEMPTS; attempt++) {
@@ -102,7 +102,11 @@ export async function runReport(
           }
         },
         'read-only',
-      );
+      ).catch((error: unknown) => {
+        // The read-only transaction is the second guard, behind the parser check: a write that got past it ends here.
+        if (error instanceof Error && /read-only mode/.test(error.message)) throw new UsageError(`${what} tried to write (${error.message.split('\n')[0]}); reports are read-only`);
+        throw error;
+      });
       if (outcome) return { report: request.name, title: request.title, readMode: store.readMode, explainOnly: request.explain, ...outcome };
     }
     throw new Error(`the cold tier kept changing under ${what}; try again`);
@@ -179,6 +183,7 @@ async function rewriteForPushdown(
   values: Record<string, BoundValue>,
   what: string,
 ): Promise<{ sql?: string; reason?: string }> {
+  if (original.columns.some((c) => c.type === undefined)) return { reason: 'its column types depend on its parameters, so the rewrite cannot be checked' };
   const sql = await pushdown.rewrite(connection, original.columns.map((c) => c.name));
   await createViews(connection, [{ name: PARTIALS_VIEW, sql: emptyRelation(partialColumns(pushdown)) }]);
   const rewritten = await bindReport(connection, sql, values, what).catch(() => undefined);
@@ -202,7 +207,7 @@ async function setRangeVariables(connection: DuckDBConnection, range: TimeRange)
 interface BoundReport {
   /** The values of the parameters the statement uses. */
   values: Record<string, BoundValue>;
-  columns: Array<{ name: string; type: string }>;
+  columns: Array<{ name: string; type: string | undefined }>;
 }
 
 /**
@@ -219,7 +224,11 @@ async function bindReport(connection: DuckDBConnection, sql: string, values: Rec
       if (!(name in values)) throw new UsageError(`${what} uses $${name}, which is not one of its parameters (${Object.keys(values).map((n) => `$${n}`).join(', ')})`);
       used[name] = values[name]!;
     }
-    const columns = Array.from({ length: prepared.columnCount }, (_, index) => ({ name: prepared.columnName(index), type: prepared.columnType(index).toString() }));
+    // A type that depends on a parameter's value (date_trunc($bucket, ...)) is only known once bound: undefined here.
+    const columns = Array.from({ length: prepared.columnCount }, (_, index) => ({
+      name: prepared.columnName(index),
+      type: prepared.columnTypeId(index) === DuckDBTypeId.INVALID ? undefined : prepared.columnType(index).toString(),
+    }));
     return { values: used, columns };
   } finally {
     prepared.destroySync();

@@ -39,10 +39,11 @@ export async function analyzeReportSql(connection: DuckDBConnection, sql: string
     for (const view of ['hot', 'cold', 'all'] as const) viewsByName.set(names[view], { policy, view });
   }
   const cteNames = new Set<string>();
-  const references: Array<{ name: string; qualified: boolean }> = [];
+  const references: Array<{ name: string; qualified: boolean; display: string }> = [];
   walk(statement, (node) => {
     if (node.type === 'BASE_TABLE') {
-      references.push({ name: String(node.table_name), qualified: Boolean(node.schema_name) || Boolean(node.catalog_name) });
+      const parts = [node.catalog_name, node.schema_name, node.table_name].filter(Boolean).map(String);
+      references.push({ name: String(node.table_name), qualified: parts.length > 1, display: parts.join('.') });
     } else if (node.type === 'TABLE_FUNCTION') {
       const name = String((node.function as SqlNode | undefined)?.function_name ?? '?');
       if (!VALUE_FUNCTIONS.has(name)) throw new UsageError(`${what}: may not call the table function ${name}(); read the tier views instead`);
@@ -58,7 +59,7 @@ export async function analyzeReportSql(connection: DuckDBConnection, sql: string
       reads.set(view.policy, (reads.get(view.policy) ?? new Set()).add(view.view));
     } else if (reference.qualified || !cteNames.has(reference.name)) {
       const known = [...viewsByName.keys()].join(', ');
-      throw new UsageError(`${what}: reads '${reference.name}', which is not a tier view (${known}) or one of its CTEs`);
+      throw new UsageError(`${what}: reads '${reference.display}', which is not a tier view (${known}, unqualified) or one of its CTEs`);
     }
   }
   return { tables: [...reads].map(([policy, views]) => ({ policy, views: [...views] })), statement, namedParams };

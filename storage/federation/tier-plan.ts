@@ -42,8 +42,9 @@ export async function planTable(snapshot: PgSnapshot, policy: TablePolicy, timeC
   const partialRead = rangeEnds(range).length > 0 ? 'range' : 'whole';
 
   if (readsHot(plan)) {
+    // pg_get_expr without the partition's OID: with it, PostgreSQL locks each partition just to print its bounds.
     const rows = await snapshot.query(
-      `SELECT c.relname::text AS name, pg_get_expr(c.relpartbound, c.oid) AS bound
+      `SELECT c.relname::text AS name, pg_get_expr(c.relpartbound, 0) AS bound
          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = ${quoteLiteral(qualify(policy.schema, policy.table))}::regclass
         ORDER BY c.relname`,
