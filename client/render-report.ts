@@ -32,10 +32,14 @@ export function renderPlan(name: string, plan: ReportPlan): string {
     lines.push(...partitionLines('PostgreSQL', table.hot), ...partitionLines('DuckDB', table.cold));
     if (table.pruned.hot + table.pruned.cold > 0) lines.push(`  pruned      ${table.pruned.hot} hot and ${table.pruned.cold} cold partitions lie outside the range`);
   }
-  lines.push(`pg_duckdb:  ${plan.pgDuckdb.message}`, 'SQL:');
-  for (const view of plan.sql.views) lines.push(`  view ${view.name} AS\n${indent(view.sql)}`);
-  for (const statement of plan.sql.postgres) lines.push(`  PostgreSQL:\n${indent(statement)}`);
-  lines.push(`  query:\n${indent(plan.sql.query)}`);
+  lines.push(`pushdown:   ${plan.pushdown.applied ? `aggregates ${plan.pushdown.partials.join(', ')} per group of ${plan.pushdown.keys.join(', ') || '(all rows)'}, computed in PostgreSQL for ${plan.pushdown.postgresPartitions.length} partitions` : `none: ${plan.pushdown.reason}`}`);
+  lines.push(`pg_duckdb:  ${plan.pgDuckdb.message}`);
+  if (plan.sql) {
+    lines.push('SQL:');
+    for (const view of plan.sql.views) lines.push(`  view ${view.name} AS\n${indent(view.sql)}`);
+    for (const statement of plan.sql.postgres) lines.push(`  PostgreSQL:\n${indent(statement)}`);
+    lines.push(`  query:\n${indent(plan.sql.query)}`);
+  }
   return lines.join('\n');
 }
 

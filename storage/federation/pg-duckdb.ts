@@ -21,7 +21,7 @@ export async function detectPgDuckdb(snapshot: PgSnapshot): Promise<PgDuckdbStat
     return {
       status: 'installed',
       version: installed,
-      message: `pg_duckdb ${installed} is installed in this database; ducktier still runs reports on its own DuckDB, which also reads the cold tier and checks both snapshots`,
+      message: `pg_duckdb ${installed} is installed in this database, but ducktier does not hand reports to it: their SQL is DuckDB's dialect over ducktier's views, which PostgreSQL cannot parse; hot rows are read by ducktier's DuckDB`,
     };
   }
   if (available) {

@@ -39,7 +39,8 @@ export interface ReportPlan {
   /** Whether aggregates were computed per partition in PostgreSQL, and which; or why not. */
   pushdown: PushdownPlan;
   pgDuckdb: PgDuckdbStatus;
-  sql: {
+  /** Only with --explain: it grows with the partitions read, and results must stay small. */
+  sql?: {
     /** The tier views as DuckDB defines them for this run. */
     views: ViewDefinition[];
     /** What ducktier itself runs in PostgreSQL's snapshot (the extension adds its own scans of the views' tables). */
@@ -165,9 +166,8 @@ async function runInSnapshot(
     tables,
     pushdown: pushdownPlan,
     pgDuckdb,
-    sql: { views, postgres: snapshot.statements(), query },
   };
-  if (request.explain) return { plan, columns: original.columns.map((c) => c.name), rowCount: 0, rows: [] };
+  if (request.explain) return { plan: { ...plan, sql: { views, postgres: snapshot.statements(), query } }, columns: original.columns.map((c) => c.name), rowCount: 0, rows: [] };
   await snapshot.materialize();
   return { plan, ...(await collectResult(connection, query, original.values, output, request.name)) };
 }

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import pg from 'pg';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { runReportInvocation, runReportWorkflow, startMigration } from '../../client/migrations.ts';
+import { findPolicy } from '../../config/config.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
 import type { DemoEvent } from '../../demo/event-generator.ts';
 import type { ReportParams } from '../../storage/federation/report-definition.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
@@ -144,7 +146,7 @@ describe.each(['extension', 'copy'] as const)('routing, pushdown and results, re
     // Row reads: only the edge partitions carry the range condition, which reaches PostgreSQL.
     const rows = await query('SELECT id FROM events_all ORDER BY id', params, true);
     const edgeCondition = federation === 'extension' ? /WHERE "timestamp" >= CAST\(getvariable\('ducktier_range_from'\) AS TIMESTAMP\)/ : /WHERE "timestamp" >= current_setting\('ducktier\.range_from'\)::timestamp/;
-    const pgReads = federation === 'extension' ? rows.plan.sql.views.find((v) => v.name === 'events_hot')!.sql.split('UNION ALL') : rows.plan.sql.postgres;
+    const pgReads = federation === 'extension' ? rows.plan.sql!.views.find((v) => v.name === 'events_hot')!.sql.split('UNION ALL') : rows.plan.sql!.postgres;
     expect(pgReads.map((sql) => edgeCondition.test(sql))).toEqual([false, true]);
     expect(pgReads.map((sql) => /events_p\d+/.exec(sql)?.[0])).toEqual(partitionsOf([-2, -1]));
   });
@@ -208,5 +210,45 @@ describe.each(['extension', 'copy'] as const)('routing, pushdown and results, re
     } finally {
       reader.closeSync();
     }
+  });
+});
+
+describe.each(['extension', 'copy'] as const)('a table with quoted names, a timestamptz key and text-only columns, via %s', (federation) => {
+  const TABLE = 'Order "Events"';
+  const view = '"Order ""Events""_all"';
+  const moved = `${TABLE}_p${dayKey(dayStart(-5)).replaceAll('-', '')}`;
+  const rows = [
+    { id: 1, at: new Date(dayStart(-5).getTime() + 3 * HOUR), huge: '123456789012345678901234567890.123456789', note: 'it said "hi",\nthen left' },
+    { id: 2, at: new Date(dayStart(-5).getTime() + 20 * HOUR), huge: null, note: '' },
+    { id: 3, at: new Date(today + HOUR), huge: '-0.5', note: 'hot' },
+  ];
+  const instant = (text: unknown) => new Date(String(text).replace(' ', 'T').replace(/\+00$/, 'Z')).getTime();
+  let env: TestEnv;
+
+  beforeAll(async () => {
+    env = await createTestEnv(`routing_quoted_${federation}`, {
+      federation,
+      tables: [{ schema: 'Sales Data', table: TABLE, timeColumn: 'Created At', coldTable: 'order events cold' }],
+      extraConfig: { reports: [] },
+    });
+    await env.pgPool.query(`CREATE SCHEMA "Sales Data"`);
+    await env.pgPool.query(`CREATE TABLE "Sales Data"."Order ""Events""" (id bigint NOT NULL, "Created At" timestamptz NOT NULL, huge numeric, note text) PARTITION BY RANGE ("Created At")`);
+    await ensurePartitions(env.pgPool, findPolicy(env.config, TABLE), dayStart(-5), new Date(), new Set());
+    for (const row of rows) await env.pgPool.query(`INSERT INTO "Sales Data"."Order ""Events""" VALUES ($1, $2, $3, $4)`, [row.id, row.at, row.huge, row.note]);
+    const outcomes = await (await startMigration(env.temporal, env.config, { table: TABLE })).result();
+    expect(outcomes.find((o) => o.partition === moved)).toMatchObject({ status: 'moved', rows: 2 });
+  });
+  afterAll(async () => env?.close());
+
+  test('rows of both tiers come back value for value; a range and a pushed-down aggregate agree with them', async () => {
+    const all = await runReportInvocation(env.temporal, env.config, { sql: `SELECT id, "Created At" AS at, huge, note FROM ${view} ORDER BY id` });
+    expect(all.plan.tables[0]!.cold.map((p) => p.partition)).toContain(moved);
+    expect(all.rows.map((r) => ({ id: r.id, at: instant(r.at), huge: r.huge, note: r.note }))).toEqual(rows.map((r) => ({ id: r.id, at: r.at.getTime(), huge: r.huge, note: r.note })));
+
+    const from = new Date(dayStart(-5).getTime() + 12 * HOUR);
+    const ranged = await runReportInvocation(env.temporal, env.config, { sql: `SELECT count(*) AS n, max("Created At") AS last, min(id) AS first_id FROM ${view}`, params: { from: from.toISOString() } });
+    expect(ranged.plan.pushdown.applied).toBe(true);
+    expect(ranged.plan.tables[0]!.cold[0]).toMatchObject({ partition: moved, read: 'range' });
+    expect(ranged.rows.map((r) => ({ ...r, last: instant(r.last) }))).toEqual([{ n: 2, last: rows[2]!.at.getTime(), first_id: 2 }]);
   });
 });
