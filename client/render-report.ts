@@ -44,10 +44,8 @@ export function renderPlan(name: string, plan: ReportPlan): string {
 }
 
 function tiersRead(table: TablePlan): string {
-  const tiers = [
-    ...(table.hot.length > 0 ? [`PostgreSQL (${table.hot.length} partitions)`] : []),
-    ...(table.cold.length > 0 ? [`DuckDB (${table.cold.length} partitions)`] : []),
-  ];
+  const count = (n: number) => `${n} partition${n === 1 ? '' : 's'}`;
+  const tiers = [...(table.hot.length > 0 ? [`PostgreSQL (${count(table.hot.length)})`] : []), ...(table.cold.length > 0 ? [`DuckDB (${count(table.cold.length)})`] : [])];
   return tiers.length === 2 ? tiers.join(' and ') : tiers.length === 1 ? `${tiers[0]} only` : 'nothing (no partition meets the range)';
 }
 

@@ -48,7 +48,7 @@ describe('ducktier report and query from the command line', () => {
     const lines = explain.stdout.split('\n');
     expect(lines[0]).toBe('Plan for event_summary (nothing was read)');
     expect(lines).toContain("federation: extension: DuckDB's postgres extension (one PostgreSQL snapshot shared by every scan)");
-    expect(explain.stdout).toMatch(/public\.events \(time column timestamp\), views all: reads PostgreSQL \(\d+ partitions\) and DuckDB \(\d+ partitions\)/);
+    expect(explain.stdout).toMatch(/public\.events \(time column timestamp\), views all: reads PostgreSQL \(\d+ partitions?\) and DuckDB \(\d+ partitions?\)/);
     for (const { partition } of migrated) expect(explain.stdout).toMatch(new RegExp(`^ {2}(?:DuckDB| {6}) {6}${partition} {2}\\[`, 'm'));
     expect(explain.stdout).toMatch(/^pushdown: {3}aggregates count\(\*\), min\("timestamp"\), max\("timestamp"\) per group of event_type, user_id, computed in PostgreSQL for \d+ partitions$/m);
     expect(explain.stdout).toMatch(/^pg_duckdb: {2}pg_duckdb is not available on this PostgreSQL server/m);
