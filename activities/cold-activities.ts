@@ -1,10 +1,11 @@
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
-import { describeIssues, findPolicy, findReport, policyFor, type DucktierConfig } from '../config/config.ts';
+import path from 'node:path';
+import { policyFor, type DucktierConfig } from '../config/config.ts';
 import type { ColdStore, CopyStage, PartitionSource } from '../storage/duckdb/cold-store.ts';
 import { coldColumnsFor } from '../storage/duckdb/cold-schema.ts';
 import { runReport, type ReportResult } from '../storage/federation/report-runner.ts';
-import { reportParamsSchema } from '../storage/federation/report-definition.ts';
+import { resolveReportRequest, type ReportInvocation } from '../storage/federation/report-request.ts';
 import { changedInstants, clearChangedInstants, markInstantsSynced } from '../storage/postgres/pg-change-capture.ts';
 import { COLD_SERVING_STATES, getMove, setMoveState, type MoveKey } from '../storage/postgres/pg-move-state.ts';
 import { detachIfAttached, dropDetached, isAttached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
@@ -223,16 +224,15 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
       });
     },
 
-    async runReport(input: { report: string; params: unknown }): Promise<ReportResult> {
+    /** Runs a named report or ad-hoc query (read-only) over the tiers; large results go to a file in the data directory. */
+    async runReport(input: ReportInvocation): Promise<ReportResult> {
       return classifyErrors(async () => {
-        const definition = findReport(config, input.report);
-        const params = reportParamsSchema.safeParse(input.params ?? {});
-        if (!params.success) throw refuse(`invalid parameters for report '${input.report}': ${describeIssues(params.error)}`, 'BadReportParams');
-        const policy = findPolicy(config, definition.table);
+        const request = resolveReportRequest(config, input);
+        const output = { ...config.reportOutput, directory: path.join(config.dataDir, 'results') };
         try {
-          return await runReport(cold, pgPool, policy, await coldColumnsFor(pgPool, policy), definition, params.data);
+          return await runReport(cold, pgPool, config.tables, request, output);
         } catch (error) {
-          if (error instanceof Error && SQL_MISTAKE.test(error.message)) throw refuse(`report '${definition.name}': ${error.message.split('\n')[0]}`, 'BadReportSql');
+          if (error instanceof Error && SQL_MISTAKE.test(error.message)) throw refuse(`${request.name}: ${error.message.split('\n')[0]}`, 'BadReportSql');
           throw error;
         }
       });

@@ -5,6 +5,7 @@ import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { demoCommand } from './commands/demo.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { provisionCommand } from './commands/provision.ts';
+import { queryCommand } from './commands/query.ts';
 import { reportCommand } from './commands/report.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
@@ -27,7 +28,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   up: { run: upCommand, summary: 'run the stack, the workers and the daily schedule until interrupted' },
   worker: { run: workerCommand, summary: 'run only the workers, against a running ducktier up or the configured servers' },
   migrate: { run: migrateCommand, summary: 'move partitions older than the hot window to DuckDB now' },
-  report: { run: reportCommand, summary: 'run a named report over both tiers' },
+  report: { run: reportCommand, summary: 'run a named report over the tiers it needs' },
+  query: { run: queryCommand, summary: 'run ad-hoc read-only SQL over the tier views (<table>_hot, _cold, _all)' },
   status: { run: statusCommand, summary: 'partitions per tier, cold file size, locks, running migrations and recent moves' },
   provision: { run: provisionCommand, summary: 'build or fetch the Temporal CLI and DuckDB postgres extension (cached)' },
 };
@@ -42,7 +44,8 @@ ${Object.entries(COMMANDS)
 flags for every command: --data-dir DIR (default ./.ducktier), --config FILE, --federation auto|extension|copy, --json
   demo     [--rows N] [--days D]
   migrate  [--table T] [--partition P | --older-than 2d] [--wait] | --via-schedule
-  report   NAME [--from TS] [--to TS]        (ducktier report --list names them)
+  report   NAME [--from TS] [--to TS] [--param NAME=VALUE]... [--explain]   (ducktier report --list names them)
+  query    "SELECT ... FROM <table>_all" [--from TS] [--to TS] [--explain]
   worker   needs a running \`ducktier up\` on the data directory, or postgres.url and temporal.address
 environment: DUCKTIER_PG_URL or PG*, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DUCKTIER_TEMPORAL_CLI, DUCKTIER_DUCKDB_EXTENSION_DIR`;
 

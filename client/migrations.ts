@@ -6,6 +6,7 @@ import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';
 import type { reportWorkflow } from '../workflows/report.ts';
 import type { ReportResult } from '../storage/federation/report-runner.ts';
 import type { ReportParams } from '../storage/federation/report-definition.ts';
+import { AD_HOC_QUERY, type ReportInvocation } from '../storage/federation/report-request.ts';
 import { migrateDueWorkflowId, reportWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
 
 export interface MigrationRequest {
@@ -24,11 +25,17 @@ export async function startMigration(client: Client, config: DucktierConfig, req
   });
 }
 
-export async function runReportWorkflow(client: Client, config: DucktierConfig, report: string, params: ReportParams): Promise<ReportResult> {
+/** Runs a named report through the report workflow. */
+export async function runReportWorkflow(client: Client, config: DucktierConfig, report: string, params: ReportParams = {}, options: { explain?: boolean } = {}): Promise<ReportResult> {
+  return runReportInvocation(client, config, { report, params, ...options });
+}
+
+/** Runs a named report or ad-hoc query on the cold worker (the process owning the DuckDB file). */
+export async function runReportInvocation(client: Client, config: DucktierConfig, invocation: ReportInvocation): Promise<ReportResult> {
   return client.workflow.execute<typeof reportWorkflow>(WORKFLOW_TYPES.report, {
     taskQueue: config.temporal.taskQueue,
-    workflowId: reportWorkflowId(config.temporal.taskQueue, report, randomUUID().slice(0, 8)),
-    args: [{ coldTaskQueue: config.temporal.coldTaskQueue, report, params }],
+    workflowId: reportWorkflowId(config.temporal.taskQueue, invocation.report ?? AD_HOC_QUERY, randomUUID().slice(0, 8)),
+    args: [{ coldTaskQueue: config.temporal.coldTaskQueue, ...invocation }],
   });
 }
 

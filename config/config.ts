@@ -55,6 +55,15 @@ const configSchema = z
     tables: z.array(tablePolicySchema).min(1, 'at least one table policy is needed').prefault([DEMO_POLICY]),
     /** Named reports. Default: the seed's reports, for the tables that have a policy. */
     reports: z.array(reportDefinitionSchema).optional(),
+    /** Where report results go: inline in the workflow result while small, else to a file in the data directory. */
+    reportOutput: z
+      .object({
+        /** Results whose JSON exceeds this go to a file; well under Temporal's ~2 MB payload limit. */
+        maxInlineBytes: z.number().int().min(1).max(1_500_000).default(256 * 1024),
+        format: z.enum(['parquet', 'csv']).default('parquet'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -1,13 +1,15 @@
+import type { ReportInvocation } from '../storage/federation/report-request.ts';
 import type { ReportResult } from '../storage/federation/report-runner.ts';
 import { reportActivities } from './activity-proxies.ts';
 
-export interface ReportInput {
+export interface ReportInput extends ReportInvocation {
   coldTaskQueue: string;
-  report: string;
-  params?: { from?: string; to?: string };
 }
 
-/** Runs a named report on the process that owns the DuckDB file and returns its rows. */
-export async function reportWorkflow(input: ReportInput): Promise<ReportResult> {
-  return reportActivities(input.coldTaskQueue).runReport({ report: input.report, params: input.params ?? {} });
+/**
+ * Runs a named report or an ad-hoc read-only query on the process that owns the DuckDB file. Small results come back
+ * in the workflow result; a large one comes back as the path and row count of the file the activity wrote.
+ */
+export async function reportWorkflow({ coldTaskQueue, ...invocation }: ReportInput): Promise<ReportResult> {
+  return reportActivities(coldTaskQueue).runReport(invocation);
 }

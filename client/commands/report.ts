@@ -1,35 +1,50 @@
-import { describeIssues, findReport } from '../../config/config.ts';
+import type { DucktierConfig } from '../../config/config.ts';
 import { UsageError } from '../../config/usage-error.ts';
-import { reportParamsSchema } from '../../storage/federation/report-definition.ts';
+import { resolveReportRequest, type ReportInvocation } from '../../storage/federation/report-request.ts';
 import { parseCommandArgs } from '../cli-args.ts';
 import type { CommandContext } from '../cli.ts';
-import { runReportWorkflow } from '../migrations.ts';
-import { renderTable } from '../render.ts';
+import { runReportInvocation } from '../migrations.ts';
+import { renderPlan, renderReportResult } from '../render-report.ts';
 import { openSession } from '../session.ts';
+
+/** Flags shared by `report` and `query`: the time range and --explain. */
+export const RUN_OPTIONS = { from: { type: 'string' }, to: { type: 'string' }, explain: { type: 'boolean', default: false } } as const;
 
 /** `ducktier report NAME`: runs a named report through the report workflow, on the process owning the cold file. */
 export async function reportCommand(context: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     'report',
     context.args,
-    { from: { type: 'string' }, to: { type: 'string' }, list: { type: 'boolean', default: false } },
+    { ...RUN_OPTIONS, param: { type: 'string', multiple: true }, list: { type: 'boolean', default: false } },
     true,
   );
   const config = context.config(values);
   if (values.list) {
-    for (const report of config.reports) context.print(`${report.name.padEnd(20)} ${report.title} [${report.table}, ${report.tiers}]`);
+    for (const report of config.reports) {
+      const params = Object.entries(report.params).map(([name, p]) => `--param ${name}=${p.type === 'choice' ? p.values.join('|') : 'N'}`);
+      context.print(`${report.name.padEnd(22)} ${report.title} [${report.table}]${params.length > 0 ? `  ${params.join(' ')}` : ''}`);
+    }
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`report takes one report name (available: ${config.reports.map((r) => r.name).join(', ')})`);
-  const definition = findReport(config, positionals[0]!);
-  const params = reportParamsSchema.safeParse({ from: values.from, to: values.to });
-  if (!params.success) throw new UsageError(`report ${definition.name}: ${describeIssues(params.error).replace(/^(from|to):/, '--$1')}`);
+  const paramValues: Record<string, string> = {};
+  for (const param of values.param ?? []) {
+    const match = /^([^=]+)=(.*)$/s.exec(param);
+    if (!match) throw new UsageError(`--param takes name=value, got '${param}'`);
+    paramValues[match[1]!] = match[2]!;
+  }
+  const invocation = { report: positionals[0]!, params: { from: values.from, to: values.to, values: paramValues }, explain: values.explain };
+  return executeRun(context, config, invocation, values.json);
+}
 
+/** Checks the invocation before anything starts, runs it through the report workflow and prints its result or plan. */
+export async function executeRun(context: CommandContext, config: DucktierConfig, invocation: ReportInvocation, json: boolean): Promise<number> {
+  const request = resolveReportRequest(config, invocation);
   const session = await openSession(config, context.log, { temporal: 'workers' });
   try {
-    const result = await runReportWorkflow(session.temporal!, config, definition.name, params.data);
-    if (values.json) context.print(JSON.stringify(result, null, 2));
-    else context.print(`${result.title} (read PostgreSQL via ${result.readMode})\n${renderTable(result.rows)}`);
+    const result = await runReportInvocation(session.temporal!, config, invocation);
+    if (json) context.print(JSON.stringify(request.explain ? { report: result.report, plan: result.plan } : result, null, 2));
+    else context.print(request.explain ? renderPlan(result.report, result.plan) : renderReportResult(result));
     return 0;
   } finally {
     await session.close();

@@ -1,52 +1,236 @@
+import { DuckDBTypeId, StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import type pg from 'pg';
 import type { TablePolicy } from '../../config/policy.ts';
+import { UsageError } from '../../config/usage-error.ts';
 import type { ColdStore, PgReadMode } from '../duckdb/cold-store.ts';
-import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
-import { readJsonRows, type JsonRow } from '../duckdb/duck-rows.ts';
-import type { ReportDefinition, ReportParams } from './report-definition.ts';
+import { coldColumnsFor } from '../duckdb/cold-schema.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
-import { coldSnapshotIsCurrent, defineTierViews } from './tier-views.ts';
+import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { openCopySnapshot } from './copy-snapshot.ts';
+import { openExtensionSnapshot } from './extension-snapshot.ts';
+import type { PgSnapshot } from './pg-snapshot.ts';
+import { detectPgDuckdb, type PgDuckdbStatus } from './pg-duckdb.ts';
+import type { BoundValue, ResolvedParams } from './report-definition.ts';
+import { RANGE_VARIABLES, rangeEnds, type TimeRange } from './report-range.ts';
+import { analyzeReportSql, type SqlReads } from './report-sql.ts';
+import { PARTIALS_VIEW, partialColumns, partialsView, planPushdown, type AggregatePushdown } from './aggregate-pushdown.ts';
+import { collectResult, type ReportRows, type ResultOutputOptions } from './result-output.ts';
+import { planTable, readsCold, type TablePlan } from './tier-plan.ts';
+import { coldSnapshotIsCurrent, coldView, createViews, emptyRelation, placeholderViews, tierViewSql, type ViewDefinition } from './tier-views.ts';
 
 const MAX_SNAPSHOT_ATTEMPTS = 5;
 
-export interface ReportResult {
+/** A run: a named report's or an ad-hoc query's SQL with its resolved parameters. */
+export interface ReportRequest {
+  /** The report's name; `query` for ad-hoc SQL. */
+  name: string;
+  title: string;
+  sql: string;
+  params: ResolvedParams;
+  /** Plan only: route, define the views, check the SQL, but read no rows. */
+  explain: boolean;
+}
+
+/** What a run reads and how: shown by --explain and returned with every result. */
+export interface ReportPlan {
+  federation: PgReadMode;
+  range: { from: string | null; to: string | null };
+  tables: TablePlan[];
+  /** Whether aggregates were computed per partition in PostgreSQL, and which; or why not. */
+  pushdown: PushdownPlan;
+  pgDuckdb: PgDuckdbStatus;
+  /** Only with --explain: it grows with the partitions read, and results must stay small. */
+  sql?: {
+    /** The tier views as DuckDB defines them for this run. */
+    views: ViewDefinition[];
+    /** What ducktier itself runs in PostgreSQL's snapshot (the extension adds its own scans of the views' tables). */
+    postgres: string[];
+    /** The statement DuckDB runs. */
+    query: string;
+  };
+}
+
+export type PushdownPlan =
+  | { applied: true; keys: string[]; partials: string[]; postgresPartitions: string[] }
+  | { applied: false; reason: string };
+
+export interface ReportResult extends ReportRows {
   report: string;
   title: string;
-  tiers: ReportDefinition['tiers'];
   /** How DuckDB read PostgreSQL for this run. */
   readMode: PgReadMode;
-  rows: JsonRow[];
+  plan: ReportPlan;
+  /** True when only the plan was asked for (--explain): no rows were read. */
+  explainOnly: boolean;
 }
 
 /**
- * Runs one report as a single DuckDB statement over both tiers, inside one DuckDB transaction so that every
- * PostgreSQL scan in it shares one snapshot; starts again if the DuckDB snapshot turns out older than PostgreSQL's.
+ * Runs one report as a single DuckDB statement over the tiers it needs, inside one read-only DuckDB transaction and
+ * one PostgreSQL snapshot (see pg-snapshot.ts). The run's time range routes it: only partitions whose bounds meet
+ * the range are read, from the tier their move record in that snapshot assigns them to. Starts again if the DuckDB
+ * snapshot turns out older than PostgreSQL's.
  */
 export async function runReport(
   store: ColdStore,
   pgPool: pg.Pool,
-  policy: TablePolicy,
-  columns: ColumnMapping[],
-  definition: ReportDefinition,
-  params: ReportParams,
+  policies: TablePolicy[],
+  request: ReportRequest,
+  output: ResultOutputOptions,
 ): Promise<ReportResult> {
-  await store.ensureColdTable(policy.coldTable, columns);
+  const what = request.name === 'query' ? 'query' : `report '${request.name}'`;
   return store.withConnection(async (connection) => {
-    // The attached catalog caches PostgreSQL's schema; partitions come and go, so start each report fresh.
-    if (store.readMode === 'extension') await connection.run('CALL pg_clear_cache()');
-    for (let attempt = 1; attempt <= MAX_SNAPSHOT_ATTEMPTS; attempt++) {
-      const rows = await inDuckTransaction(connection, async () => {
-        const served = await defineTierViews(connection, store, pgPool, policy, columns);
-        if (!(await coldSnapshotIsCurrent(connection, policy, served))) return undefined;
-        const bound: Record<string, string | null> = {};
-        for (const name of ['from', 'to'] as const) {
-          if (new RegExp(`\\$${name}\\b`).test(definition.sql)) bound[name] = params[name] ?? null;
-        }
-        return readJsonRows(await connection.runAndReadAll(definition.sql, bound));
-      });
-      if (rows) return { report: definition.name, title: definition.title, tiers: definition.tiers, readMode: store.readMode, rows };
+    const reads = await analyzeReportSql(connection, request.sql, policies, what);
+    const columns = new Map<TablePolicy, ColumnMapping[]>();
+    for (const { policy } of reads.tables) {
+      columns.set(policy, await coldColumnsFor(pgPool, policy));
+      await store.ensureColdTable(policy.coldTable, columns.get(policy)!);
     }
-    throw new Error(`the cold tier kept changing under report ${definition.name}; try again`);
+    const columnsOf = (policy: TablePolicy) => columns.get(policy)!;
+    const pushdown = await planPushdown(connection, reads, columnsOf);
+    // No pg_clear_cache(): it frees catalog entries other connections' scans are using (concurrent reports crashed),
+    // and the extension loads a table missing from its cache (a new partition) on first use anyway.
+    await setRangeVariables(connection, request.params.range);
+
+    for (let attempt = 1; attempt <= MAX_SNAPSHOT_ATTEMPTS; attempt++) {
+      const outcome = await inDuckTransaction(
+        connection,
+        async () => {
+          const snapshot = await openSnapshot(store, connection, pgPool, reads, request.params.range);
+          try {
+            return await runInSnapshot(connection, snapshot, reads, columnsOf, pushdown, request, output, what);
+          } finally {
+            await snapshot.close();
+          }
+        },
+        'read-only',
+      ).catch((error: unknown) => {
+        // The read-only transaction is the second guard, behind the parser check: a write that got past it ends here.
+        if (error instanceof Error && /read-only mode/.test(error.message)) throw new UsageError(`${what} tried to write (${error.message.split('\n')[0]}); reports are read-only`);
+        throw error;
+      });
+      if (outcome) return { report: request.name, title: request.title, readMode: store.readMode, explainOnly: request.explain, ...outcome };
+    }
+    throw new Error(`the cold tier kept changing under ${what}; try again`);
   });
 }
 
+async function runInSnapshot(
+  connection: DuckDBConnection,
+  snapshot: PgSnapshot,
+  reads: SqlReads,
+  columnsOf: (policy: TablePolicy) => ColumnMapping[],
+  pushdown: AggregatePushdown | { reason: string },
+  request: ReportRequest,
+  output: ResultOutputOptions,
+  what: string,
+): Promise<(ReportRows & { plan: ReportPlan }) | undefined> {
+  const { range } = request.params;
+  const tables: TablePlan[] = [];
+  for (const { policy, views } of reads.tables) {
+    const timeColumn = columnsOf(policy).find((c) => c.name === policy.timeColumn)!;
+    tables.push(await planTable(snapshot, policy, timeColumn, views, range));
+  }
+  for (const [index, { policy }] of reads.tables.entries()) {
+    if (!(await coldSnapshotIsCurrent(connection, policy, tables[index]!))) return undefined;
+  }
+  const pgDuckdb = await detectPgDuckdb(snapshot);
+
+  // The report binds first against empty views of the right shape: its parameters and output are known, and a
+  // rewrite for pushdown is checked to return the same columns, before any read is declared.
+  await createViews(connection, reads.tables.flatMap(({ policy, views }) => placeholderViews(policy, columnsOf(policy), views)));
+  const original = await bindReport(connection, request.sql, request.params.values, what);
+  const rewrite: { sql?: string; reason?: string } = 'policy' in pushdown ? await rewriteForPushdown(connection, pushdown, original, request.params.values, what) : pushdown;
+
+  const views: ViewDefinition[] = [];
+  let pushdownPlan: PushdownPlan = { applied: false, reason: rewrite.reason ?? '' };
+  for (const [index, { policy }] of reads.tables.entries()) {
+    const plan = tables[index]!;
+    if (rewrite.sql !== undefined && 'policy' in pushdown && pushdown.policy === policy) {
+      if (readsCold(plan)) views.push(coldView(policy, columnsOf(policy), plan, range));
+      views.push(partialsView(snapshot, pushdown, columnsOf(policy), plan, range, readsCold(plan)));
+      pushdownPlan = {
+        applied: true,
+        keys: pushdown.keys.map((k) => k.name),
+        partials: pushdown.partials.map((p) => p.sql),
+        postgresPartitions: plan.hot.filter((read) => read.read === 'whole').map((read) => read.partition),
+      };
+    } else {
+      views.push(...tierViewSql(snapshot, policy, columnsOf(policy), plan, range));
+    }
+  }
+  await createViews(connection, views);
+  const query = rewrite.sql ?? request.sql;
+  const plan: ReportPlan = {
+    federation: snapshot.readMode,
+    range: { from: range.from?.toISOString() ?? null, to: range.to?.toISOString() ?? null },
+    tables,
+    pushdown: pushdownPlan,
+    pgDuckdb,
+  };
+  if (request.explain) return { plan: { ...plan, sql: { views, postgres: snapshot.statements(), query } }, columns: original.columns.map((c) => c.name), rowCount: 0, rows: [] };
+  await snapshot.materialize();
+  return { plan, ...(await collectResult(connection, query, original.values, output, request.name)) };
+}
+
+/**
+ * The report's statement rewritten over the partial aggregates, if it binds to exactly the original's columns and
+ * types (a safety net under the shape check); else why not.
+ */
+async function rewriteForPushdown(
+  connection: DuckDBConnection,
+  pushdown: AggregatePushdown,
+  original: BoundReport,
+  values: Record<string, BoundValue>,
+  what: string,
+): Promise<{ sql?: string; reason?: string }> {
+  if (original.columns.some((c) => c.type === undefined)) return { reason: 'its column types depend on its parameters, so the rewrite cannot be checked' };
+  const sql = await pushdown.rewrite(connection, original.columns.map((c) => c.name));
+  await createViews(connection, [{ name: PARTIALS_VIEW, sql: emptyRelation(partialColumns(pushdown)) }]);
+  const rewritten = await bindReport(connection, sql, values, what).catch(() => undefined);
+  const same = rewritten !== undefined && JSON.stringify(rewritten.columns) === JSON.stringify(original.columns);
+  return same ? { sql } : { reason: 'the rewritten query would not return the same columns and types' };
+}
+
+function openSnapshot(store: ColdStore, connection: DuckDBConnection, pgPool: pg.Pool, reads: SqlReads, range: TimeRange): Promise<PgSnapshot> {
+  // Only tables whose hot rows are read need their partitions held in place.
+  const lockTables = reads.tables.filter((t) => t.views.some((v) => v !== 'cold')).map((t) => ({ schema: t.policy.schema, table: t.policy.table }));
+  return store.readMode === 'extension' ? openExtensionSnapshot(connection, lockTables) : openCopySnapshot(pgPool, () => store.spoolFile(), lockTables, range);
+}
+
+/** The range's ends as DuckDB session variables, set through bound parameters; the views read them. */
+async function setRangeVariables(connection: DuckDBConnection, range: TimeRange): Promise<void> {
+  for (const end of rangeEnds(range)) {
+    await connection.run(`SET VARIABLE ${RANGE_VARIABLES[end]} = CAST($value AS TIMESTAMPTZ)`, { value: range[end]!.toISOString() });
+  }
+}
+
+interface BoundReport {
+  /** The values of the parameters the statement uses. */
+  values: Record<string, BoundValue>;
+  columns: Array<{ name: string; type: string | undefined }>;
+}
+
+/**
+ * Binds the statement (so a wrong column or view is reported here, before any row is read), checks it is a SELECT,
+ * and picks the values of the parameters it uses; a parameter it uses that the run does not have is an error.
+ */
+async function bindReport(connection: DuckDBConnection, sql: string, values: Record<string, BoundValue>, what: string): Promise<BoundReport> {
+  const prepared = await connection.prepare(sql);
+  try {
+    if (prepared.statementType !== StatementType.SELECT) throw new UsageError(`${what}: only a single SELECT is allowed: reports are read-only`);
+    const used: Record<string, BoundValue> = {};
+    for (let index = 1; index <= prepared.parameterCount; index++) {
+      const name = prepared.parameterName(index);
+      if (!(name in values)) throw new UsageError(`${what} uses $${name}, which is not one of its parameters (${Object.keys(values).map((n) => `$${n}`).join(', ')})`);
+      used[name] = values[name]!;
+    }
+    // A type that depends on a parameter's value (date_trunc($bucket, ...)) is only known once bound: undefined here.
+    const columns = Array.from({ length: prepared.columnCount }, (_, index) => ({
+      name: prepared.columnName(index),
+      type: prepared.columnTypeId(index) === DuckDBTypeId.INVALID ? undefined : prepared.columnType(index).toString(),
+    }));
+    return { values: used, columns };
+  } finally {
+    prepared.destroySync();
+  }
+}

@@ -1,110 +1,78 @@
-import { rmSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type pg from 'pg';
 import type { TablePolicy } from '../../config/policy.ts';
-import { COLD_SERVING_STATES } from '../postgres/pg-move-state.ts';
-import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
-import { COLD_MANIFEST_TABLE, SOURCE_PARTITION_COLUMN, type ColdStore } from '../duckdb/cold-store.ts';
+import { COLD_MANIFEST_TABLE, SOURCE_PARTITION_COLUMN } from '../duckdb/cold-store.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
+import type { PgSnapshot } from './pg-snapshot.ts';
+import { duckRangeCondition, type TimeRange } from './report-range.ts';
+import { readsCold, readsHot, type TablePlan } from './tier-plan.ts';
+import type { TierView } from './report-sql.ts';
 import { tierViewNames } from './tier-view-names.ts';
-import { copyExportSelect, copyToCsvFile, csvSelect, extensionSelect, PG_CATALOG_ALIAS } from '../duckdb/pg-transport.ts';
 
-const servingStates = COLD_SERVING_STATES.map(quoteLiteral).join(', ');
+/** A view a run defines, with its SQL (shown by --explain). */
+export interface ViewDefinition {
+  name: string;
+  sql: string;
+}
 
 /**
- * Defines the tier views on `connection` inside its open transaction (the cold table must exist already).
- *
- * The consistency rule: a cold row counts only if ducktier's move record in PostgreSQL says its partition is detached
- * (or dropped), and that record is read in the same PostgreSQL snapshot as the hot rows. A partition is therefore
- * counted from exactly one tier at any instant, including between the DuckDB write and the detach.
+ * The SQL of one table's tier views for a run, following its plan: `<table>_hot` reads exactly the planned hot
+ * partitions in the run's PostgreSQL snapshot, `<table>_cold` exactly the planned cold partitions' rows in DuckDB
+ * (those the same snapshot records as served from DuckDB), `<table>_all` both. Each is narrowed to the range; a tier
+ * with nothing to read is an empty relation of the right shape, so its system is not read at all.
  */
-export async function defineTierViews(
-  connection: DuckDBConnection,
-  store: ColdStore,
-  pgPool: pg.Pool,
-  policy: TablePolicy,
-  columns: ColumnMapping[],
-): Promise<ServedPartitions> {
+export function tierViewSql(snapshot: PgSnapshot, policy: TablePolicy, columns: ColumnMapping[], plan: TablePlan, range: TimeRange): ViewDefinition[] {
   const names = tierViewNames(policy.table);
+  const timeColumn = columns.find((c) => c.name === policy.timeColumn)!;
   const columnList = columns.map((c) => quoteIdent(c.name)).join(', ');
-  let served: ServedPartitions;
-  if (store.readMode === 'extension') {
-    await connection.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(names.hot)} AS ${extensionSelect(policy.schema, policy.table, columns)}`);
-    served = {
-      relation: `SELECT partition_name, cold_write_id FROM ${PG_CATALOG_ALIAS}.ducktier.partition_moves
-                  WHERE table_schema = ${quoteLiteral(policy.schema)} AND table_name = ${quoteLiteral(policy.table)}
-                    AND state IN (${servingStates})`,
-    };
-  } else {
-    const servedMoves = await copyHotRows(connection, store, pgPool, policy, columns, names.hot);
-    const list = (values: Array<string | null>) => `[${values.map((v) => (v === null ? 'NULL' : quoteLiteral(v))).join(', ')}]::VARCHAR[]`;
-    served = {
-      relation: `SELECT unnest(${list(servedMoves.map((m) => m.partition_name))}) AS partition_name, unnest(${list(servedMoves.map((m) => m.cold_write_id))}) AS cold_write_id`,
-    };
-  }
-  await connection.run(
-    `CREATE OR REPLACE TEMP VIEW ${quoteIdent(names.cold)} AS
-       SELECT ${columnList} FROM main.${quoteIdent(policy.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} IN (SELECT partition_name FROM (${served.relation}))`,
-  );
-  await connection.run(
-    `CREATE OR REPLACE TEMP VIEW ${quoteIdent(names.all)} AS
-       SELECT ${columnList} FROM ${quoteIdent(names.hot)} UNION ALL SELECT ${columnList} FROM ${quoteIdent(names.cold)}`,
-  );
-  return served;
+  const views: ViewDefinition[] = [];
+  if (readsHot(plan)) views.push({ name: names.hot, sql: plan.hot.length > 0 ? snapshot.rows(policy.schema, plan.hot, columns, timeColumn, range) : emptyRelation(columns) });
+  if (readsCold(plan)) views.push(coldView(policy, columns, plan, range));
+  if (plan.views.includes('all')) views.push({ name: names.all, sql: `SELECT ${columnList} FROM ${quoteIdent(names.hot)} UNION ALL SELECT ${columnList} FROM ${quoteIdent(names.cold)}` });
+  return views;
 }
 
-/** The partitions whose rows the cold view serves: a SQL relation of `partition_name` and the `cold_write_id` serving it. */
-export interface ServedPartitions {
-  relation: string;
+/** `<table>_cold`: the planned cold partitions' rows in DuckDB, narrowed to the range. */
+export function coldView(policy: TablePolicy, columns: ColumnMapping[], plan: TablePlan, range: TimeRange): ViewDefinition {
+  const timeColumn = columns.find((c) => c.name === policy.timeColumn)!;
+  const sql =
+    plan.cold.length > 0
+      ? `SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM main.${quoteIdent(policy.coldTable)}
+          WHERE ${SOURCE_PARTITION_COLUMN} IN (${plan.cold.map((p) => quoteLiteral(p.partition)).join(', ')}) AND ${duckRangeCondition(timeColumn, range)}`
+      : emptyRelation(columns);
+  return { name: tierViewNames(policy.table).cold, sql };
 }
 
 /**
- * DuckDB fixes its snapshot at the transaction's first statement and PostgreSQL at the first read of it, so the DuckDB
- * snapshot may predate a move that PostgreSQL already records as detached. Every partition the PostgreSQL snapshot
- * serves from the cold tier was committed to the DuckDB manifest, with the write ID the detach recorded, before it was
- * detached; if this transaction's DuckDB snapshot lacks one, or holds an older write of it, the snapshot is too old and
- * the caller must start again.
+ * Empty views of the right shape under the tier views' names: the report binds against them (its parameters, columns
+ * and types are known) before any read is declared.
  */
-export async function coldSnapshotIsCurrent(connection: DuckDBConnection, policy: TablePolicy, served: ServedPartitions): Promise<boolean> {
-  const reader = await connection.runAndReadAll(
-    `SELECT count(*)::INTEGER AS missing
-       FROM (${served.relation}) s
-      WHERE NOT EXISTS (SELECT 1 FROM main.${COLD_MANIFEST_TABLE} m
-                         WHERE m.table_schema = $schema AND m.table_name = $table
-                           AND m.partition_name = s.partition_name AND m.write_id IS NOT DISTINCT FROM s.cold_write_id)`,
-    { schema: policy.schema, table: policy.table },
-  );
-  return Number(reader.getRowObjectsJson()[0]?.missing ?? 0) === 0;
+export function placeholderViews(policy: TablePolicy, columns: ColumnMapping[], views: TierView[]): ViewDefinition[] {
+  const names = tierViewNames(policy.table);
+  return views.map((view) => ({ name: names[view], sql: emptyRelation(columns) }));
 }
+
+/** A relation with these columns and no rows, reading nothing. */
+export function emptyRelation(columns: ColumnMapping[]): string {
+  return `SELECT ${columns.map((c) => `CAST(NULL AS ${c.duckType}) AS ${quoteIdent(c.name)}`).join(', ')} WHERE false`;
+}
+
+export async function createViews(connection: DuckDBConnection, views: ViewDefinition[]): Promise<void> {
+  for (const view of views) await connection.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(view.name)} AS ${view.sql}`);
+}
+
 /**
- * COPY path: streams the hot rows into a temporary DuckDB table and reads the served-partition list in one
- * REPEATABLE READ transaction, so both come from the same PostgreSQL snapshot.
+ * DuckDB fixes its snapshot when the transaction first reads it, which may precede a move that PostgreSQL's snapshot
+ * already records as served from DuckDB. Every such partition's rows were committed to DuckDB, with the manifest entry
+ * whose write ID the detach recorded, before the detach; if this transaction's DuckDB snapshot lacks that write, it is
+ * too old (or the copy has since been discarded) and the caller must start again.
  */
-async function copyHotRows(
-  connection: DuckDBConnection,
-  store: ColdStore,
-  pgPool: pg.Pool,
-  policy: TablePolicy,
-  columns: ColumnMapping[],
-  hotName: string,
-): Promise<Array<{ partition_name: string; cold_write_id: string | null }>> {
-  const spool = store.spoolFile();
-  const client = await pgPool.connect();
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const { rows } = await client.query<{ partition_name: string; cold_write_id: string | null }>(
-      `SELECT partition_name, cold_write_id FROM ducktier.partition_moves WHERE table_schema = $1 AND table_name = $2 AND state = ANY($3)`,
-      [policy.schema, policy.table, COLD_SERVING_STATES],
-    );
-    await copyToCsvFile(client, copyExportSelect(policy.schema, policy.table, columns), spool);
-    await client.query('COMMIT');
-    await connection.run(`CREATE OR REPLACE TEMP TABLE ${quoteIdent(hotName)} AS ${csvSelect(spool, columns)}`);
-    return rows;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-    rmSync(spool, { force: true });
-  }
+export async function coldSnapshotIsCurrent(connection: DuckDBConnection, policy: TablePolicy, plan: TablePlan): Promise<boolean> {
+  if (plan.cold.length === 0) return true;
+  const reader = await connection.runAndReadAll(`SELECT partition_name, write_id FROM main.${COLD_MANIFEST_TABLE} WHERE table_schema = $schema AND table_name = $table`, {
+    schema: policy.schema,
+    table: policy.table,
+  });
+  const writes = new Map(reader.getRowObjectsJson().map((row) => [String(row.partition_name), row.write_id === null ? null : String(row.write_id)]));
+  return plan.cold.every((read) => writes.has(read.partition) && writes.get(read.partition) === read.writeId);
 }

@@ -41,7 +41,7 @@ describe('configuration', () => {
     [{ tables: [{ table: 'e', timeColumn: 't' }, { table: 'e', timeColumn: 't' }] }, /public\.e has two policies/],
     [{ tables: [{ table: 'e', timeColumn: 't', coldTable: 'e_all' }] }, /coldTable: 'e_all' is the name of one of the table's report views/],
     [{ duckdb: { federation: 'sometimes' } }, /duckdb\.federation/],
-    [{ reports: [{ name: 'x', table: 'nope', tiers: 'all', title: 't', sql: 'SELECT 1' }] }, /reports\.0\.table: no table policy for 'nope'/],
+    [{ reports: [{ name: 'x', table: 'nope', title: 't', sql: 'SELECT 1' }] }, /reports\.0\.table: no table policy for 'nope'/],
   ])('rejects %j with a message naming the field', (values, message) => {
     expect(() => loadConfig({ env: {}, values })).toThrow(UsageError);
     expect(() => loadConfig({ env: {}, values })).toThrow(message);

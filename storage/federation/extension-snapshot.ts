@@ -1,0 +1,46 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { extensionSelect, PG_CATALOG_ALIAS } from '../duckdb/pg-transport.ts';
+import { qualify, quoteIdent, quoteLiteral } from '../sql-quoting.ts';
+import type { HotRead, PgSnapshot } from './pg-snapshot.ts';
+import { duckRangeCondition } from './report-range.ts';
+
+/**
+ * The snapshot of the PostgreSQL transaction DuckDB's postgres extension opens for the current DuckDB transaction
+ * (REPEATABLE READ, READ ONLY; its parallel scans import the same snapshot). Must be opened before anything in the
+ * DuckDB transaction reads PostgreSQL: the lock statement then runs before the snapshot is taken.
+ */
+export async function openExtensionSnapshot(connection: DuckDBConnection, lockTables: Array<{ schema: string; table: string }>): Promise<PgSnapshot> {
+  const lock = lockTables.length > 0 ? `LOCK TABLE ONLY ${lockTables.map((t) => qualify(t.schema, t.table)).join(', ')} IN ACCESS SHARE MODE; ` : '';
+  // Partition bounds of timestamptz columns are rendered in the session's zone; ducktier reads them in UTC.
+  const opening = `${lock}SET LOCAL TimeZone = 'UTC'`;
+  await connection.run(`CALL postgres_execute(${quoteLiteral(PG_CATALOG_ALIAS)}, ${quoteLiteral(opening)})`);
+  const pgQuery = (sql: string) => `postgres_query(${quoteLiteral(PG_CATALOG_ALIAS)}, ${quoteLiteral(sql)})`;
+
+  return {
+    readMode: 'extension',
+    async query(sql) {
+      return (await connection.runAndReadAll(`SELECT * FROM ${pgQuery(sql)}`)).getRowObjectsJson();
+    },
+    async holdsRows(schema, partition, timeColumn, range) {
+      const reader = await connection.runAndReadAll(
+        `SELECT count(*)::INTEGER AS found FROM (SELECT 1 FROM ${PG_CATALOG_ALIAS}.${qualify(schema, partition)} WHERE ${duckRangeCondition(timeColumn, range)} LIMIT 1)`,
+      );
+      return Number(reader.getRowObjectsJson()[0]?.found) > 0;
+    },
+    // One scan per partition: DuckDB runs them side by side, and each splits into ctid ranges read in parallel, where
+    // a scan of the parent would be one stream. Range conditions are pushed into the scan's COPY by the extension.
+    rows(schema, reads: HotRead[], columns, timeColumn, range) {
+      return reads
+        .map((read) => `${extensionSelect(schema, read.partition, columns)}${read.read === 'range' ? ` WHERE ${duckRangeCondition(timeColumn, range)}` : ''}`)
+        .join('\nUNION ALL\n');
+    },
+    queryResult(pgSql, columns: ColumnMapping[]) {
+      const list = columns.map((c) => `CAST(${quoteIdent(c.name)} AS ${c.duckType}) AS ${quoteIdent(c.name)}`).join(', ');
+      return `SELECT ${list} FROM ${pgQuery(pgSql)}`;
+    },
+    statements: () => [opening],
+    materialize: async () => {},
+    close: async () => {},
+  };
+}

@@ -1,0 +1,65 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, inject, test } from 'vitest';
+
+const BIN = path.resolve('bin/ducktier.mjs');
+
+/** Runs the real CLI as a user would, on the embedded default stack in its own data directory. */
+function ducktier(args: string[]) {
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, DUCKTIER_PG_URL: '', TEMPORAL_ADDRESS: '', PGHOST: '' },
+    timeout: 240_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function expectOneLineUsageError(result: ReturnType<typeof ducktier>, message: string | RegExp): void {
+  expect(result.stdout).toBe('');
+  expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  expect(result.stderr.trim()).toMatch(message);
+  expect(result.code).toBe(2);
+}
+
+describe('ducktier report and query from the command line', () => {
+  test('a bad report name, parameter or query is one line and exit code 2, before anything starts', () => {
+    const dataDir = path.join(inject('scratchDir'), 'report-cli-bad');
+    const run = (...args: string[]) => ducktier([...args, '--data-dir', dataDir]);
+    expectOneLineUsageError(run('report', 'top_user'), /^ducktier: unknown report 'top_user' \(available: .*top_users/);
+    expectOneLineUsageError(run('report', 'top_users', '--param', 'limit=ten'), "ducktier: report top_users: parameter 'limit' must be a whole number from 1 to 10000, got 'ten'");
+    expectOneLineUsageError(run('report', 'top_users', '--param', 'limit'), "ducktier: --param takes name=value, got 'limit'");
+    expectOneLineUsageError(run('report', 'event_type_timeseries', '--param', 'bucket=year'), "ducktier: report event_type_timeseries: parameter 'bucket' must be one of hour, day, week, got 'year'");
+    expectOneLineUsageError(run('query', 'DELETE FROM events_all'), 'ducktier: query: only a single SELECT (or WITH ... SELECT) is allowed: reports are read-only');
+    expectOneLineUsageError(run('query', 'SELECT * FROM events_historical'), /^ducktier: query: reads 'events_historical', which is not a tier view/);
+    expectOneLineUsageError(run('query', "SELECT * FROM postgres_query('pg', 'SELECT 1')"), 'ducktier: query: may not call the table function postgres_query(); read the tier views instead');
+    expect(existsSync(path.join(dataDir, 'postgres'))).toBe(false);
+  });
+
+  test('--explain shows the tiers, partitions, federation mode and SQL; a large result is written to a file', () => {
+    const dataDir = path.join(inject('scratchDir'), 'report-cli');
+    const demo = ducktier(['demo', '--data-dir', dataDir, '--rows', '3000', '--days', '5', '--json']);
+    expect(demo.code).toBe(0);
+    const { migrated } = JSON.parse(demo.stdout) as { migrated: Array<{ partition: string }> };
+    expect(migrated.length).toBeGreaterThanOrEqual(2);
+
+    const explain = ducktier(['report', 'event_summary', '--explain', '--data-dir', dataDir]);
+    expect(explain.code).toBe(0);
+    const lines = explain.stdout.split('\n');
+    expect(lines[0]).toBe('Plan for event_summary (nothing was read)');
+    expect(lines).toContain("federation: extension: DuckDB's postgres extension (one PostgreSQL snapshot shared by every scan)");
+    expect(explain.stdout).toMatch(/public\.events \(time column timestamp\), views all: reads PostgreSQL \(\d+ partitions?\) and DuckDB \(\d+ partitions?\)/);
+    for (const { partition } of migrated) expect(explain.stdout).toMatch(new RegExp(`^ {2}(?:DuckDB| {6}) {6}${partition} {2}\\[`, 'm'));
+    expect(explain.stdout).toMatch(/^pushdown: {3}aggregates count\(\*\), min\("timestamp"\), max\("timestamp"\) per group of event_type, user_id, computed in PostgreSQL for \d+ partitions$/m);
+    expect(explain.stdout).toMatch(/^pg_duckdb: {2}pg_duckdb is not available on this PostgreSQL server/m);
+    expect(explain.stdout).toMatch(/^ {2}view __ducktier_partials AS$/m);
+    expect(explain.stdout).toMatch(/^ {6}SELECT event_type AS event_type, CAST\(COALESCE\(sum\(__ducktier_p0\), 0\) AS BIGINT\) AS event_count/m);
+
+    const big = ducktier(['query', `SELECT id, repeat('x', 200) AS pad FROM events_all ORDER BY id`, '--data-dir', dataDir]);
+    expect(big.code).toBe(0);
+    const file = /^3,000 rows written to (\S+\.parquet) \(parquet, [\d.]+ [KM]?B\): over the 256\.0 KB inline limit$/m.exec(big.stdout);
+    expect(file).not.toBeNull();
+    expect(file![1]!.startsWith(path.join(dataDir, 'results', 'query-'))).toBe(true);
+    expect(existsSync(file![1]!)).toBe(true);
+  });
+});
