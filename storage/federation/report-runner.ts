@@ -32,8 +32,13 @@ export async function runReport(
 ): Promise<ReportResult> {
   await store.ensureColdTable(policy.coldTable, columns);
   return store.withConnection(async (connection) => {
-    // The attached catalog caches PostgreSQL's schema; partitions come and go, so start each report fresh.
-    if (store.readMode === 'extension') await connection.run('CALL pg_clear_cache()');
+    if (store.readMode === 'extension') {
+      // The attached catalog caches PostgreSQL's schema; partitions come and go, so start each report fresh.
+      await connection.run('CALL pg_clear_cache()');
+      // Once analyzed, a partitioned parent has relpages = -1, which the extension's parallel ctid split reads as
+      // 2^64 pages and never finishes (duckdb-postgres#220, fixed after 1.4.4). A parent is read as one stream anyway.
+      await connection.run('SET pg_use_ctid_scan = false');
+    }
     for (let attempt = 1; attempt <= MAX_SNAPSHOT_ATTEMPTS; attempt++) {
       const rows = await inDuckTransaction(connection, async () => {
         const served = await defineTierViews(connection, store, pgPool, policy, columns);
