@@ -48,15 +48,20 @@ export async function findDemoSeed(pool: pg.Pool, policy: TablePolicy): Promise<
  */
 export async function seedDemoEvents(pool: pg.Pool, policy: TablePolicy, options: Required<Pick<GeneratorOptions, 'rows' | 'days' | 'anchor' | 'seed'>>): Promise<void> {
   await inTransaction(pool, async (client) => {
-    const table = qualify(policy.schema, policy.table);
-    const sink = client.query(copyFrom(`COPY ${table} (id, event_type, user_id, "timestamp", data) FROM STDIN (FORMAT csv)`));
-    await pipeline(Readable.from(csvLines(options)), sink);
-    await client.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), GREATEST((SELECT max(id) FROM ${table}), 1))`, [table]);
+    await copyEvents(client, policy, options);
     await client.query(
       'INSERT INTO ducktier.demo_seed (table_schema, table_name, rows, days, seed, anchor) VALUES ($1, $2, $3, $4, $5, $6)',
       [policy.schema, policy.table, options.rows, options.days, options.seed, options.anchor],
     );
   });
+}
+
+/** Streams generated events into the table with COPY, then moves its id sequence past them so plain inserts never collide. */
+export async function copyEvents(client: pg.ClientBase, policy: TablePolicy, options: GeneratorOptions): Promise<void> {
+  const table = qualify(policy.schema, policy.table);
+  const sink = client.query(copyFrom(`COPY ${table} (id, event_type, user_id, "timestamp", data) FROM STDIN (FORMAT csv)`));
+  await pipeline(Readable.from(csvLines(options)), sink);
+  await client.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), GREATEST((SELECT max(id) FROM ${table}), 1))`, [table]);
 }
 
 /** Batches lines into ~64 KB chunks so COPY is fed in large writes. */

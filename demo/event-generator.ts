@@ -18,6 +18,14 @@ export interface GeneratorOptions {
   seed?: number;
   /** First id; ids run consecutively from here. */
   firstId?: number;
+  /** Distinct users drawn from. Default: one per 20 rows (at least 10). */
+  users?: number;
+  /**
+   * `demo` (default): the demo's compact payload, about 90-120 bytes of JSON. `rich`: the same fields plus client
+   * details (browser, OS, locale, page load time), 160-200 bytes, like a real clickstream event; the benchmarks use it.
+   * The extra fields are drawn after the demo's, so the other columns are the same for the same seed either way.
+   */
+  payload?: 'demo' | 'rich';
 }
 
 const EVENT_TYPES = [
@@ -31,6 +39,9 @@ const EVENT_TYPES = [
 const TOTAL_WEIGHT = EVENT_TYPES.reduce((sum, e) => sum + e.weight, 0);
 const DEVICES = ['mobile', 'desktop', 'tablet'];
 const COUNTRIES = ['DE', 'US', 'FR', 'JP', 'BR', 'IN', 'GB', 'NL'];
+const BROWSERS = ['Chrome 131', 'Safari 18', 'Firefox 133', 'Edge 131', 'Samsung 26'];
+const SYSTEMS = ['Android 15', 'iOS 18', 'Windows 11', 'macOS 15', 'Linux'];
+const LOCALES = ['de-DE', 'en-US', 'fr-FR', 'ja-JP', 'pt-BR', 'hi-IN', 'en-GB', 'nl-NL'];
 const DAY_MS = 86_400_000;
 
 /** mulberry32: small, fast, and good enough to spread demo data. */
@@ -49,7 +60,7 @@ export function* generateEvents(options: GeneratorOptions): Generator<DemoEvent>
   const random = prng(options.seed ?? 42);
   const span = options.days * DAY_MS;
   const start = options.anchor.getTime() - span;
-  const users = Math.max(10, Math.round(options.rows / 20));
+  const users = options.users ?? Math.max(10, Math.round(options.rows / 20));
   const firstId = options.firstId ?? 1;
   for (let i = 0; i < options.rows; i++) {
     let pick = random() * TOTAL_WEIGHT;
@@ -65,8 +76,20 @@ export function* generateEvents(options: GeneratorOptions): Generator<DemoEvent>
     };
     if (eventType === 'purchase' || eventType === 'add_to_cart') data.amount = Math.round(random() * 50000) / 100;
     if (eventType === 'search') data.query = `term-${Math.floor(random() * 300)}`;
+    if (options.payload === 'rich') Object.assign(data, clientDetails(random));
     yield { id: firstId + i, eventType, userId, timestamp, data };
   }
+}
+
+/** What a real clickstream event carries about the client; only the `rich` payload has it. */
+function clientDetails(random: () => number): DemoEvent['data'] {
+  const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
+  return {
+    browser: pick(BROWSERS),
+    os: pick(SYSTEMS),
+    locale: pick(LOCALES),
+    load_ms: Math.round(50 + random() * random() * 3000),
+  };
 }
 
 /** One CSV line for COPY ... FROM STDIN (FORMAT csv), in the demo table's column order. */

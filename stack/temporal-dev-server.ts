@@ -36,6 +36,9 @@ export async function startTemporalDevServer(options: {
       '--ui-port', String(options.uiPort),
       '--namespace', options.namespace,
       '--log-level', 'warn',
+      // The dev server has one history shard, whose transfer queue (every workflow and activity task passes through
+      // it) is polled at most 20 times a second by default: back-to-back moves then wait ~50 ms per step.
+      '--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

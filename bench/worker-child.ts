@@ -1,0 +1,25 @@
+import { loadConfig } from '../config/config.ts';
+import { startWorkers } from '../worker/worker.ts';
+import type { WorkerMessage, WorkerStart } from './worker-process.ts';
+
+/**
+ * The benchmark's worker process: ducktier's workers as `ducktier up` starts them, until the parent disconnects, but
+ * on a prebuilt workflow bundle (as the tests run them, and as Temporal advises for production): bundling in the
+ * process would leave webpack's ~110 MB in its resident memory for good.
+ */
+process.once('message', (start: WorkerStart) => void run(start));
+
+async function run(start: WorkerStart): Promise<void> {
+  const reply = (message: WorkerMessage) => process.send?.(message);
+  try {
+    const config = loadConfig({ values: start.configValues, env: {} });
+    const workers = await startWorkers(config, { ...start.stack, stop: async () => {} }, { workflowBundle: { codePath: start.workflowBundlePath } });
+    // The parent going away (disconnect, or its death) is the signal to stop.
+    process.once('disconnect', () => void workers.shutdown().finally(() => process.exit(0)));
+    reply({ type: 'ready' });
+    await workers.done;
+  } catch (error) {
+    reply({ type: 'failed', error: error instanceof Error ? error.message : String(error) });
+    process.exit(1);
+  }
+}
