@@ -7,7 +7,7 @@ import { coldColumnsFor } from '../storage/duckdb/cold-schema.ts';
 import { runReport, type ReportResult } from '../storage/federation/report-runner.ts';
 import { resolveReportRequest, type ReportInvocation } from '../storage/federation/report-request.ts';
 import { changedInstants, clearChangedInstants, markInstantsSynced } from '../storage/postgres/pg-change-capture.ts';
-import { COLD_SERVING_STATES, getMove, setMoveState, type MoveKey } from '../storage/postgres/pg-move-state.ts';
+import { COLD_SERVING_STATES, getMove, setMoveState, type PartitionMove } from '../storage/postgres/pg-move-state.ts';
 import { detachIfAttached, dropDetached, isAttached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { inTransaction } from '../storage/postgres/pg-pool.ts';
@@ -59,16 +59,17 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
     throw refuse(`${what} of ${partition} does not match: ${detail}`, 'VerifyMismatch');
   }
 
-  /** `done` when an earlier attempt already detached the partition; refuses a move not verified. */
-  async function detachStage(client: pg.ClientBase, move: PartitionMoveRef): Promise<'done' | 'pending'> {
-    const state = (await getMove(client, keyOf(move)))?.state;
-    if ((state === 'detached' || state === 'cold') && !(await isAttached(client, move.schema, move.table, move.partition))) return 'done';
+  /** The record of a move an earlier attempt already detached (nothing left to do), else undefined; refuses a move not verified. */
+  async function alreadyDetached(client: pg.ClientBase, move: PartitionMoveRef): Promise<PartitionMove | undefined> {
+    const record = await getMove(client, keyOf(move));
+    const state = record?.state;
+    if ((state === 'detached' || state === 'cold') && !(await isAttached(client, move.schema, move.table, move.partition))) return record;
     if (state !== 'verified') throw refuse(`refusing to detach ${move.partition}: its move is '${String(state)}', not verified`);
-    return 'pending';
+    return undefined;
   }
 
-  async function refuseIfTruncated(client: pg.ClientBase, key: MoveKey, partition: string): Promise<void> {
-    if ((await getMove(client, key))?.truncatedDuringMove) throw refuse(`${partition} was truncated during the move; the next run copies it again`, 'PartitionChanged');
+  function refuseIfTruncated(record: PartitionMove | undefined, partition: string): void {
+    if (record?.truncatedDuringMove) throw refuse(`${partition} was truncated during the move; the next run copies it again`, 'PartitionChanged');
   }
 
   return {
@@ -119,8 +120,8 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
         const [pgSide, coldSide, lateInstants] = await inTransaction(
           pgPool,
           async (client) => {
-            await refuseIfTruncated(client, key, move.partition);
             const record = await getMove(client, key);
+            refuseIfTruncated(record, move.partition);
             const detached = record !== undefined && COLD_SERVING_STATES.includes(record.state);
             const instants = detached ? [] : await changedInstants(client, key);
             const sides = await fingerprints(client, source, instants.length > 0 ? { mode: 'except', instants } : undefined);
@@ -149,7 +150,8 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
         await locks.acquire(move.schema, move.partition, move.workflowId);
         const source = await sourceOf(move);
         const syncChanges = async (client: pg.ClientBase): Promise<number> => {
-          await refuseIfTruncated(client, key, move.partition);
+          // Read again under the lock the caller just took: a TRUNCATE may have committed before it.
+          refuseIfTruncated(await getMove(client, key), move.partition);
           const instants = await changedInstants(client, key, 'unsynced');
           if (instants.length === 0) return 0;
           await cold.writeChangedRows(source, pgPool, instants);
@@ -160,7 +162,7 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
         for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
           const copied = await retryOnLockTimeout(() =>
             withLockTimeout(pgPool, async (client) => {
-              if ((await detachStage(client, move)) === 'done') return 0;
+              if (await alreadyDetached(client, move)) return 0;
               await client.query(`LOCK TABLE ${qualify(move.schema, move.partition)} IN SHARE MODE`);
               return syncChanges(client);
             }),
@@ -169,7 +171,8 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
         }
         return retryOnLockTimeout(() =>
           withLockTimeout(pgPool, async (client) => {
-            if ((await detachStage(client, move)) === 'done') return { detached: false, lateInstants: 0, rows: (await getMove(client, key))?.rows ?? 0 };
+            const done = await alreadyDetached(client, move);
+            if (done) return { detached: false, lateInstants: 0, rows: done.rows ?? 0 };
             await client.query(`LOCK TABLE ONLY ${qualify(move.schema, move.table)} IN ACCESS EXCLUSIVE MODE`);
             await syncChanges(client);
             const write = await cold.manifestEntry(move);
