@@ -8,8 +8,10 @@ import { qualify, quoteIdent } from '../sql-quoting.ts';
  * The sum ignores row order (the two systems scan in different orders) yet changes when any value of any column
  * changes, or a row is lost, added or duplicated.
  *
- * The canonical string gives each column a form both systems produce identically: its length in bytes, then its text,
- * so no value can run into the next (types whose text cannot hold a separator skip the prefix); NULL is a lone marker.
+ * The canonical string gives each column a form both systems produce identically, framed so no value can run into the
+ * next: a text column as its length in bytes then its text, a value PostgreSQL must render to text (jsonb, arrays,
+ * other types kept as text) as the MD5 of that text, which is fixed-width and renders it once instead of twice (the
+ * rendering is most of PostgreSQL's cost), and types whose text cannot hold a separator bare; NULL is a lone marker.
  * Each type's text is chosen so the two engines agree: integers, decimals, dates and timestamps (UTC) in their ISO
  * forms, which both print alike, floats as 17 significant digits, intervals as their three fields, bytea as lower-case
  * hex, arrays element by element, and everything else as PostgreSQL's own text (which is what DuckDB stores for the
@@ -36,25 +38,32 @@ export function sameFingerprint(a: RowFingerprint, b: RowFingerprint): boolean {
 
 /** The SQL aggregate both engines evaluate over one relation: count and hash sum, in that order. */
 export function fingerprintSelect(dialect: Dialect, columns: ColumnMapping[], from: string, where = ''): string {
-  const row = columns
-    .map((column) => {
-      const text = valueText(dialect, column, quoteIdent(column.name));
-      return SELF_DELIMITING.has(column.baseType) && !column.viaText && !column.isList ? `coalesce(${text}, '~')` : framed(dialect, text);
-    })
-    .join(` || '|' || `);
+  const row = columns.map((column) => canonicalColumn(dialect, column)).join(` || '|' || `);
   const hash = dialect === 'pg' ? `('x' || substr(md5(${row}), 1, 15))::bit(60)::bigint` : `('0x' || substr(md5(${row}), 1, 15))::BIGINT`;
   const sum = dialect === 'pg' ? `coalesce(sum(${hash}), 0)::text` : `coalesce(sum(${hash}), 0)::VARCHAR`;
   const count = dialect === 'pg' ? 'count(*)::bigint' : 'count(*)::BIGINT';
   return `SELECT ${count} AS rows, ${sum} AS sum FROM ${from}${where ? ` WHERE ${where}` : ''}`;
 }
 
+/** One column's part of the canonical row string: bare, length-framed or as its MD5 (see the top of the file). */
+function canonicalColumn(dialect: Dialect, column: ColumnMapping): string {
+  const text = valueText(dialect, column, quoteIdent(column.name));
+  const scalar = !column.viaText && !column.isList;
+  if (scalar && SELF_DELIMITING.has(column.baseType)) return `coalesce(${text}, '~')`;
+  if (scalar && STORED_AS_TEXT.has(column.baseType)) return framed(dialect, text);
+  return `coalesce(md5(${text}), '~')`;
+}
+
 /**
  * Types whose canonical text never contains `|` or `~`: they need no length prefix, which keeps the per-row work (and
- * so the verify step) cheap. Everything else is framed.
+ * so the verify step) cheap.
  */
 const SELF_DELIMITING = new Set(['bool', 'int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'date', 'time', 'timetz', 'timestamp', 'timestamptz', 'interval', 'uuid', 'bytea']);
 
-/** `<byte length>:<text>` for a value, `~` for NULL. */
+/** Types whose PostgreSQL text is the stored value itself, so reading it twice for a length prefix costs nothing. */
+const STORED_AS_TEXT = new Set(['text', 'varchar', 'bpchar', 'name', 'citext', 'json']);
+
+/** `<byte length>:<text>` for a value, `~` for NULL: for texts that are stored as such, so reading them twice is free. */
 function framed(dialect: Dialect, text: string): string {
   const bytes = dialect === 'pg' ? `octet_length(${text})` : `strlen(${text})`;
   return `coalesce(${bytes}::${dialect === 'pg' ? 'text' : 'VARCHAR'} || ':' || ${text}, '~')`;
