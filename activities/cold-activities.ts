@@ -123,6 +123,7 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
             const record = await getMove(client, key);
             refuseIfTruncated(record, move.partition);
             const detached = record !== undefined && COLD_SERVING_STATES.includes(record.state);
+            await client.query(`SET LOCAL max_parallel_workers_per_gather = ${config.moves.verifyParallelWorkers}`);
             const instants = detached ? [] : await changedInstants(client, key);
             const sides = await fingerprints(client, source, instants.length > 0 ? { mode: 'except', instants } : undefined);
             assertSame(move.partition, sides, 'the cold copy');

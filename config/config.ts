@@ -39,6 +39,24 @@ const configSchema = z
         federation: z.enum(FEDERATION_MODES).default('auto'),
         /** A local DuckDB extension directory holding the postgres extension for the pinned DuckDB version. */
         extensionDir: z.string().min(1).optional(),
+        /**
+         * DuckDB's memory_limit in the worker that owns the file: bounds the worker's memory during moves and reports
+         * (larger work spills to disk). DuckDB's own default is 80% of the machine's RAM.
+         */
+        memoryLimit: z
+          .string()
+          .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 256MB or 2GiB')
+          .default('256MB'),
+      })
+      .strict()
+      .prefault({}),
+    moves: z
+      .object({
+        /**
+         * PostgreSQL parallel workers for the verify step's fingerprint. Each one takes a core away from the
+         * application's queries; 0 keeps the move to one backend so inserts stay near their idle latency.
+         */
+        verifyParallelWorkers: z.number().int().min(0).max(16).default(0),
       })
       .strict()
       .prefault({}),
@@ -124,6 +142,7 @@ export function loadConfig(sources: ConfigSources = {}): DucktierConfig {
       ...defined({
         federation: sources.overrides?.federation ?? env.DUCKTIER_FEDERATION,
         extensionDir: env.DUCKTIER_DUCKDB_EXTENSION_DIR,
+        memoryLimit: env.DUCKTIER_DUCKDB_MEMORY_LIMIT,
       }),
     },
     schedule: { ...asRecord(raw.schedule), ...defined({ cron: env.DUCKTIER_SCHEDULE_CRON }) },

@@ -62,6 +62,7 @@ export async function startWorkers(config: DucktierConfig, stack: Stack, options
   const coldStore = await ColdStore.open({
     filePath: stack.coldStorePath,
     extensionDir: stack.extension.available ? stack.extension.extensionDir : undefined,
+    memoryLimit: config.duckdb.memoryLimit,
     pgTarget: stack.postgres,
   });
   return { ...(await launch(config, stack, options, { coldStore, locks: new PartitionLocks(stack.postgres) })), coldStore };

@@ -56,12 +56,12 @@ export class ColdStore {
     private readonly spoolDir: string,
   ) {}
 
-  static async open(options: { filePath: string; extensionDir?: string; pgTarget: PgTarget }): Promise<ColdStore> {
+  static async open(options: { filePath: string; extensionDir?: string; memoryLimit: string; pgTarget: PgTarget }): Promise<ColdStore> {
     mkdirSync(path.dirname(options.filePath), { recursive: true });
     const spoolDir = path.join(path.dirname(options.filePath), 'spool');
     rmSync(spoolDir, { recursive: true, force: true });
     mkdirSync(spoolDir, { recursive: true });
-    const settings: Record<string, string> = { autoinstall_known_extensions: 'false' };
+    const settings: Record<string, string> = { autoinstall_known_extensions: 'false', memory_limit: options.memoryLimit };
     if (options.extensionDir) settings.extension_directory = options.extensionDir;
     let instance: DuckDBInstance;
     try {

@@ -11,7 +11,8 @@ describe('configuration', () => {
     ]);
     expect(config.schedule).toEqual({ id: 'ducktier-migrate-daily', cron: '0 2 * * *', timezone: 'UTC' });
     expect(config.temporal).toMatchObject({ namespace: 'default', taskQueue: 'ducktier', coldTaskQueue: 'ducktier-cold' });
-    expect(config.duckdb.federation).toBe('auto');
+    expect(config.duckdb).toMatchObject({ federation: 'auto', memoryLimit: '256MB' });
+    expect(config.moves).toEqual({ verifyParallelWorkers: 0 });
     expect(config.dataDir.endsWith('.ducktier')).toBe(true);
     expect(config.reports.map((r) => r.name)).toContain('event_summary');
   });
@@ -41,6 +42,8 @@ describe('configuration', () => {
     [{ tables: [{ table: 'e', timeColumn: 't' }, { table: 'e', timeColumn: 't' }] }, /public\.e has two policies/],
     [{ tables: [{ table: 'e', timeColumn: 't', coldTable: 'e_all' }] }, /coldTable: 'e_all' is the name of one of the table's report views/],
     [{ duckdb: { federation: 'sometimes' } }, /duckdb\.federation/],
+    [{ duckdb: { memoryLimit: 'lots' } }, /duckdb\.memoryLimit: expected a size such as 256MB/],
+    [{ moves: { verifyParallelWorkers: -1 } }, /moves\.verifyParallelWorkers/],
     [{ reports: [{ name: 'x', table: 'nope', title: 't', sql: 'SELECT 1' }] }, /reports\.0\.table: no table policy for 'nope'/],
   ])('rejects %j with a message naming the field', (values, message) => {
     expect(() => loadConfig({ env: {}, values })).toThrow(UsageError);
