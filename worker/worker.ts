@@ -9,7 +9,7 @@ import { ColdStore } from '../storage/duckdb/cold-store.ts';
 import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
-import { bundleWorkflows } from './workflow-bundle.ts';
+import { bundleWorkflowsInChild } from './workflow-bundle.ts';
 import { keepAlive } from './keep-alive.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
 import { closeAll } from '../stack/close-all.ts';
@@ -85,7 +85,7 @@ async function launch(config: DucktierConfig, stack: Stack, options: StartWorker
     await ensureMoveStateSchema(pgPool);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
-    const workflowBundle = options.workflowBundle ?? (await bundleWorkflows());
+    const workflowBundle = options.workflowBundle ?? (await bundleWorkflowsInChild(path.join(config.dataDir, 'cache')));
     const hotActivities = createHotActivities({ config, pgPool });
     const coldActivities = cold && createColdActivities({ config, pgPool, cold: cold.coldStore, locks: cold.locks, onCopyStage: crashAtCopyStage(options.crashAt) });
     const interceptors = crashAfterActivity(options.crashAt, [...Object.keys(hotActivities), ...Object.keys(coldActivities ?? {})]);
