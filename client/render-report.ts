@@ -1,4 +1,4 @@
-import type { ReportPlan, ReportResult } from '../storage/federation/report-runner.ts';
+import type { PushdownPlan, ReportPlan, ReportResult } from '../storage/federation/report-runner.ts';
 import type { TablePlan } from '../storage/federation/tier-plan.ts';
 import { fmt, formatBytes, renderTable } from './render.ts';
 
@@ -32,7 +32,7 @@ export function renderPlan(name: string, plan: ReportPlan): string {
     lines.push(...partitionLines('PostgreSQL', table.hot), ...partitionLines('DuckDB', table.cold));
     if (table.pruned.hot + table.pruned.cold > 0) lines.push(`  pruned      ${table.pruned.hot} hot and ${table.pruned.cold} cold partitions lie outside the range`);
   }
-  lines.push(`pushdown:   ${plan.pushdown.applied ? `aggregates ${plan.pushdown.partials.join(', ')} per group of ${plan.pushdown.keys.join(', ') || '(all rows)'}, computed in PostgreSQL for ${plan.pushdown.postgresPartitions.length} partitions` : `none: ${plan.pushdown.reason}`}`);
+  lines.push(`pushdown:   ${pushdownLine(plan.pushdown)}`);
   lines.push(`pg_duckdb:  ${plan.pgDuckdb.message}`);
   if (plan.sql) {
     lines.push('SQL:');
@@ -41,6 +41,13 @@ export function renderPlan(name: string, plan: ReportPlan): string {
     lines.push(`  query:\n${indent(plan.sql.query)}`);
   }
   return lines.join('\n');
+}
+
+function pushdownLine(pushdown: PushdownPlan): string {
+  if (!pushdown.applied) return `none: ${pushdown.reason}`;
+  const { estimate } = pushdown;
+  const cost = estimate ? `~${fmt(estimate.partialRows)} partial rows for ${fmt(estimate.rows)} rows by PostgreSQL's statistics` : 'one row per partition';
+  return `aggregates ${pushdown.partials.join(', ')} per group of ${pushdown.keys.join(', ') || '(all rows)'}, computed in PostgreSQL for ${pushdown.postgresPartitions.length} partitions (${cost})`;
 }
 
 function tiersRead(table: TablePlan): string {

@@ -14,6 +14,8 @@ import type { BoundValue, ResolvedParams } from './report-definition.ts';
 import { RANGE_VARIABLES, rangeEnds, type TimeRange } from './report-range.ts';
 import { analyzeReportSql, type SqlReads } from './report-sql.ts';
 import { PARTIALS_VIEW, partialColumns, partialsView, planPushdown, type AggregatePushdown } from './aggregate-pushdown.ts';
+import { choosePushdown, type PushdownChoice } from './pushdown-choice.ts';
+import type { PushdownEstimate } from './pushdown-cost.ts';
 import { collectResult, type ReportRows, type ResultOutputOptions } from './result-output.ts';
 import { planTable, readsCold, type TablePlan } from './tier-plan.ts';
 import { coldSnapshotIsCurrent, coldView, createViews, emptyRelation, placeholderViews, tierViewSql, type ViewDefinition } from './tier-views.ts';
@@ -50,9 +52,10 @@ export interface ReportPlan {
   };
 }
 
+/** With the estimate it rests on, when statistics were needed (null: no keys, one partial row per partition). */
 export type PushdownPlan =
-  | { applied: true; keys: string[]; partials: string[]; postgresPartitions: string[] }
-  | { applied: false; reason: string };
+  | { applied: true; keys: string[]; partials: string[]; postgresPartitions: string[]; estimate: PushdownEstimate | null }
+  | { applied: false; reason: string; estimate?: PushdownEstimate };
 
 export interface ReportResult extends ReportRows {
   report: string;
@@ -139,20 +142,23 @@ async function runInSnapshot(
   // rewrite for pushdown is checked to return the same columns, before any read is declared.
   await createViews(connection, reads.tables.flatMap(({ policy, views }) => placeholderViews(policy, columnsOf(policy), views)));
   const original = await bindReport(connection, request.sql, request.params.values, what);
-  const rewrite: { sql?: string; reason?: string } = 'policy' in pushdown ? await rewriteForPushdown(connection, pushdown, original, request.params.values, what) : pushdown;
+  // A pushdown the shape allows (it reads one table) is costed on this run's partitions; only one worth it is rewritten.
+  const choice: PushdownChoice = 'policy' in pushdown ? await choosePushdown(snapshot, pushdown, tables[0]!) : pushdown;
+  const rewrite: { sql?: string; reason?: string } = 'pushdown' in choice ? await rewriteForPushdown(connection, choice.pushdown, original, request.params.values, what) : choice;
 
   const views: ViewDefinition[] = [];
-  let pushdownPlan: PushdownPlan = { applied: false, reason: rewrite.reason ?? '' };
+  let pushdownPlan: PushdownPlan = { applied: false, reason: rewrite.reason ?? '', ...(choice.estimate ? { estimate: choice.estimate } : {}) };
   for (const [index, { policy }] of reads.tables.entries()) {
     const plan = tables[index]!;
-    if (rewrite.sql !== undefined && 'policy' in pushdown && pushdown.policy === policy) {
+    if (rewrite.sql !== undefined && 'pushdown' in choice && choice.pushdown.policy === policy) {
       if (readsCold(plan)) views.push(coldView(policy, columnsOf(policy), plan, range));
-      views.push(partialsView(snapshot, pushdown, columnsOf(policy), plan, range, readsCold(plan)));
+      views.push(partialsView(snapshot, choice.pushdown, columnsOf(policy), plan, range, readsCold(plan)));
       pushdownPlan = {
         applied: true,
-        keys: pushdown.keys.map((k) => k.name),
-        partials: pushdown.partials.map((p) => p.sql),
+        keys: choice.pushdown.keys.map((k) => k.name),
+        partials: choice.pushdown.partials.map((p) => p.sql),
         postgresPartitions: plan.hot.filter((read) => read.read === 'whole').map((read) => read.partition),
+        estimate: choice.estimate,
       };
     } else {
       views.push(...tierViewSql(snapshot, policy, columnsOf(policy), plan, range));
