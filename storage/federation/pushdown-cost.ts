@@ -3,9 +3,9 @@ import type { PgReadMode } from '../duckdb/cold-store.ts';
 /**
  * Pushing pays when the partial rows are at most this share of the rows, by how DuckDB reads PostgreSQL. Measured
  * with COUNT(DISTINCT) over 1 M hot rows and keys of 1,000 to 630,000 values (work_mem 4MB, DuckDB 160-256MB):
- * - extension: rows travel as binary COPY of just the columns used, and DuckDB groups them in parallel, while
- *   PostgreSQL groups each partition in one process and spills past work_mem: pushing broke even at 1% of the rows
- *   and took 1.1x as long at 2%, 1.4x at 5%, 1.7x at 10% and 3x at 63%;
+ * - extension: rows travel as binary COPY of just the columns used, and DuckDB groups them faster than PostgreSQL,
+ *   whose grouping spills past work_mem: pushing broke even at 1% of the rows and took 1.1x as long at 2%, 1.4x at
+ *   5%, 1.7x at 10% and 3x at 63%;
  * - copy: every column travels as CSV text through a spool file: pushing won at every share (6x at 0.1%, 1.6x at
  *   63%), and event_summary over rows ran out of DuckDB's memory, so it is pushed wherever the shape allows.
  */
