@@ -34,6 +34,7 @@ const FEW_INSTANTS = 50;
 
 /** DuckDB errors that say the report's SQL itself is wrong: retrying cannot help. */
 const SQL_MISTAKE = /^(Parser|Binder|Catalog) Error/;
+const OUT_OF_MEMORY = /^Out of Memory Error/;
 
 /**
  * Activities that touch the DuckDB file. They run only on the cold task queue, which only the process that owns
@@ -237,6 +238,9 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
           return await runReport(cold, pgPool, config.tables, request, output);
         } catch (error) {
           if (error instanceof Error && SQL_MISTAKE.test(error.message)) throw refuse(`${request.name}: ${error.message.split('\n')[0]}`, 'BadReportSql');
+          if (error instanceof Error && OUT_OF_MEMORY.test(error.message)) {
+            throw refuse(`${request.name}: ${error.message.split('\n')[0]} (raise duckdb.memoryLimit, now ${config.duckdb.memoryLimit})`, 'ReportOutOfMemory');
+          }
           throw error;
         }
       });

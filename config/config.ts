@@ -46,7 +46,7 @@ const configSchema = z
         memoryLimit: z
           .string()
           .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 256MB or 2GiB')
-          .default('160MB'),
+          .default('256MB'),
       })
       .strict()
       .prefault({}),

@@ -55,9 +55,9 @@ describe('moving partitions through the workflow', () => {
     const expected = events.filter((e) => due.includes(partitionOfDay('events', e.timestamp))).sort((a, b) => a.id - b.id);
     const cold = await env.workers.coldStore.withConnection(readColdEvents);
     expectColdEventsEqual(cold, expected);
-    // The worker's DuckDB runs under the configured memory limit (160MB = 152.5 MiB as DuckDB prints it).
+    // The worker's DuckDB runs under the configured memory limit (256MB = 244.1 MiB as DuckDB prints it).
     const limit = await env.workers.coldStore.withConnection(async (c) => (await c.runAndReadAll(`SELECT current_setting('memory_limit') AS v`)).getRowObjectsJson()[0]?.v);
-    expect(limit).toBe('152.5 MiB');
+    expect(limit).toBe('244.1 MiB');
 
     const { rows } = await env.pgPool.query<{ n: string }>('SELECT count(*) AS n FROM events');
     expect(Number(rows[0]!.n) + cold.length).toBe(generator.rows);

@@ -11,7 +11,7 @@ describe('configuration', () => {
     ]);
     expect(config.schedule).toEqual({ id: 'ducktier-migrate-daily', cron: '0 2 * * *', timezone: 'UTC' });
     expect(config.temporal).toMatchObject({ namespace: 'default', taskQueue: 'ducktier', coldTaskQueue: 'ducktier-cold' });
-    expect(config.duckdb).toMatchObject({ federation: 'auto', memoryLimit: '160MB' });
+    expect(config.duckdb).toMatchObject({ federation: 'auto', memoryLimit: '256MB' });
     expect(config.moves).toEqual({ verifyParallelWorkers: 0 });
     expect(config.dataDir.endsWith('.ducktier')).toBe(true);
     expect(config.reports.map((r) => r.name)).toContain('event_summary');
