@@ -14,6 +14,7 @@ import { startStack, type Stack } from '../stack/stack.ts';
 import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { bundleWorkflows } from '../worker/workflow-bundle.ts';
+import type { BenchSettings } from './bench-options.ts';
 import { WorkerProcess } from './worker-process.ts';
 
 /** A ducktier deployment of the benchmark's own, in a scratch directory, every server on loopback. */
@@ -28,7 +29,7 @@ export interface BenchEnv {
   close(): Promise<void>;
 }
 
-export async function startBenchEnv(log: ProgressLog, keep: boolean): Promise<BenchEnv> {
+export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: BenchSettings): Promise<BenchEnv> {
   // The benchmark drops and fills tables: it must never reach a server the environment points at.
   if (process.env.PGHOST) throw new UsageError('bench: unset PGHOST; the benchmark starts its own PostgreSQL');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ducktier-bench-'));
@@ -43,7 +44,8 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean): Promise<Be
   const close = () => (closing ??= closeAll(closers));
   try {
     const extensionDir = process.env.DUCKTIER_DUCKDB_EXTENSION_DIR;
-    const configValues = { dataDir, temporal: { taskQueue: 'ducktier-bench' }, tables: [DEMO_POLICY], ...(extensionDir ? { duckdb: { extensionDir } } : {}) };
+    const duckdb = { ...settings.duckdb, ...(extensionDir ? { extensionDir } : {}) };
+    const configValues = { ...settings, dataDir, temporal: { taskQueue: 'ducktier-bench' }, tables: [DEMO_POLICY], duckdb };
     const config = loadConfig({ values: configValues, env: {} });
     const stack = await startStack(config, log);
     closers.unshift(stack.stop);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../config/usage-error.ts';
@@ -19,6 +20,10 @@ export interface BenchSizes {
   oneRowMoves: number;
 }
 
+/** Only settings that change how ducktier works: servers, tables and the data directory are the benchmark's own. */
+const SETTING_SECTIONS = ['duckdb', 'moves'] as const;
+export type BenchSettings = Partial<Record<(typeof SETTING_SECTIONS)[number], Record<string, unknown>>>;
+
 export interface BenchOptions {
   mode: 'full' | 'quick';
   sizes: BenchSizes;
@@ -26,6 +31,8 @@ export interface BenchOptions {
   out: string;
   /** Keep the scratch data directory (PostgreSQL cluster, Temporal state, DuckDB file, worker log) for inspection. */
   keep: boolean;
+  /** The `duckdb` and `moves` settings of the deployment under test, from a JSON file shaped like a config file. */
+  settings: BenchSettings;
 }
 
 const FULL: BenchSizes = {
@@ -51,9 +58,9 @@ const QUICK: BenchSizes = {
 export function parseBenchOptions(args: string[]): BenchOptions {
   let values;
   try {
-    ({ values } = parseArgs({ args, options: { quick: { type: 'boolean' }, out: { type: 'string' }, keep: { type: 'boolean' } }, strict: true }));
+    ({ values } = parseArgs({ args, options: { quick: { type: 'boolean' }, out: { type: 'string' }, keep: { type: 'boolean' }, settings: { type: 'string' } }, strict: true }));
   } catch (error) {
-    throw new UsageError(`bench: ${(error as Error).message} (usage: npm run bench -- [--quick] [--out FILE] [--keep])`);
+    throw new UsageError(`bench: ${(error as Error).message} (usage: npm run bench -- [--quick] [--out FILE] [--keep] [--settings FILE.json])`);
   }
   const mode = values.quick ? 'quick' : 'full';
   return {
@@ -61,5 +68,27 @@ export function parseBenchOptions(args: string[]): BenchOptions {
     sizes: mode === 'quick' ? QUICK : FULL,
     out: path.resolve(values.out ?? path.join('bench', 'results', `${mode}.json`)),
     keep: values.keep ?? false,
+    settings: values.settings ? readSettings(values.settings) : {},
   };
+}
+
+function readSettings(file: string): BenchSettings {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`bench: cannot read --settings ${file}: ${(error as Error).message}`);
+  }
+  if (!isObject(parsed)) throw new UsageError(`bench: --settings ${file} must hold a JSON object`);
+  const settings: BenchSettings = {};
+  for (const [section, value] of Object.entries(parsed)) {
+    const known = SETTING_SECTIONS.find((name) => name === section);
+    if (!known || !isObject(value)) throw new UsageError(`bench: --settings ${file}: '${section}' is not one of ${SETTING_SECTIONS.join(', ')} (each an object)`);
+    settings[known] = value;
+  }
+  return settings;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -20,6 +20,8 @@ export interface ReportPair {
 /** Everything one run measured; written as the JSON results file. */
 export interface BenchResults {
   mode: 'full' | 'quick';
+  /** The settings that shape the figures, as the deployment under test had them. */
+  settings: { duckdb: { memoryLimit: string }; moves: { verifyParallelWorkers: number } };
   startedAt: string;
   durationSeconds: number;
   machine: Machine;
@@ -130,6 +132,7 @@ export function renderMarkdown(r: BenchResults): string {
     `## ducktier benchmark (${r.mode}${r.mode === 'quick' ? ': small sizes, for development only' : ''}), ${r.startedAt}`,
     '',
     `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB RAM, ${m.os}; Node ${m.node}, PostgreSQL ${m.postgres}, DuckDB ${m.duckdb}, ${m.temporalCli.split('\n')[0]}.`,
+    `Settings: duckdb.memoryLimit ${r.settings.duckdb.memoryLimit}, moves.verifyParallelWorkers ${r.settings.moves.verifyParallelWorkers}.`,
     `Load average (1 min) during the run: mean ${r.load.mean}, max ${r.load.max} (start ${r.load.atStart}, end ${r.load.atEnd}); run took ${Math.round(r.durationSeconds)} s.`,
     '',
     '| figure | measured | target | |',

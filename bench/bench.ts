@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const load = monitorLoad();
   installInterruptHandling(log);
-  const env = await startBenchEnv(log, options.keep);
+  const env = await startBenchEnv(log, options.keep, options.settings);
   const forget = closeOnInterrupt(env.close);
   try {
     const { pgPool, policy } = env;
@@ -73,6 +73,7 @@ async function main(): Promise<void> {
 
     const partial: Omit<BenchResults, 'figures'> = {
       mode: options.mode,
+      settings: { duckdb: { memoryLimit: env.config.duckdb.memoryLimit }, moves: env.config.moves },
       startedAt,
       durationSeconds: (performance.now() - started) / 1000,
       machine,
