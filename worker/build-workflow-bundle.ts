@@ -1,7 +1,6 @@
-import { writeFileSync } from 'node:fs';
 import { bundleWorkflows } from './workflow-bundle.ts';
 
-// Run by bundleWorkflowsInChild: writes the workflow bundle to the path given, then exits, taking webpack's memory with it.
-const out = process.argv[2];
-if (!out) throw new Error('usage: build-workflow-bundle.ts <output file>');
-writeFileSync(out, (await bundleWorkflows()).code);
+// Run by bundleWorkflowsInChild: sends the workflow bundle's code to the parent over IPC, then exits, taking webpack's
+// memory with it. No file is written, so a worker on a full or size-limited disk still starts.
+const { code } = await bundleWorkflows();
+process.send?.(code, () => process.exit(0));

@@ -85,7 +85,7 @@ async function launch(config: DucktierConfig, stack: Stack, options: StartWorker
     await ensureMoveStateSchema(pgPool);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
-    const workflowBundle = options.workflowBundle ?? (await bundleWorkflowsInChild(path.join(config.dataDir, 'cache')));
+    const workflowBundle = options.workflowBundle ?? (await bundleWorkflowsInChild());
     const hotActivities = createHotActivities({ config, pgPool });
     const coldActivities = cold && createColdActivities({ config, pgPool, cold: cold.coldStore, locks: cold.locks, onCopyStage: crashAtCopyStage(options.crashAt) });
     const interceptors = crashAfterActivity(options.crashAt, [...Object.keys(hotActivities), ...Object.keys(coldActivities ?? {})]);
