@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createColdActivities } from '../../activities/cold-activities.ts';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
+import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import type { DemoEvent } from '../../demo/event-generator.ts';
 import { allEvents, dayKey, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
@@ -70,5 +73,23 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
     const result = await runReportWorkflow(env.temporal, env.config, 'event_summary', { from: from.toISOString(), to: to.toISOString() });
     const inRange = events.filter((e) => e.timestamp >= from && e.timestamp < to);
     expect(Object.fromEntries(result.rows.map((r) => [r.event_type, r.event_count]))).toEqual(countBy(inRange, (e) => e.eventType));
+  });
+
+  test('a report that runs out of DuckDB memory fails at once, naming the setting to raise', async () => {
+    const config = { ...env.config, duckdb: { ...env.config.duckdb, memoryLimit: '8MB' } };
+    const setLimit = (limit: string) => env.workers.coldStore.withConnection((connection) => connection.run(`SET memory_limit = '${limit}'`));
+    const locks = new PartitionLocks(env.stack.postgres);
+    await setLimit(config.duckdb.memoryLimit);
+    try {
+      const cold = createColdActivities({ config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
+      // One list of every row's 10 kB string: ~50 MB that DuckDB cannot spill.
+      const sql = `SELECT list(repeat(event_type, 1000)) AS everything FROM events_all`;
+      const failure = await new MockActivityEnvironment().run(cold.runReport, { sql }).then(() => undefined, (error: unknown) => error as { message: string; nonRetryable: boolean; type: string });
+      expect(failure).toMatchObject({ nonRetryable: true, type: 'ReportOutOfMemory' });
+      expect(failure?.message).toMatch(/^query: Out of Memory Error: .* \(raise duckdb\.memoryLimit, now 8MB\)$/);
+    } finally {
+      await setLimit(env.config.duckdb.memoryLimit);
+      await locks.releaseAll();
+    }
   });
 });
