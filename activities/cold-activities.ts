@@ -41,7 +41,12 @@ const OUT_OF_MEMORY = /^Out of Memory Error/;
  * the file polls; the partition locks live here too, on sessions of this process.
  */
 export function createColdActivities({ config, pgPool, cold, locks, onCopyStage }: ColdActivityDeps) {
-  async function sourceOf(move: PartitionMoveRef): Promise<PartitionSource> {
+  /**
+   * Takes the partition's lock (again: a worker that died mid-move took it with it, so a step may run in a new
+   * process) and reads the partition's columns, which every step that changes or compares data starts with.
+   */
+  async function lockedSource(move: PartitionMoveRef): Promise<PartitionSource> {
+    await locks.acquire(move.schema, move.partition, move.workflowId);
     const policy = policyFor(config, move.schema, move.table);
     const columns = await coldColumnsFor(pgPool, policy);
     return { schema: move.schema, table: move.table, partition: move.partition, coldTable: policy.coldTable, columns, timeColumn: policy.timeColumn };
@@ -89,8 +94,7 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
     async copyPartitionToCold(input: { move: PartitionMoveRef }): Promise<number> {
       return classifyErrors(async () => {
         const { move } = input;
-        await locks.acquire(move.schema, move.partition, move.workflowId);
-        const source = await sourceOf(move);
+        const source = await lockedSource(move);
         const context = Context.current();
         let rowsProcessed = 0;
         const heartbeat = setInterval(() => context.heartbeat({ rowsProcessed }), HEARTBEAT_EVERY_MS);
@@ -115,9 +119,7 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
       return classifyErrors(async () => {
         const { move } = input;
         const key = keyOf(move);
-        // Taken again in case this process is new: a worker that died after the copy took the lock with it.
-        await locks.acquire(move.schema, move.partition, move.workflowId);
-        const source = await sourceOf(move);
+        const source = await lockedSource(move);
         const [pgSide, coldSide, lateInstants] = await inTransaction(
           pgPool,
           async (client) => {
@@ -149,8 +151,7 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
       return classifyErrors(async () => {
         const { move } = input;
         const key = keyOf(move);
-        await locks.acquire(move.schema, move.partition, move.workflowId);
-        const source = await sourceOf(move);
+        const source = await lockedSource(move);
         const syncChanges = async (client: pg.ClientBase): Promise<number> => {
           // Read again under the lock the caller just took: a TRUNCATE may have committed before it.
           refuseIfTruncated(await getMove(client, key), move.partition);

@@ -5,7 +5,7 @@ import { qualify, quoteIdent } from '../sql-quoting.ts';
 import type { PgSnapshot } from './pg-snapshot.ts';
 import type { TimeRange } from './report-range.ts';
 import { parseExpression, renderSql, type SqlNode, type SqlReads } from './report-sql.ts';
-import type { TablePlan } from './tier-plan.ts';
+import { wholeHotPartitions, type TablePlan } from './tier-plan.ts';
 import { emptyRelation, type ViewDefinition } from './tier-views.ts';
 import { tierViewNames } from './tier-view-names.ts';
 
@@ -203,9 +203,8 @@ export function partialColumns(pushdown: AggregatePushdown): ColumnMapping[] {
 export function partialsView(snapshot: PgSnapshot, pushdown: AggregatePushdown, columns: ColumnMapping[], plan: TablePlan, range: TimeRange, readsCold: boolean): ViewDefinition {
   const { schema } = pushdown.policy;
   const timeColumn = columns.find((c) => c.name === pushdown.policy.timeColumn)!;
-  const whole = plan.hot.filter((read) => read.read === 'whole');
   const edges = plan.hot.filter((read) => read.read === 'range');
-  const parts = whole.map((read) => snapshot.queryResult(partialSelect(pushdown, qualify(schema, read.partition), 'postgres'), partialColumns(pushdown)));
+  const parts = wholeHotPartitions(plan).map((partition) => snapshot.queryResult(partialSelect(pushdown, qualify(schema, partition), 'postgres'), partialColumns(pushdown)));
   if (edges.length > 0) parts.push(partialSelect(pushdown, `(${snapshot.rows(schema, edges, columns, timeColumn, range)})`, 'duckdb'));
   if (readsCold && plan.cold.length > 0) parts.push(partialSelect(pushdown, quoteIdent(tierViewNames(pushdown.policy.table).cold), 'duckdb'));
   return { name: PARTIALS_VIEW, sql: parts.length > 0 ? parts.join('\nUNION ALL\n') : emptyRelation(partialColumns(pushdown)) };

@@ -2,7 +2,7 @@ import type { AggregatePushdown } from './aggregate-pushdown.ts';
 import { readPartitionStats } from './pg-partition-stats.ts';
 import type { PgSnapshot } from './pg-snapshot.ts';
 import { decidePushdown, MAX_PARTIAL_SHARE, type PushdownEstimate } from './pushdown-cost.ts';
-import type { TablePlan } from './tier-plan.ts';
+import { wholeHotPartitions, type TablePlan } from './tier-plan.ts';
 
 /** A pushdown worth doing with the estimate it rests on (null: none was needed), or why not. */
 export type PushdownChoice = { pushdown: AggregatePushdown; estimate: PushdownEstimate | null } | { reason: string; estimate?: PushdownEstimate };
@@ -14,7 +14,7 @@ export type PushdownChoice = { pushdown: AggregatePushdown; estimate: PushdownEs
  * rows is worth it depends on how DuckDB reads PostgreSQL (see pushdown-cost.ts).
  */
 export async function choosePushdown(snapshot: PgSnapshot, pushdown: AggregatePushdown, plan: TablePlan): Promise<PushdownChoice> {
-  const whole = plan.hot.filter((read) => read.read === 'whole').map((read) => read.partition);
+  const whole = wholeHotPartitions(plan);
   if (whole.length === 0) return { reason: 'no PostgreSQL partition is read whole, so none would be aggregated there' };
   if (pushdown.keys.length === 0) return { pushdown, estimate: null };
   const keys = pushdown.keys.map((key) => key.name);

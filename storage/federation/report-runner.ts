@@ -17,7 +17,7 @@ import { PARTIALS_VIEW, partialColumns, partialsView, planPushdown, type Aggrega
 import { choosePushdown, type PushdownChoice } from './pushdown-choice.ts';
 import type { PushdownEstimate } from './pushdown-cost.ts';
 import { collectResult, type ReportRows, type ResultOutputOptions } from './result-output.ts';
-import { planTable, readsCold, type TablePlan } from './tier-plan.ts';
+import { planTable, readsCold, wholeHotPartitions, type TablePlan } from './tier-plan.ts';
 import { coldSnapshotIsCurrent, coldView, createViews, emptyRelation, placeholderViews, tierViewSql, type ViewDefinition } from './tier-views.ts';
 
 const MAX_SNAPSHOT_ATTEMPTS = 5;
@@ -157,7 +157,7 @@ async function runInSnapshot(
         applied: true,
         keys: choice.pushdown.keys.map((k) => k.name),
         partials: choice.pushdown.partials.map((p) => p.sql),
-        postgresPartitions: plan.hot.filter((read) => read.read === 'whole').map((read) => read.partition),
+        postgresPartitions: wholeHotPartitions(plan),
         estimate: choice.estimate,
       };
     } else {

@@ -87,6 +87,11 @@ export function readsHot(plan: Pick<TablePlan, 'views'>): boolean {
 }
 
 /** Whether the SQL reads the table's cold rows (through `_cold` or `_all`). */
+/** The hot partitions the plan reads whole (no range condition): those an aggregate can be pushed into. */
+export function wholeHotPartitions(plan: Pick<TablePlan, 'hot'>): string[] {
+  return plan.hot.filter((read) => read.read === 'whole').map((read) => read.partition);
+}
+
 export function readsCold(plan: Pick<TablePlan, 'views'>): boolean {
   return plan.views.includes('cold') || plan.views.includes('all');
 }
