@@ -1,6 +1,7 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Stack } from '../stack/stack.ts';
+import { forkTypeScript } from '../worker/fork-typescript.ts';
 
 /** What the benchmark hands its worker process: the config values, the stack it started, the prebuilt workflows. */
 export interface WorkerStart {
@@ -27,7 +28,7 @@ export class WorkerProcess {
 
   static async start(start: WorkerStart): Promise<WorkerProcess> {
     // stdout stays the benchmark's (the results table); the worker logs to its data directory, errors to stderr.
-    const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = forkTypeScript(CHILD);
     const worker = new WorkerProcess(child);
     try {
       await new Promise<void>((resolve, reject) => {

@@ -1,6 +1,6 @@
-import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { forkTypeScript } from './fork-typescript.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -18,7 +18,7 @@ const BUILDER_PATH = fileURLToPath(new URL('./build-workflow-bundle.ts', import.
 export function bundleWorkflowsInChild(): Promise<{ code: string }> {
   return new Promise((resolve, reject) => {
     let code: string | undefined;
-    const child = fork(BUILDER_PATH, [], { execArgv: ['--import', import.meta.resolve('tsx')], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = forkTypeScript(BUILDER_PATH);
     child.on('message', (message) => (code = typeof message === 'string' ? message : undefined));
     child.on('error', reject);
     child.on('exit', (exitCode, signal) => {
