@@ -6,7 +6,7 @@ import type { ColdStore, CopyStage, PartitionSource } from '../storage/duckdb/co
 import { coldColumnsFor } from '../storage/duckdb/cold-schema.ts';
 import { runReport, type ReportResult } from '../storage/federation/report-runner.ts';
 import { resolveReportRequest, type ReportInvocation } from '../storage/federation/report-request.ts';
-import { changedInstants, clearChangedInstants, markInstantsSynced } from '../storage/postgres/pg-change-capture.ts';
+import { changedInstants, clearChangedInstants, countChangedInstants, markInstantsSynced } from '../storage/postgres/pg-change-capture.ts';
 import { COLD_SERVING_STATES, getMove, setMoveState, type PartitionMove } from '../storage/postgres/pg-move-state.ts';
 import { detachIfAttached, dropDetached, isAttached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
@@ -180,7 +180,7 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
             await syncChanges(client);
             const write = await cold.manifestEntry(move);
             if (!write) throw refuse(`the cold tier has no copy of ${move.partition}`, 'VerifyMismatch');
-            const lateInstants = (await changedInstants(client, key)).length;
+            const lateInstants = await countChangedInstants(client, key);
             await detachIfAttached(client, move.schema, move.table, move.partition);
             await clearChangedInstants(client, key);
             await setMoveState(client, key, 'detached', { rows: write.rows, coldWriteId: write.writeId });
@@ -202,11 +202,14 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
           inTransaction(pgPool, async (client) => {
             const key = keyOf(input.move);
             const state = (await getMove(client, key))?.state;
-            if (state !== 'detached' && state !== 'cold') throw refuse(`refusing to drop ${input.move.partition}: its move is '${String(state)}', not verified and detached`);
-            if ((await changedInstants(client, key)).length > 0) {
+            if (state === undefined || !COLD_SERVING_STATES.includes(state)) throw refuse(`refusing to drop ${input.move.partition}: its move is '${String(state)}', not verified and detached`);
+            // DROP first: once it holds the table's lock no write can land, so the check below sees every committed one
+            // (checked before it, a write committing while the DROP waited would be dropped and its instant cleared).
+            // Refusing rolls the DROP back.
+            const dropped = await dropDetached(client, input.move.schema, input.move.table, input.move.partition);
+            if ((await countChangedInstants(client, key)) > 0) {
               throw refuse(`refusing to drop ${input.move.partition}: it was written to directly after its detach, so the cold copy may miss those rows`, 'PartitionChanged');
             }
-            const dropped = await dropDetached(client, input.move.schema, input.move.table, input.move.partition);
             await clearChangedInstants(client, key);
             await setMoveState(client, key, 'cold');
             return dropped;

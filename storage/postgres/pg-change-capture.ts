@@ -81,6 +81,15 @@ export async function changedInstants(db: pg.ClientBase | pg.Pool, key: MoveKey,
   return rows.map((row) => row.us);
 }
 
+/** How many instants were written since the capture began: whether anything wrote, without fetching what. */
+export async function countChangedInstants(db: pg.ClientBase | pg.Pool, key: MoveKey): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM ducktier.move_changes WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3',
+    [key.tableSchema, key.tableName, key.partitionName],
+  );
+  return rows[0]?.n ?? 0;
+}
+
 /** Marks instants as copied; the caller holds a lock that keeps writers out until it commits. */
 export async function markInstantsSynced(client: pg.ClientBase, key: MoveKey, instants: readonly string[]): Promise<void> {
   await client.query(

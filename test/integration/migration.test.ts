@@ -153,9 +153,11 @@ describe('moving partitions through the workflow', () => {
     const cold = createColdActivities({ config: env.config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
     const move = { schema: 'public', table: 'events', partition, workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition) };
     const expected = events.filter((e) => partitionOfDay('events', e.timestamp) === partition).length;
+    const source = { schema: 'public', table: 'events', partition, coldTable: 'events_historical', timeColumn: 'timestamp', columns: await coldColumnsFor(env.pgPool, findPolicy(env.config, 'events')) };
     const environment = new MockActivityEnvironment();
     await environment.run(hot.prepareMove, { move, olderThanMs });
     await environment.run(cold.copyPartitionToCold, { move });
+    const faithful = await env.workers.coldStore.fingerprintPartition(source);
     await env.workers.coldStore.withConnection((connection) =>
       connection.run(`UPDATE events_historical SET user_id = user_id + 1 WHERE _ducktier_partition = $1 AND id = (SELECT min(id) FROM events_historical WHERE _ducktier_partition = $1)`, [partition]),
     );
@@ -167,10 +169,29 @@ describe('moving partitions through the workflow', () => {
 
     const [outcome] = await (await startMigration(env.temporal, env.config, { table: 'events', partition, olderThanMs })).result();
     expect(outcome).toEqual({ table: 'events', partition, status: 'moved', rows: expected });
-    const healed = await env.workers.coldStore.fingerprintPartition({
-      schema: 'public', table: 'events', partition, coldTable: 'events_historical', timeColumn: 'timestamp',
-      columns: await coldColumnsFor(env.pgPool, findPolicy(env.config, 'events')),
-    });
-    expect(healed.rows).toBe(expected);
+    expect(await env.workers.coldStore.fingerprintPartition(source)).toEqual(faithful);
+  });
+
+  test('a row written straight into the detached partition stops the drop: the partition stays, with the row', async () => {
+    const tomorrow = new Date(anchor.getTime() + DAY);
+    const partition = partitionOfDay('events', tomorrow);
+    const olderThanMs = Date.now() - (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!.getTime();
+    await env.pgPool.query(`INSERT INTO events (id, event_type, user_id, "timestamp", data) VALUES (900001, 'login', 1, $1, '{}')`, [tomorrow]);
+    const locks = new PartitionLocks(env.stack.postgres);
+    const hot = createHotActivities({ config: env.config, pgPool: env.pgPool });
+    const cold = createColdActivities({ config: env.config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
+    const move = { schema: 'public', table: 'events', partition, workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition) };
+    const environment = new MockActivityEnvironment();
+    await environment.run(hot.prepareMove, { move, olderThanMs });
+    await environment.run(cold.copyPartitionToCold, { move });
+    await environment.run(cold.verifyColdCopy, { move });
+    await environment.run(cold.detachPartition, { move });
+    await env.pgPool.query(`INSERT INTO public.${partition} (id, event_type, user_id, "timestamp", data) VALUES (900002, 'login', 2, $1, '{}')`, [tomorrow]);
+
+    const failure = await environment.run(cold.dropPartition, { move }).then(() => undefined, (error: unknown) => error as { message: string; nonRetryable: boolean; type: string });
+    expect(failure).toMatchObject({ message: `refusing to drop ${partition}: it was written to directly after its detach, so the cold copy may miss those rows`, nonRetryable: true, type: 'PartitionChanged' });
+    expect((await env.pgPool.query(`SELECT id FROM public.${partition} ORDER BY id`)).rows).toEqual([{ id: 900001 }, { id: 900002 }]);
+    expect((await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition }))?.state).toBe('detached');
+    await locks.releaseAll();
   });
 });
