@@ -14,6 +14,8 @@ import { inTransaction } from '../storage/postgres/pg-pool.ts';
 import { qualify } from '../storage/sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../storage/verification/instant-filter.ts';
 import { pgFingerprint, sameFingerprint, type RowFingerprint } from '../storage/verification/row-fingerprint.ts';
+import { timeColumnOf } from '../storage/duckdb/duck-type-mapping.ts';
+import { KEEP_ALIVE_EVERY_MS } from '../worker/keep-alive.ts';
 import { classifyErrors, refuse, retryOnLockTimeout } from './activity-errors.ts';
 import { moveKey as keyOf, type DetachResult, type PartitionMoveRef, type VerifyResult } from './move-types.ts';
 
@@ -26,7 +28,6 @@ export interface ColdActivityDeps {
   onCopyStage?: (stage: CopyStage) => void;
 }
 
-const HEARTBEAT_EVERY_MS = 3_000;
 
 /** Catch-up rounds before the detach; it stops early once a round copies no more than FEW_INSTANTS. */
 const CATCH_UP_ROUNDS = 5;
@@ -54,7 +55,7 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
 
   /** Both engines' fingerprints of the partition, PostgreSQL's read on `client` (whose snapshot the caller chose). */
   async function fingerprints(client: pg.ClientBase, source: PartitionSource, selection?: InstantSelection): Promise<[RowFingerprint, RowFingerprint]> {
-    const timeColumn = source.columns.find((c) => c.name === source.timeColumn)!;
+    const timeColumn = timeColumnOf(source.columns, source);
     const where = selection ? instantFilter('pg', timeColumn, selection) : '';
     return Promise.all([pgFingerprint(client, source.schema, source.partition, source.columns, where), cold.fingerprintPartition(source, selection)]);
   }
@@ -69,7 +70,7 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
   async function alreadyDetached(client: pg.ClientBase, move: PartitionMoveRef): Promise<PartitionMove | undefined> {
     const record = await getMove(client, keyOf(move));
     const state = record?.state;
-    if ((state === 'detached' || state === 'cold') && !(await isAttached(client, move.schema, move.table, move.partition))) return record;
+    if (state !== undefined && COLD_SERVING_STATES.includes(state) && !(await isAttached(client, move.schema, move.table, move.partition))) return record;
     if (state !== 'verified') throw refuse(`refusing to detach ${move.partition}: its move is '${String(state)}', not verified`);
     return undefined;
   }
@@ -97,7 +98,7 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
         const source = await lockedSource(move);
         const context = Context.current();
         let rowsProcessed = 0;
-        const heartbeat = setInterval(() => context.heartbeat({ rowsProcessed }), HEARTBEAT_EVERY_MS);
+        const heartbeat = setInterval(() => context.heartbeat({ rowsProcessed }), KEEP_ALIVE_EVERY_MS);
         try {
           const { rows } = await cold.writePartition(source, pgPool, (processed) => (rowsProcessed = processed), context.cancellationSignal, onCopyStage);
           await setMoveState(pgPool, keyOf(move), 'copied', { rows });

@@ -5,7 +5,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type pg from 'pg';
 import type { PgTarget } from '../postgres/pg-target.ts';
 import { quoteIdent } from '../sql-quoting.ts';
-import type { ColumnMapping } from './duck-type-mapping.ts';
+import { timeColumnOf, type ColumnMapping } from './duck-type-mapping.ts';
 import { inDuckTransaction } from './duck-transaction.ts';
 import { CopyProgress } from '../postgres/pg-copy-progress.ts';
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
@@ -144,7 +144,7 @@ export class ColdStore {
     onStage?: (stage: CopyStage) => void,
   ): Promise<ColdWrite> {
     await this.ensureColdTable(source.coldTable, source.columns);
-    const timeColumn = timeColumnOf(source);
+    const timeColumn = timeColumnOf(source.columns, source);
     const pgWhere = selection ? instantFilter('pg', timeColumn, selection) : '';
     const duckWhere = selection ? ` AND ${instantFilter('duck', timeColumn, selection)}` : '';
     const spool = this.readMode === 'copy' ? this.spoolFile() : undefined;
@@ -169,16 +169,18 @@ export class ColdStore {
           await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, { partition: source.partition });
           // A cancelled move interrupts the statement; the transaction then rolls back and leaves nothing behind.
           const interrupt = () => connection.interrupt();
+          let inserted = 0;
           signal?.addEventListener('abort', interrupt);
           try {
             signal?.throwIfAborted();
             const insert = connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, { partition: source.partition });
             onStage?.('extracting');
-            await insert;
+            inserted = (await insert).rowsChanged;
           } finally {
             signal?.removeEventListener('abort', interrupt);
           }
-          const rows = await this.countRows(connection, source.coldTable, source.partition);
+          // A whole partition was just replaced, so it holds what was inserted; some instants replaced leave the rest.
+          const rows = selection ? await this.countRows(connection, source.coldTable, source.partition) : inserted;
           const writeId = randomUUID();
           await connection.run(
             `INSERT OR REPLACE INTO ${COLD_MANIFEST_TABLE} (table_schema, table_name, partition_name, cold_table, rows, written_at, write_id)
@@ -199,7 +201,7 @@ export class ColdStore {
   async fingerprintPartition(source: PartitionSource, selection?: InstantSelection): Promise<RowFingerprint> {
     return this.withConnection(async (connection) => {
       if (!(await this.tableExists(connection, source.coldTable))) return { rows: 0, sum: '0' };
-      const where = [`${SOURCE_PARTITION_COLUMN} = $partition`, ...(selection ? [instantFilter('duck', timeColumnOf(source), selection)] : [])].join(' AND ');
+      const where = [`${SOURCE_PARTITION_COLUMN} = $partition`, ...(selection ? [instantFilter('duck', timeColumnOf(source.columns, source), selection)] : [])].join(' AND ');
       const reader = await connection.runAndReadAll(fingerprintSelect('duck', source.columns, `main.${quoteIdent(source.coldTable)}`, where), {
         partition: source.partition,
       });
@@ -267,8 +269,3 @@ export class ColdStore {
   }
 }
 
-function timeColumnOf(source: PartitionSource): ColumnMapping {
-  const column = source.columns.find((c) => c.name === source.timeColumn);
-  if (!column) throw new Error(`time column ${source.timeColumn} is not among the columns of ${source.schema}.${source.table}`);
-  return column;
-}

@@ -91,6 +91,13 @@ function copyConversions(typeName: string, duckType: string): Pick<ColumnMapping
   return { copyExport: '%s', copyImport: `CAST(%s AS ${duckType})` };
 }
 
+/** The mapping of a table's time column (a policy's, or a partition's being moved); a clear error when it has none. */
+export function timeColumnOf(columns: readonly ColumnMapping[], of: { schema: string; table: string; timeColumn: string }): ColumnMapping {
+  const column = columns.find((c) => c.name === of.timeColumn);
+  if (!column) throw new Error(`time column ${of.timeColumn} is not among the columns of ${of.schema}.${of.table}`);
+  return column;
+}
+
 /** Fills a `%s` template with an expression. */
 export function applyTemplate(template: string, expression: string): string {
   return template.replaceAll('%s', expression);

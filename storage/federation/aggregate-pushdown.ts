@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { TablePolicy } from '../../config/policy.ts';
-import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { timeColumnOf, type ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { qualify, quoteIdent } from '../sql-quoting.ts';
 import type { PgSnapshot } from './pg-snapshot.ts';
 import type { TimeRange } from './report-range.ts';
@@ -202,7 +202,7 @@ export function partialColumns(pushdown: AggregatePushdown): ColumnMapping[] {
  */
 export function partialsView(snapshot: PgSnapshot, pushdown: AggregatePushdown, columns: ColumnMapping[], plan: TablePlan, range: TimeRange, readsCold: boolean): ViewDefinition {
   const { schema } = pushdown.policy;
-  const timeColumn = columns.find((c) => c.name === pushdown.policy.timeColumn)!;
+  const timeColumn = timeColumnOf(columns, pushdown.policy);
   const edges = plan.hot.filter((read) => read.read === 'range');
   const parts = wholeHotPartitions(plan).map((partition) => snapshot.queryResult(partialSelect(pushdown, qualify(schema, partition), 'postgres'), partialColumns(pushdown)));
   if (edges.length > 0) parts.push(partialSelect(pushdown, `(${snapshot.rows(schema, edges, columns, timeColumn, range)})`, 'duckdb'));

@@ -5,7 +5,7 @@ import { UsageError } from '../../config/usage-error.ts';
 import type { ColdStore, PgReadMode } from '../duckdb/cold-store.ts';
 import { coldColumnsFor } from '../duckdb/cold-schema.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
-import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { timeColumnOf, type ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { openCopySnapshot } from './copy-snapshot.ts';
 import { openExtensionSnapshot } from './extension-snapshot.ts';
 import type { PgSnapshot } from './pg-snapshot.ts';
@@ -17,7 +17,7 @@ import { PARTIALS_VIEW, partialColumns, partialsView, planPushdown, type Aggrega
 import { choosePushdown, type PushdownChoice } from './pushdown-choice.ts';
 import type { PushdownEstimate } from './pushdown-cost.ts';
 import { collectResult, type ReportRows, type ResultOutputOptions } from './result-output.ts';
-import { planTable, readsCold, wholeHotPartitions, type TablePlan } from './tier-plan.ts';
+import { planTable, readsCold, readsHot, wholeHotPartitions, type TablePlan } from './tier-plan.ts';
 import { coldSnapshotIsCurrent, coldView, createViews, emptyRelation, placeholderViews, tierViewSql, type ViewDefinition } from './tier-views.ts';
 
 const MAX_SNAPSHOT_ATTEMPTS = 5;
@@ -130,7 +130,7 @@ async function runInSnapshot(
   const { range } = request.params;
   const tables: TablePlan[] = [];
   for (const { policy, views } of reads.tables) {
-    const timeColumn = columnsOf(policy).find((c) => c.name === policy.timeColumn)!;
+    const timeColumn = timeColumnOf(columnsOf(policy), policy);
     tables.push(await planTable(snapshot, policy, timeColumn, views, range));
   }
   for (const [index, { policy }] of reads.tables.entries()) {
@@ -199,7 +199,7 @@ async function rewriteForPushdown(
 
 function openSnapshot(store: ColdStore, connection: DuckDBConnection, pgPool: pg.Pool, reads: SqlReads, range: TimeRange): Promise<PgSnapshot> {
   // Only tables whose hot rows are read need their partitions held in place.
-  const lockTables = reads.tables.filter((t) => t.views.some((v) => v !== 'cold')).map((t) => ({ schema: t.policy.schema, table: t.policy.table }));
+  const lockTables = reads.tables.filter((t) => readsHot(t)).map((t) => ({ schema: t.policy.schema, table: t.policy.table }));
   return store.readMode === 'extension' ? openExtensionSnapshot(connection, lockTables) : openCopySnapshot(pgPool, () => store.spoolFile(), lockTables, range);
 }
 

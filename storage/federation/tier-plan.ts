@@ -86,12 +86,12 @@ export function readsHot(plan: Pick<TablePlan, 'views'>): boolean {
   return plan.views.includes('hot') || plan.views.includes('all');
 }
 
-/** Whether the SQL reads the table's cold rows (through `_cold` or `_all`). */
 /** The hot partitions the plan reads whole (no range condition): those an aggregate can be pushed into. */
 export function wholeHotPartitions(plan: Pick<TablePlan, 'hot'>): string[] {
   return plan.hot.filter((read) => read.read === 'whole').map((read) => read.partition);
 }
 
+/** Whether the SQL reads the table's cold rows (through `_cold` or `_all`). */
 export function readsCold(plan: Pick<TablePlan, 'views'>): boolean {
   return plan.views.includes('cold') || plan.views.includes('all');
 }

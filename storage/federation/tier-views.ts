@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { TablePolicy } from '../../config/policy.ts';
 import { COLD_MANIFEST_TABLE, SOURCE_PARTITION_COLUMN } from '../duckdb/cold-store.ts';
-import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { timeColumnOf, type ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import type { PgSnapshot } from './pg-snapshot.ts';
 import { duckRangeCondition, type TimeRange } from './report-range.ts';
@@ -23,7 +23,7 @@ export interface ViewDefinition {
  */
 export function tierViewSql(snapshot: PgSnapshot, policy: TablePolicy, columns: ColumnMapping[], plan: TablePlan, range: TimeRange): ViewDefinition[] {
   const names = tierViewNames(policy.table);
-  const timeColumn = columns.find((c) => c.name === policy.timeColumn)!;
+  const timeColumn = timeColumnOf(columns, policy);
   const columnList = columns.map((c) => quoteIdent(c.name)).join(', ');
   const views: ViewDefinition[] = [];
   if (readsHot(plan)) views.push({ name: names.hot, sql: plan.hot.length > 0 ? snapshot.rows(policy.schema, plan.hot, columns, timeColumn, range) : emptyRelation(columns) });
@@ -34,7 +34,7 @@ export function tierViewSql(snapshot: PgSnapshot, policy: TablePolicy, columns: 
 
 /** `<table>_cold`: the planned cold partitions' rows in DuckDB, narrowed to the range. */
 export function coldView(policy: TablePolicy, columns: ColumnMapping[], plan: TablePlan, range: TimeRange): ViewDefinition {
-  const timeColumn = columns.find((c) => c.name === policy.timeColumn)!;
+  const timeColumn = timeColumnOf(columns, policy);
   const sql =
     plan.cold.length > 0
       ? `SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM main.${quoteIdent(policy.coldTable)}

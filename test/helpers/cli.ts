@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
+import { expect } from 'vitest';
 
 const BIN = path.resolve('bin/ducktier.mjs');
 
@@ -19,6 +20,15 @@ export interface CliResult {
 export function ducktierSync(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
   const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...CLI_ENV, ...env }, timeout: CLI_TIMEOUT_MS });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Bad input: exit code 2 before anything ran, nothing on stdout, one line on stderr naming what was wrong, no stack. */
+export function expectOneLineUsageError(result: CliResult, message: string | RegExp): void {
+  expect(result.code).toBe(2);
+  expect(result.stdout).toBe('');
+  expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  expect(result.stderr.trim()).toMatch(message);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
 }
 
 /** Runs the real CLI as another process while this one goes on. */

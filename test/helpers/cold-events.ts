@@ -1,4 +1,5 @@
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { readColdFile } from './cold-file.ts';
 import { expect } from 'vitest';
 import type { DemoEvent } from '../../demo/event-generator.ts';
 import { partitionOfDay } from './truth.ts';
@@ -12,15 +13,8 @@ export async function readColdEvents(connection: DuckDBConnection): Promise<Cold
 }
 
 /** The same, from a cold file no process holds open (DuckDB lets one writer at a time open it). */
-export async function readColdEventsFromFile(filePath: string): Promise<ColdRow[]> {
-  const instance = await DuckDBInstance.create(filePath, { access_mode: 'READ_ONLY' });
-  const connection = await instance.connect();
-  try {
-    return await readColdEvents(connection);
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
+export function readColdEventsFromFile(filePath: string): Promise<ColdRow[]> {
+  return readColdFile(filePath, readColdEvents);
 }
 
 /** The cold rows are exactly these events (sorted by id), value for value, each tagged with its partition. */

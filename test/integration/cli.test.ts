@@ -1,15 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, test } from 'vitest';
-import { ducktierSync as ducktier, type CliResult } from '../helpers/cli.ts';
-
-function expectOneLineUsageError(result: CliResult, message: RegExp): void {
-  expect(result.code).toBe(2);
-  expect(result.stdout).toBe('');
-  expect(result.stderr.trim().split('\n')).toHaveLength(1);
-  expect(result.stderr).toMatch(message);
-  expect(result.stderr).not.toMatch(/\n\s+at /);
-}
+import { ducktierSync as ducktier, expectOneLineUsageError } from '../helpers/cli.ts';
 
 describe('the ducktier CLI', () => {
   test('bad flags, values and config are one clear line, exit code 2, before anything starts', () => {

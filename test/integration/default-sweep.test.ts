@@ -7,6 +7,7 @@ import { rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { getMove, listMoves } from '../../storage/postgres/pg-move-state.ts';
 import { allEvents, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const DAY = 86_400_000;
 const anchor = new Date();
@@ -121,12 +122,11 @@ describe('rows that land in DEFAULT for a range already moved to the cold tier',
     await reader.query('BEGIN');
     await reader.query('SELECT count(*) FROM events');
     const handle = await startMigration(env.temporal, env.config, { table: 'events' });
-    let waiting = false;
-    for (let i = 0; i < 300 && !waiting; i++) {
-      const { rows } = await env.pgPool.query(`SELECT 1 FROM pg_locks WHERE relation = 'events_default'::regclass AND NOT granted`);
-      waiting = rows.length > 0;
-      if (!waiting) await new Promise((r) => setTimeout(r, 100));
-    }
+    const waiting = await waitFor(
+      'the sweep to wait for the reader',
+      async () => ((await env.pgPool.query(`SELECT 1 FROM pg_locks WHERE relation = 'events_default'::regclass AND NOT granted`)).rows.length > 0 ? true : undefined),
+      30_000,
+    );
     expect(waiting).toBe(true);
     // Meanwhile a row for today is written at once: the sweep holds the parent only in a mode writers pass.
     const now = late(900_301, anchor.getTime(), 'login');

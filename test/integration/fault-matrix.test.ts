@@ -14,7 +14,7 @@ import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { readColdFile } from '../helpers/cold-file.ts';
 import { stepAttempts } from '../helpers/move-history.ts';
-import { pollUntil } from '../helpers/poll.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { createTestDeployment, seedDemoData, testConfigValues, type TestDeployment, type TestEnvOptions } from '../helpers/test-env.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 import { killLeftoverWorkers, WorkerProcess } from '../helpers/worker-process.ts';
@@ -189,7 +189,7 @@ describe.concurrent('fault matrix: real worker processes die mid-move, the move 
       await reader.query(`SELECT count(*) FROM public."${lane.partition}"`);
       const handle = await startMigration(own.temporal, lane.config, { table: 'events', partition: lane.partition });
       const hot = own.pgPool;
-      await pollUntil('the cold copy to be verified', async () => (await getMove(hot, moveKey(lane.partition)))?.state, (state) => state === 'verified');
+      await waitFor('the cold copy to be verified', async () => ((await getMove(hot, moveKey(lane.partition)))?.state === 'verified' ? true : undefined));
 
       await server.stop();
       server = await startTemporalDevServer(serverOptions);

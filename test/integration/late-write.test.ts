@@ -7,6 +7,7 @@ import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const DAY = 86_400_000;
 const anchor = new Date();
@@ -126,10 +127,10 @@ describe('writes to a partition while it moves', () => {
       const pending = (await moveHandle.describe().catch(() => undefined))?.raw.pendingActivities ?? [];
       return pending.find((a) => a.activityType?.name === 'detachPartition')?.attempt ?? 0;
     };
-    for (let i = 0; i < 300 && (await getMove(env.pgPool, key))?.state !== 'verified'; i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the cold copy to be verified', async () => ((await getMove(env.pgPool, key))?.state === 'verified' ? true : undefined), 15_000);
     expect((await getMove(env.pgPool, key))?.state).toBe('verified');
     const operationsAtVerify = writer.operations;
-    for (let i = 0; i < 300 && (await detachAttempt()) < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    await waitFor('the detach to be tried three times', async () => ((await detachAttempt()) >= 3 ? true : undefined), 30_000);
 
     // The detach was retried (lock_timeout) while the reader held the table, and the writer kept completing writes.
     expect(await detachAttempt()).toBeGreaterThanOrEqual(3);
@@ -184,7 +185,7 @@ describe('writes to a partition while it moves', () => {
     try {
       const olderThanMs = Date.now() - (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === day)!.to!.getTime();
       const handle = await startMigration(env.temporal, env.config, { table: 'events', partition: day, olderThanMs });
-      for (let i = 0; i < 300 && (await getMove(env.pgPool, key))?.state !== 'verified'; i++) await new Promise((r) => setTimeout(r, 50));
+      await waitFor('the cold copy to be verified', async () => ((await getMove(env.pgPool, key))?.state === 'verified' ? true : undefined), 15_000);
       expect((await getMove(env.pgPool, key))?.state).toBe('verified');
       await env.temporal.workflow.getHandle(moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', day)).cancel();
       // Compensation needs the partition's lock too (to drop its triggers): it waits and retries until the reader ends.

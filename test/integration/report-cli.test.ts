@@ -1,26 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, test } from 'vitest';
-
-const BIN = path.resolve('bin/ducktier.mjs');
-
-/** Runs the real CLI as a user would, on the embedded default stack in its own data directory. */
-function ducktier(args: string[]) {
-  const result = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, DUCKTIER_PG_URL: '', TEMPORAL_ADDRESS: '', PGHOST: '' },
-    timeout: 240_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function expectOneLineUsageError(result: ReturnType<typeof ducktier>, message: string | RegExp): void {
-  expect(result.stdout).toBe('');
-  expect(result.stderr.trim().split('\n')).toHaveLength(1);
-  expect(result.stderr.trim()).toMatch(message);
-  expect(result.code).toBe(2);
-}
+import { ducktierSync as ducktier, expectOneLineUsageError } from '../helpers/cli.ts';
 
 describe('ducktier report and query from the command line', () => {
   test('a bad report name, parameter or query is one line and exit code 2, before anything starts', () => {
