@@ -25,12 +25,18 @@ export async function attachPostgres(connection: DuckDBConnection, target: PgTar
  * SQL) is sent to PostgreSQL inside the query it runs, so its indexes serve it.
  */
 export function extensionSelect(schema: string, table: string, columns: ColumnMapping[], extraColumns = '', where = ''): string {
-  const list = columns.map((c) => `CAST(${quoteIdent(c.name)} AS ${c.duckType}) AS ${quoteIdent(c.name)}`).join(', ');
-  const source =
-    where || columns.some((c) => c.viaText)
-      ? `postgres_query(${quoteLiteral(PG_CATALOG_ALIAS)}, ${quoteLiteral(pgSourceSelect(schema, table, columns, where))})`
-      : `${PG_CATALOG_ALIAS}.${qualify(schema, table)}`;
-  return `SELECT ${list}${extraColumns} FROM ${source}`;
+  const source = where || columns.some((c) => c.viaText) ? postgresQuery(pgSourceSelect(schema, table, columns, where)) : `${PG_CATALOG_ALIAS}.${qualify(schema, table)}`;
+  return `SELECT ${castToColdTypes(columns)}${extraColumns} FROM ${source}`;
+}
+
+/** The columns, as DuckDB reads them from PostgreSQL, cast to their cold types. */
+export function castToColdTypes(columns: ColumnMapping[]): string {
+  return columns.map((c) => `CAST(${quoteIdent(c.name)} AS ${c.duckType}) AS ${quoteIdent(c.name)}`).join(', ');
+}
+
+/** A DuckDB table function running `sql` in PostgreSQL through the attached catalog. */
+export function postgresQuery(sql: string): string {
+  return `postgres_query(${quoteLiteral(PG_CATALOG_ALIAS)}, ${quoteLiteral(sql)})`;
 }
 
 /** PostgreSQL renders the columns DuckDB's reader would alter as text (see ColumnMapping.viaText). */
@@ -41,8 +47,12 @@ function pgSourceSelect(schema: string, table: string, columns: ColumnMapping[],
 
 /** The SELECT PostgreSQL runs inside COPY for the CSV path. */
 export function copyExportSelect(schema: string, table: string, columns: ColumnMapping[], where = ''): string {
-  const list = columns.map((c) => `${applyTemplate(c.copyExport, quoteIdent(c.name))} AS ${quoteIdent(c.name)}`).join(', ');
-  return `SELECT ${list} FROM ${qualify(schema, table)}${where ? ` WHERE ${where}` : ''}`;
+  return `SELECT ${copyExportList(columns)} FROM ${qualify(schema, table)}${where ? ` WHERE ${where}` : ''}`;
+}
+
+/** The columns as PostgreSQL renders them for the CSV stream (see ColumnMapping.copyExport). */
+export function copyExportList(columns: ColumnMapping[]): string {
+  return columns.map((c) => `${applyTemplate(c.copyExport, quoteIdent(c.name))} AS ${quoteIdent(c.name)}`).join(', ');
 }
 
 /** Streams `COPY (select) TO STDOUT (FORMAT csv)` into `file`; memory stays flat whatever the row count. */

@@ -1,10 +1,9 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
-import { applyTemplate } from '../duckdb/duck-type-mapping.ts';
-import { copyExportSelect, copyToCsvFile, csvSelect } from '../duckdb/pg-transport.ts';
-import { qualify, quoteIdent } from '../sql-quoting.ts';
-import type { HotRead, PgSnapshot } from './pg-snapshot.ts';
+import { copyExportList, copyExportSelect, copyToCsvFile, csvSelect } from '../duckdb/pg-transport.ts';
+import { qualify } from '../sql-quoting.ts';
+import { lockParentsSql, type HotRead, type PgSnapshot } from './pg-snapshot.ts';
 import { pgBoundText, pgRangeCondition, RANGE_SETTINGS, type TimeRange } from './report-range.ts';
 
 /** COPY streams run side by side, each on its own connection importing the snapshot. */
@@ -31,7 +30,7 @@ export async function openCopySnapshot(
   const jobs: CopyJob[] = [];
   try {
     await main.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    if (lockTables.length > 0) await main.query(`LOCK TABLE ONLY ${lockTables.map((t) => qualify(t.schema, t.table)).join(', ')} IN ACCESS SHARE MODE`);
+    if (lockTables.length > 0) await main.query(lockParentsSql(lockTables));
     await setRange(main, range);
   } catch (error) {
     await main.end().catch(() => {});
@@ -61,8 +60,7 @@ export async function openCopySnapshot(
         .join('\nUNION ALL\n');
     },
     queryResult(pgSql, columns) {
-      const list = columns.map((c) => `${applyTemplate(c.copyExport, quoteIdent(c.name))} AS ${quoteIdent(c.name)}`).join(', ');
-      return declare(`SELECT ${list} FROM (${pgSql}) AS q`, columns);
+      return declare(`SELECT ${copyExportList(columns)} FROM (${pgSql}) AS q`, columns);
     },
     statements: () => jobs.map((job) => `COPY (${job.sql}) TO STDOUT (FORMAT csv)`),
     async materialize() {

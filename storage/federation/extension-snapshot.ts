@@ -1,8 +1,8 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
-import { extensionSelect, PG_CATALOG_ALIAS } from '../duckdb/pg-transport.ts';
-import { qualify, quoteIdent, quoteLiteral } from '../sql-quoting.ts';
-import type { HotRead, PgSnapshot } from './pg-snapshot.ts';
+import { castToColdTypes, extensionSelect, PG_CATALOG_ALIAS, postgresQuery } from '../duckdb/pg-transport.ts';
+import { qualify, quoteLiteral } from '../sql-quoting.ts';
+import { lockParentsSql, type HotRead, type PgSnapshot } from './pg-snapshot.ts';
 import { duckRangeCondition } from './report-range.ts';
 
 /**
@@ -11,16 +11,15 @@ import { duckRangeCondition } from './report-range.ts';
  * DuckDB transaction reads PostgreSQL: the lock statement then runs before the snapshot is taken.
  */
 export async function openExtensionSnapshot(connection: DuckDBConnection, lockTables: Array<{ schema: string; table: string }>): Promise<PgSnapshot> {
-  const lock = lockTables.length > 0 ? `LOCK TABLE ONLY ${lockTables.map((t) => qualify(t.schema, t.table)).join(', ')} IN ACCESS SHARE MODE; ` : '';
+  const lock = lockTables.length > 0 ? `${lockParentsSql(lockTables)}; ` : '';
   // Partition bounds of timestamptz columns are rendered in the session's zone; ducktier reads them in UTC.
   const opening = `${lock}SET LOCAL TimeZone = 'UTC'`;
   await connection.run(`CALL postgres_execute(${quoteLiteral(PG_CATALOG_ALIAS)}, ${quoteLiteral(opening)})`);
-  const pgQuery = (sql: string) => `postgres_query(${quoteLiteral(PG_CATALOG_ALIAS)}, ${quoteLiteral(sql)})`;
 
   return {
     readMode: 'extension',
     async query(sql) {
-      return (await connection.runAndReadAll(`SELECT * FROM ${pgQuery(sql)}`)).getRowObjectsJson();
+      return (await connection.runAndReadAll(`SELECT * FROM ${postgresQuery(sql)}`)).getRowObjectsJson();
     },
     async holdsRows(schema, partition, timeColumn, range) {
       const reader = await connection.runAndReadAll(
@@ -36,8 +35,7 @@ export async function openExtensionSnapshot(connection: DuckDBConnection, lockTa
         .join('\nUNION ALL\n');
     },
     queryResult(pgSql, columns: ColumnMapping[]) {
-      const list = columns.map((c) => `CAST(${quoteIdent(c.name)} AS ${c.duckType}) AS ${quoteIdent(c.name)}`).join(', ');
-      return `SELECT ${list} FROM ${pgQuery(pgSql)}`;
+      return `SELECT ${castToColdTypes(columns)} FROM ${postgresQuery(pgSql)}`;
     },
     statements: () => [opening],
     materialize: async () => {},

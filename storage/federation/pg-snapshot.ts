@@ -1,8 +1,17 @@
 import type { PgReadMode } from '../duckdb/cold-store.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { qualify } from '../sql-quoting.ts';
 import type { TimeRange } from './report-range.ts';
 
 /** One hot partition to read: whole, or only its rows in the run's range (the range's edges, and DEFAULT). */
+/**
+ * Locks the hot parents a report reads before its snapshot is taken: ACCESS SHARE, which writers pass and a DETACH
+ * must wait for, so no partition leaves between the snapshot and the scans planned from the current catalog.
+ */
+export function lockParentsSql(lockTables: Array<{ schema: string; table: string }>): string {
+  return `LOCK TABLE ONLY ${lockTables.map((t) => qualify(t.schema, t.table)).join(', ')} IN ACCESS SHARE MODE`;
+}
+
 export interface HotRead {
   partition: string;
   read: 'whole' | 'range';
