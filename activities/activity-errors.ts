@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+
 import { UsageError } from '../config/usage-error.ts';
 import { TableShapeError } from '../storage/postgres/pg-catalog.ts';
 
@@ -12,7 +13,8 @@ export function refuse(message: string, type = 'RefusedMove'): ApplicationFailur
  * within seconds does not free space; failing at once lets compensation run and the next scheduled run try again.
  */
 const UNWRITABLE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EACCES', 'EPERM']);
-const UNWRITABLE_MESSAGE = /No space left on device|Disk quota exceeded|File too large|Read-only file system|Permission denied/;
+const UNWRITABLE_MESSAGE =
+  /No space left on device|Disk quota exceeded|File too large|Read-only file system|Permission denied/;
 
 /** Turns errors that retrying cannot fix (bad input, wrong table shape, an unwritable disk) into non-retryable failures. */
 export async function classifyErrors<T>(work: () => Promise<T>): Promise<T> {
@@ -26,7 +28,10 @@ export async function classifyErrors<T>(work: () => Promise<T>): Promise<T> {
 }
 
 function isUnwritableDisk(error: unknown): error is Error {
-  return error instanceof Error && (UNWRITABLE_CODES.has((error as NodeJS.ErrnoException).code ?? '') || UNWRITABLE_MESSAGE.test(error.message));
+  return (
+    error instanceof Error &&
+    (UNWRITABLE_CODES.has((error as NodeJS.ErrnoException).code ?? '') || UNWRITABLE_MESSAGE.test(error.message))
+  );
 }
 
 const LOCK_NOT_AVAILABLE = '55P03';

@@ -1,23 +1,30 @@
+import path from 'node:path';
+
 import { Context } from '@temporalio/activity';
 import type pg from 'pg';
-import path from 'node:path';
-import { policyFor, type DucktierConfig } from '../config/config.ts';
-import type { ColdStore, CopyStage, PartitionSource } from '../storage/duckdb/cold-store.ts';
+
+import { type DucktierConfig, policyFor } from '../config/config.ts';
 import { coldColumnsFor } from '../storage/duckdb/cold-schema.ts';
-import { runReport, type ReportResult } from '../storage/federation/report-runner.ts';
-import { resolveReportRequest, type ReportInvocation } from '../storage/federation/report-request.ts';
-import { changedInstants, clearChangedInstants, countChangedInstants, markInstantsSynced } from '../storage/postgres/pg-change-capture.ts';
-import { COLD_SERVING_STATES, getMove, setMoveState, type PartitionMove } from '../storage/postgres/pg-move-state.ts';
-import { detachIfAttached, dropDetached, isAttached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
+import type { ColdStore, CopyStage, PartitionSource } from '../storage/duckdb/cold-store.ts';
+import { timeColumnOf } from '../storage/duckdb/duck-type-mapping.ts';
+import { type ReportInvocation, resolveReportRequest } from '../storage/federation/report-request.ts';
+import { type ReportResult, runReport } from '../storage/federation/report-runner.ts';
+import {
+  changedInstants,
+  clearChangedInstants,
+  countChangedInstants,
+  markInstantsSynced,
+} from '../storage/postgres/pg-change-capture.ts';
+import { COLD_SERVING_STATES, getMove, type PartitionMove, setMoveState } from '../storage/postgres/pg-move-state.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
+import { detachIfAttached, dropDetached, isAttached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
 import { inTransaction } from '../storage/postgres/pg-pool.ts';
 import { qualify } from '../storage/sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../storage/verification/instant-filter.ts';
-import { pgFingerprint, sameFingerprint, type RowFingerprint } from '../storage/verification/row-fingerprint.ts';
-import { timeColumnOf } from '../storage/duckdb/duck-type-mapping.ts';
+import { pgFingerprint, type RowFingerprint, sameFingerprint } from '../storage/verification/row-fingerprint.ts';
 import { KEEP_ALIVE_EVERY_MS } from '../worker/keep-alive.ts';
 import { classifyErrors, refuse, retryOnLockTimeout } from './activity-errors.ts';
-import { moveKey as keyOf, type DetachResult, type PartitionMoveRef, type VerifyResult } from './move-types.ts';
+import { type DetachResult, moveKey as keyOf, type PartitionMoveRef, type VerifyResult } from './move-types.ts';
 
 export interface ColdActivityDeps {
   config: DucktierConfig;
@@ -27,7 +34,6 @@ export interface ColdActivityDeps {
   /** Told where each copy stands (see CopyStage); only fault-injection runs pass one. */
   onCopyStage?: (stage: CopyStage) => void;
 }
-
 
 /** Catch-up rounds before the detach; it stops early once a round copies no more than FEW_INSTANTS. */
 const CATCH_UP_ROUNDS = 5;
@@ -50,19 +56,36 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
     await locks.acquire(move.schema, move.partition, move.workflowId);
     const policy = policyFor(config, move.schema, move.table);
     const columns = await coldColumnsFor(pgPool, policy);
-    return { schema: move.schema, table: move.table, partition: move.partition, coldTable: policy.coldTable, columns, timeColumn: policy.timeColumn };
+    return {
+      schema: move.schema,
+      table: move.table,
+      partition: move.partition,
+      coldTable: policy.coldTable,
+      columns,
+      timeColumn: policy.timeColumn,
+    };
   }
 
   /** Both engines' fingerprints of the partition, PostgreSQL's read on `client` (whose snapshot the caller chose). */
-  async function fingerprints(client: pg.ClientBase, source: PartitionSource, selection?: InstantSelection): Promise<[RowFingerprint, RowFingerprint]> {
+  async function fingerprints(
+    client: pg.ClientBase,
+    source: PartitionSource,
+    selection?: InstantSelection,
+  ): Promise<[RowFingerprint, RowFingerprint]> {
     const timeColumn = timeColumnOf(source.columns, source);
     const where = selection ? instantFilter('pg', timeColumn, selection) : '';
-    return Promise.all([pgFingerprint(client, source.schema, source.partition, source.columns, where), cold.fingerprintPartition(source, selection)]);
+    return Promise.all([
+      pgFingerprint(client, source.schema, source.partition, source.columns, where),
+      cold.fingerprintPartition(source, selection),
+    ]);
   }
 
   function assertSame(partition: string, [pgSide, coldSide]: [RowFingerprint, RowFingerprint], what: string): void {
     if (sameFingerprint(pgSide, coldSide)) return;
-    const detail = pgSide.rows === coldSide.rows ? `both have ${pgSide.rows} rows but their contents differ` : `PostgreSQL has ${pgSide.rows} rows, DuckDB ${coldSide.rows}`;
+    const detail =
+      pgSide.rows === coldSide.rows
+        ? `both have ${pgSide.rows} rows but their contents differ`
+        : `PostgreSQL has ${pgSide.rows} rows, DuckDB ${coldSide.rows}`;
     throw refuse(`${what} of ${partition} does not match: ${detail}`, 'VerifyMismatch');
   }
 
@@ -70,13 +93,20 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
   async function alreadyDetached(client: pg.ClientBase, move: PartitionMoveRef): Promise<PartitionMove | undefined> {
     const record = await getMove(client, keyOf(move));
     const state = record?.state;
-    if (state !== undefined && COLD_SERVING_STATES.includes(state) && !(await isAttached(client, move.schema, move.table, move.partition))) return record;
-    if (state !== 'verified') throw refuse(`refusing to detach ${move.partition}: its move is '${String(state)}', not verified`);
+    if (
+      state !== undefined &&
+      COLD_SERVING_STATES.includes(state) &&
+      !(await isAttached(client, move.schema, move.table, move.partition))
+    )
+      return record;
+    if (state !== 'verified')
+      throw refuse(`refusing to detach ${move.partition}: its move is '${String(state)}', not verified`);
     return undefined;
   }
 
   function refuseIfTruncated(record: PartitionMove | undefined, partition: string): void {
-    if (record?.truncatedDuringMove) throw refuse(`${partition} was truncated during the move; the next run copies it again`, 'PartitionChanged');
+    if (record?.truncatedDuringMove)
+      throw refuse(`${partition} was truncated during the move; the next run copies it again`, 'PartitionChanged');
   }
 
   return {
@@ -100,7 +130,13 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
         let rowsProcessed = 0;
         const heartbeat = setInterval(() => context.heartbeat({ rowsProcessed }), KEEP_ALIVE_EVERY_MS);
         try {
-          const { rows } = await cold.writePartition(source, pgPool, (processed) => (rowsProcessed = processed), context.cancellationSignal, onCopyStage);
+          const { rows } = await cold.writePartition(
+            source,
+            pgPool,
+            (processed) => (rowsProcessed = processed),
+            context.cancellationSignal,
+            onCopyStage,
+          );
           await setMoveState(pgPool, keyOf(move), 'copied', { rows });
           return rows;
         } finally {
@@ -129,7 +165,11 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
             const detached = record !== undefined && COLD_SERVING_STATES.includes(record.state);
             await client.query(`SET LOCAL max_parallel_workers_per_gather = ${config.moves.verifyParallelWorkers}`);
             const instants = detached ? [] : await changedInstants(client, key);
-            const sides = await fingerprints(client, source, instants.length > 0 ? { mode: 'except', instants } : undefined);
+            const sides = await fingerprints(
+              client,
+              source,
+              instants.length > 0 ? { mode: 'except', instants } : undefined,
+            );
             assertSame(move.partition, sides, 'the cold copy');
             return [...sides, instants.length] as const;
           },
@@ -159,7 +199,11 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
           const instants = await changedInstants(client, key, 'unsynced');
           if (instants.length === 0) return 0;
           await cold.writeChangedRows(source, pgPool, instants);
-          assertSame(move.partition, await fingerprints(client, source, { mode: 'only', instants }), 'the rows written during the move');
+          assertSame(
+            move.partition,
+            await fingerprints(client, source, { mode: 'only', instants }),
+            'the rows written during the move',
+          );
           await markInstantsSynced(client, key, instants);
           return instants.length;
         };
@@ -203,13 +247,19 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
           inTransaction(pgPool, async (client) => {
             const key = keyOf(input.move);
             const state = (await getMove(client, key))?.state;
-            if (state === undefined || !COLD_SERVING_STATES.includes(state)) throw refuse(`refusing to drop ${input.move.partition}: its move is '${String(state)}', not verified and detached`);
+            if (state === undefined || !COLD_SERVING_STATES.includes(state))
+              throw refuse(
+                `refusing to drop ${input.move.partition}: its move is '${String(state)}', not verified and detached`,
+              );
             // DROP first: once it holds the table's lock no write can land, so the check below sees every committed one
             // (checked before it, a write committing while the DROP waited would be dropped and its instant cleared).
             // Refusing rolls the DROP back.
             const dropped = await dropDetached(client, input.move.schema, input.move.table, input.move.partition);
             if ((await countChangedInstants(client, key)) > 0) {
-              throw refuse(`refusing to drop ${input.move.partition}: it was written to directly after its detach, so the cold copy may miss those rows`, 'PartitionChanged');
+              throw refuse(
+                `refusing to drop ${input.move.partition}: it was written to directly after its detach, so the cold copy may miss those rows`,
+                'PartitionChanged',
+              );
             }
             await clearChangedInstants(client, key);
             await setMoveState(client, key, 'cold');
@@ -228,9 +278,17 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
         const { move } = input;
         const policy = policyFor(config, move.schema, move.table);
         if (!(await isAttached(pgPool, move.schema, move.table, move.partition))) {
-          throw refuse(`not discarding the cold copy of ${move.partition}: the partition is not attached in PostgreSQL, so DuckDB may hold the only copy`, 'ColdCopyIsOnlyCopy');
+          throw refuse(
+            `not discarding the cold copy of ${move.partition}: the partition is not attached in PostgreSQL, so DuckDB may hold the only copy`,
+            'ColdCopyIsOnlyCopy',
+          );
         }
-        return cold.deletePartition({ schema: move.schema, table: move.table, partition: move.partition, coldTable: policy.coldTable });
+        return cold.deletePartition({
+          schema: move.schema,
+          table: move.table,
+          partition: move.partition,
+          coldTable: policy.coldTable,
+        });
       });
     },
 
@@ -242,9 +300,13 @@ export function createColdActivities({ config, pgPool, cold, locks, onCopyStage 
         try {
           return await runReport(cold, pgPool, config.tables, request, output);
         } catch (error) {
-          if (error instanceof Error && SQL_MISTAKE.test(error.message)) throw refuse(`${request.name}: ${error.message.split('\n')[0]}`, 'BadReportSql');
+          if (error instanceof Error && SQL_MISTAKE.test(error.message))
+            throw refuse(`${request.name}: ${error.message.split('\n')[0]}`, 'BadReportSql');
           if (error instanceof Error && OUT_OF_MEMORY.test(error.message)) {
-            throw refuse(`${request.name}: ${error.message.split('\n')[0]} (raise duckdb.memoryLimit, now ${config.duckdb.memoryLimit})`, 'ReportOutOfMemory');
+            throw refuse(
+              `${request.name}: ${error.message.split('\n')[0]} (raise duckdb.memoryLimit, now ${config.duckdb.memoryLimit})`,
+              'ReportOutOfMemory',
+            );
           }
           throw error;
         }

@@ -1,12 +1,19 @@
 import type pg from 'pg';
-import { findPolicy, policyFor, type DucktierConfig } from '../config/config.ts';
+
+import { type DucktierConfig, findPolicy, policyFor } from '../config/config.ts';
 import { formatDuration } from '../config/duration.ts';
 import type { TablePolicy } from '../config/policy.ts';
 import { listPartitions, TableShapeError } from '../storage/postgres/pg-catalog.ts';
-import { getMove, beginMove, setMoveState, COLD_SERVING_STATES, MOVE_STATES } from '../storage/postgres/pg-move-state.ts';
 import { installChangeCapture, removeChangeCapture } from '../storage/postgres/pg-change-capture.ts';
-import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
 import { sweepDefaultPartition } from '../storage/postgres/pg-default-sweep.ts';
+import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
+import {
+  beginMove,
+  COLD_SERVING_STATES,
+  getMove,
+  MOVE_STATES,
+  setMoveState,
+} from '../storage/postgres/pg-move-state.ts';
 import { attachIfDetached, withLockTimeout } from '../storage/postgres/pg-partitions.ts';
 import { inTransaction } from '../storage/postgres/pg-pool.ts';
 import { classifyErrors, refuse, retryOnLockTimeout } from './activity-errors.ts';
@@ -71,16 +78,23 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
         const partitions = await listPartitions(pgPool, policy.schema, policy.table);
         const partition = partitions.find((p) => p.name === move.partition);
         if (record && COLD_SERVING_STATES.includes(record.state)) {
-          if (partition) throw refuse(`${move.partition} was already moved to the cold tier, yet a partition of that name is attached again; rename it before moving it`);
+          if (partition)
+            throw refuse(
+              `${move.partition} was already moved to the cold tier, yet a partition of that name is attached again; rename it before moving it`,
+            );
           const range = { from: record.rangeFrom?.toISOString() ?? '', to: record.rangeTo?.toISOString() ?? '' };
           return { stage: record.state === 'cold' ? 'cold' : 'detached', range };
         }
         if (!partition) {
           const names = partitions.filter((p) => !p.isDefault).map((p) => p.name);
-          throw refuse(`partition ${move.schema}.${move.partition} is not attached to ${policy.schema}.${policy.table} (attached: ${names.join(', ') || 'none'})`);
+          throw refuse(
+            `partition ${move.schema}.${move.partition} is not attached to ${policy.schema}.${policy.table} (attached: ${names.join(', ') || 'none'})`,
+          );
         }
-        if (partition.isDefault) throw refuse(`${move.partition} is the DEFAULT partition; only dated partitions are moved`);
-        if (!partition.from || !partition.to) throw refuse(`${move.partition} has an open-ended range; only bounded partitions are moved`);
+        if (partition.isDefault)
+          throw refuse(`${move.partition} is the DEFAULT partition; only dated partitions are moved`);
+        if (!partition.from || !partition.to)
+          throw refuse(`${move.partition} has an open-ended range; only bounded partitions are moved`);
         const threshold = input.olderThanMs ?? policy.hotWindow;
         const eligibleAt = partition.to.getTime() + threshold;
         if (eligibleAt > now().getTime()) {
@@ -117,7 +131,9 @@ export function createHotActivities({ config, pgPool, now = () => new Date() }: 
 
     /** Compensation for prepareMove: the partition stays hot, so its change capture goes. */
     async removeChangeCapture(input: { move: PartitionMoveRef }): Promise<void> {
-      await retryOnLockTimeout(() => withLockTimeout(pgPool, (client) => removeChangeCapture(client, keyOf(input.move))));
+      await retryOnLockTimeout(() =>
+        withLockTimeout(pgPool, (client) => removeChangeCapture(client, keyOf(input.move))),
+      );
     },
 
     /**

@@ -1,8 +1,8 @@
-import type { ProgressLog } from '../stack/progress.ts';
 import { copyEvents, createDemoTable } from '../demo/demo-schema.ts';
 import type { GeneratorOptions } from '../demo/event-generator.ts';
-import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
+import type { ProgressLog } from '../stack/progress.ts';
 import { intervalStart, partitionName } from '../storage/postgres/partition-ranges.ts';
+import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
 import { qualify } from '../storage/sql-quoting.ts';
 import type { BenchEnv } from './bench-env.ts';
 import type { BenchSizes } from './bench-options.ts';
@@ -39,7 +39,13 @@ export async function seedBenchData(env: BenchEnv, sizes: BenchSizes, now: Date,
 
   const common = { days: 1, payload: 'rich', users: Math.max(10, Math.round(sizes.partitionRows / 20)) } as const;
   const loads: GeneratorOptions[] = [
-    ...MOVING_DAYS_AGO.map((daysAgo, i) => ({ ...common, rows: sizes.partitionRows, anchor: dayStart(daysAgo - 1), firstId: 1 + i * sizes.partitionRows, seed: 1 + i })),
+    ...MOVING_DAYS_AGO.map((daysAgo, i) => ({
+      ...common,
+      rows: sizes.partitionRows,
+      anchor: dayStart(daysAgo - 1),
+      firstId: 1 + i * sizes.partitionRows,
+      seed: 1 + i,
+    })),
     { ...common, rows: sizes.hotRows, anchor: now, firstId: 1 + MOVING_DAYS_AGO.length * sizes.partitionRows, seed: 3 },
   ];
   const total = loads.reduce((sum, load) => sum + load.rows, 0);
@@ -63,6 +69,15 @@ export async function seedBenchData(env: BenchEnv, sizes: BenchSizes, now: Date,
     const start = dayStart(SPARE_DAYS_AGO - i);
     return { partition: partitionName(policy.table, start, 'day'), at: new Date(start.getTime() + DAY_MS / 2) };
   });
-  const moving = MOVING_DAYS_AGO.map((daysAgo) => partitionName(policy.table, dayStart(daysAgo), 'day')) as [string, string];
-  return { moving, spare, rowsPerMovingPartition: sizes.partitionRows, hotRows: sizes.hotRows, seedSeconds: Math.round(ms / 100) / 10 };
+  const moving = MOVING_DAYS_AGO.map((daysAgo) => partitionName(policy.table, dayStart(daysAgo), 'day')) as [
+    string,
+    string,
+  ];
+  return {
+    moving,
+    spare,
+    rowsPerMovingPartition: sizes.partitionRows,
+    hotRows: sizes.hotRows,
+    seedSeconds: Math.round(ms / 100) / 10,
+  };
 }

@@ -1,16 +1,18 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
-import { findPolicy, loadConfig, type DucktierConfig } from '../config/config.ts';
+
+import { connectTemporal } from '../client/temporal-client.ts';
+import { type DucktierConfig, findPolicy, loadConfig } from '../config/config.ts';
 import type { TablePolicy } from '../config/policy.ts';
 import { UsageError } from '../config/usage-error.ts';
-import { connectTemporal } from '../client/temporal-client.ts';
 import { DEMO_POLICY } from '../demo/demo-policy.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { ProgressLog } from '../stack/progress.ts';
-import { startStack, type Stack } from '../stack/stack.ts';
+import { type Stack, startStack } from '../stack/stack.ts';
 import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { bundleWorkflows } from '../worker/workflow-bundle.ts';
@@ -45,7 +47,13 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
   try {
     const extensionDir = process.env.DUCKTIER_DUCKDB_EXTENSION_DIR;
     const duckdb = { ...settings.duckdb, ...(extensionDir ? { extensionDir } : {}) };
-    const configValues = { ...settings, dataDir, temporal: { taskQueue: 'ducktier-bench' }, tables: [DEMO_POLICY], duckdb };
+    const configValues = {
+      ...settings,
+      dataDir,
+      temporal: { taskQueue: 'ducktier-bench' },
+      tables: [DEMO_POLICY],
+      duckdb,
+    };
     const config = loadConfig({ values: configValues, env: {} });
     const stack = await startStack(config, log);
     closers.unshift(stack.stop);
@@ -54,7 +62,12 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
     writeFileSync(workflowBundlePath, (await bundleWorkflows()).code);
     const worker = await WorkerProcess.start({
       configValues,
-      stack: { postgres: stack.postgres, temporal: stack.temporal, coldStorePath: stack.coldStorePath, extension: stack.extension },
+      stack: {
+        postgres: stack.postgres,
+        temporal: stack.temporal,
+        coldStorePath: stack.coldStorePath,
+        extension: stack.extension,
+      },
       workflowBundlePath,
     });
     closers.unshift(() => worker.stop());
@@ -63,7 +76,15 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
     await ensureMoveStateSchema(pgPool);
     const temporal = await connectTemporal(stack.temporal);
     closers.unshift(temporal.close);
-    return { config, policy: findPolicy(config, DEMO_POLICY.table), stack, pgPool, temporal: temporal.client, worker, close };
+    return {
+      config,
+      policy: findPolicy(config, DEMO_POLICY.table),
+      stack,
+      pgPool,
+      temporal: temporal.client,
+      worker,
+      close,
+    };
   } catch (error) {
     await close().catch(() => {});
     throw error;

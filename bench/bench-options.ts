@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+
 import { UsageError } from '../config/usage-error.ts';
 
 /** How much data each measurement uses. The full sizes are the issue's; --quick is for developing the benchmark. */
@@ -58,9 +59,20 @@ const QUICK: BenchSizes = {
 export function parseBenchOptions(args: string[]): BenchOptions {
   let values;
   try {
-    ({ values } = parseArgs({ args, options: { quick: { type: 'boolean' }, out: { type: 'string' }, keep: { type: 'boolean' }, settings: { type: 'string' } }, strict: true }));
+    ({ values } = parseArgs({
+      args,
+      options: {
+        quick: { type: 'boolean' },
+        out: { type: 'string' },
+        keep: { type: 'boolean' },
+        settings: { type: 'string' },
+      },
+      strict: true,
+    }));
   } catch (error) {
-    throw new UsageError(`bench: ${(error as Error).message} (usage: npm run bench -- [--quick] [--out FILE] [--keep] [--settings FILE.json])`);
+    throw new UsageError(
+      `bench: ${(error as Error).message} (usage: npm run bench -- [--quick] [--out FILE] [--keep] [--settings FILE.json])`,
+    );
   }
   const mode = values.quick ? 'quick' : 'full';
   return {
@@ -83,7 +95,10 @@ function readSettings(file: string): BenchSettings {
   const settings: BenchSettings = {};
   for (const [section, value] of Object.entries(parsed)) {
     const known = SETTING_SECTIONS.find((name) => name === section);
-    if (!known || !isObject(value)) throw new UsageError(`bench: --settings ${file}: '${section}' is not one of ${SETTING_SECTIONS.join(', ')} (each an object)`);
+    if (!known || !isObject(value))
+      throw new UsageError(
+        `bench: --settings ${file}: '${section}' is not one of ${SETTING_SECTIONS.join(', ')} (each an object)`,
+      );
     settings[known] = value;
   }
   return settings;

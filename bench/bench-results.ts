@@ -30,7 +30,12 @@ export interface BenchResults {
   data: BenchData;
   migration: { limit: CopyLimit; run: MigrationRun; naive: NaiveCopy };
   hotPath: HotPath;
-  reports: { summary: ReportPair; summaryTuned: ReportPair & { workMem: string }; hourly: ReportPair; rows: { hot: number; cold: number } };
+  reports: {
+    summary: ReportPair;
+    summaryTuned: ReportPair & { workMem: string };
+    hourly: ReportPair;
+    rows: { hot: number; cold: number };
+  };
   storage: { postgres: PgStorage; duckdb: DuckStorage };
   orchestration: Orchestration;
   figures: Figure[];
@@ -84,9 +89,19 @@ export function figuresOf(r: Omit<BenchResults, 'figures'>): Figure[] {
       target: '< 512 MB',
       met: peakBytes < 512 * MB,
     },
-    reportFigure(`3. event_summary over ${n(r.reports.rows.cold)} cold + ${n(r.reports.rows.hot)} hot rows vs PostgreSQL alone over the same rows`, r.reports.summary, 15),
-    reportFigure(`   the same, PostgreSQL with work_mem = ${r.reports.summaryTuned.workMem} (default 4MB) so its sorts stay in memory`, r.reports.summaryTuned),
-    reportFigure(`3b. hourly_breakdown over the ${n(r.reports.rows.hot)} hot rows vs PostgreSQL alone`, r.reports.hourly),
+    reportFigure(
+      `3. event_summary over ${n(r.reports.rows.cold)} cold + ${n(r.reports.rows.hot)} hot rows vs PostgreSQL alone over the same rows`,
+      r.reports.summary,
+      15,
+    ),
+    reportFigure(
+      `   the same, PostgreSQL with work_mem = ${r.reports.summaryTuned.workMem} (default 4MB) so its sorts stay in memory`,
+      r.reports.summaryTuned,
+    ),
+    reportFigure(
+      `3b. hourly_breakdown over the ${n(r.reports.rows.hot)} hot rows vs PostgreSQL alone`,
+      r.reports.hourly,
+    ),
     {
       figure: `4. Bytes per row: PostgreSQL heap + TOAST + indexes vs DuckDB (${n(r.storage.duckdb.rows)} rows)`,
       measured: `${r.storage.postgres.bytesPerRow.toFixed(1)} vs ${r.storage.duckdb.bytesPerRow.toFixed(1)} = ${x(storage)} smaller`,

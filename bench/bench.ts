@@ -1,14 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+
 import { closeOnInterrupt, installInterruptHandling } from '../client/interrupts.ts';
 import { UsageError } from '../config/usage-error.ts';
-import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { coldColumnsFor } from '../storage/duckdb/cold-schema.ts';
+import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { seedBenchData } from './bench-data.ts';
 import { startBenchEnv } from './bench-env.ts';
 import { parseBenchOptions } from './bench-options.ts';
-import { figuresOf, renderMarkdown, type BenchResults, type ReportPair } from './bench-results.ts';
+import { type BenchResults, figuresOf, renderMarkdown, type ReportPair } from './bench-results.ts';
 import { monitorLoad } from './load-monitor.ts';
 import { describeMachine } from './machine.ts';
 import { measureCopyLimit } from './measures/copy-limit.ts';
@@ -16,7 +17,7 @@ import { measureHotPath } from './measures/hot-path.ts';
 import { measureMigration } from './measures/migration.ts';
 import { measureNaiveCopy } from './measures/naive-copy.ts';
 import { measureOrchestration } from './measures/orchestration.ts';
-import { sameAnswer, timeDucktierReport, timePostgresReport, type TimedQuery } from './measures/reports.ts';
+import { sameAnswer, type TimedQuery, timeDucktierReport, timePostgresReport } from './measures/reports.ts';
 import { measureDuckStorage, measurePgStorage } from './measures/storage.ts';
 
 /** PostgreSQL alone also runs the event summary once with this work_mem, so its count(DISTINCT) sorts stay in memory. */
@@ -45,13 +46,26 @@ async function main(): Promise<void> {
     const columns = await coldColumnsFor(pgPool, policy);
 
     log('Storage in PostgreSQL, and event_summary on PostgreSQL alone while every row is hot...');
-    const pgStorage = await measurePgStorage(pgPool, policy.schema, data.moving, 2 * data.rowsPerMovingPartition, columns);
+    const pgStorage = await measurePgStorage(
+      pgPool,
+      policy.schema,
+      data.moving,
+      2 * data.rowsPerMovingPartition,
+      columns,
+    );
     const pgSummary = await timePostgresReport(pgPool, policy, 'event_summary', sizes.runs);
     const pgSummaryTuned = await timePostgresReport(pgPool, policy, 'event_summary', 1, TUNED_WORK_MEM);
 
     log(`COPY ${first} TO STDOUT (FORMAT binary) into nothing, then the naive row-by-row copy...`);
     const limit = await measureCopyLimit(pgPool, policy.schema, first, data.rowsPerMovingPartition, sizes.runs);
-    const naive = await measureNaiveCopy(pgPool, policy.schema, first, columns, sizes.naiveSampleRows, path.join(env.config.dataDir, 'naive.duckdb'));
+    const naive = await measureNaiveCopy(
+      pgPool,
+      policy.schema,
+      first,
+      columns,
+      sizes.naiveSampleRows,
+      path.join(env.config.dataDir, 'naive.duckdb'),
+    );
 
     log(`Moving ${first} through the workflow (worker pid ${env.worker.pid})...`);
     const run = await measureMigration(env, first);
@@ -107,6 +121,8 @@ function pair(postgres: TimedQuery, ducktier: TimedQuery & { readMode: string })
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`bench: ${error instanceof UsageError ? error.message : `${rootCauseMessage(error)}\n${error instanceof Error ? error.stack : ''}`}\n`);
+  process.stderr.write(
+    `bench: ${error instanceof UsageError ? error.message : `${rootCauseMessage(error)}\n${error instanceof Error ? error.stack : ''}`}\n`,
+  );
   process.exitCode = error instanceof UsageError ? 2 : 1;
 });

@@ -1,8 +1,10 @@
 import os from 'node:os';
+
 import { DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
-import { locateTemporalCli } from '../stack/temporal-cli.ts';
+
 import { runCommand } from '../stack/run-command.ts';
+import { locateTemporalCli } from '../stack/temporal-cli.ts';
 
 export interface Machine {
   cpus: number;

@@ -48,10 +48,15 @@ export function watchRss(pid: number, everyMs = 50): RssWatch {
   return {
     stop: () => {
       clearInterval(timer);
-      const peak: PeakRss = { startBytes: timeline[0]!.kb * 1024, polledBytes: Math.max(...timeline.map((s) => s.kb)) * 1024, samples: timeline.length };
+      const peak: PeakRss = {
+        startBytes: timeline[0]!.kb * 1024,
+        polledBytes: Math.max(...timeline.map((s) => s.kb)) * 1024,
+        samples: timeline.length,
+      };
       if (resetWorked) peak.kernelPeakBytes = statusKb(pid, 'VmHWM') * 1024;
       return peak;
     },
-    peakBetween: (from, to) => Math.max(0, ...timeline.filter((s) => s.at >= from && s.at <= to).map((s) => s.kb)) * 1024,
+    peakBetween: (from, to) =>
+      Math.max(0, ...timeline.filter((s) => s.at >= from && s.at <= to).map((s) => s.kb)) * 1024,
   };
 }

@@ -14,9 +14,17 @@ export interface TimedMove {
 /** Moves one partition the way the CLI does (the parent job asked for that partition) and times it end to end. */
 export async function moveThroughWorkflow(env: BenchEnv, partition: string): Promise<TimedMove> {
   const { policy } = env;
-  const { result: outcomes, ms } = await timed(async () => (await startMigration(env.temporal, env.config, { table: policy.table, partition })).result());
+  const { result: outcomes, ms } = await timed(async () =>
+    (await startMigration(env.temporal, env.config, { table: policy.table, partition })).result(),
+  );
   const outcome = outcomes.find((o) => o.partition === partition);
-  if (outcome?.status !== 'moved') throw new Error(`moving ${partition} ended ${outcome?.status ?? 'without an outcome'}${outcome?.error ? `: ${outcome.error}` : ''}`);
-  const steps = await moveTimeline(env.temporal, moveWorkflowId(env.config.temporal.taskQueue, policy.schema, policy.table, partition));
+  if (outcome?.status !== 'moved')
+    throw new Error(
+      `moving ${partition} ended ${outcome?.status ?? 'without an outcome'}${outcome?.error ? `: ${outcome.error}` : ''}`,
+    );
+  const steps = await moveTimeline(
+    env.temporal,
+    moveWorkflowId(env.config.temporal.taskQueue, policy.schema, policy.table, partition),
+  );
   return { ms, rows: outcome.rows ?? 0, steps };
 }

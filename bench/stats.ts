@@ -16,7 +16,10 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms:
 }
 
 /** Runs `work` `runs` times one after another; the best time is what the machine can do, the rest shows the noise. */
-export async function bestOf<T>(runs: number, work: () => Promise<T>): Promise<{ result: T; bestMs: number; allMs: number[] }> {
+export async function bestOf<T>(
+  runs: number,
+  work: () => Promise<T>,
+): Promise<{ result: T; bestMs: number; allMs: number[] }> {
   const allMs: number[] = [];
   let result: T | undefined;
   for (let i = 0; i < runs; i++) {

@@ -13,7 +13,11 @@ async function run(start: WorkerStart): Promise<void> {
   const reply = (message: WorkerMessage) => process.send?.(message);
   try {
     const config = loadConfig({ values: start.configValues, env: {} });
-    const workers = await startWorkers(config, { ...start.stack, stop: async () => {} }, { workflowBundle: { codePath: start.workflowBundlePath } });
+    const workers = await startWorkers(
+      config,
+      { ...start.stack, stop: async () => {} },
+      { workflowBundle: { codePath: start.workflowBundlePath } },
+    );
     // The parent going away (disconnect, or its death) is the signal to stop.
     process.once('disconnect', () => void workers.shutdown().finally(() => process.exit(0)));
     reply({ type: 'ready' });

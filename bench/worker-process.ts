@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+
 import type { Stack } from '../stack/stack.ts';
 import { forkTypeScript } from '../worker/fork-typescript.ts';
 
@@ -32,8 +33,13 @@ export class WorkerProcess {
     const worker = new WorkerProcess(child);
     try {
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`the worker process did not start within ${START_TIMEOUT_MS / 1000}s`)), START_TIMEOUT_MS);
-        child.once('exit', (code) => reject(new Error(`the worker process exited with code ${String(code)} while starting`)));
+        const timer = setTimeout(
+          () => reject(new Error(`the worker process did not start within ${START_TIMEOUT_MS / 1000}s`)),
+          START_TIMEOUT_MS,
+        );
+        child.once('exit', (code) =>
+          reject(new Error(`the worker process exited with code ${String(code)} while starting`)),
+        );
         child.once('message', (message: WorkerMessage) => {
           clearTimeout(timer);
           if (message.type === 'ready') resolve();

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+
 import { parseDuration } from '../config/duration.ts';
 import { UsageError } from '../config/usage-error.ts';
 
@@ -14,7 +15,12 @@ export const GLOBAL_OPTIONS = {
 } as const satisfies Options;
 
 /** node's parseArgs in strict mode, with its errors turned into one-line usage errors. */
-export function parseCommandArgs<T extends Options>(command: string, args: string[], options: T, allowPositionals = false) {
+export function parseCommandArgs<T extends Options>(
+  command: string,
+  args: string[],
+  options: T,
+  allowPositionals = false,
+) {
   try {
     return parseArgs({ args, options: { ...GLOBAL_OPTIONS, ...options }, strict: true, allowPositionals });
   } catch (error) {
@@ -25,13 +31,15 @@ export function parseCommandArgs<T extends Options>(command: string, args: strin
 export function positiveInt(flag: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed <= 0) throw new UsageError(`--${flag} must be a positive whole number, got '${value}'`);
+  if (!Number.isInteger(parsed) || parsed <= 0)
+    throw new UsageError(`--${flag} must be a positive whole number, got '${value}'`);
   return parsed;
 }
 
 export function durationFlag(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = parseDuration(value);
-  if (ms === undefined || ms <= 0) throw new UsageError(`--${flag} must be a duration like 2d, 36h or 90m, got '${value}'`);
+  if (ms === undefined || ms <= 0)
+    throw new UsageError(`--${flag} must be a duration like 2d, 36h or 90m, got '${value}'`);
   return ms;
 }

@@ -1,4 +1,4 @@
-import { loadConfig, type DucktierConfig } from '../config/config.ts';
+import { type DucktierConfig, loadConfig } from '../config/config.ts';
 import { UsageError } from '../config/usage-error.ts';
 import type { ProgressLog } from '../stack/progress.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
@@ -24,14 +24,26 @@ export interface CommandContext {
 type Command = (context: CommandContext) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  demo: { run: demoCommand, summary: 'start the embedded stack, seed demo events, move old partitions, run the reports' },
+  demo: {
+    run: demoCommand,
+    summary: 'start the embedded stack, seed demo events, move old partitions, run the reports',
+  },
   up: { run: upCommand, summary: 'run the stack, the workers and the daily schedule until interrupted' },
-  worker: { run: workerCommand, summary: 'run only the workers, against a running ducktier up or the configured servers' },
+  worker: {
+    run: workerCommand,
+    summary: 'run only the workers, against a running ducktier up or the configured servers',
+  },
   migrate: { run: migrateCommand, summary: 'move partitions older than the hot window to DuckDB now' },
   report: { run: reportCommand, summary: 'run a named report over the tiers it needs' },
   query: { run: queryCommand, summary: 'run ad-hoc read-only SQL over the tier views (<table>_hot, _cold, _all)' },
-  status: { run: statusCommand, summary: 'partitions per tier, cold file size, locks, running migrations and recent moves' },
-  provision: { run: provisionCommand, summary: 'build or fetch the Temporal CLI and DuckDB postgres extension (cached)' },
+  status: {
+    run: statusCommand,
+    summary: 'partitions per tier, cold file size, locks, running migrations and recent moves',
+  },
+  provision: {
+    run: provisionCommand,
+    summary: 'build or fetch the Temporal CLI and DuckDB postgres extension (cached)',
+  },
 };
 
 const USAGE = `usage: ducktier <command> [flags]
@@ -64,7 +76,8 @@ async function main(argv: string[]): Promise<number> {
   }
   return command.run({
     args,
-    config: (flags) => loadConfig({ file: flags.config, overrides: { dataDir: flags['data-dir'], federation: flags.federation } }),
+    config: (flags) =>
+      loadConfig({ file: flags.config, overrides: { dataDir: flags['data-dir'], federation: flags.federation } }),
     log: (message) => process.stderr.write(`${message}\n`),
     print: (text) => process.stdout.write(`${text}\n`),
   });
@@ -82,4 +95,3 @@ main(process.argv.slice(2)).then(
     process.exit(1);
   },
 );
-

@@ -15,7 +15,9 @@ export function describeStep(step: MoveStep, partition: string, coldTable: strin
       return `✓ Wrote ${fmt(Number(result))} rows to DuckDB (${coldTable})`;
     case 'verifyColdCopy': {
       const verify = result as { pgRows: number; coldRows: number; lateInstants?: number };
-      const late = verify.lateInstants ? ` (${fmt(verify.lateInstants)} instants written meanwhile left to the detach)` : '';
+      const late = verify.lateInstants
+        ? ` (${fmt(verify.lateInstants)} instants written meanwhile left to the detach)`
+        : '';
       return `✓ Verified: PostgreSQL ${fmt(verify.pgRows)} rows = DuckDB ${fmt(verify.coldRows)} rows, fingerprints equal${late}`;
     }
     case 'detachPartition': {

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
+
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+
 import type { DucktierConfig } from '../config/config.ts';
-import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';
-import type { reportWorkflow } from '../workflows/report.ts';
-import type { ReportResult } from '../storage/federation/report-runner.ts';
 import type { ReportParams } from '../storage/federation/report-definition.ts';
 import { AD_HOC_QUERY, type ReportInvocation } from '../storage/federation/report-request.ts';
+import type { ReportResult } from '../storage/federation/report-runner.ts';
+import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';
+import type { reportWorkflow } from '../workflows/report.ts';
 import { migrateDueWorkflowId, reportWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
 
 export interface MigrationRequest {
@@ -16,7 +18,11 @@ export interface MigrationRequest {
 }
 
 /** Starts the parent migration workflow, the same one the schedule runs; each partition still moves at most once. */
-export async function startMigration(client: Client, config: DucktierConfig, request: MigrationRequest): Promise<WorkflowHandle<typeof migrateDueWorkflow>> {
+export async function startMigration(
+  client: Client,
+  config: DucktierConfig,
+  request: MigrationRequest,
+): Promise<WorkflowHandle<typeof migrateDueWorkflow>> {
   const suffix = request.partition ? `${request.table}-${request.partition}` : (request.table ?? 'all');
   return client.workflow.start<typeof migrateDueWorkflow>(WORKFLOW_TYPES.migrateDue, {
     taskQueue: config.temporal.taskQueue,
@@ -26,15 +32,29 @@ export async function startMigration(client: Client, config: DucktierConfig, req
 }
 
 /** Runs a named report through the report workflow. */
-export async function runReportWorkflow(client: Client, config: DucktierConfig, report: string, params: ReportParams = {}, options: { explain?: boolean } = {}): Promise<ReportResult> {
+export async function runReportWorkflow(
+  client: Client,
+  config: DucktierConfig,
+  report: string,
+  params: ReportParams = {},
+  options: { explain?: boolean } = {},
+): Promise<ReportResult> {
   return runReportInvocation(client, config, { report, params, ...options });
 }
 
 /** Runs a named report or ad-hoc query on the cold worker (the process owning the DuckDB file). */
-export async function runReportInvocation(client: Client, config: DucktierConfig, invocation: ReportInvocation): Promise<ReportResult> {
+export async function runReportInvocation(
+  client: Client,
+  config: DucktierConfig,
+  invocation: ReportInvocation,
+): Promise<ReportResult> {
   return client.workflow.execute<typeof reportWorkflow>(WORKFLOW_TYPES.report, {
     taskQueue: config.temporal.taskQueue,
-    workflowId: reportWorkflowId(config.temporal.taskQueue, invocation.report ?? AD_HOC_QUERY, randomUUID().slice(0, 8)),
+    workflowId: reportWorkflowId(
+      config.temporal.taskQueue,
+      invocation.report ?? AD_HOC_QUERY,
+      randomUUID().slice(0, 8),
+    ),
     args: [{ coldTaskQueue: config.temporal.coldTaskQueue, ...invocation }],
   });
 }

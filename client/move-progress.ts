@@ -3,7 +3,10 @@ import type { LockHolder } from '../storage/postgres/pg-partition-locks.ts';
 import type { PendingStep, RunningMove } from './running-moves.ts';
 
 /** A running move with what PostgreSQL adds: who holds its partition's lock, and how far its copy has got. */
-export type RunningMoveStatus = RunningMove & { lockHolder: (LockHolder & { byThisMove: boolean }) | null; progress: MoveProgress };
+export type RunningMoveStatus = RunningMove & {
+  lockHolder: (LockHolder & { byThisMove: boolean }) | null;
+  progress: MoveProgress;
+};
 
 /** Rows of the partition copied so far by a running move; null where not known. */
 export interface MoveProgress {
@@ -19,7 +22,11 @@ const COPIED_STATES: ReadonlyArray<PartitionMove['state']> = ['copied', 'verifie
  * Reads the copy's progress from its heartbeat while it runs, and from the move record once it has finished. A
  * heartbeat left over from an earlier attempt is ignored: every attempt copies from the start.
  */
-export function moveProgress(move: RunningMove, record: PartitionMove | undefined, attachedRows: number | undefined): MoveProgress {
+export function moveProgress(
+  move: RunningMove,
+  record: PartitionMove | undefined,
+  attachedRows: number | undefined,
+): MoveProgress {
   const ownRecord = record?.workflowId === move.workflowId ? record : undefined;
   const copiedByRecord = ownRecord && COPIED_STATES.includes(ownRecord.state) ? ownRecord.rows : null;
   const copy = move.pendingSteps.find((step) => step.activity === 'copyPartitionToCold');
@@ -30,7 +37,18 @@ export function moveProgress(move: RunningMove, record: PartitionMove | undefine
 }
 
 function rowsProcessedThisAttempt(step: PendingStep): number | null {
-  if (step.state !== 'started' || !step.lastStartedAt || !step.lastHeartbeatAt || step.lastHeartbeatAt < step.lastStartedAt) return null;
+  if (
+    step.state !== 'started' ||
+    !step.lastStartedAt ||
+    !step.lastHeartbeatAt ||
+    step.lastHeartbeatAt < step.lastStartedAt
+  )
+    return null;
   const details = step.heartbeatDetails;
-  return typeof details === 'object' && details !== null && 'rowsProcessed' in details && typeof details.rowsProcessed === 'number' ? details.rowsProcessed : null;
+  return typeof details === 'object' &&
+    details !== null &&
+    'rowsProcessed' in details &&
+    typeof details.rowsProcessed === 'number'
+    ? details.rowsProcessed
+    : null;
 }

@@ -14,14 +14,20 @@ export function renderRunningMoves(moves: RunningMoveStatus[]): string {
       step: step ? describePendingStep(step.activity) : 'between steps',
       attempt: step ? `${step.attempt}${step.maximumAttempts > 0 ? ` of ${step.maximumAttempts}` : ''}` : '',
       rows: rowsTotal,
-      copied: rowsCopied === null ? '' : `${fmt(rowsCopied)}${rowsTotal ? ` (${Math.floor((100 * rowsCopied) / rowsTotal)}%)` : ''}`,
+      copied:
+        rowsCopied === null
+          ? ''
+          : `${fmt(rowsCopied)}${rowsTotal ? ` (${Math.floor((100 * rowsCopied) / rowsTotal)}%)` : ''}`,
       'lock held by': lockHolder(move.lockHolder),
     };
   });
   const retries = moves.flatMap((move) =>
     move.pendingSteps
       .filter((step) => step.lastFailure !== null)
-      .map((step) => `  ! ${move.partition} (${describePendingStep(step.activity)}): attempt ${step.attempt - 1} failed: ${step.lastFailure}${step.nextAttemptAt ? `; next attempt at ${utcTime(step.nextAttemptAt)}` : ''}`),
+      .map(
+        (step) =>
+          `  ! ${move.partition} (${describePendingStep(step.activity)}): attempt ${step.attempt - 1} failed: ${step.lastFailure}${step.nextAttemptAt ? `; next attempt at ${utcTime(step.nextAttemptAt)}` : ''}`,
+      ),
   );
   return ['Running migrations:', renderTable(rows), ...retries].join('\n');
 }

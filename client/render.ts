@@ -27,12 +27,35 @@ export function renderTable(allRows: JsonRow[], options: { indent?: string; maxR
   const rows = options.maxRows !== undefined ? allRows.slice(0, options.maxRows) : allRows;
   const hidden = allRows.length - rows.length;
   const columns = Object.keys(rows[0]!);
-  const cell = (value: unknown) => (value === null || value === undefined ? '' : typeof value === 'number' ? fmt(value) : typeof value === 'object' ? JSON.stringify(value) : String(value));
+  const cell = (value: unknown) =>
+    value === null || value === undefined
+      ? ''
+      : typeof value === 'number'
+        ? fmt(value)
+        : typeof value === 'object'
+          ? JSON.stringify(value)
+          : String(value);
   const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => cell(row[column]).length)));
   const line = (values: string[], numeric: boolean[]) =>
-    indent + values.map((value, i) => (numeric[i] ? value.padStart(widths[i]!) : value.padEnd(widths[i]!))).join('  ').trimEnd();
+    indent +
+    values
+      .map((value, i) => (numeric[i] ? value.padStart(widths[i]!) : value.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const numeric = columns.map((column) => rows.every((row) => typeof row[column] === 'number' || row[column] === null));
-  const body = rows.map((row) => line(columns.map((c) => cell(row[c])), numeric));
+  const body = rows.map((row) =>
+    line(
+      columns.map((c) => cell(row[c])),
+      numeric,
+    ),
+  );
   if (hidden > 0) body.push(`${indent}... ${fmt(hidden)} more rows (--json or ducktier report shows all)`);
-  return [line(columns, numeric), line(widths.map((w) => '-'.repeat(w)), numeric), ...body].join('\n');
+  return [
+    line(columns, numeric),
+    line(
+      widths.map((w) => '-'.repeat(w)),
+      numeric,
+    ),
+    ...body,
+  ].join('\n');
 }

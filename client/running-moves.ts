@@ -1,8 +1,17 @@
-import { decodePendingActivityState, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import {
+  type Client,
+  decodePendingActivityState,
+  type WorkflowExecutionDescription,
+  WorkflowNotFoundError,
+} from '@temporalio/client';
 import type { LoadedDataConverter } from '@temporalio/common';
 // The SDK's own decoding path (payload codecs first, then the payload or failure converter), as its describe() uses it.
-import { decodeFromPayloadsAtIndex, decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/codec-helpers.js';
+import {
+  decodeFromPayloadsAtIndex,
+  decodeOptionalFailureToOptionalError,
+} from '@temporalio/common/lib/internal-non-workflow/codec-helpers.js';
 import { optionalTsToDate } from '@temporalio/common/lib/time.js';
+
 import type { DucktierConfig } from '../config/config.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { moveWorkflowIdPrefix, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
@@ -71,7 +80,9 @@ export async function listRunningMoves(client: Client, config: DucktierConfig): 
         runId: execution.runId,
         ...target,
         startedAt: execution.startTime.toISOString(),
-        pendingSteps: await Promise.all((description.raw.pendingActivities ?? []).map((activity) => readPendingStep(activity, converter))),
+        pendingSteps: await Promise.all(
+          (description.raw.pendingActivities ?? []).map((activity) => readPendingStep(activity, converter)),
+        ),
       });
     }
     return moves.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
@@ -79,16 +90,22 @@ export async function listRunningMoves(client: Client, config: DucktierConfig): 
 }
 
 /** Decodes one pending activity of a workflow description with the client's data converter. */
-export async function readPendingStep(activity: RawPendingActivity, converter: LoadedDataConverter): Promise<PendingStep> {
+export async function readPendingStep(
+  activity: RawPendingActivity,
+  converter: LoadedDataConverter,
+): Promise<PendingStep> {
   const failure = await decodeOptionalFailureToOptionalError(converter, activity.lastFailure);
   return {
     activity: activity.activityType?.name ?? 'unknown',
-    state: (decodePendingActivityState(activity.state)?.toLowerCase().replaceAll('_', '-') ?? 'unknown') as PendingStep['state'],
+    state: (decodePendingActivityState(activity.state)?.toLowerCase().replaceAll('_', '-') ??
+      'unknown') as PendingStep['state'],
     attempt: activity.attempt ?? 0,
     maximumAttempts: activity.maximumAttempts ?? 0,
     lastStartedAt: isoOrNull(activity.lastStartedTime),
     lastHeartbeatAt: isoOrNull(activity.lastHeartbeatTime),
-    heartbeatDetails: activity.heartbeatDetails?.payloads?.length ? ((await decodeFromPayloadsAtIndex(converter, 0, activity.heartbeatDetails.payloads)) ?? null) : null,
+    heartbeatDetails: activity.heartbeatDetails?.payloads?.length
+      ? ((await decodeFromPayloadsAtIndex(converter, 0, activity.heartbeatDetails.payloads)) ?? null)
+      : null,
     lastFailure: failure ? rootCauseMessage(failure) : null,
     nextAttemptAt: isoOrNull(activity.nextAttemptScheduleTime),
   };
@@ -98,12 +115,21 @@ export async function readPendingStep(activity: RawPendingActivity, converter: L
  * The table and partition a move's ID names. Names may contain the separators, so the ID is matched against each
  * configured table's prefix (the longest wins) rather than split.
  */
-function moveTarget(config: DucktierConfig, workflowId: string): { schema: string; table: string; partition: string } | undefined {
+function moveTarget(
+  config: DucktierConfig,
+  workflowId: string,
+): { schema: string; table: string; partition: string } | undefined {
   const match = config.tables
     .map((policy) => ({ policy, prefix: moveWorkflowIdPrefix(config.temporal.taskQueue, policy.schema, policy.table) }))
     .filter(({ prefix }) => workflowId.startsWith(prefix))
     .sort((a, b) => b.prefix.length - a.prefix.length)[0];
-  return match && { schema: match.policy.schema, table: match.policy.table, partition: workflowId.slice(match.prefix.length) };
+  return (
+    match && {
+      schema: match.policy.schema,
+      table: match.policy.table,
+      partition: workflowId.slice(match.prefix.length),
+    }
+  );
 }
 
 function isoOrNull(timestamp: Parameters<typeof optionalTsToDate>[0]): string | null {

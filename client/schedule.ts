@@ -1,4 +1,10 @@
-import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptionsStartWorkflowAction } from '@temporalio/client';
+import {
+  type Client,
+  ScheduleNotFoundError,
+  type ScheduleOptionsStartWorkflowAction,
+  ScheduleOverlapPolicy,
+} from '@temporalio/client';
+
 import type { DucktierConfig } from '../config/config.ts';
 import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';
 import { migrateDueWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
@@ -23,7 +29,13 @@ export async function ensureMigrationSchedule(client: Client, config: DucktierCo
   } catch (error) {
     if (!(error instanceof ScheduleNotFoundError)) throw error;
     try {
-      await client.schedule.create({ scheduleId: config.schedule.id, spec, action, policies, memo: { createdBy: 'ducktier' } });
+      await client.schedule.create({
+        scheduleId: config.schedule.id,
+        spec,
+        action,
+        policies,
+        memo: { createdBy: 'ducktier' },
+      });
       return 'created';
     } catch (createError) {
       // Another ducktier process created it in between: fall through and make it match this config.

@@ -1,15 +1,16 @@
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
+
 import type { DucktierConfig } from '../config/config.ts';
+import { closeAll } from '../stack/close-all.ts';
 import type { ProgressLog } from '../stack/progress.ts';
-import { findRunningStack, startStack, type Stack } from '../stack/stack.ts';
+import { findRunningStack, type Stack, startStack } from '../stack/stack.ts';
 import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
-import { startWorkers, type RunningWorkers } from '../worker/worker.ts';
-import { connectTemporal, connectTemporalIfRunning } from './temporal-client.ts';
-import { closeAll } from '../stack/close-all.ts';
-import { closeOnInterrupt } from './interrupts.ts';
+import { type RunningWorkers, startWorkers } from '../worker/worker.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
+import { closeOnInterrupt } from './interrupts.ts';
+import { connectTemporal, connectTemporalIfRunning } from './temporal-client.ts';
 
 /** What a CLI command works with: the stack, a PostgreSQL pool, and (when asked) Temporal and the workers. */
 export interface Session {
@@ -36,7 +37,11 @@ export type TemporalNeed = 'workers' | 'if-running';
  * Uses the stack a running `ducktier up` published for the data directory, or starts one for this command (with
  * workers in this process when the command needs workflows to run).
  */
-export async function openSession(config: DucktierConfig, log: ProgressLog, needs: { temporal: TemporalNeed }): Promise<Session> {
+export async function openSession(
+  config: DucktierConfig,
+  log: ProgressLog,
+  needs: { temporal: TemporalNeed },
+): Promise<Session> {
   const running = findRunningStack(config);
   const withWorkers = needs.temporal === 'workers';
   const stack = running ?? (await startStack(config, log, { temporal: withWorkers, extension: withWorkers }));

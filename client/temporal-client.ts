@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
+
 import { rootCauseMessage } from '../workflows/failure-message.ts';
 
 /** A Temporal client for the stack's frontend; close() releases the connection. */
@@ -15,13 +16,19 @@ export async function connectTemporal(
 const LOOK_CONNECT_TIMEOUT = '3 seconds';
 
 /** Connects when there is a Temporal to reach; otherwise says why there is none, in one line. */
-export async function connectTemporalIfRunning(
-  temporal: { address: string; namespace: string },
-): Promise<{ client: Client; close(): Promise<void> } | { unavailable: string }> {
-  if (!temporal.address) return { unavailable: 'Temporal is not running (no `ducktier up` on this data directory, no temporal.address configured)' };
+export async function connectTemporalIfRunning(temporal: {
+  address: string;
+  namespace: string;
+}): Promise<{ client: Client; close(): Promise<void> } | { unavailable: string }> {
+  if (!temporal.address)
+    return {
+      unavailable: 'Temporal is not running (no `ducktier up` on this data directory, no temporal.address configured)',
+    };
   try {
     return await connectTemporal(temporal, { connectTimeout: LOOK_CONNECT_TIMEOUT });
   } catch (error) {
-    return { unavailable: `Temporal is not reachable at ${temporal.address}: ${rootCauseMessage(error).split('\n')[0]}` };
+    return {
+      unavailable: `Temporal is not reachable at ${temporal.address}: ${rootCauseMessage(error).split('\n')[0]}`,
+    };
   }
 }

@@ -1,12 +1,14 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+
 import { z } from 'zod';
-import { tablePolicySchema, type TablePolicy } from './policy.ts';
-import { UsageError } from './usage-error.ts';
+
 import { DEMO_POLICY } from '../demo/demo-policy.ts';
 import { DEMO_REPORTS } from '../demo/demo-reports.ts';
-import { reportDefinitionSchema, type ReportDefinition } from '../storage/federation/report-definition.ts';
+import { type ReportDefinition, reportDefinitionSchema } from '../storage/federation/report-definition.ts';
 import { tierViewNames } from '../storage/federation/tier-view-names.ts';
+import { type TablePolicy, tablePolicySchema } from './policy.ts';
+import { UsageError } from './usage-error.ts';
 
 export const FEDERATION_MODES = ['auto', 'extension', 'copy'] as const;
 
@@ -77,7 +79,12 @@ const configSchema = z
     reportOutput: z
       .object({
         /** Results whose JSON exceeds this go to a file; well under Temporal's ~2 MB payload limit. */
-        maxInlineBytes: z.number().int().min(1).max(1_500_000).default(256 * 1024),
+        maxInlineBytes: z
+          .number()
+          .int()
+          .min(1)
+          .max(1_500_000)
+          .default(256 * 1024),
         format: z.enum(['parquet', 'csv']).default('parquet'),
       })
       .strict()
@@ -89,20 +96,39 @@ const configSchema = z
     const coldTables = new Set<string>();
     config.tables.forEach((policy, index) => {
       const key = `${policy.schema}.${policy.table}`;
-      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['tables', index, 'table'], message: `${key} has two policies` });
+      if (seen.has(key))
+        ctx.addIssue({ code: 'custom', path: ['tables', index, 'table'], message: `${key} has two policies` });
       seen.add(key);
-      if (coldTables.has(policy.coldTable)) ctx.addIssue({ code: 'custom', path: ['tables', index, 'coldTable'], message: `cold table '${policy.coldTable}' is used by two policies` });
+      if (coldTables.has(policy.coldTable))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tables', index, 'coldTable'],
+          message: `cold table '${policy.coldTable}' is used by two policies`,
+        });
       coldTables.add(policy.coldTable);
       if (Object.values(tierViewNames(policy.table)).includes(policy.coldTable)) {
-        ctx.addIssue({ code: 'custom', path: ['tables', index, 'coldTable'], message: `'${policy.coldTable}' is the name of one of the table's report views; choose another` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tables', index, 'coldTable'],
+          message: `'${policy.coldTable}' is the name of one of the table's report views; choose another`,
+        });
       }
     });
     const reportNames = new Set<string>();
     (config.reports ?? []).forEach((report, index) => {
-      if (reportNames.has(report.name)) ctx.addIssue({ code: 'custom', path: ['reports', index, 'name'], message: `report '${report.name}' is defined twice` });
+      if (reportNames.has(report.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reports', index, 'name'],
+          message: `report '${report.name}' is defined twice`,
+        });
       reportNames.add(report.name);
       if (!config.tables.some((policy) => policy.table === report.table)) {
-        ctx.addIssue({ code: 'custom', path: ['reports', index, 'table'], message: `no table policy for '${report.table}'` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reports', index, 'table'],
+          message: `no table policy for '${report.table}'`,
+        });
       }
     });
   });
@@ -135,7 +161,11 @@ export function loadConfig(sources: ConfigSources = {}): DucktierConfig {
     postgres: { ...asRecord(raw.postgres), ...defined({ url: env.DUCKTIER_PG_URL }) },
     temporal: {
       ...asRecord(raw.temporal),
-      ...defined({ address: env.TEMPORAL_ADDRESS, namespace: env.TEMPORAL_NAMESPACE, taskQueue: env.DUCKTIER_TASK_QUEUE }),
+      ...defined({
+        address: env.TEMPORAL_ADDRESS,
+        namespace: env.TEMPORAL_NAMESPACE,
+        taskQueue: env.DUCKTIER_TASK_QUEUE,
+      }),
     },
     duckdb: {
       ...asRecord(raw.duckdb),
@@ -153,8 +183,12 @@ export function loadConfig(sources: ConfigSources = {}): DucktierConfig {
   return {
     ...config,
     dataDir: path.resolve(config.dataDir),
-    reports: config.reports ?? DEMO_REPORTS.filter((report) => config.tables.some((policy) => policy.table === report.table)),
-    temporal: { ...config.temporal, coldTaskQueue: config.temporal.coldTaskQueue ?? `${config.temporal.taskQueue}-cold` },
+    reports:
+      config.reports ?? DEMO_REPORTS.filter((report) => config.tables.some((policy) => policy.table === report.table)),
+    temporal: {
+      ...config.temporal,
+      coldTaskQueue: config.temporal.coldTaskQueue ?? `${config.temporal.taskQueue}-cold`,
+    },
   };
 }
 
@@ -185,7 +219,8 @@ function readConfigFile(file: string | undefined): Record<string, unknown> {
 }
 
 function unique(policies: TablePolicy[], table: string): TablePolicy | undefined {
-  if (policies.length > 1) throw new UsageError(`table '${table}' has policies in several schemas; name it as schema.table`);
+  if (policies.length > 1)
+    throw new UsageError(`table '${table}' has policies in several schemas; name it as schema.table`);
   return policies[0];
 }
 
@@ -194,7 +229,9 @@ function asRecord(value: unknown): Record<string, unknown> {
 }
 
 function defined(values: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+  return Object.fromEntries(
+    Object.entries(values).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
+  );
 }
 
 /** The policy for exactly this schema and table (what activities receive in a move). */
@@ -208,7 +245,10 @@ export function policyFor(config: DucktierConfig, schema: string, table: string)
 export function findPolicy(config: DucktierConfig, table: string): TablePolicy {
   const match =
     config.tables.find((policy) => `${policy.schema}.${policy.table}` === table) ??
-    unique(config.tables.filter((policy) => policy.table === table), table);
+    unique(
+      config.tables.filter((policy) => policy.table === table),
+      table,
+    );
   if (!match) {
     const known = config.tables.map((policy) => `${policy.schema}.${policy.table}`).join(', ');
     throw new UsageError(`no tiering policy for table '${table}' (configured: ${known})`);
@@ -219,6 +259,9 @@ export function findPolicy(config: DucktierConfig, table: string): TablePolicy {
 /** The report named `name`, or a UsageError listing the configured ones. */
 export function findReport(config: DucktierConfig, name: string): ReportDefinition {
   const match = config.reports.find((report) => report.name === name);
-  if (!match) throw new UsageError(`unknown report '${name}' (available: ${config.reports.map((r) => r.name).join(', ') || 'none'})`);
+  if (!match)
+    throw new UsageError(
+      `unknown report '${name}' (available: ${config.reports.map((r) => r.name).join(', ') || 'none'})`,
+    );
   return match;
 }

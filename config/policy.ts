@@ -1,4 +1,5 @@
 import { z } from 'zod';
+
 import { parseDuration } from './duration.ts';
 
 /** A PostgreSQL identifier as the user writes it (unquoted, any characters allowed; ducktier quotes it). */

@@ -77,6 +77,13 @@ export const DEMO_REPORTS: ReportDefinition[] = [
             FROM events_all
            GROUP BY ALL
            ORDER BY bucket_start, event_type`,
-    params: { bucket: { type: 'choice', values: ['hour', 'day', 'week'], default: 'day', description: 'bucket width (weeks start on Monday)' } },
+    params: {
+      bucket: {
+        type: 'choice',
+        values: ['hour', 'day', 'week'],
+        default: 'day',
+        description: 'bucket width (weeks start on Monday)',
+      },
+    },
   },
 ];

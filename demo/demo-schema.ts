@@ -1,10 +1,12 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+
 import type { TablePolicy } from '../config/policy.ts';
-import { qualify } from '../storage/sql-quoting.ts';
 import { inTransaction } from '../storage/postgres/pg-pool.ts';
+import { qualify } from '../storage/sql-quoting.ts';
 import { eventToCsv, generateEvents, type GeneratorOptions } from './event-generator.ts';
 
 /** The seed's events table, range-partitioned by time (partitions are ensurePartitions' job). */
@@ -39,7 +41,9 @@ export async function findDemoSeed(pool: pg.Pool, policy: TablePolicy): Promise<
     [policy.schema, policy.table],
   );
   const row = rows[0];
-  return row ? { rows: Number(row.rows), days: row.days, seed: row.seed, anchor: row.anchor, seededAt: row.seeded_at } : undefined;
+  return row
+    ? { rows: Number(row.rows), days: row.days, seed: row.seed, anchor: row.anchor, seededAt: row.seeded_at }
+    : undefined;
 }
 
 /**
@@ -47,7 +51,11 @@ export async function findDemoSeed(pool: pg.Pool, policy: TablePolicy): Promise<
  * is seeded exactly once however often the demo runs. ANALYZE then gives the reports' pushdown decision the statistics
  * autovacuum would gather only later.
  */
-export async function seedDemoEvents(pool: pg.Pool, policy: TablePolicy, options: Required<Pick<GeneratorOptions, 'rows' | 'days' | 'anchor' | 'seed'>>): Promise<void> {
+export async function seedDemoEvents(
+  pool: pg.Pool,
+  policy: TablePolicy,
+  options: Required<Pick<GeneratorOptions, 'rows' | 'days' | 'anchor' | 'seed'>>,
+): Promise<void> {
   await inTransaction(pool, async (client) => {
     await copyEvents(client, policy, options);
     await client.query(
@@ -61,9 +69,13 @@ export async function seedDemoEvents(pool: pg.Pool, policy: TablePolicy, options
 /** Streams generated events into the table with COPY, then moves its id sequence past them so plain inserts never collide. */
 export async function copyEvents(client: pg.ClientBase, policy: TablePolicy, options: GeneratorOptions): Promise<void> {
   const table = qualify(policy.schema, policy.table);
-  const sink = client.query(copyFrom(`COPY ${table} (id, event_type, user_id, "timestamp", data) FROM STDIN (FORMAT csv)`));
+  const sink = client.query(
+    copyFrom(`COPY ${table} (id, event_type, user_id, "timestamp", data) FROM STDIN (FORMAT csv)`),
+  );
   await pipeline(Readable.from(csvLines(options)), sink);
-  await client.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), GREATEST((SELECT max(id) FROM ${table}), 1))`, [table]);
+  await client.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), GREATEST((SELECT max(id) FROM ${table}), 1))`, [
+    table,
+  ]);
 }
 
 /** Batches lines into ~64 KB chunks so COPY is fed in large writes. */

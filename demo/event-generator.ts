@@ -68,7 +68,9 @@ export function* generateEvents(options: GeneratorOptions): Generator<DemoEvent>
     const userId = 1 + Math.floor(random() * users);
     const timestamp = new Date(start + Math.floor(random() * span));
     const data: DemoEvent['data'] = {
-      session: Math.floor(random() * 0xffffffff).toString(16).padStart(8, '0'),
+      session: Math.floor(random() * 0xffffffff)
+        .toString(16)
+        .padStart(8, '0'),
       device: DEVICES[Math.floor(random() * DEVICES.length)]!,
       country: COUNTRIES[Math.floor(random() * COUNTRIES.length)]!,
       path: `/product/${Math.floor(random() * 5000)}`,

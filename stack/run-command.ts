@@ -16,7 +16,11 @@ export function runCommand(
     const lines: string[] = [];
     let child;
     try {
-      child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(command, args, {
+        env: options.env ?? process.env,
+        cwd: options.cwd,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } catch (error) {
       resolve({ code: null, output: (error as Error).message });
       return;

@@ -1,11 +1,12 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+
 import type { DucktierConfig } from '../config/config.ts';
 import { externalPgTarget, type PgTarget } from '../storage/postgres/pg-target.ts';
-import { provisionPostgresExtension, type ExtensionAvailability } from './duckdb-postgres-extension.ts';
+import { closeAll } from './close-all.ts';
+import { type ExtensionAvailability, provisionPostgresExtension } from './duckdb-postgres-extension.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { freePort } from './free-port.ts';
-import { closeAll } from './close-all.ts';
 import type { ProgressLog } from './progress.ts';
 import { locateTemporalCli } from './temporal-cli.ts';
 import { startTemporalDevServer } from './temporal-dev-server.ts';
@@ -38,10 +39,16 @@ export function coldStorePath(config: DucktierConfig): string {
  * directory so a second run resumes where the first stopped. `temporal: false` starts no dev server (a configured
  * cluster is still named); `extension: false` skips provisioning DuckDB's postgres extension.
  */
-export async function startStack(config: DucktierConfig, log: ProgressLog, parts: { temporal?: boolean; extension?: boolean } = {}): Promise<Stack> {
+export async function startStack(
+  config: DucktierConfig,
+  log: ProgressLog,
+  parts: { temporal?: boolean; extension?: boolean } = {},
+): Promise<Stack> {
   mkdirSync(config.dataDir, { recursive: true });
   const extension: ExtensionAvailability =
-    parts.extension === false ? { available: false, reason: 'not needed by this command' } : await provisionExtensionFor(config, log);
+    parts.extension === false
+      ? { available: false, reason: 'not needed by this command' }
+      : await provisionExtensionFor(config, log);
   const stoppers: Array<() => Promise<void>> = [];
   try {
     let postgres: PgTarget;
@@ -49,7 +56,10 @@ export async function startStack(config: DucktierConfig, log: ProgressLog, parts
       postgres = externalPgTarget(config.postgres.url);
     } else {
       log('Starting embedded PostgreSQL...');
-      const server = await startEmbeddedPostgres(path.join(config.dataDir, 'postgres'), await freePort(PREFERRED_PORTS.postgres));
+      const server = await startEmbeddedPostgres(
+        path.join(config.dataDir, 'postgres'),
+        await freePort(PREFERRED_PORTS.postgres),
+      );
       stoppers.push(server.stop);
       postgres = server.target;
     }
@@ -74,7 +84,8 @@ export async function startStack(config: DucktierConfig, log: ProgressLog, parts
       stoppers.push(server.stop);
       temporal = { address: server.address, namespace: config.temporal.namespace, uiUrl: server.uiUrl };
     }
-    if (temporal.address && parts.temporal !== false) log(`✓ Temporal at ${temporal.address}${temporal.uiUrl ? `, Web UI ${temporal.uiUrl}` : ''}`);
+    if (temporal.address && parts.temporal !== false)
+      log(`✓ Temporal at ${temporal.address}${temporal.uiUrl ? `, Web UI ${temporal.uiUrl}` : ''}`);
 
     return {
       postgres,
@@ -93,9 +104,15 @@ export async function provisionExtensionFor(config: DucktierConfig, log: Progres
   if (config.duckdb.federation === 'copy') return { available: false, reason: 'federation is set to copy' };
   const extension = await provisionPostgresExtension(config.duckdb.extensionDir, log);
   if (!extension.available && config.duckdb.federation === 'extension') {
-    throw new Error(`federation is set to 'extension' but DuckDB's postgres extension cannot load: ${extension.reason}`);
+    throw new Error(
+      `federation is set to 'extension' but DuckDB's postgres extension cannot load: ${extension.reason}`,
+    );
   }
-  log(extension.available ? `✓ DuckDB postgres extension (${extension.source})` : `! DuckDB postgres extension unavailable, using COPY streams: ${extension.reason}`);
+  log(
+    extension.available
+      ? `✓ DuckDB postgres extension (${extension.source})`
+      : `! DuckDB postgres extension unavailable, using COPY streams: ${extension.reason}`,
+  );
   return extension;
 }
 

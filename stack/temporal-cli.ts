@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+
+import { type ProgressLog, startTicker } from './progress.ts';
 import { runCommand } from './run-command.ts';
-import { startTicker, type ProgressLog } from './progress.ts';
 import { toolCacheDir } from './tool-cache.ts';
 
 /** The CLI release built when no other copy is found: the newest whose go.mod `go install` accepts. */
@@ -21,7 +22,8 @@ export interface TemporalCli {
 export async function locateTemporalCli(log: ProgressLog, env: NodeJS.ProcessEnv = process.env): Promise<TemporalCli> {
   const attempts: string[] = [];
   if (env.DUCKTIER_TEMPORAL_CLI) {
-    if (isExecutableFile(env.DUCKTIER_TEMPORAL_CLI)) return { path: env.DUCKTIER_TEMPORAL_CLI, source: 'DUCKTIER_TEMPORAL_CLI' };
+    if (isExecutableFile(env.DUCKTIER_TEMPORAL_CLI))
+      return { path: env.DUCKTIER_TEMPORAL_CLI, source: 'DUCKTIER_TEMPORAL_CLI' };
     attempts.push(`DUCKTIER_TEMPORAL_CLI=${env.DUCKTIER_TEMPORAL_CLI} is not an executable file`);
   }
   const onPath = findOnPath('temporal', env.PATH ?? '');
@@ -93,7 +95,11 @@ function findDownloadedCli(dir: string): string | undefined {
   return undefined;
 }
 
-async function goInstall(binDir: string, log: ProgressLog, env: NodeJS.ProcessEnv): Promise<{ ok: boolean; error?: string }> {
+async function goInstall(
+  binDir: string,
+  log: ProgressLog,
+  env: NodeJS.ProcessEnv,
+): Promise<{ ok: boolean; error?: string }> {
   log(`Temporal CLI: building ${GO_PACKAGE} with go install (first time only, a few minutes)...`);
   mkdirSync(binDir, { recursive: true });
   const stopTicker = startTicker(20_000, (seconds) => log(`Temporal CLI: still building (${seconds}s)...`));

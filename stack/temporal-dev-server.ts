@@ -1,7 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
+
 import { Connection } from '@temporalio/client';
+
 import type { ProgressLog } from './progress.ts';
 
 export interface TemporalDevServer {
@@ -29,16 +31,24 @@ export async function startTemporalDevServer(options: {
   const child = spawn(
     options.cliPath,
     [
-      'server', 'start-dev',
-      '--db-filename', path.join(options.stateDir, 'temporal.db'),
-      '--ip', '127.0.0.1',
-      '--port', String(options.port),
-      '--ui-port', String(options.uiPort),
-      '--namespace', options.namespace,
-      '--log-level', 'warn',
+      'server',
+      'start-dev',
+      '--db-filename',
+      path.join(options.stateDir, 'temporal.db'),
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(options.port),
+      '--ui-port',
+      String(options.uiPort),
+      '--namespace',
+      options.namespace,
+      '--log-level',
+      'warn',
       // The dev server has one history shard, whose transfer queue (every workflow and activity task passes through
       // it) is polled at most 20 times a second by default: back-to-back moves then wait ~50 ms per step.
-      '--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000',
+      '--dynamic-config-value',
+      'history.transferProcessorMaxPollRPS=1000',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -50,7 +60,13 @@ export async function startTemporalDevServer(options: {
   child.once('exit', () => process.removeListener('exit', killOnExit));
   const address = `127.0.0.1:${options.port}`;
   const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`temporal dev server exited with code ${String(code)}; see ${path.join(options.stateDir, 'temporal-server.log')}`))),
+    child.once('exit', (code) =>
+      reject(
+        new Error(
+          `temporal dev server exited with code ${String(code)}; see ${path.join(options.stateDir, 'temporal-server.log')}`,
+        ),
+      ),
+    ),
   );
   exited.catch(() => {});
   try {
@@ -79,7 +95,9 @@ async function waitUntilServing(address: string, namespace: string): Promise<voi
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
-  throw new Error(`temporal dev server at ${address} did not become ready in ${READY_TIMEOUT_MS / 1000}s: ${String(lastError)}`);
+  throw new Error(
+    `temporal dev server at ${address} did not become ready in ${READY_TIMEOUT_MS / 1000}s: ${String(lastError)}`,
+  );
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

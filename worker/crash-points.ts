@@ -1,4 +1,5 @@
 import type { WorkerInterceptors } from '@temporalio/worker';
+
 import { UsageError } from '../config/usage-error.ts';
 import type { CopyStage } from '../storage/duckdb/cold-store.ts';
 
@@ -26,7 +27,9 @@ export function crashPointFromEnv(env: NodeJS.ProcessEnv): CrashPoint | undefine
   const stage = COPY_STAGES.find((known) => known === name);
   if (kind === 'after' && name) return { after: name };
   if (kind === 'copy' && stage) return { copy: stage };
-  throw new UsageError(`${CRASH_AT_ENV}='${value}' is not a crash point (after:<activity>, copy:extracting or copy:written)`);
+  throw new UsageError(
+    `${CRASH_AT_ENV}='${value}' is not a crash point (after:<activity>, copy:extracting or copy:written)`,
+  );
 }
 
 /** The copy-stage hook that carries out a `copy:` point; none for other points. */
@@ -39,10 +42,16 @@ export function crashAtCopyStage(point: CrashPoint | undefined): ((stage: CopySt
 }
 
 /** The activity interceptor that carries out an `after:` point among `activityNames`; none for other points. */
-export function crashAfterActivity(point: CrashPoint | undefined, activityNames: readonly string[]): WorkerInterceptors {
+export function crashAfterActivity(
+  point: CrashPoint | undefined,
+  activityNames: readonly string[],
+): WorkerInterceptors {
   if (!point || !('after' in point)) return {};
   const after = point.after;
-  if (!activityNames.includes(after)) throw new UsageError(`${CRASH_AT_ENV}: this worker runs no activity '${after}' (it runs ${activityNames.join(', ')})`);
+  if (!activityNames.includes(after))
+    throw new UsageError(
+      `${CRASH_AT_ENV}: this worker runs no activity '${after}' (it runs ${activityNames.join(', ')})`,
+    );
   return {
     activity: [
       (context) => ({

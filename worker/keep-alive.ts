@@ -10,7 +10,10 @@ type ActivityFunction = (...args: never[]) => Promise<unknown>;
  * that died mid-step within seconds and retries the step elsewhere, instead of waiting for its start-to-close timeout.
  * Activities named in `selfReporting` heartbeat their own progress and are left as they are.
  */
-export function keepAlive<T extends Record<string, ActivityFunction>>(activities: T, selfReporting: ReadonlyArray<keyof T> = []): T {
+export function keepAlive<T extends Record<string, ActivityFunction>>(
+  activities: T,
+  selfReporting: ReadonlyArray<keyof T> = [],
+): T {
   const wrapped: Record<string, ActivityFunction> = {};
   for (const [name, activity] of Object.entries(activities)) {
     wrapped[name] = selfReporting.includes(name)

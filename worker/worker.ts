@@ -1,18 +1,20 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+
 import { createColdActivities } from '../activities/cold-activities.ts';
 import { createHotActivities } from '../activities/hot-activities.ts';
 import type { DucktierConfig } from '../config/config.ts';
+import { closeAll } from '../stack/close-all.ts';
 import type { Stack } from '../stack/stack.ts';
 import { ColdStore } from '../storage/duckdb/cold-store.ts';
 import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
-import { bundleWorkflowsInChild } from './workflow-bundle.ts';
-import { keepAlive } from './keep-alive.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
-import { closeAll } from '../stack/close-all.ts';
+import { keepAlive } from './keep-alive.ts';
+import { bundleWorkflowsInChild } from './workflow-bundle.ts';
 
 export interface RunningWorkers {
   /** Settles when the workers stop (after shutdown, or on a fatal error). */
@@ -40,7 +42,10 @@ function installRuntimeLogger(logFile: string): void {
     // ducktier's commands decide what Ctrl-C means (stop cleanly); the SDK must not shut workers down underneath them.
     shutdownSignals: [],
     logger: new DefaultLogger('INFO', (entry) => {
-      appendFileSync(logFile, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message} ${entry.meta ? safeJson(entry.meta) : ''}\n`);
+      appendFileSync(
+        logFile,
+        `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message} ${entry.meta ? safeJson(entry.meta) : ''}\n`,
+      );
     }),
   });
   runtimeInstalled = true;
@@ -48,7 +53,9 @@ function installRuntimeLogger(logFile: string): void {
 
 function safeJson(value: unknown): string {
   try {
-    return JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v));
+    return JSON.stringify(value, (_, v: unknown) =>
+      typeof v === 'bigint' ? v.toString() : v instanceof Error ? v.message : v,
+    );
   } catch {
     return String(value);
   }
@@ -58,28 +65,48 @@ function safeJson(value: unknown): string {
  * Starts both workers of a ducktier process: the main queue (workflows, PostgreSQL activities) and the cold queue
  * (DuckDB activities). This process opens the DuckDB file read-write and is the only one polling the cold queue.
  */
-export async function startWorkers(config: DucktierConfig, stack: Stack, options: StartWorkerOptions = {}): Promise<RunningWorkers> {
+export async function startWorkers(
+  config: DucktierConfig,
+  stack: Stack,
+  options: StartWorkerOptions = {},
+): Promise<RunningWorkers> {
   const coldStore = await ColdStore.open({
     filePath: stack.coldStorePath,
     extensionDir: stack.extension.available ? stack.extension.extensionDir : undefined,
     memoryLimit: config.duckdb.memoryLimit,
     pgTarget: stack.postgres,
   });
-  return { ...(await launch(config, stack, options, { coldStore, locks: new PartitionLocks(stack.postgres) })), coldStore };
+  return {
+    ...(await launch(config, stack, options, { coldStore, locks: new PartitionLocks(stack.postgres) })),
+    coldStore,
+  };
 }
 
 /** Starts only the main queue's worker, for a process beside the one that owns the DuckDB file. */
-export function startMainWorker(config: DucktierConfig, stack: Stack, options: StartWorkerOptions = {}): Promise<RunningMainWorker> {
+export function startMainWorker(
+  config: DucktierConfig,
+  stack: Stack,
+  options: StartWorkerOptions = {},
+): Promise<RunningMainWorker> {
   return launch(config, stack, options);
 }
 
 /** Runs the main queue's worker, and the cold queue's when given the cold store; owns `cold` from here on. */
-async function launch(config: DucktierConfig, stack: Stack, options: StartWorkerOptions, cold?: { coldStore: ColdStore; locks: PartitionLocks }): Promise<RunningMainWorker> {
+async function launch(
+  config: DucktierConfig,
+  stack: Stack,
+  options: StartWorkerOptions,
+  cold?: { coldStore: ColdStore; locks: PartitionLocks },
+): Promise<RunningMainWorker> {
   installRuntimeLogger(path.join(config.dataDir, 'logs', 'worker.log'));
   const pgPool = createPgPool(stack.postgres, 'ducktier worker');
   // Released in this order once the workers stop, or at once when they cannot start.
   const releases: Array<() => Promise<void>> = [() => pgPool.end().catch(() => {})];
-  if (cold) releases.unshift(() => cold.locks.releaseAll(), async () => cold.coldStore.close());
+  if (cold)
+    releases.unshift(
+      () => cold.locks.releaseAll(),
+      async () => cold.coldStore.close(),
+    );
   const workers: Worker[] = [];
   try {
     await ensureMoveStateSchema(pgPool);
@@ -87,8 +114,19 @@ async function launch(config: DucktierConfig, stack: Stack, options: StartWorker
     releases.push(() => connection.close().catch(() => {}));
     const workflowBundle = options.workflowBundle ?? (await bundleWorkflowsInChild());
     const hotActivities = createHotActivities({ config, pgPool });
-    const coldActivities = cold && createColdActivities({ config, pgPool, cold: cold.coldStore, locks: cold.locks, onCopyStage: crashAtCopyStage(options.crashAt) });
-    const interceptors = crashAfterActivity(options.crashAt, [...Object.keys(hotActivities), ...Object.keys(coldActivities ?? {})]);
+    const coldActivities =
+      cold &&
+      createColdActivities({
+        config,
+        pgPool,
+        cold: cold.coldStore,
+        locks: cold.locks,
+        onCopyStage: crashAtCopyStage(options.crashAt),
+      });
+    const interceptors = crashAfterActivity(options.crashAt, [
+      ...Object.keys(hotActivities),
+      ...Object.keys(coldActivities ?? {}),
+    ]);
     workers.push(
       await Worker.create({
         connection,

@@ -1,4 +1,5 @@
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+
 import type { ColdActivities } from '../activities/cold-activities.ts';
 import type { HotActivities } from '../activities/hot-activities.ts';
 
@@ -10,15 +11,31 @@ import type { HotActivities } from '../activities/hot-activities.ts';
  * and the step is retried on a live worker.
  */
 const STEP_HEARTBEAT_TIMEOUT = '15s';
-const STEP_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30 } as const;
+const STEP_RETRY = {
+  initialInterval: '1s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: 30,
+} as const;
 const WAIT_FOR_STEP = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
 
 export function hotActivities() {
-  return proxyActivities<HotActivities>({ startToCloseTimeout: '1 minute', heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT, retry: STEP_RETRY, cancellationType: WAIT_FOR_STEP });
+  return proxyActivities<HotActivities>({
+    startToCloseTimeout: '1 minute',
+    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
+    retry: STEP_RETRY,
+    cancellationType: WAIT_FOR_STEP,
+  });
 }
 
 export function coldActivities(coldTaskQueue: string) {
-  return proxyActivities<ColdActivities>({ taskQueue: coldTaskQueue, startToCloseTimeout: '10 minutes', heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT, retry: STEP_RETRY, cancellationType: WAIT_FOR_STEP });
+  return proxyActivities<ColdActivities>({
+    taskQueue: coldTaskQueue,
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
+    retry: STEP_RETRY,
+    cancellationType: WAIT_FOR_STEP,
+  });
 }
 
 export function coldCopyActivities(coldTaskQueue: string) {

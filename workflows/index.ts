@@ -1,3 +1,3 @@
-export { migratePartitionWorkflow } from './migrate-partition.ts';
 export { migrateDueWorkflow } from './migrate-due.ts';
+export { migratePartitionWorkflow } from './migrate-partition.ts';
 export { reportWorkflow } from './report.ts';

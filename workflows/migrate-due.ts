@@ -1,10 +1,11 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executeChild, workflowInfo } from '@temporalio/workflow';
+
 import type { MoveOutcome } from '../activities/move-types.ts';
-import { rootCauseMessage } from './failure-message.ts';
-import { moveWorkflowId } from './workflow-ids.ts';
 import { hotActivities } from './activity-proxies.ts';
+import { rootCauseMessage } from './failure-message.ts';
 import { migratePartitionWorkflow } from './migrate-partition.ts';
+import { moveWorkflowId } from './workflow-ids.ts';
 
 export interface MigrateDueInput {
   coldTaskQueue: string;
@@ -22,7 +23,11 @@ export interface MigrateDueInput {
  */
 export async function migrateDueWorkflow(input: MigrateDueInput): Promise<MoveOutcome[]> {
   const hot = hotActivities();
-  const { due, problems } = await hot.planMoves({ table: input.table, partition: input.partition, olderThanMs: input.olderThanMs });
+  const { due, problems } = await hot.planMoves({
+    table: input.table,
+    partition: input.partition,
+    olderThanMs: input.olderThanMs,
+  });
   const outcomes: MoveOutcome[] = problems.map(({ table, error }) => ({ table, status: 'failed', error }));
   for (const { schema, ...candidate } of due) {
     const workflowId = moveWorkflowId(workflowInfo().taskQueue, schema, candidate.table, candidate.partition);
@@ -30,14 +35,27 @@ export async function migrateDueWorkflow(input: MigrateDueInput): Promise<MoveOu
       outcomes.push(
         await executeChild(migratePartitionWorkflow, {
           workflowId,
-          args: [{ schema, table: candidate.table, partition: candidate.partition, coldTaskQueue: input.coldTaskQueue, olderThanMs: input.olderThanMs }],
+          args: [
+            {
+              schema,
+              table: candidate.table,
+              partition: candidate.partition,
+              coldTaskQueue: input.coldTaskQueue,
+              olderThanMs: input.olderThanMs,
+            },
+          ],
         }),
       );
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) {
         outcomes.push({ table: candidate.table, partition: candidate.partition, status: 'already-running' });
       } else {
-        outcomes.push({ table: candidate.table, partition: candidate.partition, status: 'failed', error: rootCauseMessage(error) });
+        outcomes.push({
+          table: candidate.table,
+          partition: candidate.partition,
+          status: 'failed',
+          error: rootCauseMessage(error),
+        });
       }
     }
   }

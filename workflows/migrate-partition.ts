@@ -1,7 +1,8 @@
 import { ApplicationFailure, CancellationScope, log, workflowInfo } from '@temporalio/workflow';
+
 import type { MoveOutcome, PartitionMoveRef } from '../activities/move-types.ts';
-import { rootCauseMessage } from './failure-message.ts';
 import { coldActivities, coldCopyActivities, hotActivities } from './activity-proxies.ts';
+import { rootCauseMessage } from './failure-message.ts';
 
 export interface MigratePartitionInput {
   schema: string;
@@ -18,7 +19,12 @@ export interface MigratePartitionInput {
  * After the drop there is only forward.
  */
 export async function migratePartitionWorkflow(input: MigratePartitionInput): Promise<MoveOutcome> {
-  const move: PartitionMoveRef = { schema: input.schema, table: input.table, partition: input.partition, workflowId: workflowInfo().workflowId };
+  const move: PartitionMoveRef = {
+    schema: input.schema,
+    table: input.table,
+    partition: input.partition,
+    workflowId: workflowInfo().workflowId,
+  };
   const hot = hotActivities();
   const cold = coldActivities(input.coldTaskQueue);
   const { copyPartitionToCold } = coldCopyActivities(input.coldTaskQueue);
@@ -49,7 +55,9 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
   } catch (error) {
     await CancellationScope.nonCancellable(async () => {
       // Recorded first, so a failing compensation cannot hide why the move failed; never allowed to stop them.
-      await hot.recordMoveFailure({ move, error: rootCauseMessage(error) }).catch((recordError: unknown) => log.error('could not record the failure', { recordError }));
+      await hot
+        .recordMoveFailure({ move, error: rootCauseMessage(error) })
+        .catch((recordError: unknown) => log.error('could not record the failure', { recordError }));
       await runCompensations(compensations);
     });
     throw error;
@@ -68,7 +76,10 @@ async function runCompensations(compensations: Array<() => Promise<unknown>>): P
     try {
       await compensate();
     } catch (error) {
-      throw ApplicationFailure.nonRetryable(`compensation failed, the partition needs attention: ${rootCauseMessage(error)}`, 'CompensationFailed');
+      throw ApplicationFailure.nonRetryable(
+        `compensation failed, the partition needs attention: ${rootCauseMessage(error)}`,
+        'CompensationFailed',
+      );
     }
   }
 }

@@ -1,7 +1,9 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+
 import { qualify } from '../../storage/sql-quoting.ts';
 import { bestOf } from '../stats.ts';
 
@@ -17,7 +19,13 @@ export interface CopyLimit {
  * The physical limit of getting a partition out of PostgreSQL: `COPY (SELECT * FROM partition) TO STDOUT (FORMAT
  * binary)` read by a client that throws every byte away. Best of `runs`, which favours the baseline.
  */
-export async function measureCopyLimit(pool: pg.Pool, schema: string, partition: string, rows: number, runs: number): Promise<CopyLimit> {
+export async function measureCopyLimit(
+  pool: pg.Pool,
+  schema: string,
+  partition: string,
+  rows: number,
+  runs: number,
+): Promise<CopyLimit> {
   const { result: bytes, bestMs, allMs } = await bestOf(runs, () => copyToNothing(pool, schema, partition));
   return { rows, bytes, bestMs, allMs, rowsPerSecond: Math.round(rows / (bestMs / 1000)) };
 }
@@ -32,7 +40,10 @@ async function copyToNothing(pool: pg.Pool, schema: string, partition: string): 
         done();
       },
     });
-    await pipeline(client.query(copyTo(`COPY (SELECT * FROM ${qualify(schema, partition)}) TO STDOUT (FORMAT binary)`)), nothing);
+    await pipeline(
+      client.query(copyTo(`COPY (SELECT * FROM ${qualify(schema, partition)}) TO STDOUT (FORMAT binary)`)),
+      nothing,
+    );
     return bytes;
   } finally {
     client.release();

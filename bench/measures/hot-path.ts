@@ -1,13 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import type { BenchEnv } from '../bench-env.ts';
-import type { BenchSizes } from '../bench-options.ts';
+
 import { generateEvents } from '../../demo/event-generator.ts';
 import { connectPgClient } from '../../storage/postgres/pg-pool.ts';
 import { qualify } from '../../storage/sql-quoting.ts';
+import type { BenchEnv } from '../bench-env.ts';
+import type { BenchSizes } from '../bench-options.ts';
 import { stepOf } from '../move-timeline.ts';
 import { moveThroughWorkflow, type TimedMove } from '../run-move.ts';
 import { percentile, sleep } from '../stats.ts';
-import { moveRates, type MoveRates } from './migration.ts';
+import { type MoveRates, moveRates } from './migration.ts';
 
 export interface LatencyStats {
   inserts: number;
@@ -42,7 +43,12 @@ const MARGIN_MS = 1_000;
  * a stall counts against every insert it held up (no coordinated omission). The writer's rows are deleted afterwards
  * so the reports compare the seeded rows.
  */
-export async function measureHotPath(env: BenchEnv, partition: string, sizes: BenchSizes, seededRows: number): Promise<HotPath> {
+export async function measureHotPath(
+  env: BenchEnv,
+  partition: string,
+  sizes: BenchSizes,
+  seededRows: number,
+): Promise<HotPath> {
   const idle = await runWriter(env, sizes.writerInsertsPerSecond, () => sleep(sizes.idleWriterSeconds * 1000));
   const busy = await runWriter(env, sizes.writerInsertsPerSecond, async (): Promise<TimedMove> => {
     await sleep(MARGIN_MS);
@@ -72,7 +78,11 @@ export async function measureHotPath(env: BenchEnv, partition: string, sizes: Be
   };
 }
 
-async function runWriter<T>(env: BenchEnv, perSecond: number, during: () => Promise<T>): Promise<{ samples: InsertSample[]; result: T }> {
+async function runWriter<T>(
+  env: BenchEnv,
+  perSecond: number,
+  during: () => Promise<T>,
+): Promise<{ samples: InsertSample[]; result: T }> {
   const client = await connectPgClient(env.stack.postgres, 'ducktier bench writer');
   const events = [...generateEvents({ rows: 1_000, days: 1, anchor: new Date(), seed: 4, payload: 'rich' })];
   const insert = `INSERT INTO ${qualify(env.policy.schema, env.policy.table)} (event_type, user_id, "timestamp", data) VALUES ($1, $2, localtimestamp, $3)`;
@@ -85,7 +95,11 @@ async function runWriter<T>(env: BenchEnv, perSecond: number, during: () => Prom
       const dueAt = start + i * interval;
       while (now() < dueAt) await sleep(Math.max(1, Math.ceil(dueAt - now())));
       const event = events[i % events.length]!;
-      await client.query({ name: 'bench-writer-insert', text: insert, values: [event.eventType, event.userId, JSON.stringify(event.data)] });
+      await client.query({
+        name: 'bench-writer-insert',
+        text: insert,
+        values: [event.eventType, event.userId, JSON.stringify(event.data)],
+      });
       samples.push({ dueAt, doneAt: now() });
     }
   })();
@@ -100,7 +114,12 @@ async function runWriter<T>(env: BenchEnv, perSecond: number, during: () => Prom
 
 function latencyStats(samples: InsertSample[]): LatencyStats {
   const latencies = samples.map((s) => s.doneAt - s.dueAt);
-  return { inserts: samples.length, p50Ms: round(percentile(latencies, 50)), p99Ms: round(percentile(latencies, 99)), maxMs: round(Math.max(...latencies)) };
+  return {
+    inserts: samples.length,
+    p50Ms: round(percentile(latencies, 50)),
+    p99Ms: round(percentile(latencies, 99)),
+    maxMs: round(Math.max(...latencies)),
+  };
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

@@ -1,7 +1,7 @@
 import type { BenchEnv } from '../bench-env.ts';
 import { stepOf } from '../move-timeline.ts';
+import { type PeakRss, watchRss } from '../rss.ts';
 import { moveThroughWorkflow, type TimedMove } from '../run-move.ts';
-import { watchRss, type PeakRss } from '../rss.ts';
 
 export interface MoveRates extends TimedMove {
   rowsPerSecond: number;
@@ -26,7 +26,9 @@ export async function measureMigration(env: BenchEnv, partition: string): Promis
   });
   const memory = watch.stop();
   // Steps shorter than the sampling interval have no sample of their own.
-  const bySteps = move.steps.map((step) => ({ step: step.activity, peakBytes: watch.peakBetween(step.scheduledAt, step.completedAt) })).filter((b) => b.peakBytes > 0);
+  const bySteps = move.steps
+    .map((step) => ({ step: step.activity, peakBytes: watch.peakBetween(step.scheduledAt, step.completedAt) }))
+    .filter((b) => b.peakBytes > 0);
   return { ...moveRates(move), memory: { ...memory, bySteps } };
 }
 

@@ -1,7 +1,7 @@
 import { qualify } from '../../storage/sql-quoting.ts';
 import type { BenchEnv } from '../bench-env.ts';
-import { moveThroughWorkflow } from '../run-move.ts';
 import type { StepTiming } from '../move-timeline.ts';
+import { moveThroughWorkflow } from '../run-move.ts';
 import { median } from '../stats.ts';
 
 export interface Orchestration {
@@ -14,11 +14,17 @@ export interface Orchestration {
 }
 
 /** Moves one-row partitions one after another through the whole workflow: the cost of orchestration alone. */
-export async function measureOrchestration(env: BenchEnv, spare: Array<{ partition: string; at: Date }>): Promise<Orchestration> {
+export async function measureOrchestration(
+  env: BenchEnv,
+  spare: Array<{ partition: string; at: Date }>,
+): Promise<Orchestration> {
   const table = qualify(env.policy.schema, env.policy.table);
   const runs = [];
   for (const { partition, at } of spare) {
-    await env.pgPool.query(`INSERT INTO ${table} (event_type, user_id, "timestamp", data) VALUES ('login', 1, $1::timestamptz AT TIME ZONE 'UTC', '{}')`, [at.toISOString()]);
+    await env.pgPool.query(
+      `INSERT INTO ${table} (event_type, user_id, "timestamp", data) VALUES ('login', 1, $1::timestamptz AT TIME ZONE 'UTC', '{}')`,
+      [at.toISOString()],
+    );
     const move = await moveThroughWorkflow(env, partition);
     if (move.rows !== 1) throw new Error(`the one-row move of ${partition} moved ${move.rows} rows`);
     runs.push(move);

@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import type { TablePolicy } from '../../config/policy.ts';
+
 import { runReportWorkflow } from '../../client/migrations.ts';
+import type { TablePolicy } from '../../config/policy.ts';
 import { qualify, quoteLiteral } from '../../storage/sql-quoting.ts';
 import type { BenchEnv } from '../bench-env.ts';
 import { bestOf } from '../stats.ts';
@@ -22,16 +23,28 @@ export const POSTGRES_ONLY = {
 } as const;
 
 /** The columns compared between the two answers (timestamps print differently in each engine). */
-export const ANSWER_COLUMNS = { event_summary: ['event_type', 'event_count', 'unique_users'], hourly_breakdown: ['events'] } as const;
+export const ANSWER_COLUMNS = {
+  event_summary: ['event_type', 'event_count', 'unique_users'],
+  hourly_breakdown: ['events'],
+} as const;
 export type ComparedReport = keyof typeof POSTGRES_ONLY;
 
 /** PostgreSQL alone, with its default settings unless `workMem` is given (count(DISTINCT) sorts spill past work_mem). */
-export async function timePostgresReport(pool: pg.Pool, policy: TablePolicy, report: ComparedReport, runs: number, workMem?: string): Promise<TimedQuery> {
+export async function timePostgresReport(
+  pool: pg.Pool,
+  policy: TablePolicy,
+  report: ComparedReport,
+  runs: number,
+  workMem?: string,
+): Promise<TimedQuery> {
   const sql = POSTGRES_ONLY[report](qualify(policy.schema, policy.table));
   const client = await pool.connect();
   try {
     if (workMem) await client.query(`SET work_mem = ${quoteLiteral(workMem)}`);
-    const { result, bestMs, allMs } = await bestOf(runs, async () => (await client.query<Record<string, unknown>>(sql)).rows);
+    const { result, bestMs, allMs } = await bestOf(
+      runs,
+      async () => (await client.query<Record<string, unknown>>(sql)).rows,
+    );
     return { bestMs, allMs, answer: answerOf(result, ANSWER_COLUMNS[report]) };
   } finally {
     if (workMem) await client.query('RESET work_mem');
@@ -40,7 +53,11 @@ export async function timePostgresReport(pool: pg.Pool, policy: TablePolicy, rep
 }
 
 /** The report as a user runs it: `ducktier report` → report workflow → the worker's DuckDB, one SQL over both tiers. */
-export async function timeDucktierReport(env: BenchEnv, report: ComparedReport, runs: number): Promise<TimedQuery & { readMode: string }> {
+export async function timeDucktierReport(
+  env: BenchEnv,
+  report: ComparedReport,
+  runs: number,
+): Promise<TimedQuery & { readMode: string }> {
   const { result, bestMs, allMs } = await bestOf(runs, () => runReportWorkflow(env.temporal, env.config, report, {}));
   return { bestMs, allMs, answer: answerOf(result.rows, ANSWER_COLUMNS[report]), readMode: result.readMode };
 }
@@ -49,4 +66,5 @@ function answerOf(rows: Array<Record<string, unknown>>, columns: readonly string
   return rows.map((row) => columns.map((column) => String(row[column])).join('|'));
 }
 
-export const sameAnswer = (a: TimedQuery, b: TimedQuery): boolean => a.answer.length === b.answer.length && a.answer.every((line, i) => line === b.answer[i]);
+export const sameAnswer = (a: TimedQuery, b: TimedQuery): boolean =>
+  a.answer.length === b.answer.length && a.answer.every((line, i) => line === b.answer[i]);

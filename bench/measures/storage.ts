@@ -1,6 +1,8 @@
 import { statSync } from 'node:fs';
+
 import { DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
+
 import type { ColumnMapping } from '../../storage/duckdb/duck-type-mapping.ts';
 import { qualify, quoteIdent, quoteLiteral } from '../../storage/sql-quoting.ts';
 
@@ -28,7 +30,13 @@ export interface DuckStorage {
 }
 
 /** PostgreSQL's footprint of the given partitions (holding `rowCount` rows), before they move. */
-export async function measurePgStorage(pool: pg.Pool, schema: string, partitions: string[], rowCount: number, columns: ColumnMapping[]): Promise<PgStorage> {
+export async function measurePgStorage(
+  pool: pg.Pool,
+  schema: string,
+  partitions: string[],
+  rowCount: number,
+  columns: ColumnMapping[],
+): Promise<PgStorage> {
   const { rows } = await pool.query<{ heap: string; toast: string; maps: string; indexes: string }>(
     `SELECT sum(pg_relation_size(c.oid, 'main')) AS heap,
             sum(coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0)) AS toast,
@@ -40,8 +48,14 @@ export async function measurePgStorage(pool: pg.Pool, schema: string, partitions
   );
   const sizes = rows[0]!;
   const total = Number(sizes.heap) + Number(sizes.toast) + Number(sizes.maps) + Number(sizes.indexes);
-  const averages = columns.map((c) => `avg(pg_column_size(${quoteIdent(c.name)}))::float8 AS ${quoteIdent(c.name)}`).join(', ');
-  const sample = (await pool.query<Record<string, number>>(`SELECT ${averages} FROM ${qualify(schema, partitions[0]!)} TABLESAMPLE SYSTEM (1) REPEATABLE (1)`)).rows[0]!;
+  const averages = columns
+    .map((c) => `avg(pg_column_size(${quoteIdent(c.name)}))::float8 AS ${quoteIdent(c.name)}`)
+    .join(', ');
+  const sample = (
+    await pool.query<Record<string, number>>(
+      `SELECT ${averages} FROM ${qualify(schema, partitions[0]!)} TABLESAMPLE SYSTEM (1) REPEATABLE (1)`,
+    )
+  ).rows[0]!;
   return {
     rows: rowCount,
     heapBytes: Number(sizes.heap),

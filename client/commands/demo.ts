@@ -1,27 +1,34 @@
 import { statSync } from 'node:fs';
-import { findPolicy, findReport, type DucktierConfig } from '../../config/config.ts';
-import { UsageError } from '../../config/usage-error.ts';
-import { createDemoTable, findDemoSeed, seedDemoEvents } from '../../demo/demo-schema.ts';
-import { DEMO_POLICY } from '../../demo/demo-policy.ts';
-import type { TablePolicy } from '../../config/policy.ts';
+
 import type { MoveOutcome } from '../../activities/move-types.ts';
+import { type DucktierConfig, findPolicy, findReport } from '../../config/config.ts';
+import type { TablePolicy } from '../../config/policy.ts';
+import { UsageError } from '../../config/usage-error.ts';
+import { DEMO_POLICY } from '../../demo/demo-policy.ts';
+import { createDemoTable, findDemoSeed, seedDemoEvents } from '../../demo/demo-schema.ts';
+import type { JsonRow } from '../../storage/duckdb/duck-rows.ts';
+import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { countRows, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
 import { quoteIdent } from '../../storage/sql-quoting.ts';
-import type { ReportResult } from '../../storage/federation/report-runner.ts';
-import type { JsonRow } from '../../storage/duckdb/duck-rows.ts';
-import { parseCommandArgs, positiveInt } from '../cli-args.ts';
+import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import type { CommandContext } from '../cli.ts';
+import { parseCommandArgs, positiveInt } from '../cli-args.ts';
 import { describeStep } from '../describe-step.ts';
 import { moveSteps, runReportWorkflow, startMigration } from '../migrations.ts';
-import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { banner, fmt, renderTable } from '../render.ts';
 import { openSession, type Session } from '../session.ts';
 
 const DEFAULT_ROWS = 50_000;
 const DEFAULT_DAYS = 10;
 const DEMO_SEED = 20260124;
-const DEMO_REPORT_ORDER = ['recent_summary', 'historical_summary', 'daily_breakdown', 'event_summary', 'hourly_breakdown'];
+const DEMO_REPORT_ORDER = [
+  'recent_summary',
+  'historical_summary',
+  'daily_breakdown',
+  'event_summary',
+  'hourly_breakdown',
+];
 
 /**
  * The main job: embedded stack, demo table with dated partitions, seeded events, every partition past the hot window
@@ -52,17 +59,24 @@ export async function demoCommand(context: CommandContext): Promise<number> {
     out(banner('AUTOMATIC MIGRATION PROCESS (Temporal workflows)'));
     const temporal = session.temporal!;
     const handle = await startMigration(temporal, config, { table: policy.table });
-    context.log(`Started ${handle.workflowId}; watch it in the Temporal UI${session.stack.temporal.uiUrl ? ` at ${session.stack.temporal.uiUrl}` : ''}`);
+    context.log(
+      `Started ${handle.workflowId}; watch it in the Temporal UI${session.stack.temporal.uiUrl ? ` at ${session.stack.temporal.uiUrl}` : ''}`,
+    );
     const outcomes = await handle.result();
     const moved = outcomes.filter((o) => o.status === 'moved');
     for (const outcome of outcomes) await printMove(session, policy, outcome, out);
     if (outcomes.length === 0) out('  No partition is past the hot window yet.');
-    out(`\n✓ Migration complete: ${fmt(moved.reduce((sum, o) => sum + (o.rows ?? 0), 0))} rows in ${moved.length} partitions moved to DuckDB`);
+    out(
+      `\n✓ Migration complete: ${fmt(moved.reduce((sum, o) => sum + (o.rows ?? 0), 0))} rows in ${moved.length} partitions moved to DuckDB`,
+    );
     const failed = outcomes.filter((o) => o.status === 'failed');
 
     out(banner('QUERYING DATA'));
     const reports: Record<string, JsonRow[]> = {};
-    const order = [...DEMO_REPORT_ORDER.filter((n) => config.reports.some((r) => r.name === n)), ...config.reports.map((r) => r.name).filter((n) => !DEMO_REPORT_ORDER.includes(n))];
+    const order = [
+      ...DEMO_REPORT_ORDER.filter((n) => config.reports.some((r) => r.name === n)),
+      ...config.reports.map((r) => r.name).filter((n) => !DEMO_REPORT_ORDER.includes(n)),
+    ];
     let readMode = '';
     for (const [index, name] of order.entries()) {
       const result: ReportResult = await runReportWorkflow(temporal, config, findReport(config, name).name, {});
@@ -74,13 +88,23 @@ export async function demoCommand(context: CommandContext): Promise<number> {
 
     const accounting = await account(session, policy);
     out(banner('ARCHITECTURE SUMMARY'));
-    out(`✓ Hot data: PostgreSQL partitions of ${policy.schema}.${policy.table} (row store): ${fmt(accounting.hotRows)} rows`);
-    out(`✓ Cold data: DuckDB file ${session.stack.coldStorePath} (${policy.coldTable}): ${fmt(accounting.coldRows)} rows`);
+    out(
+      `✓ Hot data: PostgreSQL partitions of ${policy.schema}.${policy.table} (row store): ${fmt(accounting.hotRows)} rows`,
+    );
+    out(
+      `✓ Cold data: DuckDB file ${session.stack.coldStorePath} (${policy.coldTable}): ${fmt(accounting.coldRows)} rows`,
+    );
     out(`✓ Migration: Temporal workflows with advisory locks, verify before drop, saga compensation`);
-    out(`✓ Federated queries: one SQL over both tiers in DuckDB (${readMode === 'extension' ? "postgres extension ATTACH" : 'COPY streams'})`);
-    out(`✓ Automation: Temporal Schedule '${config.schedule.id}' (${config.schedule.cron} ${config.schedule.timezone}) via ducktier up`);
+    out(
+      `✓ Federated queries: one SQL over both tiers in DuckDB (${readMode === 'extension' ? 'postgres extension ATTACH' : 'COPY streams'})`,
+    );
+    out(
+      `✓ Automation: Temporal Schedule '${config.schedule.id}' (${config.schedule.cron} ${config.schedule.timezone}) via ducktier up`,
+    );
     const balanced = accounting.hotRows + accounting.coldRows === seed.rows;
-    out(`${balanced ? '✓' : '✗'} Accounting: ${fmt(seed.rows)} inserted = ${fmt(accounting.hotRows)} hot + ${fmt(accounting.coldRows)} cold${balanced ? '' : '  MISMATCH'}`);
+    out(
+      `${balanced ? '✓' : '✗'} Accounting: ${fmt(seed.rows)} inserted = ${fmt(accounting.hotRows)} hot + ${fmt(accounting.coldRows)} cold${balanced ? '' : '  MISMATCH'}`,
+    );
     for (const failure of failed) out(`✗ ${failure.partition ?? failure.table}: ${failure.error}`);
 
     if (json) {
@@ -92,7 +116,14 @@ export async function demoCommand(context: CommandContext): Promise<number> {
             coldStoreBytes: statSync(session.stack.coldStorePath).size,
             federation: readMode,
             temporalUi: session.stack.temporal.uiUrl ?? null,
-            tables: [{ table: policy.table, hotRows: accounting.hotRows, coldRows: accounting.coldRows, insertedRows: seed.rows }],
+            tables: [
+              {
+                table: policy.table,
+                hotRows: accounting.hotRows,
+                coldRows: accounting.coldRows,
+                insertedRows: seed.rows,
+              },
+            ],
             partitionsBefore: Object.fromEntries(before),
             migrated: moved.map((o) => ({ table: o.table, partition: o.partition, rows: o.rows ?? 0 })),
             failed: failed.map((o) => ({ table: o.table, partition: o.partition, error: o.error ?? '' })),
@@ -119,14 +150,23 @@ function demoPolicy(config: DucktierConfig): TablePolicy {
 }
 
 /** Seeds the data directory once; a second run finds the seed record and moves on. */
-async function seedOnce(session: Session, policy: TablePolicy, rows: number, days: number, out: (text: string) => void): Promise<{ rows: number }> {
+async function seedOnce(
+  session: Session,
+  policy: TablePolicy,
+  rows: number,
+  days: number,
+  out: (text: string) => void,
+): Promise<{ rows: number }> {
   const existing = await findDemoSeed(session.pgPool, policy);
   const anchor = existing?.anchor ?? new Date();
   const from = new Date(anchor.getTime() - (existing?.days ?? days) * 86_400_000);
   const partitions = await maintainPartitions(session.pgPool, policy, new Date(), from);
-  if (partitions.created.length > 0) out(`✓ Created ${partitions.created.length} partitions (${partitions.created[0]} .. ${partitions.created.at(-1)})`);
+  if (partitions.created.length > 0)
+    out(`✓ Created ${partitions.created.length} partitions (${partitions.created[0]} .. ${partitions.created.at(-1)})`);
   if (existing) {
-    out(`✓ Data directory already holds the demo's ${fmt(existing.rows)} events (seeded ${existing.seededAt.toISOString()}); not inserting again`);
+    out(
+      `✓ Data directory already holds the demo's ${fmt(existing.rows)} events (seeded ${existing.seededAt.toISOString()}); not inserting again`,
+    );
     if (existing.rows !== rows || existing.days !== days) out(`  (--rows/--days apply to a fresh --data-dir only)`);
     return { rows: existing.rows };
   }
@@ -135,7 +175,12 @@ async function seedOnce(session: Session, policy: TablePolicy, rows: number, day
   return { rows };
 }
 
-async function printMove(session: Session, policy: TablePolicy, outcome: MoveOutcome, out: (text: string) => void): Promise<void> {
+async function printMove(
+  session: Session,
+  policy: TablePolicy,
+  outcome: MoveOutcome,
+  out: (text: string) => void,
+): Promise<void> {
   if (outcome.partition === undefined) {
     out(`\n✗ Table ${outcome.table} skipped: ${outcome.error}`);
     return;
@@ -145,7 +190,10 @@ async function printMove(session: Session, policy: TablePolicy, outcome: MoveOut
     out(`${outcome.status === 'failed' ? '✗' : '•'} ${outcome.status}${outcome.error ? `: ${outcome.error}` : ''}`);
     return;
   }
-  const steps = await moveSteps(session.temporal!, moveWorkflowId(session.config.temporal.taskQueue, policy.schema, outcome.table, outcome.partition));
+  const steps = await moveSteps(
+    session.temporal!,
+    moveWorkflowId(session.config.temporal.taskQueue, policy.schema, outcome.table, outcome.partition),
+  );
   for (const step of steps) out(describeStep(step, outcome.partition, policy.coldTable));
 }
 

@@ -1,11 +1,12 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+
 import { findPolicy } from '../../config/config.ts';
 import { UsageError } from '../../config/usage-error.ts';
-import { durationFlag, parseCommandArgs } from '../cli-args.ts';
 import type { CommandContext } from '../cli.ts';
+import { durationFlag, parseCommandArgs } from '../cli-args.ts';
 import { startMigration } from '../migrations.ts';
-import { triggerMigrationSchedule } from '../schedule.ts';
 import { fmt } from '../render.ts';
+import { triggerMigrationSchedule } from '../schedule.ts';
 import { openSession } from '../session.ts';
 
 /** `ducktier migrate`: starts the same parent workflow the schedule runs, for one table, one partition or all. */
@@ -18,7 +19,8 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
     'via-schedule': { type: 'boolean', default: false },
   });
   const config = context.config(values);
-  if (values.partition && values['older-than']) throw new UsageError('give either --partition or --older-than, not both');
+  if (values.partition && values['older-than'])
+    throw new UsageError('give either --partition or --older-than, not both');
   const olderThanMs = durationFlag('older-than', values['older-than']);
   let table = values.table;
   if (table) {
@@ -31,15 +33,20 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
   }
 
   if (values['via-schedule'] && (values.table || values.partition || values['older-than'])) {
-    throw new UsageError('--via-schedule runs the schedule exactly as configured; it takes no --table, --partition or --older-than');
+    throw new UsageError(
+      '--via-schedule runs the schedule exactly as configured; it takes no --table, --partition or --older-than',
+    );
   }
 
   const session = await openSession(config, context.log, { temporal: 'workers' });
   try {
     if (values['via-schedule']) {
-      if (!session.attached) throw new UsageError('--via-schedule needs a running `ducktier up` (it owns the schedule and its workers)');
+      if (!session.attached)
+        throw new UsageError('--via-schedule needs a running `ducktier up` (it owns the schedule and its workers)');
       await triggerMigrationSchedule(session.temporal!, config);
-      context.print(`Triggered schedule '${config.schedule.id}' (overlap SKIP: a run already in progress makes this a no-op)`);
+      context.print(
+        `Triggered schedule '${config.schedule.id}' (overlap SKIP: a run already in progress makes this a no-op)`,
+      );
       return 0;
     }
     // Without `ducktier up` nothing else would run the workflow, so this process waits for it either way.
@@ -48,12 +55,16 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
     try {
       handle = await startMigration(session.temporal!, config, { table, partition: values.partition, olderThanMs });
     } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) throw new UsageError(`a migration with that ID is already running: ${error.workflowId}`);
+      if (error instanceof WorkflowExecutionAlreadyStartedError)
+        throw new UsageError(`a migration with that ID is already running: ${error.workflowId}`);
       throw error;
     }
     if (!wait) {
       if (values.json) context.print(JSON.stringify({ workflowId: handle.workflowId }));
-      else context.print(`Started ${handle.workflowId}${session.stack.temporal.uiUrl ? ` (follow it at ${session.stack.temporal.uiUrl})` : ''}`);
+      else
+        context.print(
+          `Started ${handle.workflowId}${session.stack.temporal.uiUrl ? ` (follow it at ${session.stack.temporal.uiUrl})` : ''}`,
+        );
       return 0;
     }
     context.log(`Waiting for ${handle.workflowId}...`);
@@ -64,7 +75,9 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
       if (outcomes.length === 0) context.print('No partition is past the hot window.');
       for (const o of outcomes) {
         const mark = o.status === 'moved' ? '✓' : o.status === 'failed' ? '✗' : '•';
-        context.print(`${mark} ${o.partition ? `${o.table}.${o.partition}` : `table ${o.table}`}: ${o.status}${o.rows !== undefined ? ` (${fmt(o.rows)} rows)` : ''}${o.error ? `: ${o.error}` : ''}`);
+        context.print(
+          `${mark} ${o.partition ? `${o.table}.${o.partition}` : `table ${o.table}`}: ${o.status}${o.rows !== undefined ? ` (${fmt(o.rows)} rows)` : ''}${o.error ? `: ${o.error}` : ''}`,
+        );
       }
     }
     return outcomes.some((o) => o.status === 'failed') ? 1 : 0;

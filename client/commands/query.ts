@@ -1,8 +1,9 @@
 import { DuckDBInstance } from '@duckdb/node-api';
+
 import { UsageError } from '../../config/usage-error.ts';
 import { analyzeReportSql } from '../../storage/federation/report-sql.ts';
-import { parseCommandArgs } from '../cli-args.ts';
 import type { CommandContext } from '../cli.ts';
+import { parseCommandArgs } from '../cli-args.ts';
 import { executeRun, RUN_OPTIONS } from './report.ts';
 
 /**
@@ -13,7 +14,10 @@ import { executeRun, RUN_OPTIONS } from './report.ts';
 export async function queryCommand(context: CommandContext): Promise<number> {
   const { values, positionals } = parseCommandArgs('query', context.args, RUN_OPTIONS, true);
   const config = context.config(values);
-  if (positionals.length !== 1) throw new UsageError('query takes one SQL statement (quote it), e.g. ducktier query "SELECT count(*) FROM events_all"');
+  if (positionals.length !== 1)
+    throw new UsageError(
+      'query takes one SQL statement (quote it), e.g. ducktier query "SELECT count(*) FROM events_all"',
+    );
   const sql = positionals[0]!;
   const parser = await DuckDBInstance.create(':memory:');
   try {
@@ -23,5 +27,10 @@ export async function queryCommand(context: CommandContext): Promise<number> {
   } finally {
     parser.closeSync();
   }
-  return executeRun(context, config, { sql, params: { from: values.from, to: values.to }, explain: values.explain }, values.json);
+  return executeRun(
+    context,
+    config,
+    { sql, params: { from: values.from, to: values.to }, explain: values.explain },
+    values.json,
+  );
 }

@@ -1,14 +1,18 @@
 import type { DucktierConfig } from '../../config/config.ts';
 import { UsageError } from '../../config/usage-error.ts';
-import { resolveReportRequest, type ReportInvocation } from '../../storage/federation/report-request.ts';
-import { parseCommandArgs } from '../cli-args.ts';
+import { type ReportInvocation, resolveReportRequest } from '../../storage/federation/report-request.ts';
 import type { CommandContext } from '../cli.ts';
+import { parseCommandArgs } from '../cli-args.ts';
 import { runReportInvocation } from '../migrations.ts';
 import { renderPlan, renderReportResult } from '../render-report.ts';
 import { openSession } from '../session.ts';
 
 /** Flags shared by `report` and `query`: the time range and --explain. */
-export const RUN_OPTIONS = { from: { type: 'string' }, to: { type: 'string' }, explain: { type: 'boolean', default: false } } as const;
+export const RUN_OPTIONS = {
+  from: { type: 'string' },
+  to: { type: 'string' },
+  explain: { type: 'boolean', default: false },
+} as const;
 
 /** `ducktier report NAME`: runs a named report through the report workflow, on the process owning the cold file. */
 export async function reportCommand(context: CommandContext): Promise<number> {
@@ -21,29 +25,44 @@ export async function reportCommand(context: CommandContext): Promise<number> {
   const config = context.config(values);
   if (values.list) {
     for (const report of config.reports) {
-      const params = Object.entries(report.params).map(([name, p]) => `--param ${name}=${p.type === 'choice' ? p.values.join('|') : 'N'}`);
-      context.print(`${report.name.padEnd(22)} ${report.title} [${report.table}]${params.length > 0 ? `  ${params.join(' ')}` : ''}`);
+      const params = Object.entries(report.params).map(
+        ([name, p]) => `--param ${name}=${p.type === 'choice' ? p.values.join('|') : 'N'}`,
+      );
+      context.print(
+        `${report.name.padEnd(22)} ${report.title} [${report.table}]${params.length > 0 ? `  ${params.join(' ')}` : ''}`,
+      );
     }
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError(`report takes one report name (available: ${config.reports.map((r) => r.name).join(', ')})`);
+  if (positionals.length !== 1)
+    throw new UsageError(`report takes one report name (available: ${config.reports.map((r) => r.name).join(', ')})`);
   const paramValues: Record<string, string> = {};
   for (const param of values.param ?? []) {
     const match = /^([^=]+)=(.*)$/s.exec(param);
     if (!match) throw new UsageError(`--param takes name=value, got '${param}'`);
     paramValues[match[1]!] = match[2]!;
   }
-  const invocation = { report: positionals[0]!, params: { from: values.from, to: values.to, values: paramValues }, explain: values.explain };
+  const invocation = {
+    report: positionals[0]!,
+    params: { from: values.from, to: values.to, values: paramValues },
+    explain: values.explain,
+  };
   return executeRun(context, config, invocation, values.json);
 }
 
 /** Checks the invocation before anything starts, runs it through the report workflow and prints its result or plan. */
-export async function executeRun(context: CommandContext, config: DucktierConfig, invocation: ReportInvocation, json: boolean): Promise<number> {
+export async function executeRun(
+  context: CommandContext,
+  config: DucktierConfig,
+  invocation: ReportInvocation,
+  json: boolean,
+): Promise<number> {
   const request = resolveReportRequest(config, invocation);
   const session = await openSession(config, context.log, { temporal: 'workers' });
   try {
     const result = await runReportInvocation(session.temporal!, config, invocation);
-    if (json) context.print(JSON.stringify(request.explain ? { report: result.report, plan: result.plan } : result, null, 2));
+    if (json)
+      context.print(JSON.stringify(request.explain ? { report: result.report, plan: result.plan } : result, null, 2));
     else context.print(request.explain ? renderPlan(result.report, result.plan) : renderReportResult(result));
     return 0;
   } finally {

@@ -1,10 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
+
 import { listPartitions, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
-import { listMoves, COLD_SERVING_STATES } from '../../storage/postgres/pg-move-state.ts';
+import { COLD_SERVING_STATES, listMoves } from '../../storage/postgres/pg-move-state.ts';
 import { listHeldLocks, lockSessionName } from '../../storage/postgres/pg-partition-locks.ts';
 import { rootCauseMessage } from '../../workflows/failure-message.ts';
-import { parseCommandArgs } from '../cli-args.ts';
 import type { CommandContext } from '../cli.ts';
+import { parseCommandArgs } from '../cli-args.ts';
 import { moveProgress, type RunningMoveStatus } from '../move-progress.ts';
 import { fmt, formatBytes } from '../render.ts';
 import { renderRunningMoves } from '../render-running-moves.ts';
@@ -44,17 +45,46 @@ export async function statusCommand(context: CommandContext): Promise<number> {
       const tableMoves = moves.filter((m) => m.tableSchema === policy.schema && m.tableName === policy.table);
       const cold = tableMoves
         .filter((m) => COLD_SERVING_STATES.includes(m.state))
-        .map((m) => ({ partition: m.partitionName, tier: 'cold' as const, from: m.rangeFrom?.toISOString() ?? null, to: m.rangeTo?.toISOString() ?? null, rows: m.rows ?? 0, bytes: null }))
+        .map((m) => ({
+          partition: m.partitionName,
+          tier: 'cold' as const,
+          from: m.rangeFrom?.toISOString() ?? null,
+          to: m.rangeTo?.toISOString() ?? null,
+          rows: m.rows ?? 0,
+          bytes: null,
+        }))
         .sort((a, b) => (a.from ?? '').localeCompare(b.from ?? ''));
-      const locks = await listHeldLocks(pool, [...hot, ...tableMoves.map((m) => ({ partition: m.partitionName }))].map((p) => ({ schema: policy.schema, partition: p.partition })));
-      tables.push({ table: `${policy.schema}.${policy.table}`, coldTable: policy.coldTable, partitions: [...cold, ...hot], locks });
+      const locks = await listHeldLocks(
+        pool,
+        [...hot, ...tableMoves.map((m) => ({ partition: m.partitionName }))].map((p) => ({
+          schema: policy.schema,
+          partition: p.partition,
+        })),
+      );
+      tables.push({
+        table: `${policy.schema}.${policy.table}`,
+        coldTable: policy.coldTable,
+        partitions: [...cold, ...hot],
+        locks,
+      });
       for (const move of running ?? []) {
         if (move.schema !== policy.schema || move.table !== policy.table) continue;
         const lock = locks.find((l) => l.partition === move.partition);
         runningMoves.push({
           ...move,
-          lockHolder: lock ? { pid: lock.pid, applicationName: lock.applicationName, since: lock.since, byThisMove: lock.applicationName === lockSessionName(move.workflowId) } : null,
-          progress: moveProgress(move, tableMoves.find((m) => m.partitionName === move.partition), hot.find((p) => p.partition === move.partition)?.rows),
+          lockHolder: lock
+            ? {
+                pid: lock.pid,
+                applicationName: lock.applicationName,
+                since: lock.since,
+                byThisMove: lock.applicationName === lockSessionName(move.workflowId),
+              }
+            : null,
+          progress: moveProgress(
+            move,
+            tableMoves.find((m) => m.partitionName === move.partition),
+            hot.find((p) => p.partition === move.partition)?.rows,
+          ),
         });
       }
     }
@@ -62,36 +92,57 @@ export async function statusCommand(context: CommandContext): Promise<number> {
     const status = {
       dataDir: config.dataDir,
       postgres: session.stack.postgres.description,
-      temporal: { address: session.stack.temporal.address || null, taskQueue: config.temporal.taskQueue, problem: temporalProblem },
+      temporal: {
+        address: session.stack.temporal.address || null,
+        taskQueue: config.temporal.taskQueue,
+        problem: temporalProblem,
+      },
       coldStore: { path: coldFile, bytes: existsSync(coldFile) ? statSync(coldFile).size : 0 },
       tables,
       /** null when Temporal could not be asked. */
       runningMoves: running ? runningMoves : null,
-      inFlight: moves.filter((m) => !COLD_SERVING_STATES.includes(m.state) && !['failed', 'compensated'].includes(m.state)),
+      inFlight: moves.filter(
+        (m) => !COLD_SERVING_STATES.includes(m.state) && !['failed', 'compensated'].includes(m.state),
+      ),
       recentMoves: moves.slice(0, 10),
     };
     if (values.json) {
       context.print(JSON.stringify(status, null, 2));
       return 0;
     }
-    context.print(`Data directory: ${status.dataDir}\nHot tier: ${status.postgres}\nCold tier: ${coldFile} (${formatBytes(status.coldStore.bytes)})`);
-    if (running) context.print(`Moves: Temporal at ${status.temporal.address}, task queue '${status.temporal.taskQueue}'`);
+    context.print(
+      `Data directory: ${status.dataDir}\nHot tier: ${status.postgres}\nCold tier: ${coldFile} (${formatBytes(status.coldStore.bytes)})`,
+    );
+    if (running)
+      context.print(`Moves: Temporal at ${status.temporal.address}, task queue '${status.temporal.taskQueue}'`);
     for (const table of tables) {
       context.print(`\n${table.table} -> DuckDB ${table.coldTable}`);
       for (const p of table.partitions) {
-        context.print(`  ${p.tier.padEnd(4)}  ${p.partition.padEnd(32)} ${fmt(p.rows).padStart(12)} rows  ${p.bytes === null ? '' : formatBytes(p.bytes)}`);
+        context.print(
+          `  ${p.tier.padEnd(4)}  ${p.partition.padEnd(32)} ${fmt(p.rows).padStart(12)} rows  ${p.bytes === null ? '' : formatBytes(p.bytes)}`,
+        );
       }
-      for (const lock of table.locks) context.print(`  lock  ${lock.partition} held by pid ${lock.pid} (${lock.applicationName})`);
+      for (const lock of table.locks)
+        context.print(`  lock  ${lock.partition} held by pid ${lock.pid} (${lock.applicationName})`);
     }
-    context.print(status.runningMoves ? `\n${renderRunningMoves(status.runningMoves)}` : `\nRunning migrations: not shown; ${temporalProblem}`);
+    context.print(
+      status.runningMoves
+        ? `\n${renderRunningMoves(status.runningMoves)}`
+        : `\nRunning migrations: not shown; ${temporalProblem}`,
+    );
     if (status.inFlight.length > 0) {
       context.print('\nMoves in flight:');
-      for (const m of status.inFlight) context.print(`  ${m.tableName}.${m.partitionName}: ${m.state}${m.rows !== null ? ` (${fmt(m.rows)} rows)` : ''} by ${m.workflowId}`);
+      for (const m of status.inFlight)
+        context.print(
+          `  ${m.tableName}.${m.partitionName}: ${m.state}${m.rows !== null ? ` (${fmt(m.rows)} rows)` : ''} by ${m.workflowId}`,
+        );
     }
     context.print('\nRecent moves:');
     if (status.recentMoves.length === 0) context.print('  none yet');
     for (const m of status.recentMoves) {
-      context.print(`  ${m.updatedAt.toISOString()}  ${m.tableName}.${m.partitionName}: ${m.state}${m.rows !== null ? `, ${fmt(m.rows)} rows` : ''}${m.error ? ` (${m.error})` : ''}`);
+      context.print(
+        `  ${m.updatedAt.toISOString()}  ${m.tableName}.${m.partitionName}: ${m.state}${m.rows !== null ? `, ${fmt(m.rows)} rows` : ''}${m.error ? ` (${m.error})` : ''}`,
+      );
     }
     return 0;
   } finally {

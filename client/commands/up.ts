@@ -1,22 +1,25 @@
-import { parseCommandArgs } from '../cli-args.ts';
-import type { CommandContext } from '../cli.ts';
+import type { DucktierConfig } from '../../config/config.ts';
 import { UsageError } from '../../config/usage-error.ts';
+import type { Stack } from '../../stack/stack.ts';
 import { findRunningStack, publishStack, startStack } from '../../stack/stack.ts';
+import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
+import { createPgPool } from '../../storage/postgres/pg-pool.ts';
 import { startWorkers } from '../../worker/worker.ts';
-import { connectTemporal } from '../temporal-client.ts';
+import type { CommandContext } from '../cli.ts';
+import { parseCommandArgs } from '../cli-args.ts';
 import { untilInterrupted } from '../interrupts.ts';
 import { ensureMigrationSchedule } from '../schedule.ts';
-import type { DucktierConfig } from '../../config/config.ts';
-import type { Stack } from '../../stack/stack.ts';
-import { createPgPool } from '../../storage/postgres/pg-pool.ts';
-import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
+import { connectTemporal } from '../temporal-client.ts';
 
 /** `ducktier up`: the long-running process: stack, both workers, the schedule; stops cleanly on Ctrl-C. */
 export async function upCommand(context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs('up', context.args, {});
   const config = context.config(values);
   const running = findRunningStack(config);
-  if (running) throw new UsageError(`ducktier up is already running on ${config.dataDir} (Temporal at ${running.temporal.address})`);
+  if (running)
+    throw new UsageError(
+      `ducktier up is already running on ${config.dataDir} (Temporal at ${running.temporal.address})`,
+    );
 
   const stack = await startStack(config, context.log);
   const unpublish = publishStack(config, stack);
@@ -25,9 +28,14 @@ export async function upCommand(context: CommandContext): Promise<number> {
     await premakePartitions(config, stack, context);
     const temporal = await connectTemporal(stack.temporal);
     const schedule = await ensureMigrationSchedule(temporal.client, config);
-    context.print(`✓ Schedule '${config.schedule.id}' ${schedule}: ${config.schedule.cron} (${config.schedule.timezone}), overlap SKIP`);
+    context.print(
+      `✓ Schedule '${config.schedule.id}' ${schedule}: ${config.schedule.cron} (${config.schedule.timezone}), overlap SKIP`,
+    );
     context.print(`✓ Workers polling '${config.temporal.taskQueue}' and '${config.temporal.coldTaskQueue}'`);
-    if (stack.temporal.uiUrl) context.print(`Temporal Web UI: ${stack.temporal.uiUrl}  (Schedules -> ${config.schedule.id} -> Trigger, or start migrateDueWorkflow)`);
+    if (stack.temporal.uiUrl)
+      context.print(
+        `Temporal Web UI: ${stack.temporal.uiUrl}  (Schedules -> ${config.schedule.id} -> Trigger, or start migrateDueWorkflow)`,
+      );
     context.print('ducktier is up; press Ctrl-C to stop.');
     await Promise.race([untilInterrupted(), workers.done.catch(() => {})]);
     context.log('Stopping...');
@@ -47,9 +55,13 @@ async function premakePartitions(config: DucktierConfig, stack: Stack, context: 
     for (const policy of config.tables) {
       try {
         const result = await maintainPartitions(pool, policy, new Date());
-        context.print(`✓ ${policy.schema}.${policy.table}: partitions ready through ${result.until.toISOString().slice(0, 10)}${result.created.length ? ` (created ${result.created.join(', ')})` : ''}`);
+        context.print(
+          `✓ ${policy.schema}.${policy.table}: partitions ready through ${result.until.toISOString().slice(0, 10)}${result.created.length ? ` (created ${result.created.join(', ')})` : ''}`,
+        );
         if (result.skippedBecauseDefaultHasRows.length > 0) {
-          context.print(`! ${policy.schema}.${policy.table}: not created because the DEFAULT partition holds rows in their range: ${result.skippedBecauseDefaultHasRows.join(', ')}`);
+          context.print(
+            `! ${policy.schema}.${policy.table}: not created because the DEFAULT partition holds rows in their range: ${result.skippedBecauseDefaultHasRows.join(', ')}`,
+          );
         }
       } catch (error) {
         context.print(`! ${policy.schema}.${policy.table}: ${(error as Error).message}`);

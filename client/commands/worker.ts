@@ -1,11 +1,11 @@
-import { parseCommandArgs } from '../cli-args.ts';
-import type { CommandContext } from '../cli.ts';
-import { untilInterrupted } from '../interrupts.ts';
 import type { DucktierConfig } from '../../config/config.ts';
 import { UsageError } from '../../config/usage-error.ts';
 import { findRunningStack, startStack } from '../../stack/stack.ts';
 import { crashPointFromEnv } from '../../worker/crash-points.ts';
-import { startMainWorker, startWorkers, type RunningMainWorker } from '../../worker/worker.ts';
+import { type RunningMainWorker, startMainWorker, startWorkers } from '../../worker/worker.ts';
+import type { CommandContext } from '../cli.ts';
+import { parseCommandArgs } from '../cli-args.ts';
+import { untilInterrupted } from '../interrupts.ts';
 
 /**
  * `ducktier worker`: only the workers, against a stack that already runs: the one a `ducktier up` published for the
@@ -25,7 +25,9 @@ export async function workerCommand(context: CommandContext): Promise<number> {
   if (running) {
     // `ducktier up` owns the DuckDB file (one writer per file), so its process keeps the cold queue.
     workers = await startMainWorker(config, running, { crashAt });
-    context.print(`✓ Worker polling '${config.temporal.taskQueue}' beside ducktier up (${running.postgres.description}, Temporal at ${running.temporal.address}); '${config.temporal.coldTaskQueue}' stays with ducktier up, which owns the cold file`);
+    context.print(
+      `✓ Worker polling '${config.temporal.taskQueue}' beside ducktier up (${running.postgres.description}, Temporal at ${running.temporal.address}); '${config.temporal.coldTaskQueue}' stays with ducktier up, which owns the cold file`,
+    );
   } else {
     requireConfiguredStack(config);
     const stack = await startStack(config, context.log);
@@ -36,7 +38,9 @@ export async function workerCommand(context: CommandContext): Promise<number> {
       await stopStack();
       throw error;
     }
-    context.print(`✓ Workers polling '${config.temporal.taskQueue}' and '${config.temporal.coldTaskQueue}' (cold file ${stack.coldStorePath})`);
+    context.print(
+      `✓ Workers polling '${config.temporal.taskQueue}' and '${config.temporal.coldTaskQueue}' (cold file ${stack.coldStorePath})`,
+    );
   }
   context.print('Press Ctrl-C to stop.');
   try {
@@ -56,6 +60,8 @@ function requireConfiguredStack(config: DucktierConfig): void {
     ...(config.temporal.address ? [] : ['Temporal (temporal.address or TEMPORAL_ADDRESS)']),
   ];
   if (missing.length > 0) {
-    throw new UsageError(`worker: nothing to connect to: no ducktier up is running on ${config.dataDir} and no ${missing.join(' or ')} is configured`);
+    throw new UsageError(
+      `worker: nothing to connect to: no ducktier up is running on ${config.dataDir} and no ${missing.join(' or ')} is configured`,
+    );
   }
 }

@@ -1,15 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
+
+import { CopyProgress } from '../postgres/pg-copy-progress.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
 import { quoteIdent } from '../sql-quoting.ts';
-import { timeColumnOf, type ColumnMapping } from './duck-type-mapping.ts';
-import { inDuckTransaction } from './duck-transaction.ts';
-import { CopyProgress } from '../postgres/pg-copy-progress.ts';
-import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
+import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
+import { inDuckTransaction } from './duck-transaction.ts';
+import { type ColumnMapping, timeColumnOf } from './duck-type-mapping.ts';
 import { attachPostgres, copyExportSelect, copyToCsvFile, csvSelect, extensionSelect } from './pg-transport.ts';
 
 /** How this process reads PostgreSQL from DuckDB (see pg-transport.ts). */
@@ -56,12 +58,20 @@ export class ColdStore {
     private readonly spoolDir: string,
   ) {}
 
-  static async open(options: { filePath: string; extensionDir?: string; memoryLimit: string; pgTarget: PgTarget }): Promise<ColdStore> {
+  static async open(options: {
+    filePath: string;
+    extensionDir?: string;
+    memoryLimit: string;
+    pgTarget: PgTarget;
+  }): Promise<ColdStore> {
     mkdirSync(path.dirname(options.filePath), { recursive: true });
     const spoolDir = path.join(path.dirname(options.filePath), 'spool');
     rmSync(spoolDir, { recursive: true, force: true });
     mkdirSync(spoolDir, { recursive: true });
-    const settings: Record<string, string> = { autoinstall_known_extensions: 'false', memory_limit: options.memoryLimit };
+    const settings: Record<string, string> = {
+      autoinstall_known_extensions: 'false',
+      memory_limit: options.memoryLimit,
+    };
     if (options.extensionDir) settings.extension_directory = options.extensionDir;
     let instance: DuckDBInstance;
     try {
@@ -98,17 +108,26 @@ export class ColdStore {
   async ensureColdTable(coldTable: string, columns: ColumnMapping[]): Promise<void> {
     await this.withConnection(async (connection) => {
       const existing = new Map(
-        (await connection.runAndReadAll(`SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1`, [coldTable]))
+        (
+          await connection.runAndReadAll(
+            `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1`,
+            [coldTable],
+          )
+        )
           .getRowObjectsJson()
           .map((row) => [String(row.column_name), String(row.data_type)]),
       );
       if (existing.size === 0) {
         const list = columns.map((c) => `${quoteIdent(c.name)} ${c.duckType}`).join(', ');
-        await connection.run(`CREATE TABLE IF NOT EXISTS ${quoteIdent(coldTable)} (${list}, ${SOURCE_PARTITION_COLUMN} VARCHAR NOT NULL)`);
+        await connection.run(
+          `CREATE TABLE IF NOT EXISTS ${quoteIdent(coldTable)} (${list}, ${SOURCE_PARTITION_COLUMN} VARCHAR NOT NULL)`,
+        );
         return;
       }
       for (const column of columns.filter((c) => !existing.has(c.name))) {
-        await connection.run(`ALTER TABLE ${quoteIdent(coldTable)} ADD COLUMN ${quoteIdent(column.name)} ${column.duckType}`);
+        await connection.run(
+          `ALTER TABLE ${quoteIdent(coldTable)} ADD COLUMN ${quoteIdent(column.name)} ${column.duckType}`,
+        );
       }
     });
   }
@@ -148,12 +167,18 @@ export class ColdStore {
     const pgWhere = selection ? instantFilter('pg', timeColumn, selection) : '';
     const duckWhere = selection ? ` AND ${instantFilter('duck', timeColumn, selection)}` : '';
     const spool = this.readMode === 'copy' ? this.spoolFile() : undefined;
-    const stopWatching = onProgress ? new CopyProgress(pgPool, source.schema, source.partition).watch(onProgress) : () => {};
+    const stopWatching = onProgress
+      ? new CopyProgress(pgPool, source.schema, source.partition).watch(onProgress)
+      : () => {};
     try {
       if (spool) {
         const client = await pgPool.connect();
         try {
-          await copyToCsvFile(client, copyExportSelect(source.schema, source.partition, source.columns, pgWhere), spool);
+          await copyToCsvFile(
+            client,
+            copyExportSelect(source.schema, source.partition, source.columns, pgWhere),
+            spool,
+          );
         } finally {
           client.release();
         }
@@ -166,14 +191,18 @@ export class ColdStore {
       const coldTable = quoteIdent(source.coldTable);
       return await this.withConnection((connection) =>
         inDuckTransaction(connection, async () => {
-          await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, { partition: source.partition });
+          await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, {
+            partition: source.partition,
+          });
           // A cancelled move interrupts the statement; the transaction then rolls back and leaves nothing behind.
           const interrupt = () => connection.interrupt();
           let inserted = 0;
           signal?.addEventListener('abort', interrupt);
           try {
             signal?.throwIfAborted();
-            const insert = connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, { partition: source.partition });
+            const insert = connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, {
+              partition: source.partition,
+            });
             onStage?.('extracting');
             inserted = (await insert).rowsChanged;
           } finally {
@@ -185,7 +214,14 @@ export class ColdStore {
           await connection.run(
             `INSERT OR REPLACE INTO ${COLD_MANIFEST_TABLE} (table_schema, table_name, partition_name, cold_table, rows, written_at, write_id)
              VALUES ($schema, $table, $partition, $cold, $rows, now(), $writeId)`,
-            { schema: source.schema, table: source.table, partition: source.partition, cold: source.coldTable, rows, writeId },
+            {
+              schema: source.schema,
+              table: source.table,
+              partition: source.partition,
+              cold: source.coldTable,
+              rows,
+              writeId,
+            },
           );
           onStage?.('written');
           return { rows, writeId };
@@ -201,10 +237,16 @@ export class ColdStore {
   async fingerprintPartition(source: PartitionSource, selection?: InstantSelection): Promise<RowFingerprint> {
     return this.withConnection(async (connection) => {
       if (!(await this.tableExists(connection, source.coldTable))) return { rows: 0, sum: '0' };
-      const where = [`${SOURCE_PARTITION_COLUMN} = $partition`, ...(selection ? [instantFilter('duck', timeColumnOf(source.columns, source), selection)] : [])].join(' AND ');
-      const reader = await connection.runAndReadAll(fingerprintSelect('duck', source.columns, `main.${quoteIdent(source.coldTable)}`, where), {
-        partition: source.partition,
-      });
+      const where = [
+        `${SOURCE_PARTITION_COLUMN} = $partition`,
+        ...(selection ? [instantFilter('duck', timeColumnOf(source.columns, source), selection)] : []),
+      ].join(' AND ');
+      const reader = await connection.runAndReadAll(
+        fingerprintSelect('duck', source.columns, `main.${quoteIdent(source.coldTable)}`, where),
+        {
+          partition: source.partition,
+        },
+      );
       const row = reader.getRowObjectsJson()[0];
       return { rows: Number(row?.rows ?? 0), sum: String(row?.sum ?? '0') };
     });
@@ -224,28 +266,41 @@ export class ColdStore {
 
   /** Rows of one partition in the cold table (0 when the table does not exist yet). Read-only. */
   async countPartition(coldTable: string, partition: string): Promise<number> {
-    return this.withConnection(async (connection) => ((await this.tableExists(connection, coldTable)) ? this.countRows(connection, coldTable, partition) : 0));
+    return this.withConnection(async (connection) =>
+      (await this.tableExists(connection, coldTable)) ? this.countRows(connection, coldTable, partition) : 0,
+    );
   }
 
   private async countRows(connection: DuckDBConnection, coldTable: string, partition: string): Promise<number> {
-    const reader = await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${quoteIdent(coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`, { partition });
+    const reader = await connection.runAndReadAll(
+      `SELECT count(*)::BIGINT AS n FROM ${quoteIdent(coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
+      { partition },
+    );
     return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
   }
 
   /** Removes one partition's cold rows and manifest entry (compensation); safe to repeat. */
-  async deletePartition(source: Pick<PartitionSource, 'schema' | 'table' | 'partition' | 'coldTable'>): Promise<number> {
+  async deletePartition(
+    source: Pick<PartitionSource, 'schema' | 'table' | 'partition' | 'coldTable'>,
+  ): Promise<number> {
     return this.withConnection((connection) =>
       inDuckTransaction(connection, async () => {
         let deleted = 0;
         if (await this.tableExists(connection, source.coldTable)) {
-          const result = await connection.run(`DELETE FROM ${quoteIdent(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`, { partition: source.partition });
+          const result = await connection.run(
+            `DELETE FROM ${quoteIdent(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
+            { partition: source.partition },
+          );
           deleted = result.rowsChanged;
         }
-        await connection.run(`DELETE FROM ${COLD_MANIFEST_TABLE} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`, {
-          schema: source.schema,
-          table: source.table,
-          partition: source.partition,
-        });
+        await connection.run(
+          `DELETE FROM ${COLD_MANIFEST_TABLE} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
+          {
+            schema: source.schema,
+            table: source.table,
+            partition: source.partition,
+          },
+        );
         return deleted;
       }),
     );
@@ -268,4 +323,3 @@ export class ColdStore {
     this.instance.closeSync();
   }
 }
-

@@ -49,7 +49,12 @@ const SCALAR_TYPES: Record<string, string> = {
 const MAX_DECIMAL_PRECISION = 38;
 
 export function mapColumn(column: PgColumn): ColumnMapping {
-  const base = { name: column.name, pgType: column.declaredType, baseType: column.element?.typeName ?? column.typeName, isList: false };
+  const base = {
+    name: column.name,
+    pgType: column.declaredType,
+    baseType: column.element?.typeName ?? column.typeName,
+    isList: false,
+  };
   if (column.element) {
     const element = scalarType({ typeName: column.element.typeName, category: column.element.category });
     if (element.viaText) return { ...base, ...asText() };
@@ -67,10 +72,14 @@ export function mapColumn(column: PgColumn): ColumnMapping {
   return { ...base, duckType: scalar.duckType, viaText: false, ...copyConversions(column.typeName, scalar.duckType) };
 }
 
-function scalarType(column: Pick<PgColumn, 'typeName' | 'category' | 'numeric'>): { duckType: string; viaText: boolean } {
+function scalarType(column: Pick<PgColumn, 'typeName' | 'category' | 'numeric'>): {
+  duckType: string;
+  viaText: boolean;
+} {
   if (column.typeName === 'numeric') {
     const numeric = column.numeric;
-    if (numeric && numeric.precision <= MAX_DECIMAL_PRECISION) return { duckType: `DECIMAL(${numeric.precision},${numeric.scale})`, viaText: false };
+    if (numeric && numeric.precision <= MAX_DECIMAL_PRECISION)
+      return { duckType: `DECIMAL(${numeric.precision},${numeric.scale})`, viaText: false };
     return { duckType: 'VARCHAR', viaText: true };
   }
   const known = SCALAR_TYPES[column.typeName];
@@ -92,7 +101,10 @@ function copyConversions(typeName: string, duckType: string): Pick<ColumnMapping
 }
 
 /** The mapping of a table's time column (a policy's, or a partition's being moved); a clear error when it has none. */
-export function timeColumnOf(columns: readonly ColumnMapping[], of: { schema: string; table: string; timeColumn: string }): ColumnMapping {
+export function timeColumnOf(
+  columns: readonly ColumnMapping[],
+  of: { schema: string; table: string; timeColumn: string },
+): ColumnMapping {
   const column = columns.find((c) => c.name === of.timeColumn);
   if (!column) throw new Error(`time column ${of.timeColumn} is not among the columns of ${of.schema}.${of.table}`);
   return column;

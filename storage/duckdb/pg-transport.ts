@@ -1,11 +1,13 @@
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { qualify, quoteIdent, quoteLiteral } from '../sql-quoting.ts';
+
 import type { PgTarget } from '../postgres/pg-target.ts';
+import { qualify, quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { applyTemplate, type ColumnMapping } from './duck-type-mapping.ts';
-import type { DuckDBConnection } from '@duckdb/node-api';
 
 /**
  * The two ways rows travel from PostgreSQL into DuckDB, both streaming:
@@ -17,15 +19,26 @@ export const PG_CATALOG_ALIAS = 'pg';
 
 export async function attachPostgres(connection: DuckDBConnection, target: PgTarget): Promise<void> {
   await connection.run('LOAD postgres');
-  await connection.run(`ATTACH IF NOT EXISTS ${quoteLiteral(target.libpq)} AS ${PG_CATALOG_ALIAS} (TYPE POSTGRES, READ_ONLY)`);
+  await connection.run(
+    `ATTACH IF NOT EXISTS ${quoteLiteral(target.libpq)} AS ${PG_CATALOG_ALIAS} (TYPE POSTGRES, READ_ONLY)`,
+  );
 }
 
 /**
  * A SELECT reading `schema.table` through the attached catalog, cast to the cold types. A `where` condition (PostgreSQL
  * SQL) is sent to PostgreSQL inside the query it runs, so its indexes serve it.
  */
-export function extensionSelect(schema: string, table: string, columns: ColumnMapping[], extraColumns = '', where = ''): string {
-  const source = where || columns.some((c) => c.viaText) ? postgresQuery(pgSourceSelect(schema, table, columns, where)) : `${PG_CATALOG_ALIAS}.${qualify(schema, table)}`;
+export function extensionSelect(
+  schema: string,
+  table: string,
+  columns: ColumnMapping[],
+  extraColumns = '',
+  where = '',
+): string {
+  const source =
+    where || columns.some((c) => c.viaText)
+      ? postgresQuery(pgSourceSelect(schema, table, columns, where))
+      : `${PG_CATALOG_ALIAS}.${qualify(schema, table)}`;
   return `SELECT ${castToColdTypes(columns)}${extraColumns} FROM ${source}`;
 }
 
@@ -41,7 +54,9 @@ export function postgresQuery(sql: string): string {
 
 /** PostgreSQL renders the columns DuckDB's reader would alter as text (see ColumnMapping.viaText). */
 function pgSourceSelect(schema: string, table: string, columns: ColumnMapping[], where: string): string {
-  const list = columns.map((c) => (c.viaText ? `${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}` : quoteIdent(c.name))).join(', ');
+  const list = columns
+    .map((c) => (c.viaText ? `${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}` : quoteIdent(c.name)))
+    .join(', ');
   return `SELECT ${list} FROM ${qualify(schema, table)}${where ? ` WHERE ${where}` : ''}`;
 }
 
@@ -64,7 +79,9 @@ export async function copyToCsvFile(client: pg.ClientBase, select: string, file:
 /** A SELECT over a CSV spool written by copyToCsvFile, converting each field back to its DuckDB type. */
 export function csvSelect(file: string, columns: ColumnMapping[], extraColumns = ''): string {
   const fields = columns.map((_, index) => `'c${index}': 'VARCHAR'`).join(', ');
-  const list = columns.map((c, index) => `${applyTemplate(c.copyImport, `c${index}`)} AS ${quoteIdent(c.name)}`).join(', ');
+  const list = columns
+    .map((c, index) => `${applyTemplate(c.copyImport, `c${index}`)} AS ${quoteIdent(c.name)}`)
+    .join(', ');
   const reader = `read_csv(${quoteLiteral(file)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, columns = {${fields}})`;
   return `SELECT ${list}${extraColumns} FROM ${reader}`;
 }

@@ -1,9 +1,11 @@
 import { rmSync, writeFileSync } from 'node:fs';
+
 import pg from 'pg';
+
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { copyExportList, copyExportSelect, copyToCsvFile, csvSelect } from '../duckdb/pg-transport.ts';
 import { qualify } from '../sql-quoting.ts';
-import { lockParentsSql, type HotRead, type PgSnapshot } from './pg-snapshot.ts';
+import { type HotRead, lockParentsSql, type PgSnapshot } from './pg-snapshot.ts';
 import { pgBoundText, pgRangeCondition, RANGE_SETTINGS, type TimeRange } from './report-range.ts';
 
 /** COPY streams run side by side, each on its own connection importing the snapshot. */
@@ -51,12 +53,24 @@ export async function openCopySnapshot(
       return (await main.query(sql)).rows as Array<Record<string, unknown>>;
     },
     async holdsRows(schema, partition, timeColumn, rangeToProbe) {
-      const { rows } = await main.query<{ found: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${qualify(schema, partition)} WHERE ${pgRangeCondition(timeColumn, rangeToProbe)}) AS found`);
+      const { rows } = await main.query<{ found: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM ${qualify(schema, partition)} WHERE ${pgRangeCondition(timeColumn, rangeToProbe)}) AS found`,
+      );
       return rows[0]?.found === true;
     },
     rows(schema, reads: HotRead[], columns, timeColumn, rowRange) {
       return reads
-        .map((read) => declare(copyExportSelect(schema, read.partition, columns, read.read === 'range' ? pgRangeCondition(timeColumn, rowRange) : ''), columns))
+        .map((read) =>
+          declare(
+            copyExportSelect(
+              schema,
+              read.partition,
+              columns,
+              read.read === 'range' ? pgRangeCondition(timeColumn, rowRange) : '',
+            ),
+            columns,
+          ),
+        )
         .join('\nUNION ALL\n');
     },
     queryResult(pgSql, columns) {

@@ -1,8 +1,9 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { castToColdTypes, extensionSelect, PG_CATALOG_ALIAS, postgresQuery } from '../duckdb/pg-transport.ts';
 import { qualify, quoteLiteral } from '../sql-quoting.ts';
-import { lockParentsSql, type HotRead, type PgSnapshot } from './pg-snapshot.ts';
+import { type HotRead, lockParentsSql, type PgSnapshot } from './pg-snapshot.ts';
 import { duckRangeCondition } from './report-range.ts';
 
 /**
@@ -10,7 +11,10 @@ import { duckRangeCondition } from './report-range.ts';
  * (REPEATABLE READ, READ ONLY; its parallel scans import the same snapshot). Must be opened before anything in the
  * DuckDB transaction reads PostgreSQL: the lock statement then runs before the snapshot is taken.
  */
-export async function openExtensionSnapshot(connection: DuckDBConnection, lockTables: Array<{ schema: string; table: string }>): Promise<PgSnapshot> {
+export async function openExtensionSnapshot(
+  connection: DuckDBConnection,
+  lockTables: Array<{ schema: string; table: string }>,
+): Promise<PgSnapshot> {
   const lock = lockTables.length > 0 ? `${lockParentsSql(lockTables)}; ` : '';
   // Partition bounds of timestamptz columns are rendered in the session's zone; ducktier reads them in UTC.
   const opening = `${lock}SET LOCAL TimeZone = 'UTC'`;
@@ -31,7 +35,10 @@ export async function openExtensionSnapshot(connection: DuckDBConnection, lockTa
     // a scan of the parent would be one stream. Range conditions are pushed into the scan's COPY by the extension.
     rows(schema, reads: HotRead[], columns, timeColumn, range) {
       return reads
-        .map((read) => `${extensionSelect(schema, read.partition, columns)}${read.read === 'range' ? ` WHERE ${duckRangeCondition(timeColumn, range)}` : ''}`)
+        .map(
+          (read) =>
+            `${extensionSelect(schema, read.partition, columns)}${read.read === 'range' ? ` WHERE ${duckRangeCondition(timeColumn, range)}` : ''}`,
+        )
         .join('\nUNION ALL\n');
     },
     queryResult(pgSql, columns: ColumnMapping[]) {

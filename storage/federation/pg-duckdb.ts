@@ -31,5 +31,9 @@ export async function detectPgDuckdb(snapshot: PgSnapshot): Promise<PgDuckdbStat
       message: `pg_duckdb ${available} is available on this server but not installed in this database (CREATE EXTENSION pg_duckdb); hot rows are read by ducktier's DuckDB`,
     };
   }
-  return { status: 'absent', version: null, message: "pg_duckdb is not available on this PostgreSQL server; hot rows are read by ducktier's DuckDB" };
+  return {
+    status: 'absent',
+    version: null,
+    message: "pg_duckdb is not available on this PostgreSQL server; hot rows are read by ducktier's DuckDB",
+  };
 }

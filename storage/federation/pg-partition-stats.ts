@@ -7,7 +7,13 @@ import type { PartitionStats, TableStats } from './pushdown-cost.ts';
  * row counts from pg_class and the cumulative statistics, n_distinct from pg_stats for each partition and, as the
  * fallback for partitions not analyzed yet, for the parent. Catalog rows only: no partition is locked or scanned.
  */
-export async function readPartitionStats(snapshot: PgSnapshot, schema: string, table: string, partitions: string[], columns: string[]): Promise<TableStats> {
+export async function readPartitionStats(
+  snapshot: PgSnapshot,
+  schema: string,
+  table: string,
+  partitions: string[],
+  columns: string[],
+): Promise<TableStats> {
   const names = partitions.map(quoteLiteral).join(', ');
   const counts = await snapshot.query(
     `SELECT c.relname::text AS name, c.reltuples::float8 AS reltuples, pg_stat_get_live_tuples(c.oid)::float8 AS live
@@ -21,7 +27,10 @@ export async function readPartitionStats(snapshot: PgSnapshot, schema: string, t
       WHERE schemaname = ${quoteLiteral(schema)} AND attname IN (${columns.map(quoteLiteral).join(', ')})
         AND ((tablename = ${quoteLiteral(table)} AND inherited) OR (tablename IN (${names}) AND NOT inherited))`,
   );
-  const nDistinctOf = (name: string) => Object.fromEntries(distinct.filter((row) => row.name === name).map((row) => [String(row.column), Number(row.n_distinct)]));
+  const nDistinctOf = (name: string) =>
+    Object.fromEntries(
+      distinct.filter((row) => row.name === name).map((row) => [String(row.column), Number(row.n_distinct)]),
+    );
   const stats: PartitionStats[] = counts.map((row) => ({
     partition: String(row.name),
     reltuples: Number(row.reltuples),

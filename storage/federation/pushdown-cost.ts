@@ -42,7 +42,8 @@ export interface PushdownEstimate {
   unanalyzed: string[];
 }
 
-export type PushdownDecision = { push: true; estimate: PushdownEstimate } | { push: false; estimate: PushdownEstimate; reason: string };
+export type PushdownDecision =
+  { push: true; estimate: PushdownEstimate } | { push: false; estimate: PushdownEstimate; reason: string };
 
 /**
  * Estimates the partial rows of grouping each partition by `keys` (the product of the keys' distinct values, capped at
@@ -79,10 +80,13 @@ export function decidePushdown(keys: string[], stats: TableStats, maxShare: numb
 /** E.g. "one partial row per event_type, user_id would ship ~1,000,000 of 1,000,000 rows (100%; pushed only at ≤ 1%); ...". */
 function notWorthIt(keys: string[], estimate: PushdownEstimate): string {
   const share = `${percent(estimate.partialRows / estimate.rows)}; pushed only at ≤ ${percent(estimate.maxShare)}`;
-  const parts = [`one partial row per ${keys.join(', ')} would ship ~${count(estimate.partialRows)} of ${count(estimate.rows)} rows (${share})`];
+  const parts = [
+    `one partial row per ${keys.join(', ')} would ship ~${count(estimate.partialRows)} of ${count(estimate.rows)} rows (${share})`,
+  ];
   const known = Object.entries(estimate.distinct).map(([key, distinct]) => `${key} ~${count(distinct)}`);
   if (known.length > 0) parts.push(`distinct values per partition by pg_stats: ${known.join(', ')}`);
-  if (estimate.unanalyzed.length > 0) parts.push(`no statistics yet for ${estimate.unanalyzed.join(', ')} (ANALYZE them), counted as one group per row`);
+  if (estimate.unanalyzed.length > 0)
+    parts.push(`no statistics yet for ${estimate.unanalyzed.join(', ')} (ANALYZE them), counted as one group per row`);
   return parts.join('; ');
 }
 

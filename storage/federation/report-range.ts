@@ -38,14 +38,18 @@ export function insideRange(range: TimeRange, from: Date | undefined, to: Date |
 
 /** Bounds are compared in the time column's own kind: a timestamptz column with instants, the others with UTC wall time. */
 function boundType(timeColumn: ColumnMapping): { duck: string; pg: string } {
-  return timeColumn.baseType === 'timestamptz' ? { duck: 'TIMESTAMPTZ', pg: 'timestamptz' } : { duck: 'TIMESTAMP', pg: 'timestamp' };
+  return timeColumn.baseType === 'timestamptz'
+    ? { duck: 'TIMESTAMPTZ', pg: 'timestamptz' }
+    : { duck: 'TIMESTAMP', pg: 'timestamp' };
 }
 
 /** A DuckDB condition keeping the rows in the range, reading the bounds from the session variables. */
 export function duckRangeCondition(timeColumn: ColumnMapping, range: TimeRange): string {
   const type = boundType(timeColumn).duck;
   const column = quoteIdent(timeColumn.name);
-  const parts = rangeEnds(range).map((end) => `${column} ${end === 'from' ? '>=' : '<'} CAST(getvariable('${RANGE_VARIABLES[end]}') AS ${type})`);
+  const parts = rangeEnds(range).map(
+    (end) => `${column} ${end === 'from' ? '>=' : '<'} CAST(getvariable('${RANGE_VARIABLES[end]}') AS ${type})`,
+  );
   return parts.join(' AND ') || 'true';
 }
 
@@ -53,7 +57,9 @@ export function duckRangeCondition(timeColumn: ColumnMapping, range: TimeRange):
 export function pgRangeCondition(timeColumn: ColumnMapping, range: TimeRange): string {
   const type = boundType(timeColumn).pg;
   const column = quoteIdent(timeColumn.name);
-  const parts = rangeEnds(range).map((end) => `${column} ${end === 'from' ? '>=' : '<'} current_setting('${RANGE_SETTINGS[end]}')::${type}`);
+  const parts = rangeEnds(range).map(
+    (end) => `${column} ${end === 'from' ? '>=' : '<'} current_setting('${RANGE_SETTINGS[end]}')::${type}`,
+  );
   return parts.join(' AND ') || 'true';
 }
 

@@ -1,6 +1,6 @@
-import { describeIssues, findReport, type DucktierConfig } from '../../config/config.ts';
+import { describeIssues, type DucktierConfig, findReport } from '../../config/config.ts';
 import { UsageError } from '../../config/usage-error.ts';
-import { reportParamsSchema, resolveReportParams, type ReportParams } from './report-definition.ts';
+import { type ReportParams, reportParamsSchema, resolveReportParams } from './report-definition.ts';
 import type { ReportRequest } from './report-runner.ts';
 
 /** What asks for a run (the CLI, the report workflow): a named report or ad-hoc SQL, with its parameters as given. */
@@ -18,11 +18,23 @@ export function resolveReportRequest(config: DucktierConfig, invocation: ReportI
   const given = reportParamsSchema.safeParse(invocation.params ?? {});
   if (invocation.sql !== undefined) {
     if (!given.success) throw new UsageError(`query: ${describeIssues(given.error)}`);
-    return { name: AD_HOC_QUERY, title: 'Ad-hoc query', sql: invocation.sql, params: resolveReportParams('query', {}, given.data), explain: invocation.explain ?? false };
+    return {
+      name: AD_HOC_QUERY,
+      title: 'Ad-hoc query',
+      sql: invocation.sql,
+      params: resolveReportParams('query', {}, given.data),
+      explain: invocation.explain ?? false,
+    };
   }
   if (invocation.report === undefined) throw new UsageError('a report name or SQL is needed');
   const definition = findReport(config, invocation.report);
   const what = `report ${definition.name}`;
   if (!given.success) throw new UsageError(`${what}: ${describeIssues(given.error).replace(/^(from|to):/, '--$1')}`);
-  return { name: definition.name, title: definition.title, sql: definition.sql, params: resolveReportParams(what, definition.params, given.data), explain: invocation.explain ?? false };
+  return {
+    name: definition.name,
+    title: definition.title,
+    sql: definition.sql,
+    params: resolveReportParams(what, definition.params, given.data),
+    explain: invocation.explain ?? false,
+  };
 }

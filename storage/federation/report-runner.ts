@@ -1,24 +1,39 @@
-import { DuckDBTypeId, StatementType, type DuckDBConnection } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBTypeId, StatementType } from '@duckdb/node-api';
 import type pg from 'pg';
+
 import type { TablePolicy } from '../../config/policy.ts';
 import { UsageError } from '../../config/usage-error.ts';
-import type { ColdStore, PgReadMode } from '../duckdb/cold-store.ts';
 import { coldColumnsFor } from '../duckdb/cold-schema.ts';
+import type { ColdStore, PgReadMode } from '../duckdb/cold-store.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
-import { timeColumnOf, type ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
+import {
+  type AggregatePushdown,
+  partialColumns,
+  PARTIALS_VIEW,
+  partialsView,
+  planPushdown,
+} from './aggregate-pushdown.ts';
 import { openCopySnapshot } from './copy-snapshot.ts';
 import { openExtensionSnapshot } from './extension-snapshot.ts';
-import type { PgSnapshot } from './pg-snapshot.ts';
 import { detectPgDuckdb, type PgDuckdbStatus } from './pg-duckdb.ts';
+import type { PgSnapshot } from './pg-snapshot.ts';
+import { choosePushdown, type PushdownChoice } from './pushdown-choice.ts';
+import type { PushdownEstimate } from './pushdown-cost.ts';
 import type { BoundValue, ResolvedParams } from './report-definition.ts';
 import { RANGE_VARIABLES, rangeEnds, type TimeRange } from './report-range.ts';
 import { analyzeReportSql, type SqlReads } from './report-sql.ts';
-import { PARTIALS_VIEW, partialColumns, partialsView, planPushdown, type AggregatePushdown } from './aggregate-pushdown.ts';
-import { choosePushdown, type PushdownChoice } from './pushdown-choice.ts';
-import type { PushdownEstimate } from './pushdown-cost.ts';
 import { collectResult, type ReportRows, type ResultOutputOptions } from './result-output.ts';
-import { planTable, readsCold, readsHot, wholeHotPartitions, type TablePlan } from './tier-plan.ts';
-import { coldSnapshotIsCurrent, coldView, createViews, emptyRelation, placeholderViews, tierViewSql, type ViewDefinition } from './tier-views.ts';
+import { planTable, readsCold, readsHot, type TablePlan, wholeHotPartitions } from './tier-plan.ts';
+import {
+  coldSnapshotIsCurrent,
+  coldView,
+  createViews,
+  emptyRelation,
+  placeholderViews,
+  tierViewSql,
+  type ViewDefinition,
+} from './tier-views.ts';
 
 const MAX_SNAPSHOT_ATTEMPTS = 5;
 
@@ -54,7 +69,13 @@ export interface ReportPlan {
 
 /** With the estimate it rests on, when statistics were needed (null: no keys, one partial row per partition). */
 export type PushdownPlan =
-  | { applied: true; keys: string[]; partials: string[]; postgresPartitions: string[]; estimate: PushdownEstimate | null }
+  | {
+      applied: true;
+      keys: string[];
+      partials: string[];
+      postgresPartitions: string[];
+      estimate: PushdownEstimate | null;
+    }
   | { applied: false; reason: string; estimate?: PushdownEstimate };
 
 export interface ReportResult extends ReportRows {
@@ -108,10 +129,18 @@ export async function runReport(
         'read-only',
       ).catch((error: unknown) => {
         // The read-only transaction is the second guard, behind the parser check: a write that got past it ends here.
-        if (error instanceof Error && /read-only mode/.test(error.message)) throw new UsageError(`${what} tried to write (${error.message.split('\n')[0]}); reports are read-only`);
+        if (error instanceof Error && /read-only mode/.test(error.message))
+          throw new UsageError(`${what} tried to write (${error.message.split('\n')[0]}); reports are read-only`);
         throw error;
       });
-      if (outcome) return { report: request.name, title: request.title, readMode: store.readMode, explainOnly: request.explain, ...outcome };
+      if (outcome)
+        return {
+          report: request.name,
+          title: request.title,
+          readMode: store.readMode,
+          explainOnly: request.explain,
+          ...outcome,
+        };
     }
     throw new Error(`the cold tier kept changing under ${what}; try again`);
   });
@@ -140,14 +169,24 @@ async function runInSnapshot(
 
   // The report binds first against empty views of the right shape: its parameters and output are known, and a
   // rewrite for pushdown is checked to return the same columns, before any read is declared.
-  await createViews(connection, reads.tables.flatMap(({ policy, views }) => placeholderViews(policy, columnsOf(policy), views)));
+  await createViews(
+    connection,
+    reads.tables.flatMap(({ policy, views }) => placeholderViews(policy, columnsOf(policy), views)),
+  );
   const original = await bindReport(connection, request.sql, request.params.values, what);
   // A pushdown the shape allows (it reads one table) is costed on this run's partitions; only one worth it is rewritten.
   const choice: PushdownChoice = 'policy' in pushdown ? await choosePushdown(snapshot, pushdown, tables[0]!) : pushdown;
-  const rewrite: { sql?: string; reason?: string } = 'pushdown' in choice ? await rewriteForPushdown(connection, choice.pushdown, original, request.params.values, what) : choice;
+  const rewrite: { sql?: string; reason?: string } =
+    'pushdown' in choice
+      ? await rewriteForPushdown(connection, choice.pushdown, original, request.params.values, what)
+      : choice;
 
   const views: ViewDefinition[] = [];
-  let pushdownPlan: PushdownPlan = { applied: false, reason: rewrite.reason ?? '', ...(choice.estimate ? { estimate: choice.estimate } : {}) };
+  let pushdownPlan: PushdownPlan = {
+    applied: false,
+    reason: rewrite.reason ?? '',
+    ...(choice.estimate ? { estimate: choice.estimate } : {}),
+  };
   for (const [index, { policy }] of reads.tables.entries()) {
     const plan = tables[index]!;
     if (rewrite.sql !== undefined && 'pushdown' in choice && choice.pushdown.policy === policy) {
@@ -173,7 +212,13 @@ async function runInSnapshot(
     pushdown: pushdownPlan,
     pgDuckdb,
   };
-  if (request.explain) return { plan: { ...plan, sql: { views, postgres: snapshot.statements(), query } }, columns: original.columns.map((c) => c.name), rowCount: 0, rows: [] };
+  if (request.explain)
+    return {
+      plan: { ...plan, sql: { views, postgres: snapshot.statements(), query } },
+      columns: original.columns.map((c) => c.name),
+      rowCount: 0,
+      rows: [],
+    };
   await snapshot.materialize();
   return { plan, ...(await collectResult(connection, query, original.values, output, request.name)) };
 }
@@ -189,24 +234,40 @@ async function rewriteForPushdown(
   values: Record<string, BoundValue>,
   what: string,
 ): Promise<{ sql?: string; reason?: string }> {
-  if (original.columns.some((c) => c.type === undefined)) return { reason: 'its column types depend on its parameters, so the rewrite cannot be checked' };
-  const sql = await pushdown.rewrite(connection, original.columns.map((c) => c.name));
+  if (original.columns.some((c) => c.type === undefined))
+    return { reason: 'its column types depend on its parameters, so the rewrite cannot be checked' };
+  const sql = await pushdown.rewrite(
+    connection,
+    original.columns.map((c) => c.name),
+  );
   await createViews(connection, [{ name: PARTIALS_VIEW, sql: emptyRelation(partialColumns(pushdown)) }]);
   const rewritten = await bindReport(connection, sql, values, what).catch(() => undefined);
   const same = rewritten !== undefined && JSON.stringify(rewritten.columns) === JSON.stringify(original.columns);
   return same ? { sql } : { reason: 'the rewritten query would not return the same columns and types' };
 }
 
-function openSnapshot(store: ColdStore, connection: DuckDBConnection, pgPool: pg.Pool, reads: SqlReads, range: TimeRange): Promise<PgSnapshot> {
+function openSnapshot(
+  store: ColdStore,
+  connection: DuckDBConnection,
+  pgPool: pg.Pool,
+  reads: SqlReads,
+  range: TimeRange,
+): Promise<PgSnapshot> {
   // Only tables whose hot rows are read need their partitions held in place.
-  const lockTables = reads.tables.filter((t) => readsHot(t)).map((t) => ({ schema: t.policy.schema, table: t.policy.table }));
-  return store.readMode === 'extension' ? openExtensionSnapshot(connection, lockTables) : openCopySnapshot(pgPool, () => store.spoolFile(), lockTables, range);
+  const lockTables = reads.tables
+    .filter((t) => readsHot(t))
+    .map((t) => ({ schema: t.policy.schema, table: t.policy.table }));
+  return store.readMode === 'extension'
+    ? openExtensionSnapshot(connection, lockTables)
+    : openCopySnapshot(pgPool, () => store.spoolFile(), lockTables, range);
 }
 
 /** The range's ends as DuckDB session variables, set through bound parameters; the views read them. */
 async function setRangeVariables(connection: DuckDBConnection, range: TimeRange): Promise<void> {
   for (const end of rangeEnds(range)) {
-    await connection.run(`SET VARIABLE ${RANGE_VARIABLES[end]} = CAST($value AS TIMESTAMPTZ)`, { value: range[end]!.toISOString() });
+    await connection.run(`SET VARIABLE ${RANGE_VARIABLES[end]} = CAST($value AS TIMESTAMPTZ)`, {
+      value: range[end]!.toISOString(),
+    });
   }
 }
 
@@ -220,14 +281,25 @@ interface BoundReport {
  * Binds the statement (so a wrong column or view is reported here, before any row is read), checks it is a SELECT,
  * and picks the values of the parameters it uses; a parameter it uses that the run does not have is an error.
  */
-async function bindReport(connection: DuckDBConnection, sql: string, values: Record<string, BoundValue>, what: string): Promise<BoundReport> {
+async function bindReport(
+  connection: DuckDBConnection,
+  sql: string,
+  values: Record<string, BoundValue>,
+  what: string,
+): Promise<BoundReport> {
   const prepared = await connection.prepare(sql);
   try {
-    if (prepared.statementType !== StatementType.SELECT) throw new UsageError(`${what}: only a single SELECT is allowed: reports are read-only`);
+    if (prepared.statementType !== StatementType.SELECT)
+      throw new UsageError(`${what}: only a single SELECT is allowed: reports are read-only`);
     const used: Record<string, BoundValue> = {};
     for (let index = 1; index <= prepared.parameterCount; index++) {
       const name = prepared.parameterName(index);
-      if (!(name in values)) throw new UsageError(`${what} uses $${name}, which is not one of its parameters (${Object.keys(values).map((n) => `$${n}`).join(', ')})`);
+      if (!(name in values))
+        throw new UsageError(
+          `${what} uses $${name}, which is not one of its parameters (${Object.keys(values)
+            .map((n) => `$${n}`)
+            .join(', ')})`,
+        );
       used[name] = values[name]!;
     }
     // A type that depends on a parameter's value (date_trunc($bucket, ...)) is only known once bound: undefined here.

@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+
 import type { TablePolicy } from '../../config/policy.ts';
 import { UsageError } from '../../config/usage-error.ts';
 import { tierViewNames } from './tier-view-names.ts';
@@ -26,11 +27,17 @@ const VALUE_FUNCTIONS = new Set(['range', 'generate_series', 'unnest']);
  * table function beyond value generators. The query then runs in a read-only transaction as well, so this check is
  * not the only guard. Throws a UsageError naming what is wrong.
  */
-export async function analyzeReportSql(connection: DuckDBConnection, sql: string, policies: TablePolicy[], what: string): Promise<SqlReads> {
+export async function analyzeReportSql(
+  connection: DuckDBConnection,
+  sql: string,
+  policies: TablePolicy[],
+  what: string,
+): Promise<SqlReads> {
   const tree = await parseSql(connection, sql);
   if (tree.error) throw new UsageError(`${what}: ${readOnlyMessage(tree.error_message ?? 'cannot be parsed')}`);
   const statements = tree.statements ?? [];
-  if (statements.length !== 1) throw new UsageError(`${what}: must be exactly one SELECT statement, found ${statements.length}`);
+  if (statements.length !== 1)
+    throw new UsageError(`${what}: must be exactly one SELECT statement, found ${statements.length}`);
   const { node: statement, named_param_map: namedParams = [] } = statements[0]!;
 
   const viewsByName = new Map<string, { policy: TablePolicy; view: TierView }>();
@@ -46,7 +53,8 @@ export async function analyzeReportSql(connection: DuckDBConnection, sql: string
       references.push({ name: String(node.table_name), qualified: parts.length > 1, display: parts.join('.') });
     } else if (node.type === 'TABLE_FUNCTION') {
       const name = String((node.function as SqlNode | undefined)?.function_name ?? '?');
-      if (!VALUE_FUNCTIONS.has(name)) throw new UsageError(`${what}: may not call the table function ${name}(); read the tier views instead`);
+      if (!VALUE_FUNCTIONS.has(name))
+        throw new UsageError(`${what}: may not call the table function ${name}(); read the tier views instead`);
     }
     const map = (node.cte_map as { map?: Array<{ key: string }> } | undefined)?.map;
     for (const cte of map ?? []) cteNames.add(cte.key);
@@ -59,7 +67,9 @@ export async function analyzeReportSql(connection: DuckDBConnection, sql: string
       reads.set(view.policy, (reads.get(view.policy) ?? new Set()).add(view.view));
     } else if (reference.qualified || !cteNames.has(reference.name)) {
       const known = [...viewsByName.keys()].join(', ');
-      throw new UsageError(`${what}: reads '${reference.display}', which is not a tier view (${known}, unqualified) or one of its CTEs`);
+      throw new UsageError(
+        `${what}: reads '${reference.display}', which is not a tier view (${known}, unqualified) or one of its CTEs`,
+      );
     }
   }
   return { tables: [...reads].map(([policy, views]) => ({ policy, views: [...views] })), statement, namedParams };
@@ -75,15 +85,23 @@ interface SqlTree {
 async function parseSql(connection: DuckDBConnection, sql: string): Promise<SqlTree> {
   const reader = await connection.runAndReadAll('SELECT json_serialize_sql(CAST($sql AS VARCHAR)) AS tree', { sql });
   // "No location" is the largest 64-bit integer, which a JavaScript number cannot hold; 0 reads back as a location.
-  return JSON.parse(String(reader.getRowObjectsJson()[0]?.tree).replaceAll(`"query_location":${NO_LOCATION}`, '"query_location":0')) as SqlTree;
+  return JSON.parse(
+    String(reader.getRowObjectsJson()[0]?.tree).replaceAll(`"query_location":${NO_LOCATION}`, '"query_location":0'),
+  ) as SqlTree;
 }
 
 const NO_LOCATION = '18446744073709551615';
 
 /** SQL text for a (rewritten) statement tree: json_deserialize_sql, the inverse of parseSql. */
-export async function renderSql(connection: DuckDBConnection, statement: SqlNode, namedParams: unknown): Promise<string> {
+export async function renderSql(
+  connection: DuckDBConnection,
+  statement: SqlNode,
+  namedParams: unknown,
+): Promise<string> {
   const tree = { error: false, statements: [{ node: statement, named_param_map: namedParams }] };
-  const reader = await connection.runAndReadAll('SELECT json_deserialize_sql(CAST($tree AS JSON)) AS sql', { tree: JSON.stringify(tree) });
+  const reader = await connection.runAndReadAll('SELECT json_deserialize_sql(CAST($tree AS JSON)) AS sql', {
+    tree: JSON.stringify(tree),
+  });
   return String(reader.getRowObjectsJson()[0]?.sql);
 }
 
@@ -96,7 +114,8 @@ export async function parseExpression(connection: DuckDBConnection, expression: 
 }
 
 function readOnlyMessage(parserMessage: string): string {
-  if (/only SELECT statements/i.test(parserMessage)) return 'only a single SELECT (or WITH ... SELECT) is allowed: reports are read-only';
+  if (/only SELECT statements/i.test(parserMessage))
+    return 'only a single SELECT (or WITH ... SELECT) is allowed: reports are read-only';
   return parserMessage.split('\n')[0]!;
 }
 

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
+
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { readJsonRows, type JsonRow } from '../duckdb/duck-rows.ts';
+
+import { type JsonRow, readJsonRows } from '../duckdb/duck-rows.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import type { BoundValue } from './report-definition.ts';
 
@@ -37,9 +39,14 @@ export async function collectResult(
   fileStem: string,
 ): Promise<ReportRows> {
   // The statement was checked to be one SELECT; newlines keep a trailing comment from swallowing the parenthesis.
-  await connection.run(`CREATE OR REPLACE TEMP TABLE ${RESULT_TABLE} AS (\n${sql.trim().replace(/;+$/, '')}\n)`, values);
+  await connection.run(
+    `CREATE OR REPLACE TEMP TABLE ${RESULT_TABLE} AS (\n${sql.trim().replace(/;+$/, '')}\n)`,
+    values,
+  );
   const stats = (
-    await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n, coalesce(sum(strlen(CAST(to_json(r) AS VARCHAR))), 0)::BIGINT AS bytes FROM ${RESULT_TABLE} r`)
+    await connection.runAndReadAll(
+      `SELECT count(*)::BIGINT AS n, coalesce(sum(strlen(CAST(to_json(r) AS VARCHAR))), 0)::BIGINT AS bytes FROM ${RESULT_TABLE} r`,
+    )
   ).getRowObjectsJson()[0]!;
   const rowCount = Number(stats.n);
   const columns = (await connection.runAndReadAll(`SELECT * FROM ${RESULT_TABLE} LIMIT 0`)).columnNames();
@@ -47,8 +54,16 @@ export async function collectResult(
     return { columns, rowCount, rows: readJsonRows(await connection.runAndReadAll(`SELECT * FROM ${RESULT_TABLE}`)) };
   }
   mkdirSync(options.directory, { recursive: true });
-  const file = path.join(options.directory, `${fileStem}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}.${options.format}`);
+  const file = path.join(
+    options.directory,
+    `${fileStem}-${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}.${options.format}`,
+  );
   const format = options.format === 'parquet' ? 'FORMAT parquet' : 'FORMAT csv, HEADER true';
   await connection.run(`COPY ${quoteIdent(RESULT_TABLE)} TO ${quoteLiteral(file)} (${format})`);
-  return { columns, rowCount, rows: [], file: { path: file, format: options.format, bytes: statSync(file).size, inlineLimitBytes: options.maxInlineBytes } };
+  return {
+    columns,
+    rowCount,
+    rows: [],
+    file: { path: file, format: options.format, bytes: statSync(file).size, inlineLimitBytes: options.maxInlineBytes },
+  };
 }

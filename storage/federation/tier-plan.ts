@@ -37,8 +37,21 @@ export interface TablePlan {
  * DuckDB in the same snapshot: cold), and is read only when its bounds meet the range. DEFAULT has no bounds, so it is
  * probed for rows in the range: late rows for moved days wait there until the next run sweeps them.
  */
-export async function planTable(snapshot: PgSnapshot, policy: TablePolicy, timeColumn: ColumnMapping, views: TierView[], range: TimeRange): Promise<TablePlan> {
-  const plan: TablePlan = { table: `${policy.schema}.${policy.table}`, timeColumn: policy.timeColumn, views, hot: [], cold: [], pruned: { hot: 0, cold: 0 } };
+export async function planTable(
+  snapshot: PgSnapshot,
+  policy: TablePolicy,
+  timeColumn: ColumnMapping,
+  views: TierView[],
+  range: TimeRange,
+): Promise<TablePlan> {
+  const plan: TablePlan = {
+    table: `${policy.schema}.${policy.table}`,
+    timeColumn: policy.timeColumn,
+    views,
+    hot: [],
+    cold: [],
+    pruned: { hot: 0, cold: 0 },
+  };
   const partialRead = rangeEnds(range).length > 0 ? 'range' : 'whole';
 
   if (readsHot(plan)) {
@@ -53,11 +66,18 @@ export async function planTable(snapshot: PgSnapshot, policy: TablePolicy, timeC
       const partition = String(row.name);
       const bound = parseRangeBound(String(row.bound));
       if (bound.isDefault) {
-        if (await snapshot.holdsRows(policy.schema, partition, timeColumn, range)) plan.hot.push({ partition, read: partialRead, from: null, to: null });
+        if (await snapshot.holdsRows(policy.schema, partition, timeColumn, range))
+          plan.hot.push({ partition, read: partialRead, from: null, to: null });
         continue;
       }
       if (!overlapsRange(range, bound.from, bound.to)) plan.pruned.hot++;
-      else plan.hot.push({ partition, read: insideRange(range, bound.from, bound.to) ? 'whole' : 'range', from: iso(bound.from), to: iso(bound.to) });
+      else
+        plan.hot.push({
+          partition,
+          read: insideRange(range, bound.from, bound.to) ? 'whole' : 'range',
+          from: iso(bound.from),
+          to: iso(bound.to),
+        });
     }
     plan.hot.sort(byBounds);
   }
@@ -74,7 +94,14 @@ export async function planTable(snapshot: PgSnapshot, policy: TablePolicy, timeC
       const from = row.from_ms === null ? undefined : new Date(Number(row.from_ms));
       const to = row.to_ms === null ? undefined : new Date(Number(row.to_ms));
       if (!overlapsRange(range, from, to)) plan.pruned.cold++;
-      else plan.cold.push({ partition: String(row.name), read: insideRange(range, from, to) ? 'whole' : 'range', from: iso(from), to: iso(to), writeId: row.write_id === null ? null : String(row.write_id) });
+      else
+        plan.cold.push({
+          partition: String(row.name),
+          read: insideRange(range, from, to) ? 'whole' : 'range',
+          from: iso(from),
+          to: iso(to),
+          writeId: row.write_id === null ? null : String(row.write_id),
+        });
     }
     plan.cold.sort(byBounds);
   }

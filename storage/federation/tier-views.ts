@@ -1,12 +1,13 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+
 import type { TablePolicy } from '../../config/policy.ts';
 import { COLD_MANIFEST_TABLE, SOURCE_PARTITION_COLUMN } from '../duckdb/cold-store.ts';
-import { timeColumnOf, type ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import type { PgSnapshot } from './pg-snapshot.ts';
 import { duckRangeCondition, type TimeRange } from './report-range.ts';
-import { readsCold, readsHot, type TablePlan } from './tier-plan.ts';
 import type { TierView } from './report-sql.ts';
+import { readsCold, readsHot, type TablePlan } from './tier-plan.ts';
 import { tierViewNames } from './tier-view-names.ts';
 
 /** A view a run defines, with its SQL (shown by --explain). */
@@ -21,19 +22,41 @@ export interface ViewDefinition {
  * (those the same snapshot records as served from DuckDB), `<table>_all` both. Each is narrowed to the range; a tier
  * with nothing to read is an empty relation of the right shape, so its system is not read at all.
  */
-export function tierViewSql(snapshot: PgSnapshot, policy: TablePolicy, columns: ColumnMapping[], plan: TablePlan, range: TimeRange): ViewDefinition[] {
+export function tierViewSql(
+  snapshot: PgSnapshot,
+  policy: TablePolicy,
+  columns: ColumnMapping[],
+  plan: TablePlan,
+  range: TimeRange,
+): ViewDefinition[] {
   const names = tierViewNames(policy.table);
   const timeColumn = timeColumnOf(columns, policy);
   const columnList = columns.map((c) => quoteIdent(c.name)).join(', ');
   const views: ViewDefinition[] = [];
-  if (readsHot(plan)) views.push({ name: names.hot, sql: plan.hot.length > 0 ? snapshot.rows(policy.schema, plan.hot, columns, timeColumn, range) : emptyRelation(columns) });
+  if (readsHot(plan))
+    views.push({
+      name: names.hot,
+      sql:
+        plan.hot.length > 0
+          ? snapshot.rows(policy.schema, plan.hot, columns, timeColumn, range)
+          : emptyRelation(columns),
+    });
   if (readsCold(plan)) views.push(coldView(policy, columns, plan, range));
-  if (plan.views.includes('all')) views.push({ name: names.all, sql: `SELECT ${columnList} FROM ${quoteIdent(names.hot)} UNION ALL SELECT ${columnList} FROM ${quoteIdent(names.cold)}` });
+  if (plan.views.includes('all'))
+    views.push({
+      name: names.all,
+      sql: `SELECT ${columnList} FROM ${quoteIdent(names.hot)} UNION ALL SELECT ${columnList} FROM ${quoteIdent(names.cold)}`,
+    });
   return views;
 }
 
 /** `<table>_cold`: the planned cold partitions' rows in DuckDB, narrowed to the range. */
-export function coldView(policy: TablePolicy, columns: ColumnMapping[], plan: TablePlan, range: TimeRange): ViewDefinition {
+export function coldView(
+  policy: TablePolicy,
+  columns: ColumnMapping[],
+  plan: TablePlan,
+  range: TimeRange,
+): ViewDefinition {
   const timeColumn = timeColumnOf(columns, policy);
   const sql =
     plan.cold.length > 0
@@ -67,12 +90,23 @@ export async function createViews(connection: DuckDBConnection, views: ViewDefin
  * whose write ID the detach recorded, before the detach; if this transaction's DuckDB snapshot lacks that write, it is
  * too old (or the copy has since been discarded) and the caller must start again.
  */
-export async function coldSnapshotIsCurrent(connection: DuckDBConnection, policy: TablePolicy, plan: TablePlan): Promise<boolean> {
+export async function coldSnapshotIsCurrent(
+  connection: DuckDBConnection,
+  policy: TablePolicy,
+  plan: TablePlan,
+): Promise<boolean> {
   if (plan.cold.length === 0) return true;
-  const reader = await connection.runAndReadAll(`SELECT partition_name, write_id FROM main.${COLD_MANIFEST_TABLE} WHERE table_schema = $schema AND table_name = $table`, {
-    schema: policy.schema,
-    table: policy.table,
-  });
-  const writes = new Map(reader.getRowObjectsJson().map((row) => [String(row.partition_name), row.write_id === null ? null : String(row.write_id)]));
+  const reader = await connection.runAndReadAll(
+    `SELECT partition_name, write_id FROM main.${COLD_MANIFEST_TABLE} WHERE table_schema = $schema AND table_name = $table`,
+    {
+      schema: policy.schema,
+      table: policy.table,
+    },
+  );
+  const writes = new Map(
+    reader
+      .getRowObjectsJson()
+      .map((row) => [String(row.partition_name), row.write_id === null ? null : String(row.write_id)]),
+  );
   return plan.cold.every((read) => writes.has(read.partition) && writes.get(read.partition) === read.writeId);
 }

@@ -74,7 +74,11 @@ export function defaultPartitionName(table: string): string {
 /** Every interval that overlaps [from, to], in order. */
 export function rangesCovering(table: string, interval: PartitionInterval, from: Date, to: Date): PartitionRange[] {
   const ranges: PartitionRange[] = [];
-  for (let start = intervalStart(from, interval); start.getTime() <= to.getTime(); start = nextIntervalStart(start, interval)) {
+  for (
+    let start = intervalStart(from, interval);
+    start.getTime() <= to.getTime();
+    start = nextIntervalStart(start, interval)
+  ) {
     ranges.push({ name: partitionName(table, start, interval), from: start, to: nextIntervalStart(start, interval) });
   }
   return ranges;

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+
 import { qualify } from '../sql-quoting.ts';
 
 /** One column of a table as PostgreSQL's catalog describes it, with domains resolved to their base type. */
@@ -34,7 +35,9 @@ export class TableShapeError extends Error {
 }
 
 export async function tableExists(db: pg.Pool | pg.ClientBase, schema: string, table: string): Promise<boolean> {
-  const { rows } = await db.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [qualify(schema, table)]);
+  const { rows } = await db.query<{ oid: string | null }>('SELECT to_regclass($1)::oid AS oid', [
+    qualify(schema, table),
+  ]);
   return rows[0]?.oid != null;
 }
 
@@ -82,15 +85,27 @@ export async function describeColumns(db: pg.Pool | pg.ClientBase, schema: strin
 }
 
 /** Whether a foreign key of any table points at this one (deleting its rows would then fire that key's actions). */
-export async function isReferencedByForeignKey(db: pg.Pool | pg.ClientBase, schema: string, table: string): Promise<boolean> {
-  const { rows } = await db.query(`SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = to_regclass($1) LIMIT 1`, [qualify(schema, table)]);
+export async function isReferencedByForeignKey(
+  db: pg.Pool | pg.ClientBase,
+  schema: string,
+  table: string,
+): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = to_regclass($1) LIMIT 1`,
+    [qualify(schema, table)],
+  );
   return rows.length > 0;
 }
 
 /**
  * Checks that the table exists and is range-partitioned on exactly the time column, the shape ducktier tiers.
  */
-export async function assertRangePartitionedOn(db: pg.Pool | pg.ClientBase, schema: string, table: string, timeColumn: string): Promise<void> {
+export async function assertRangePartitionedOn(
+  db: pg.Pool | pg.ClientBase,
+  schema: string,
+  table: string,
+  timeColumn: string,
+): Promise<void> {
   const { rows } = await db.query<{ strategy: string; key_columns: string[] }>(
     `SELECT p.partstrat AS strategy,
             ARRAY(SELECT a.attname FROM unnest(p.partattrs) AS k(attnum)
@@ -102,7 +117,9 @@ export async function assertRangePartitionedOn(db: pg.Pool | pg.ClientBase, sche
   const shape = rows[0];
   if (!shape) {
     const exists = await tableExists(db, schema, table);
-    throw new TableShapeError(exists ? `${schema}.${table} is not a partitioned table` : `table ${schema}.${table} does not exist`);
+    throw new TableShapeError(
+      exists ? `${schema}.${table} is not a partitioned table` : `table ${schema}.${table} does not exist`,
+    );
   }
   if (shape.strategy !== 'r' || shape.key_columns.length !== 1 || shape.key_columns[0] !== timeColumn) {
     throw new TableShapeError(
@@ -111,7 +128,11 @@ export async function assertRangePartitionedOn(db: pg.Pool | pg.ClientBase, sche
   }
 }
 
-export async function listPartitions(db: pg.Pool | pg.ClientBase, schema: string, table: string): Promise<PgPartition[]> {
+export async function listPartitions(
+  db: pg.Pool | pg.ClientBase,
+  schema: string,
+  table: string,
+): Promise<PgPartition[]> {
   const { rows } = await db.query<{ name: string; bound: string; bytes: string }>(
     `SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound, pg_total_relation_size(c.oid) AS bytes
        FROM pg_inherits i
@@ -120,7 +141,9 @@ export async function listPartitions(db: pg.Pool | pg.ClientBase, schema: string
       ORDER BY c.relname`,
     [qualify(schema, table)],
   );
-  return rows.map((row) => ({ name: row.name, bytes: Number(row.bytes), ...parseRangeBound(row.bound) })).sort(byLowerBound);
+  return rows
+    .map((row) => ({ name: row.name, bytes: Number(row.bytes), ...parseRangeBound(row.bound) }))
+    .sort(byLowerBound);
 }
 
 function byLowerBound(a: PgPartition, b: PgPartition): number {
@@ -158,7 +181,11 @@ export async function countRows(db: pg.Pool | pg.ClientBase, schema: string, tab
 }
 
 /** Exact row counts per attached partition, in one scan of the parent. */
-export async function rowsPerPartition(db: pg.Pool | pg.ClientBase, schema: string, table: string): Promise<Map<string, number>> {
+export async function rowsPerPartition(
+  db: pg.Pool | pg.ClientBase,
+  schema: string,
+  table: string,
+): Promise<Map<string, number>> {
   const { rows } = await db.query<{ partition: string; count: string }>(
     `SELECT c.relname AS partition, count(*) AS count FROM ${qualify(schema, table)} t JOIN pg_class c ON c.oid = t.tableoid GROUP BY c.relname`,
   );

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+
 import { qualify, quoteLiteral } from '../sql-quoting.ts';
 import { tableExists } from './pg-catalog.ts';
 import type { MoveKey } from './pg-move-state.ts';
@@ -56,14 +57,19 @@ export async function installChangeCapture(client: pg.ClientBase, key: MoveKey, 
   const target = qualify(key.tableSchema, key.partitionName);
   const args = `${quoteLiteral(key.tableSchema)}, ${quoteLiteral(key.tableName)}`;
   await removeChangeCapture(client, key);
-  await client.query(`CREATE TRIGGER ${ROW_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON ${target} FOR EACH ROW EXECUTE FUNCTION ducktier.capture_move_change(${args}, ${quoteLiteral(timeColumn)})`);
-  await client.query(`CREATE TRIGGER ${TRUNCATE_TRIGGER} AFTER TRUNCATE ON ${target} FOR EACH STATEMENT EXECUTE FUNCTION ducktier.note_truncate_during_move(${args})`);
+  await client.query(
+    `CREATE TRIGGER ${ROW_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON ${target} FOR EACH ROW EXECUTE FUNCTION ducktier.capture_move_change(${args}, ${quoteLiteral(timeColumn)})`,
+  );
+  await client.query(
+    `CREATE TRIGGER ${TRUNCATE_TRIGGER} AFTER TRUNCATE ON ${target} FOR EACH STATEMENT EXECUTE FUNCTION ducktier.note_truncate_during_move(${args})`,
+  );
 }
 
 /** Removes the triggers (when the partition still exists) and the captured instants; safe to repeat. */
 export async function removeChangeCapture(client: pg.ClientBase, key: MoveKey): Promise<void> {
   if (await tableExists(client, key.tableSchema, key.partitionName)) {
-    for (const trigger of [ROW_TRIGGER, TRUNCATE_TRIGGER]) await client.query(`DROP TRIGGER IF EXISTS ${trigger} ON ${qualify(key.tableSchema, key.partitionName)}`);
+    for (const trigger of [ROW_TRIGGER, TRUNCATE_TRIGGER])
+      await client.query(`DROP TRIGGER IF EXISTS ${trigger} ON ${qualify(key.tableSchema, key.partitionName)}`);
   }
   await clearChangedInstants(client, key);
 }
@@ -72,7 +78,11 @@ export async function removeChangeCapture(client: pg.ClientBase, key: MoveKey): 
  * The instants written since the capture began (or only those changed since they were last copied), as epoch
  * microseconds: exact, and the same in both engines.
  */
-export async function changedInstants(db: pg.ClientBase | pg.Pool, key: MoveKey, which: 'all' | 'unsynced' = 'all'): Promise<string[]> {
+export async function changedInstants(
+  db: pg.ClientBase | pg.Pool,
+  key: MoveKey,
+  which: 'all' | 'unsynced' = 'all',
+): Promise<string[]> {
   const { rows } = await db.query<{ us: string }>(
     `SELECT (extract(epoch FROM at) * 1000000)::bigint::text AS us FROM ducktier.move_changes
       WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3 AND ($4 = 'all' OR NOT synced) ORDER BY at`,
@@ -91,7 +101,11 @@ export async function countChangedInstants(db: pg.ClientBase | pg.Pool, key: Mov
 }
 
 /** Marks instants as copied; the caller holds a lock that keeps writers out until it commits. */
-export async function markInstantsSynced(client: pg.ClientBase, key: MoveKey, instants: readonly string[]): Promise<void> {
+export async function markInstantsSynced(
+  client: pg.ClientBase,
+  key: MoveKey,
+  instants: readonly string[],
+): Promise<void> {
   await client.query(
     `UPDATE ducktier.move_changes SET synced = true
       WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3
@@ -101,9 +115,8 @@ export async function markInstantsSynced(client: pg.ClientBase, key: MoveKey, in
 }
 
 export async function clearChangedInstants(client: pg.ClientBase, key: MoveKey): Promise<void> {
-  await client.query(`DELETE FROM ducktier.move_changes WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3`, [
-    key.tableSchema,
-    key.tableName,
-    key.partitionName,
-  ]);
+  await client.query(
+    `DELETE FROM ducktier.move_changes WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3`,
+    [key.tableSchema, key.tableName, key.partitionName],
+  );
 }

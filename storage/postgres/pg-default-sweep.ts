@@ -1,10 +1,17 @@
 import type pg from 'pg';
+
 import type { TablePolicy } from '../../config/policy.ts';
 import { qualify, quoteIdent } from '../sql-quoting.ts';
-import { describeColumns, isReferencedByForeignKey, listPartitions, tableExists, type PgPartition } from './pg-catalog.ts';
-import { isPartitionNameRecorded, listRetiredRanges, type RetiredRange } from './pg-move-state.ts';
-import { attachIfDetached, boundStyle, boundText, withLockTimeout, type BoundStyle } from './pg-partitions.ts';
 import { sweptPartitionName } from './partition-ranges.ts';
+import {
+  describeColumns,
+  isReferencedByForeignKey,
+  listPartitions,
+  type PgPartition,
+  tableExists,
+} from './pg-catalog.ts';
+import { isPartitionNameRecorded, listRetiredRanges, type RetiredRange } from './pg-move-state.ts';
+import { attachIfDetached, type BoundStyle, boundStyle, boundText, withLockTimeout } from './pg-partitions.ts';
 
 export interface SweptPartition {
   name: string;
@@ -31,7 +38,12 @@ export async function sweepDefaultPartition(pool: pg.Pool, policy: TablePolicy):
 }
 
 /** The retired ranges DEFAULT holds rows in, in one read that takes no lock beyond ACCESS SHARE; the move checks again. */
-async function retiredRangesWithRows(pool: pg.Pool, policy: TablePolicy, defaultName: string, style: BoundStyle): Promise<RetiredRange[]> {
+async function retiredRangesWithRows(
+  pool: pg.Pool,
+  policy: TablePolicy,
+  defaultName: string,
+  style: BoundStyle,
+): Promise<RetiredRange[]> {
   const ranges = await listRetiredRanges(pool, policy.schema, policy.table);
   if (ranges.length === 0) return [];
   const { rows } = await pool.query<{ i: string }>(
@@ -67,7 +79,10 @@ async function moveRowsToNewPartition(
     await client.query(`LOCK TABLE ${source} IN ACCESS EXCLUSIVE MODE`);
     // A partition overlapping the range (only after the policy's interval changed) leaves its rows to DEFAULT.
     if ((await listPartitions(client, policy.schema, policy.table)).some((p) => overlaps(p, range))) return undefined;
-    const { rows } = await client.query<{ present: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${source} WHERE ${inThisRange}) AS present`, bounds);
+    const { rows } = await client.query<{ present: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM ${source} WHERE ${inThisRange}) AS present`,
+      bounds,
+    );
     if (!rows[0]?.present) return undefined;
 
     const name = await unusedPartitionName(client, policy.schema, range.retiredName);
@@ -79,7 +94,9 @@ async function moveRowsToNewPartition(
       .join(', ');
     // Not PARTITION OF, which PostgreSQL refuses while DEFAULT holds rows of the range. Identity columns stay plain:
     // ATTACH makes them share the parent's.
-    await client.query(`CREATE TABLE ${target} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)`);
+    await client.query(
+      `CREATE TABLE ${target} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)`,
+    );
     const moved = await client.query(
       `WITH moved AS (DELETE FROM ${source} WHERE ${inThisRange} RETURNING ${columns}) INSERT INTO ${target} (${columns}) SELECT ${columns} FROM moved`,
       bounds,
@@ -97,13 +114,17 @@ function inRange(column: string, style: BoundStyle, from: string, to: string): s
 
 function overlaps(partition: PgPartition, range: RetiredRange): boolean {
   if (partition.isDefault) return false;
-  return (partition.from?.getTime() ?? -Infinity) < range.to.getTime() && (partition.to?.getTime() ?? Infinity) > range.from.getTime();
+  return (
+    (partition.from?.getTime() ?? -Infinity) < range.to.getTime() &&
+    (partition.to?.getTime() ?? Infinity) > range.from.getTime()
+  );
 }
 
 /** The first `_rN` name that no relation in the schema has and no move ever recorded, so cold rows never mix names. */
 async function unusedPartitionName(client: pg.ClientBase, schema: string, retiredName: string): Promise<string> {
   for (let round = 2; ; round++) {
     const name = sweptPartitionName(retiredName, round);
-    if (!(await tableExists(client, schema, name)) && !(await isPartitionNameRecorded(client, schema, name))) return name;
+    if (!(await tableExists(client, schema, name)) && !(await isPartitionNameRecorded(client, schema, name)))
+      return name;
   }
 }

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+
 import { quoteLiteral } from '../sql-quoting.ts';
 import { CHANGE_CAPTURE_DDL } from './pg-change-capture.ts';
 
@@ -54,7 +55,9 @@ export async function ensureMoveStateSchema(pool: pg.Pool): Promise<void> {
         PRIMARY KEY (table_schema, table_name, partition_name)
       )`);
     // Columns added after the first release; older data directories gain them here.
-    await client.query(`ALTER TABLE ducktier.partition_moves ADD COLUMN IF NOT EXISTS truncated_during_move boolean NOT NULL DEFAULT false`);
+    await client.query(
+      `ALTER TABLE ducktier.partition_moves ADD COLUMN IF NOT EXISTS truncated_during_move boolean NOT NULL DEFAULT false`,
+    );
     await client.query(`ALTER TABLE ducktier.partition_moves ADD COLUMN IF NOT EXISTS cold_write_id text`);
     for (const statement of CHANGE_CAPTURE_DDL) await client.query(statement);
   } finally {
@@ -96,7 +99,13 @@ export async function setMoveState(
   db: pg.Pool | pg.ClientBase,
   key: MoveKey,
   state: MoveState,
-  details: { rows?: number; error?: string; coldWriteId?: string; onlyFrom?: readonly MoveState[]; workflowId?: string } = {},
+  details: {
+    rows?: number;
+    error?: string;
+    coldWriteId?: string;
+    onlyFrom?: readonly MoveState[];
+    workflowId?: string;
+  } = {},
 ): Promise<void> {
   await db.query(
     `UPDATE ducktier.partition_moves
@@ -104,22 +113,31 @@ export async function setMoveState(
       WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3
         AND ($7::text[] IS NULL OR state = ANY($7)) AND ($8::text IS NULL OR workflow_id = $8)`,
     [
-      key.tableSchema, key.tableName, key.partitionName, state, details.rows ?? null, details.error ?? null,
-      details.onlyFrom ?? null, details.workflowId ?? null, details.coldWriteId ?? null,
+      key.tableSchema,
+      key.tableName,
+      key.partitionName,
+      state,
+      details.rows ?? null,
+      details.error ?? null,
+      details.onlyFrom ?? null,
+      details.workflowId ?? null,
+      details.coldWriteId ?? null,
     ],
   );
 }
 
 export async function getMove(db: pg.Pool | pg.ClientBase, key: MoveKey): Promise<PartitionMove | undefined> {
-  const { rows } = await db.query(`${SELECT_MOVES} WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3`, [
-    key.tableSchema,
-    key.tableName,
-    key.partitionName,
-  ]);
+  const { rows } = await db.query(
+    `${SELECT_MOVES} WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3`,
+    [key.tableSchema, key.tableName, key.partitionName],
+  );
   return rows[0] ? toMove(rows[0]) : undefined;
 }
 
-export async function listMoves(db: pg.Pool | pg.ClientBase, options: { limit?: number; schema?: string; table?: string } = {}): Promise<PartitionMove[]> {
+export async function listMoves(
+  db: pg.Pool | pg.ClientBase,
+  options: { limit?: number; schema?: string; table?: string } = {},
+): Promise<PartitionMove[]> {
   const { rows } = await db.query(
     `${SELECT_MOVES}
       WHERE ($1::text IS NULL OR table_schema = $1) AND ($2::text IS NULL OR table_name = $2)
@@ -140,7 +158,11 @@ export interface RetiredRange {
  * The ranges of `schema.table` whose partitions all finished moving (some recorded `cold`, none still `detached`, which
  * a failing move may yet re-attach). No partition covers them in PostgreSQL any more, so new rows there go to DEFAULT.
  */
-export async function listRetiredRanges(db: pg.Pool | pg.ClientBase, schema: string, table: string): Promise<RetiredRange[]> {
+export async function listRetiredRanges(
+  db: pg.Pool | pg.ClientBase,
+  schema: string,
+  table: string,
+): Promise<RetiredRange[]> {
   const { rows } = await db.query<{ retired_name: string; range_from: Date; range_to: Date }>(
     `SELECT min(partition_name) FILTER (WHERE state = 'cold') AS retired_name, range_from, range_to
        FROM ducktier.partition_moves
@@ -154,8 +176,15 @@ export async function listRetiredRanges(db: pg.Pool | pg.ClientBase, schema: str
 }
 
 /** Whether any move in `schema` was ever recorded under this partition name (its rows may be in the cold tier). */
-export async function isPartitionNameRecorded(db: pg.Pool | pg.ClientBase, schema: string, partition: string): Promise<boolean> {
-  const { rows } = await db.query(`SELECT 1 FROM ducktier.partition_moves WHERE table_schema = $1 AND partition_name = $2 LIMIT 1`, [schema, partition]);
+export async function isPartitionNameRecorded(
+  db: pg.Pool | pg.ClientBase,
+  schema: string,
+  partition: string,
+): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM ducktier.partition_moves WHERE table_schema = $1 AND partition_name = $2 LIMIT 1`,
+    [schema, partition],
+  );
   return rows.length > 0;
 }
 

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+
 import { connectPgClient } from './pg-pool.ts';
 import type { PgTarget } from './pg-target.ts';
 
@@ -49,7 +50,10 @@ export class PartitionLocks {
     client.on('error', () => this.held.delete(key));
     let locked = false;
     try {
-      const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${lockKeySql('$1', '$2')}) AS locked`, [schema, partition]);
+      const { rows } = await client.query<{ locked: boolean }>(
+        `SELECT pg_try_advisory_lock(${lockKeySql('$1', '$2')}) AS locked`,
+        [schema, partition],
+      );
       locked = rows[0]?.locked === true;
     } finally {
       if (!locked) await client.end().catch(() => {});
@@ -108,9 +112,18 @@ async function findLockHolder(target: PgTarget, schema: string, partition: strin
 }
 
 /** Every ducktier partition lock currently held, for `ducktier status`. */
-export async function listHeldLocks(db: pg.Pool, partitions: Array<{ schema: string; partition: string }>): Promise<Array<{ schema: string; partition: string } & LockHolder>> {
+export async function listHeldLocks(
+  db: pg.Pool,
+  partitions: Array<{ schema: string; partition: string }>,
+): Promise<Array<{ schema: string; partition: string } & LockHolder>> {
   if (partitions.length === 0) return [];
-  const { rows } = await db.query<{ schema: string; partition: string; pid: number; application_name: string; backend_start: Date | null }>(
+  const { rows } = await db.query<{
+    schema: string;
+    partition: string;
+    pid: number;
+    application_name: string;
+    backend_start: Date | null;
+  }>(
     `SELECT p.schema, p.partition, a.pid, a.application_name, a.backend_start
        FROM unnest($1::text[], $2::text[]) AS p(schema, partition)
        JOIN pg_locks l ON l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
@@ -119,5 +132,11 @@ export async function listHeldLocks(db: pg.Pool, partitions: Array<{ schema: str
        JOIN pg_stat_activity a ON a.pid = l.pid`,
     [partitions.map((p) => p.schema), partitions.map((p) => p.partition)],
   );
-  return rows.map((row) => ({ schema: row.schema, partition: row.partition, pid: row.pid, applicationName: row.application_name, since: row.backend_start }));
+  return rows.map((row) => ({
+    schema: row.schema,
+    partition: row.partition,
+    pid: row.pid,
+    applicationName: row.application_name,
+    since: row.backend_start,
+  }));
 }

@@ -1,9 +1,16 @@
 import type pg from 'pg';
+
 import type { TablePolicy } from '../../config/policy.ts';
-import { assertRangePartitionedOn, describeColumns, listPartitions, tableExists, TableShapeError } from './pg-catalog.ts';
 import { qualify, quoteLiteral } from '../sql-quoting.ts';
+import { defaultPartitionName, type PartitionRange, rangesCovering } from './partition-ranges.ts';
+import {
+  assertRangePartitionedOn,
+  describeColumns,
+  listPartitions,
+  tableExists,
+  TableShapeError,
+} from './pg-catalog.ts';
 import { inTransaction } from './pg-pool.ts';
-import { defaultPartitionName, rangesCovering, type PartitionRange } from './partition-ranges.ts';
 
 /** How long DDL waits for the parent's lock before giving up and letting the caller retry with backoff. */
 export const DDL_LOCK_TIMEOUT_MS = 500;
@@ -39,10 +46,17 @@ export async function ensurePartitions(
   const result: EnsurePartitionsResult = { created: [], skippedBecauseDefaultHasRows: [] };
 
   for (const range of rangesCovering(policy.table, policy.partitionInterval, from, to)) {
-    const covered = existing.some((p) => p.name === range.name || (p.from?.getTime() === range.from.getTime() && p.to?.getTime() === range.to.getTime()));
+    const covered = existing.some(
+      (p) =>
+        p.name === range.name || (p.from?.getTime() === range.from.getTime() && p.to?.getTime() === range.to.getTime()),
+    );
     if (covered || retired.has(range.name)) continue;
     try {
-      await withLockTimeout(pool, (client) => client.query(`CREATE TABLE ${qualify(policy.schema, range.name)} PARTITION OF ${parent} ${forValues(range, style)}`));
+      await withLockTimeout(pool, (client) =>
+        client.query(
+          `CREATE TABLE ${qualify(policy.schema, range.name)} PARTITION OF ${parent} ${forValues(range, style)}`,
+        ),
+      );
       result.created.push(range.name);
     } catch (error) {
       const code = (error as { code?: string }).code;
@@ -51,7 +65,9 @@ export async function ensurePartitions(
       } else if (code === DUPLICATE_TABLE) {
         // Another maintainer created it a moment ago (fine), or an unrelated table has the name (say so).
         if (!(await isAttached(pool, policy.schema, policy.table, range.name))) {
-          throw new TableShapeError(`cannot create partition ${policy.schema}.${range.name}: a table of that name exists and is not a partition of ${policy.table}`);
+          throw new TableShapeError(
+            `cannot create partition ${policy.schema}.${range.name}: a table of that name exists and is not a partition of ${policy.table}`,
+          );
         }
       } else {
         throw error;
@@ -60,7 +76,9 @@ export async function ensurePartitions(
   }
   if (!existing.some((p) => p.isDefault)) {
     const name = defaultPartitionName(policy.table);
-    await withLockTimeout(pool, (client) => client.query(`CREATE TABLE ${qualify(policy.schema, name)} PARTITION OF ${parent} DEFAULT`));
+    await withLockTimeout(pool, (client) =>
+      client.query(`CREATE TABLE ${qualify(policy.schema, name)} PARTITION OF ${parent} DEFAULT`),
+    );
     result.created.push(name);
   }
   return result;
@@ -86,11 +104,14 @@ export async function boundStyle(db: pg.Pool | pg.ClientBase, policy: TablePolic
   const column = (await describeColumns(db, policy.schema, policy.table)).find((c) => c.name === policy.timeColumn);
   if (!column) throw new TableShapeError(`${policy.schema}.${policy.table} has no column ${policy.timeColumn}`);
   if (column.typeName === 'date') {
-    if (policy.partitionInterval === 'hour') throw new TableShapeError(`${policy.timeColumn} is a date; hourly partitions need a timestamp`);
+    if (policy.partitionInterval === 'hour')
+      throw new TableShapeError(`${policy.timeColumn} is a date; hourly partitions need a timestamp`);
     return 'date';
   }
   if (column.typeName === 'timestamp' || column.typeName === 'timestamptz') return column.typeName;
-  throw new TableShapeError(`${policy.schema}.${policy.table}.${policy.timeColumn} is ${column.declaredType}; ducktier tiers date, timestamp or timestamptz columns`);
+  throw new TableShapeError(
+    `${policy.schema}.${policy.table}.${policy.timeColumn} is ${column.declaredType}; ducktier tiers date, timestamp or timestamptz columns`,
+  );
 }
 
 /** Runs DDL in a transaction that waits at most DDL_LOCK_TIMEOUT_MS for locks, so it never stalls the hot path. */
@@ -107,7 +128,12 @@ async function setLockTimeout(client: pg.ClientBase): Promise<void> {
 }
 
 /** Whether `partition` is currently attached to the parent. */
-export async function isAttached(db: pg.Pool | pg.ClientBase, schema: string, table: string, partition: string): Promise<boolean> {
+export async function isAttached(
+  db: pg.Pool | pg.ClientBase,
+  schema: string,
+  table: string,
+  partition: string,
+): Promise<boolean> {
   const { rows } = await db.query(
     `SELECT 1 FROM pg_inherits WHERE inhparent = to_regclass($1) AND inhrelid = to_regclass($2)`,
     [qualify(schema, table), qualify(schema, partition)],
@@ -119,7 +145,12 @@ export async function isAttached(db: pg.Pool | pg.ClientBase, schema: string, ta
  * Detaches the partition if it is still attached, inside the caller's transaction (so state recorded alongside
  * commits with it). Returns false when there was nothing to do.
  */
-export async function detachIfAttached(client: pg.ClientBase, schema: string, table: string, partition: string): Promise<boolean> {
+export async function detachIfAttached(
+  client: pg.ClientBase,
+  schema: string,
+  table: string,
+  partition: string,
+): Promise<boolean> {
   await setLockTimeout(client);
   if (!(await isAttached(client, schema, table, partition))) return false;
   await client.query(`ALTER TABLE ${qualify(schema, table)} DETACH PARTITION ${qualify(schema, partition)}`);
@@ -136,12 +167,19 @@ export async function attachIfDetached(
   await setLockTimeout(client);
   if (await isAttached(client, policy.schema, policy.table, partition)) return false;
   const style = await boundStyle(client, policy);
-  await client.query(`ALTER TABLE ${qualify(policy.schema, policy.table)} ATTACH PARTITION ${qualify(policy.schema, partition)} ${forValues(range, style)}`);
+  await client.query(
+    `ALTER TABLE ${qualify(policy.schema, policy.table)} ATTACH PARTITION ${qualify(policy.schema, partition)} ${forValues(range, style)}`,
+  );
   return true;
 }
 
 /** Drops a partition that has been detached; refuses one still attached, which would drop live rows. */
-export async function dropDetached(client: pg.ClientBase, schema: string, table: string, partition: string): Promise<boolean> {
+export async function dropDetached(
+  client: pg.ClientBase,
+  schema: string,
+  table: string,
+  partition: string,
+): Promise<boolean> {
   if (await isAttached(client, schema, table, partition)) {
     throw new Error(`refusing to drop ${schema}.${partition}: it is still attached to ${schema}.${table}`);
   }

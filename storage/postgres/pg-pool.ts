@@ -1,4 +1,5 @@
 import pg from 'pg';
+
 import type { PgTarget } from './pg-target.ts';
 
 /**
@@ -11,7 +12,11 @@ export function createPgPool(target: PgTarget, applicationName: string, max = 8)
 
 /** A single dedicated session (for advisory locks, which belong to the session holding them). */
 export async function connectPgClient(target: PgTarget, applicationName: string): Promise<pg.Client> {
-  const client = new pg.Client({ ...target.pool, application_name: applicationName.slice(0, 63), options: '-c TimeZone=UTC' });
+  const client = new pg.Client({
+    ...target.pool,
+    application_name: applicationName.slice(0, 63),
+    options: '-c TimeZone=UTC',
+  });
   await client.connect();
   return client;
 }
@@ -20,7 +25,11 @@ export async function connectPgClient(target: PgTarget, applicationName: string)
  * Runs `work` inside one transaction on a pooled client, rolling back on any error. `snapshot` makes every statement
  * read the same snapshot (REPEATABLE READ, read-only).
  */
-export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>, mode: 'write' | 'snapshot' = 'write'): Promise<T> {
+export async function inTransaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+  mode: 'write' | 'snapshot' = 'write',
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query(mode === 'snapshot' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');

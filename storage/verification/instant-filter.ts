@@ -9,7 +9,8 @@ import { quoteIdent } from '../sql-quoting.ts';
 export type InstantSelection = { mode: 'only' | 'except'; instants: readonly string[] };
 
 export function instantFilter(dialect: 'pg' | 'duck', column: ColumnMapping, selection: InstantSelection): string {
-  for (const instant of selection.instants) if (!/^-?\d+$/.test(instant)) throw new Error(`not an instant in microseconds: ${instant}`);
+  for (const instant of selection.instants)
+    if (!/^-?\d+$/.test(instant)) throw new Error(`not an instant in microseconds: ${instant}`);
   const list = selection.instants.join(',');
   const negate = selection.mode === 'except' ? 'NOT ' : '';
   const name = quoteIdent(column.name);

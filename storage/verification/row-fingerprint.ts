@@ -1,4 +1,5 @@
 import type pg from 'pg';
+
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { qualify, quoteIdent } from '../sql-quoting.ts';
 
@@ -27,8 +28,16 @@ export interface RowFingerprint {
 type Dialect = 'pg' | 'duck';
 
 /** The fingerprint of `schema.relation` in PostgreSQL, optionally of the rows matching `where` only. */
-export async function pgFingerprint(db: pg.Pool | pg.ClientBase, schema: string, relation: string, columns: ColumnMapping[], where = ''): Promise<RowFingerprint> {
-  const { rows } = await db.query<{ rows: string; sum: string }>(fingerprintSelect('pg', columns, qualify(schema, relation), where));
+export async function pgFingerprint(
+  db: pg.Pool | pg.ClientBase,
+  schema: string,
+  relation: string,
+  columns: ColumnMapping[],
+  where = '',
+): Promise<RowFingerprint> {
+  const { rows } = await db.query<{ rows: string; sum: string }>(
+    fingerprintSelect('pg', columns, qualify(schema, relation), where),
+  );
   return { rows: Number(rows[0]?.rows ?? 0), sum: String(rows[0]?.sum ?? '0') };
 }
 
@@ -39,7 +48,10 @@ export function sameFingerprint(a: RowFingerprint, b: RowFingerprint): boolean {
 /** The SQL aggregate both engines evaluate over one relation: count and hash sum, in that order. */
 export function fingerprintSelect(dialect: Dialect, columns: ColumnMapping[], from: string, where = ''): string {
   const row = columns.map((column) => canonicalColumn(dialect, column)).join(` || '|' || `);
-  const hash = dialect === 'pg' ? `('x' || substr(md5(${row}), 1, 15))::bit(60)::bigint` : `('0x' || substr(md5(${row}), 1, 15))::BIGINT`;
+  const hash =
+    dialect === 'pg'
+      ? `('x' || substr(md5(${row}), 1, 15))::bit(60)::bigint`
+      : `('0x' || substr(md5(${row}), 1, 15))::BIGINT`;
   const sum = dialect === 'pg' ? `coalesce(sum(${hash}), 0)::text` : `coalesce(sum(${hash}), 0)::VARCHAR`;
   const count = dialect === 'pg' ? 'count(*)::bigint' : 'count(*)::BIGINT';
   return `SELECT ${count} AS rows, ${sum} AS sum FROM ${from}${where ? ` WHERE ${where}` : ''}`;
@@ -58,7 +70,23 @@ function canonicalColumn(dialect: Dialect, column: ColumnMapping): string {
  * Types whose canonical text never contains `|` or `~`: they need no length prefix, which keeps the per-row work (and
  * so the verify step) cheap.
  */
-const SELF_DELIMITING = new Set(['bool', 'int2', 'int4', 'int8', 'numeric', 'float4', 'float8', 'date', 'time', 'timetz', 'timestamp', 'timestamptz', 'interval', 'uuid', 'bytea']);
+const SELF_DELIMITING = new Set([
+  'bool',
+  'int2',
+  'int4',
+  'int8',
+  'numeric',
+  'float4',
+  'float8',
+  'date',
+  'time',
+  'timetz',
+  'timestamp',
+  'timestamptz',
+  'interval',
+  'uuid',
+  'bytea',
+]);
 
 /** Types whose PostgreSQL text is the stored value itself, so reading it twice for a length prefix costs nothing. */
 const STORED_AS_TEXT = new Set(['text', 'varchar', 'bpchar', 'name', 'citext', 'json']);
@@ -96,7 +124,8 @@ function scalarText(dialect: Dialect, typeName: string, expr: string): string {
         : `CASE WHEN isnan(${expr}) THEN 'nan' WHEN isinf(${expr}) THEN (CASE WHEN ${expr} > 0 THEN 'inf' ELSE '-inf' END) ELSE printf('%.16e', ${expr}::DOUBLE + 0) END`;
     case 'interval': {
       // Months, days and microseconds: the three fields both engines store, whatever their text forms.
-      const part = (field: string) => (pg ? `extract(${field} FROM ${expr})::bigint` : `datepart('${field}', ${expr})::BIGINT`);
+      const part = (field: string) =>
+        pg ? `extract(${field} FROM ${expr})::bigint` : `datepart('${field}', ${expr})::BIGINT`;
       const text = pg ? 'text' : 'VARCHAR';
       return `(${part('year')} * 12 + ${part('month')})::${text} || ' ' || ${part('day')}::${text} || ' ' || ((${part('hour')} * 60 + ${part('minute')}) * 60000000 + ${part('microseconds')})::${text}`;
     }

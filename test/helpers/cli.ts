@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
+
 import { expect } from 'vitest';
 
 const BIN = path.resolve('bin/ducktier.mjs');
@@ -18,7 +19,11 @@ export interface CliResult {
 
 /** Runs the real CLI as a user would, blocking until it exits; `env` adds variables to its environment. */
 export function ducktierSync(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
-  const result = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...CLI_ENV, ...env }, timeout: CLI_TIMEOUT_MS });
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...CLI_ENV, ...env },
+    timeout: CLI_TIMEOUT_MS,
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -34,7 +39,11 @@ export function expectOneLineUsageError(result: CliResult, message: string | Reg
 /** Runs the real CLI as another process while this one goes on. */
 export function ducktier(args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'], timeout: CLI_TIMEOUT_MS });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: CLI_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: CLI_TIMEOUT_MS,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -63,7 +72,13 @@ export async function startUp(args: string[]): Promise<UpProcess> {
       lines.push(line);
       if (line.includes('ducktier is up')) resolve();
     });
-    void exited.then((code) => reject(new Error(`ducktier up exited with code ${code} before it was up: ${stderr.trim().split('\n').slice(-3).join(' | ')}`)));
+    void exited.then((code) =>
+      reject(
+        new Error(
+          `ducktier up exited with code ${code} before it was up: ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+        ),
+      ),
+    );
   });
   return {
     lines,

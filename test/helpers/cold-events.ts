@@ -1,14 +1,17 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { readColdFile } from './cold-file.ts';
 import { expect } from 'vitest';
+
 import type { DemoEvent } from '../../demo/event-generator.ts';
+import { readColdFile } from './cold-file.ts';
 import { partitionOfDay } from './truth.ts';
 
 type ColdRow = Record<string, unknown>;
 
 /** Every cold row of the demo table, in id order. */
 export async function readColdEvents(connection: DuckDBConnection): Promise<ColdRow[]> {
-  const reader = await connection.runAndReadAll(`SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM events_historical ORDER BY id`);
+  const reader = await connection.runAndReadAll(
+    `SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM events_historical ORDER BY id`,
+  );
   return reader.getRowObjectsJS();
 }
 

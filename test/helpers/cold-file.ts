@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
 /** Opens a cold DuckDB file read-only, after its worker process stopped (one process may hold it read-write). */
 export async function readColdFile<T>(file: string, read: (connection: DuckDBConnection) => Promise<T>): Promise<T> {

@@ -1,15 +1,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { inject } from 'vitest';
+
 import { connectTemporal } from '../../client/temporal-client.ts';
-import { loadConfig, type DucktierConfig } from '../../config/config.ts';
+import { type DucktierConfig, loadConfig } from '../../config/config.ts';
 import { coldStorePath } from '../../stack/stack.ts';
 import { ensureMoveStateSchema } from '../../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../../storage/postgres/pg-pool.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
-import { ducktier, startUp, type CliResult, type UpProcess } from './cli.ts';
+import { type CliResult, ducktier, startUp, type UpProcess } from './cli.ts';
 import { recreateDatabase, testPgTarget, testPgUrl } from './test-env.ts';
 
 /**
@@ -30,7 +32,10 @@ export interface Deployment {
   close(): Promise<void>;
 }
 
-export async function startDeployment(name: string, prepare: (deployment: { config: DucktierConfig; pgPool: pg.Pool }) => Promise<void>): Promise<Deployment> {
+export async function startDeployment(
+  name: string,
+  prepare: (deployment: { config: DucktierConfig; pgPool: pg.Pool }) => Promise<void>,
+): Promise<Deployment> {
   const database = `ducktier_${name}`;
   await recreateDatabase(database);
   const dataDir = path.join(inject('scratchDir'), name);
@@ -62,7 +67,10 @@ export async function startDeployment(name: string, prepare: (deployment: { conf
     cli: (args) => ducktier([...args, '--config', configFile]),
     close: async () => {
       await up.stop();
-      await temporal.client.schedule.getHandle(config.schedule.id).delete().catch(() => {});
+      await temporal.client.schedule
+        .getHandle(config.schedule.id)
+        .delete()
+        .catch(() => {});
       await temporal.close();
       await pgPool.end();
     },

@@ -1,8 +1,10 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
+
 import { provisionPostgresExtension } from '../../stack/duckdb-postgres-extension.ts';
 import { startEmbeddedPostgres } from '../../stack/embedded-postgres.ts';
 import { freePort } from '../../stack/free-port.ts';
@@ -29,7 +31,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const scratchDir = mkdtempSync(path.join(os.tmpdir(), 'ducktier-test-'));
   chmodSync(scratchDir, 0o755); // embedded PostgreSQL runs as an unprivileged user when the tests run as root
   const extension = await provisionPostgresExtension(process.env.DUCKTIER_DUCKDB_EXTENSION_DIR, log);
-  if (!extension.available) log(`DuckDB postgres extension unavailable, extension tests will fail: ${extension.reason}`);
+  if (!extension.available)
+    log(`DuckDB postgres extension unavailable, extension tests will fail: ${extension.reason}`);
   const cli = await locateTemporalCli(log);
   const postgres = await startEmbeddedPostgres(path.join(scratchDir, 'postgres'), await freePort());
   const temporal = await startTemporalDevServer({

@@ -18,9 +18,12 @@ export async function stepAttempts(client: Client, workflowId: string): Promise<
   };
   for (const event of history.events ?? []) {
     const id = String(event.eventId);
-    if (event.activityTaskScheduledEventAttributes) activityOf.set(id, event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
-    if (event.activityTaskStartedEventAttributes) attemptOf.set(id, event.activityTaskStartedEventAttributes.attempt ?? 0);
-    if (event.activityTaskCompletedEventAttributes) record(result.completed, event.activityTaskCompletedEventAttributes);
+    if (event.activityTaskScheduledEventAttributes)
+      activityOf.set(id, event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+    if (event.activityTaskStartedEventAttributes)
+      attemptOf.set(id, event.activityTaskStartedEventAttributes.attempt ?? 0);
+    if (event.activityTaskCompletedEventAttributes)
+      record(result.completed, event.activityTaskCompletedEventAttributes);
     if (event.activityTaskFailedEventAttributes) record(result.failed, event.activityTaskFailedEventAttributes);
   }
   return result;

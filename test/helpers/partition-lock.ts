@@ -1,5 +1,5 @@
-import { connectPgClient } from '../../storage/postgres/pg-pool.ts';
 import { lockKeySql } from '../../storage/postgres/pg-partition-locks.ts';
+import { connectPgClient } from '../../storage/postgres/pg-pool.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
 
 export interface HeldLock {
@@ -10,9 +10,17 @@ export interface HeldLock {
 }
 
 /** Takes a partition's ducktier lock on a session of its own, with the documented key, as any other tool may. */
-export async function holdPartitionLock(target: PgTarget, schema: string, partition: string, applicationName: string): Promise<HeldLock> {
+export async function holdPartitionLock(
+  target: PgTarget,
+  schema: string,
+  partition: string,
+  applicationName: string,
+): Promise<HeldLock> {
   const client = await connectPgClient(target, applicationName);
-  const { rows } = await client.query<{ locked: boolean; pid: number }>(`SELECT pg_try_advisory_lock(${lockKeySql('$1', '$2')}) AS locked, pg_backend_pid() AS pid`, [schema, partition]);
+  const { rows } = await client.query<{ locked: boolean; pid: number }>(
+    `SELECT pg_try_advisory_lock(${lockKeySql('$1', '$2')}) AS locked, pg_backend_pid() AS pid`,
+    [schema, partition],
+  );
   if (!rows[0]?.locked) {
     await client.end();
     throw new Error(`${schema}.${partition} is already locked`);

@@ -1,18 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+
 import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { findPolicy, loadConfig, type DucktierConfig } from '../../config/config.ts';
-import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
-import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
-import type { TablePolicyInput } from '../../config/policy.ts';
+
 import { connectTemporal } from '../../client/temporal-client.ts';
+import { type DucktierConfig, findPolicy, loadConfig } from '../../config/config.ts';
+import type { TablePolicyInput } from '../../config/policy.ts';
+import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
 import type { Stack } from '../../stack/stack.ts';
+import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
 import { ensureMoveStateSchema } from '../../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../../storage/postgres/pg-pool.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
-import { startWorkers, type RunningWorkers } from '../../worker/worker.ts';
+import { type RunningWorkers, startWorkers } from '../../worker/worker.ts';
 
 /** A deployment on the shared test stack with no workers of its own (tests that run worker processes start them). */
 export interface TestDeployment {
@@ -42,7 +44,9 @@ export interface TestEnvOptions {
 export async function createTestEnv(name: string, options: TestEnvOptions = {}): Promise<TestEnv> {
   const deployment = await createTestDeployment(name, options);
   try {
-    const workers = await startWorkers(deployment.config, deployment.stack, { workflowBundle: { codePath: inject('workflowBundlePath') } });
+    const workers = await startWorkers(deployment.config, deployment.stack, {
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+    });
     return {
       ...deployment,
       workers,
@@ -82,10 +86,15 @@ export async function createTestDeployment(name: string, options: TestEnvOptions
  * The settings of a test deployment named `name` in `database`: its data directory in the scratch space, its own task
  * queues and schedule ID. Also what a worker process of that deployment reads from its config file.
  */
-export function testConfigValues(name: string, database: string, options: TestEnvOptions = {}): Record<string, unknown> {
+export function testConfigValues(
+  name: string,
+  database: string,
+  options: TestEnvOptions = {},
+): Record<string, unknown> {
   const extensionDir = inject('extensionDir');
   const federation = options.federation ?? 'extension';
-  if (federation === 'extension' && !extensionDir) throw new Error('the DuckDB postgres extension is not available to the tests');
+  if (federation === 'extension' && !extensionDir)
+    throw new Error('the DuckDB postgres extension is not available to the tests');
   const { pool } = testPgTarget(database);
   return {
     dataDir: path.join(inject('scratchDir'), name),
@@ -111,7 +120,9 @@ function testStack(config: DucktierConfig, database: string): Stack {
     postgres: testPgTarget(database),
     temporal: { address: config.temporal.address ?? inject('temporalAddress'), namespace: config.temporal.namespace },
     coldStorePath: path.join(config.dataDir, 'cold', 'cold.duckdb'),
-    extension: useExtension ? { available: true, extensionDir, source: 'local directory' } : { available: false, reason: 'copy mode' },
+    extension: useExtension
+      ? { available: true, extensionDir, source: 'local directory' }
+      : { available: false, reason: 'copy mode' },
     stop: async () => {},
   };
 }
@@ -145,9 +156,17 @@ export async function recreateDatabase(database: string): Promise<void> {
  * The demo's events table in the environment's database, partitioned from the data's first day through the policy's
  * premake horizon, filled by the seeded generator (whose output the tests recompute as truth).
  */
-export async function seedDemoData(env: Pick<TestDeployment, 'config' | 'pgPool'>, generator: { rows: number; days: number; anchor: Date; seed: number }): Promise<void> {
+export async function seedDemoData(
+  env: Pick<TestDeployment, 'config' | 'pgPool'>,
+  generator: { rows: number; days: number; anchor: Date; seed: number },
+): Promise<void> {
   const policy = findPolicy(env.config, 'events');
   await createDemoTable(env.pgPool, policy);
-  await maintainPartitions(env.pgPool, policy, new Date(), new Date(generator.anchor.getTime() - generator.days * 86_400_000));
+  await maintainPartitions(
+    env.pgPool,
+    policy,
+    new Date(),
+    new Date(generator.anchor.getTime() - generator.days * 86_400_000),
+  );
   await seedDemoEvents(env.pgPool, policy, generator);
 }

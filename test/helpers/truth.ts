@@ -1,4 +1,4 @@
-import { generateEvents, type DemoEvent, type GeneratorOptions } from '../../demo/event-generator.ts';
+import { type DemoEvent, generateEvents, type GeneratorOptions } from '../../demo/event-generator.ts';
 
 /** Truth computed from the generator alone, never from a database. */
 export function allEvents(options: GeneratorOptions): DemoEvent[] {
@@ -23,7 +23,12 @@ export interface SummaryRow {
 export function eventSummary(events: DemoEvent[]): SummaryRow[] {
   const byType = new Map<string, { count: number; users: Set<number>; first: number; last: number }>();
   for (const event of events) {
-    const entry = byType.get(event.eventType) ?? { count: 0, users: new Set<number>(), first: Infinity, last: -Infinity };
+    const entry = byType.get(event.eventType) ?? {
+      count: 0,
+      users: new Set<number>(),
+      first: Infinity,
+      last: -Infinity,
+    };
     entry.count++;
     entry.users.add(event.userId);
     entry.first = Math.min(entry.first, event.timestamp.getTime());
@@ -31,7 +36,13 @@ export function eventSummary(events: DemoEvent[]): SummaryRow[] {
     byType.set(event.eventType, entry);
   }
   return [...byType.entries()]
-    .map(([type, e]) => ({ event_type: type, event_count: e.count, unique_users: e.users.size, first_seen: e.first, last_seen: e.last }))
+    .map(([type, e]) => ({
+      event_type: type,
+      event_count: e.count,
+      unique_users: e.users.size,
+      first_seen: e.first,
+      last_seen: e.last,
+    }))
     .sort((a, b) => b.event_count - a.event_count || a.event_type.localeCompare(b.event_type));
 }
 

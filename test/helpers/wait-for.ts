@@ -16,5 +16,8 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 /** The ID of the newest workflow a schedule started (after a trigger, once the schedule has acted on it). */
 export async function newestScheduledWorkflowId(client: Client, scheduleId: string): Promise<string> {
   const handle = client.schedule.getHandle(scheduleId);
-  return waitFor(`schedule ${scheduleId} to start a workflow`, async () => (await handle.describe()).info.recentActions.at(-1)?.action.workflow.workflowId);
+  return waitFor(
+    `schedule ${scheduleId} to start a workflow`,
+    async () => (await handle.describe()).info.recentActions.at(-1)?.action.workflow.workflowId,
+  );
 }

@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
+
 import { CRASH_AT_ENV } from '../../worker/crash-points.ts';
 
 const BIN = path.resolve('bin/ducktier.mjs');
@@ -27,7 +28,8 @@ export class WorkerProcess {
 
   private constructor(private readonly child: ChildProcess) {
     started.add(child);
-    for (const stream of [child.stdout, child.stderr]) if (stream) readline.createInterface({ input: stream }).on('line', (line) => this.output.push(line));
+    for (const stream of [child.stdout, child.stderr])
+      if (stream) readline.createInterface({ input: stream }).on('line', (line) => this.output.push(line));
     this.exited = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
         started.delete(child);
@@ -69,7 +71,9 @@ export class WorkerProcess {
     const deadline = Date.now() + timeoutMs;
     while (!this.output.some((line) => pattern.test(line))) {
       if (!this.running || Date.now() > deadline) {
-        throw new Error(`ducktier worker did not print ${pattern} (${this.running ? 'timed out' : 'exited'}):\n${this.printed}`);
+        throw new Error(
+          `ducktier worker did not print ${pattern} (${this.running ? 'timed out' : 'exited'}):\n${this.printed}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
+
 import { runReportWorkflow } from '../../client/migrations.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
 

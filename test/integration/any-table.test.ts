@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
 import { startMigration } from '../../client/migrations.ts';
 import { findPolicy } from '../../config/config.ts';
-import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
 import { createTestEnv, type TestEnv } from '../helpers/test-env.ts';
 
 const DAY = 86_400_000;
@@ -17,68 +18,110 @@ const ROWS = [
   {
     insert: `(1, '${oldIso} 10:00:00+00', 12.5, 123456789012345678901234567890.123456789, 0.1, '{"a b","c,d",NULL}', '{1,2,NULL}', '{"k": [1, 2], "s": "x\\"y"}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\x00ff10', E'he said "hi",\\nok', true, 'happy', '10.0.0.1/8', '1 day 02:03:04', '${oldIso}')`,
     expected: {
-      id: 1, at: `${oldIso} 10:00:00+00`, amount: '12.50', huge: '123456789012345678901234567890.123456789', ratio: 0.1,
-      tags: ['a b', 'c,d', null], nums: [1, 2, null], payload: { k: [1, 2], s: 'x"y' }, uid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
-      blob: '00FF10', note: 'he said "hi",\nok', flag: true, mood: 'happy', addr: '10.0.0.1/8', span: '1 day 02:03:04', day: oldIso, payload_is_sql_null: false,
+      id: 1,
+      at: `${oldIso} 10:00:00+00`,
+      amount: '12.50',
+      huge: '123456789012345678901234567890.123456789',
+      ratio: 0.1,
+      tags: ['a b', 'c,d', null],
+      nums: [1, 2, null],
+      payload: { k: [1, 2], s: 'x"y' },
+      uid: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+      blob: '00FF10',
+      note: 'he said "hi",\nok',
+      flag: true,
+      mood: 'happy',
+      addr: '10.0.0.1/8',
+      span: '1 day 02:03:04',
+      day: oldIso,
+      payload_is_sql_null: false,
     },
   },
   {
     insert: `(2, '${oldIso} 23:59:59.999999+00', -0.01, NULL, NULL, '{}', NULL, 'null', NULL, '\\x', '', false, 'sad', NULL, '-3 mons', NULL)`,
     expected: {
-      id: 2, at: `${oldIso} 23:59:59.999999+00`, amount: '-0.01', huge: null, ratio: null, tags: [], nums: null, payload: null,
-      uid: null, blob: '', note: '', flag: false, mood: 'sad', addr: null, span: '-3 months', day: null, payload_is_sql_null: false,
+      id: 2,
+      at: `${oldIso} 23:59:59.999999+00`,
+      amount: '-0.01',
+      huge: null,
+      ratio: null,
+      tags: [],
+      nums: null,
+      payload: null,
+      uid: null,
+      blob: '',
+      note: '',
+      flag: false,
+      mood: 'sad',
+      addr: null,
+      span: '-3 months',
+      day: null,
+      payload_is_sql_null: false,
     },
   },
 ];
 
-describe.each(['extension', 'copy'] as const)('a table with awkward names and many column types, via %s', (federation) => {
-  let env: TestEnv;
+describe.each(['extension', 'copy'] as const)(
+  'a table with awkward names and many column types, via %s',
+  (federation) => {
+    let env: TestEnv;
 
-  beforeAll(async () => {
-    env = await createTestEnv(`any_table_${federation}`, {
-      federation,
-      tables: [
-        { schema: SCHEMA, table: TABLE, timeColumn: 'Created At', coldTable: COLD, hotWindow: '2 days' },
-        { table: 'not_created_yet', timeColumn: 'at' },
-      ],
-      extraConfig: { reports: [] },
-    });
-    await env.pgPool.query(`CREATE SCHEMA "Sales Data"`);
-    await env.pgPool.query(`CREATE TYPE "Sales Data".mood AS ENUM ('sad', 'happy')`);
-    await env.pgPool.query(`
+    beforeAll(async () => {
+      env = await createTestEnv(`any_table_${federation}`, {
+        federation,
+        tables: [
+          { schema: SCHEMA, table: TABLE, timeColumn: 'Created At', coldTable: COLD, hotWindow: '2 days' },
+          { table: 'not_created_yet', timeColumn: 'at' },
+        ],
+        extraConfig: { reports: [] },
+      });
+      await env.pgPool.query(`CREATE SCHEMA "Sales Data"`);
+      await env.pgPool.query(`CREATE TYPE "Sales Data".mood AS ENUM ('sad', 'happy')`);
+      await env.pgPool.query(`
       CREATE TABLE "Sales Data"."Order ""Events""" (
         id bigint NOT NULL, "Created At" timestamptz NOT NULL, amount numeric(12,2), huge numeric, ratio double precision,
         tags text[], nums integer[], payload jsonb, uid uuid, blob bytea, note text, flag boolean, mood "Sales Data".mood,
         addr inet, span interval, day date
       ) PARTITION BY RANGE ("Created At")`);
-    await ensurePartitions(env.pgPool, findPolicy(env.config, TABLE), new Date(oldDay.getTime() - DAY), new Date(), new Set());
-    await env.pgPool.query(`INSERT INTO "Sales Data"."Order ""Events""" VALUES ${ROWS.map((r) => r.insert).join(', ')}`);
-    await env.pgPool.query(`INSERT INTO "Sales Data"."Order ""Events""" (id, "Created At") VALUES (3, now())`);
-  });
-  afterAll(async () => env?.close());
+      await ensurePartitions(
+        env.pgPool,
+        findPolicy(env.config, TABLE),
+        new Date(oldDay.getTime() - DAY),
+        new Date(),
+        new Set(),
+      );
+      await env.pgPool.query(
+        `INSERT INTO "Sales Data"."Order ""Events""" VALUES ${ROWS.map((r) => r.insert).join(', ')}`,
+      );
+      await env.pgPool.query(`INSERT INTO "Sales Data"."Order ""Events""" (id, "Created At") VALUES (3, now())`);
+    });
+    afterAll(async () => env?.close());
 
-  test('moves the old partition and keeps every value exactly; a table that cannot be tiered is reported, not fatal', async () => {
-    const all = await (await startMigration(env.temporal, env.config, {})).result();
-    expect(all.filter((o) => o.table === 'not_created_yet')).toEqual([
-      { table: 'not_created_yet', status: 'failed', error: 'table public.not_created_yet does not exist' },
-    ]);
-    const outcomes = all.filter((o) => o.table === TABLE);
-    const movedOld = outcomes.find((o) => o.partition === `${TABLE}_p${oldIso.replaceAll('-', '')}`);
-    expect(movedOld).toMatchObject({ status: 'moved', rows: 2 });
-    expect(outcomes.every((o) => o.status === 'moved')).toBe(true);
-    const remaining = await listPartitions(env.pgPool, SCHEMA, TABLE);
-    expect(remaining.map((p) => p.name)).not.toContain(movedOld!.partition);
+    test('moves the old partition and keeps every value exactly; a table that cannot be tiered is reported, not fatal', async () => {
+      const all = await (await startMigration(env.temporal, env.config, {})).result();
+      expect(all.filter((o) => o.table === 'not_created_yet')).toEqual([
+        { table: 'not_created_yet', status: 'failed', error: 'table public.not_created_yet does not exist' },
+      ]);
+      const outcomes = all.filter((o) => o.table === TABLE);
+      const movedOld = outcomes.find((o) => o.partition === `${TABLE}_p${oldIso.replaceAll('-', '')}`);
+      expect(movedOld).toMatchObject({ status: 'moved', rows: 2 });
+      expect(outcomes.every((o) => o.status === 'moved')).toBe(true);
+      const remaining = await listPartitions(env.pgPool, SCHEMA, TABLE);
+      expect(remaining.map((p) => p.name)).not.toContain(movedOld!.partition);
 
-    const cold = await env.workers.coldStore.withConnection(async (connection) =>
-      (
-        await connection.runAndReadAll(`
+      const cold = await env.workers.coldStore.withConnection(async (connection) =>
+        (
+          await connection.runAndReadAll(`
           SELECT id::INTEGER AS id, "Created At"::VARCHAR AS at, amount::VARCHAR AS amount, huge, ratio, tags, nums, payload::VARCHAR AS payload,
                  uid::VARCHAR AS uid, hex(blob) AS blob, note, flag, mood, addr, span::VARCHAR AS span, day::VARCHAR AS day, payload IS NULL AS payload_is_sql_null
             FROM "${COLD}" ORDER BY id`)
-      ).getRowObjectsJson(),
-    );
-    expect(cold.map((row) => ({ ...row, payload: row.payload === null ? null : JSON.parse(String(row.payload)) }))).toEqual(ROWS.map((r) => r.expected));
-    const { rows } = await env.pgPool.query(`SELECT id FROM "Sales Data"."Order ""Events"""`);
-    expect(rows.map((r) => Number(r.id))).toEqual([3]);
-  });
-});
+        ).getRowObjectsJson(),
+      );
+      expect(
+        cold.map((row) => ({ ...row, payload: row.payload === null ? null : JSON.parse(String(row.payload)) })),
+      ).toEqual(ROWS.map((r) => r.expected));
+      const { rows } = await env.pgPool.query(`SELECT id FROM "Sales Data"."Order ""Events"""`);
+      expect(rows.map((r) => Number(r.id))).toEqual([3]);
+    });
+  },
+);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
 import type { MoveOutcome } from '../../activities/move-types.ts';
 import { startMigration } from '../../client/migrations.ts';
 import { triggerMigrationSchedule } from '../../client/schedule.ts';
@@ -6,7 +7,7 @@ import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { expectColdEventsEqual, readColdEventsFromFile } from '../helpers/cold-events.ts';
-import { startDeployment, type Deployment } from '../helpers/deployment.ts';
+import { type Deployment, startDeployment } from '../helpers/deployment.ts';
 import { holdPartitionLock } from '../helpers/partition-lock.ts';
 import { seedDemoData } from '../helpers/test-env.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
@@ -31,7 +32,9 @@ describe('triggers racing for one partition', () => {
 
   test('the schedule, a manual trigger and a second client process all start the same partition at once; exactly one does the work and the others say so', async () => {
     const { config, temporal, pgPool } = deployment;
-    const due = (await listPartitions(pgPool, 'public', 'events')).filter((p) => !p.isDefault && p.to!.getTime() <= Date.now() - 2 * DAY);
+    const due = (await listPartitions(pgPool, 'public', 'events')).filter(
+      (p) => !p.isDefault && p.to!.getTime() <= Date.now() - 2 * DAY,
+    );
     expect(due.map((p) => p.name)).toEqual([target]);
     expect(expected.length).toBeGreaterThan(0);
 
@@ -53,7 +56,11 @@ describe('triggers racing for one partition', () => {
       ];
       const all = Promise.all(triggers);
       let answered = 0;
-      for (const trigger of triggers) trigger.then(() => answered++, () => answered++);
+      for (const trigger of triggers)
+        trigger.then(
+          () => answered++,
+          () => answered++,
+        );
       await waitFor('two of the three triggers to answer', async () => (answered >= 2 ? true : undefined), 120_000);
       await gate.release();
       outcomes = await all;
@@ -64,16 +71,39 @@ describe('triggers racing for one partition', () => {
     const moved = { table: 'events', partition: target, status: 'moved', rows: expected.length };
     const running = { table: 'events', partition: target, status: 'already-running' };
     expect(outcomes.map((o) => o.length)).toEqual([1, 1, 1]);
-    expect(outcomes.map(([o]) => o!).sort((a, b) => a.status.localeCompare(b.status))).toEqual([running, running, moved]);
+    expect(outcomes.map(([o]) => o!).sort((a, b) => a.status.localeCompare(b.status))).toEqual([
+      running,
+      running,
+      moved,
+    ]);
 
     // One run of the partition's move workflow did the work; nothing is left locked, recorded twice or attached.
-    expect((await temporal.workflow.count(`WorkflowId = '${moveWorkflowId(config.temporal.taskQueue, 'public', 'events', target)}'`)).count).toBe(1);
-    const partitions = (await listPartitions(pgPool, 'public', 'events')).map((p) => ({ schema: 'public', partition: p.name }));
+    expect(
+      (
+        await temporal.workflow.count(
+          `WorkflowId = '${moveWorkflowId(config.temporal.taskQueue, 'public', 'events', target)}'`,
+        )
+      ).count,
+    ).toBe(1);
+    const partitions = (await listPartitions(pgPool, 'public', 'events')).map((p) => ({
+      schema: 'public',
+      partition: p.name,
+    }));
     expect(partitions.map((p) => p.partition)).not.toContain(target);
     expect(await listHeldLocks(pgPool, [...partitions, { schema: 'public', partition: target }])).toEqual([]);
     expect((await pgPool.query('SELECT to_regclass($1) AS oid', [`public.${target}`])).rows).toEqual([{ oid: null }]);
-    const records = await pgPool.query('SELECT table_schema, table_name, partition_name, state, rows FROM ducktier.partition_moves');
-    expect(records.rows).toEqual([{ table_schema: 'public', table_name: 'events', partition_name: target, state: 'cold', rows: String(expected.length) }]);
+    const records = await pgPool.query(
+      'SELECT table_schema, table_name, partition_name, state, rows FROM ducktier.partition_moves',
+    );
+    expect(records.rows).toEqual([
+      {
+        table_schema: 'public',
+        table_name: 'events',
+        partition_name: target,
+        state: 'cold',
+        rows: String(expected.length),
+      },
+    ]);
 
     // DuckDB holds exactly the partition's original rows, once (read after `up` lets go of the file).
     expect(await deployment.up.stop()).toBe(0);

@@ -1,12 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import pg from 'pg';
-import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
 import type { MoveOutcome } from '../../activities/move-types.ts';
-import { toPgTimestamp, type DemoEvent } from '../../demo/event-generator.ts';
+import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
+import { type DemoEvent, toPgTimestamp } from '../../demo/event-generator.ts';
 import { rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { getMove, listMoves } from '../../storage/postgres/pg-move-state.ts';
-import { allEvents, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import { allEvents, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const DAY = 86_400_000;
@@ -20,9 +21,21 @@ const otherDay = midnight(anchor.getTime() - 5 * DAY);
 const target = partitionOfDay('events', new Date(targetDay));
 const other = partitionOfDay('events', new Date(otherDay));
 
-const late = (id: number, time: number, eventType = 'late_write'): DemoEvent => ({ id, eventType, userId: id % 7, timestamp: new Date(time), data: { late: true, n: id } });
+const late = (id: number, time: number, eventType = 'late_write'): DemoEvent => ({
+  id,
+  eventType,
+  userId: id % 7,
+  timestamp: new Date(time),
+  data: { late: true, n: id },
+});
 /** Both ends of the day's range, and between. */
-const firstBatch = [late(900_001, targetDay), late(900_002, targetDay + 1), late(900_003, targetDay + DAY / 2, 'purchase'), late(900_004, targetDay + DAY - 1), late(900_005, targetDay + 7_777)];
+const firstBatch = [
+  late(900_001, targetDay),
+  late(900_002, targetDay + 1),
+  late(900_003, targetDay + DAY / 2, 'purchase'),
+  late(900_004, targetDay + DAY - 1),
+  late(900_005, targetDay + 7_777),
+];
 const secondForTarget = [late(900_101, targetDay + 3_600_000), late(900_102, targetDay + DAY - 1, 'search')];
 const secondForOther = [late(900_103, otherDay), late(900_104, otherDay + DAY - 1)];
 /** A time no partition ever covered: it stays in DEFAULT, hot, and is still counted. */
@@ -44,27 +57,56 @@ describe('rows that land in DEFAULT for a range already moved to the cold tier',
   const migrate = async (): Promise<MoveOutcome[]> => {
     const outcomes = await (await startMigration(env.temporal, env.config, { table: 'events' })).result();
     const moved = new Set(outcomes.filter((o) => o.status === 'moved').map((o) => o.partition));
-    cold.push(...seeded.filter((e) => moved.has(partitionOfDay('events', e.timestamp))).map((event) => ({ event, partition: partitionOfDay('events', event.timestamp) })));
+    cold.push(
+      ...seeded
+        .filter((e) => moved.has(partitionOfDay('events', e.timestamp)))
+        .map((event) => ({ event, partition: partitionOfDay('events', event.timestamp) })),
+    );
     return outcomes;
   };
   const insert = async (events: DemoEvent[]) => {
     inserted.push(...events);
     for (const e of events) {
-      await env.pgPool.query('INSERT INTO events (id, event_type, user_id, "timestamp", data) VALUES ($1, $2, $3, $4, $5)', [
-        e.id, e.eventType, e.userId, toPgTimestamp(e.timestamp), JSON.stringify(e.data),
-      ]);
+      await env.pgPool.query(
+        'INSERT INTO events (id, event_type, user_id, "timestamp", data) VALUES ($1, $2, $3, $4, $5)',
+        [e.id, e.eventType, e.userId, toPgTimestamp(e.timestamp), JSON.stringify(e.data)],
+      );
     }
   };
-  const defaultIds = async () => (await env.pgPool.query<{ id: number }>('SELECT id FROM events_default ORDER BY id')).rows.map((r) => r.id);
-  const swept = (outcomes: MoveOutcome[]) => outcomes.filter((o) => /_r\d+$/.test(o.partition ?? '')).sort((a, b) => a.partition!.localeCompare(b.partition!));
+  const defaultIds = async () =>
+    (await env.pgPool.query<{ id: number }>('SELECT id FROM events_default ORDER BY id')).rows.map((r) => r.id);
+  const swept = (outcomes: MoveOutcome[]) =>
+    outcomes.filter((o) => /_r\d+$/.test(o.partition ?? '')).sort((a, b) => a.partition!.localeCompare(b.partition!));
 
   /** Every cold row, value for value and with its partition tag, equals the truth; an extra copy would add a row. */
   async function expectColdTier(): Promise<void> {
     const rows = await env.workers.coldStore.withConnection(async (connection) =>
-      (await connection.runAndReadAll(`SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM events_historical ORDER BY id`)).getRowObjectsJS(),
+      (
+        await connection.runAndReadAll(
+          `SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM events_historical ORDER BY id`,
+        )
+      ).getRowObjectsJS(),
     );
-    expect(rows.map((r) => ({ id: r.id, type: r.event_type, user: r.user_id, time: (r.timestamp as Date).getTime(), data: JSON.parse(String(r.data)), partition: r._ducktier_partition }))).toEqual(
-      [...cold].sort((a, b) => a.event.id - b.event.id).map(({ event: e, partition }) => ({ id: e.id, type: e.eventType, user: e.userId, time: e.timestamp.getTime(), data: e.data, partition })),
+    expect(
+      rows.map((r) => ({
+        id: r.id,
+        type: r.event_type,
+        user: r.user_id,
+        time: (r.timestamp as Date).getTime(),
+        data: JSON.parse(String(r.data)),
+        partition: r._ducktier_partition,
+      })),
+    ).toEqual(
+      [...cold]
+        .sort((a, b) => a.event.id - b.event.id)
+        .map(({ event: e, partition }) => ({
+          id: e.id,
+          type: e.eventType,
+          user: e.userId,
+          time: e.timestamp.getTime(),
+          data: e.data,
+          partition,
+        })),
     );
   }
 
@@ -72,13 +114,25 @@ describe('rows that land in DEFAULT for a range already moved to the cold tier',
   async function expectReportsAndStatus(): Promise<void> {
     const everything = [...seeded, ...inserted];
     const summary = await runReportWorkflow(env.temporal, env.config, 'event_summary', {});
-    expect(summary.rows.map((r) => ({ event_type: r.event_type, event_count: r.event_count, unique_users: r.unique_users, first_seen: duckTimestampMs(r.first_seen), last_seen: duckTimestampMs(r.last_seen) }))).toEqual(
-      eventSummary(everything),
-    );
+    expect(
+      summary.rows.map((r) => ({
+        event_type: r.event_type,
+        event_count: r.event_count,
+        unique_users: r.unique_users,
+        first_seen: duckTimestampMs(r.first_seen),
+        last_seen: duckTimestampMs(r.last_seen),
+      })),
+    ).toEqual(eventSummary(everything));
     const historical = await runReportWorkflow(env.temporal, env.config, 'historical_summary', {});
-    expect(historical.rows.map((r) => [r.event_type, r.event_count]).sort()).toEqual(eventSummary(cold.map((c) => c.event)).map((r) => [r.event_type, r.event_count]).sort());
+    expect(historical.rows.map((r) => [r.event_type, r.event_count]).sort()).toEqual(
+      eventSummary(cold.map((c) => c.event))
+        .map((r) => [r.event_type, r.event_count])
+        .sort(),
+    );
 
-    const recorded = (await listMoves(env.pgPool, { schema: 'public', table: 'events' })).filter((m) => m.state === 'cold');
+    const recorded = (await listMoves(env.pgPool, { schema: 'public', table: 'events' })).filter(
+      (m) => m.state === 'cold',
+    );
     const hot = [...(await rowsPerPartition(env.pgPool, 'public', 'events')).values()].reduce((a, b) => a + b, 0);
     expect(recorded.reduce((sum, m) => sum + (m.rows ?? 0), 0)).toBe(cold.length);
     expect(hot + cold.length).toBe(everything.length);
@@ -99,13 +153,19 @@ describe('rows that land in DEFAULT for a range already moved to the cold tier',
 
     const outcomes = await migrate();
     expect(outcomes.every((o) => o.status === 'moved')).toBe(true);
-    expect(swept(outcomes)).toEqual([{ table: 'events', partition: `${target}_r2`, status: 'moved', rows: firstBatch.length }]);
+    expect(swept(outcomes)).toEqual([
+      { table: 'events', partition: `${target}_r2`, status: 'moved', rows: firstBatch.length },
+    ]);
 
     expect(await defaultIds()).toEqual([ancient.id]);
     const { rows } = await env.pgPool.query('SELECT to_regclass($1) AS oid', [`public."${target}_r2"`]);
     expect(rows[0].oid).toBeNull();
-    expect(await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: `${target}_r2` })).toMatchObject({ state: 'cold', rows: firstBatch.length });
-    expect(await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: target })).toMatchObject({ state: 'cold' });
+    expect(
+      await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: `${target}_r2` }),
+    ).toMatchObject({ state: 'cold', rows: firstBatch.length });
+    expect(
+      await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: target }),
+    ).toMatchObject({ state: 'cold' });
 
     cold.push(...firstBatch.map((event) => ({ event, partition: `${target}_r2` })));
     await expectColdTier();
@@ -124,7 +184,11 @@ describe('rows that land in DEFAULT for a range already moved to the cold tier',
     const handle = await startMigration(env.temporal, env.config, { table: 'events' });
     const waiting = await waitFor(
       'the sweep to wait for the reader',
-      async () => ((await env.pgPool.query(`SELECT 1 FROM pg_locks WHERE relation = 'events_default'::regclass AND NOT granted`)).rows.length > 0 ? true : undefined),
+      async () =>
+        (await env.pgPool.query(`SELECT 1 FROM pg_locks WHERE relation = 'events_default'::regclass AND NOT granted`))
+          .rows.length > 0
+          ? true
+          : undefined,
       30_000,
     );
     expect(waiting).toBe(true);
@@ -147,7 +211,10 @@ describe('rows that land in DEFAULT for a range already moved to the cold tier',
     expect(swept(await migrate())).toEqual([]);
     expect(await defaultIds()).toEqual([ancient.id]);
 
-    cold.push(...secondForTarget.map((event) => ({ event, partition: `${target}_r3` })), ...secondForOther.map((event) => ({ event, partition: `${other}_r2` })));
+    cold.push(
+      ...secondForTarget.map((event) => ({ event, partition: `${target}_r3` })),
+      ...secondForOther.map((event) => ({ event, partition: `${other}_r2` })),
+    );
     await expectColdTier();
     await expectReportsAndStatus();
   });

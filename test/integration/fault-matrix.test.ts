@@ -1,9 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+
 import { startMigration } from '../../client/migrations.ts';
-import { loadConfig, type DucktierConfig } from '../../config/config.ts';
+import { type DucktierConfig, loadConfig } from '../../config/config.ts';
 import { freePort } from '../../stack/free-port.ts';
 import { coldStorePath } from '../../stack/stack.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
@@ -14,9 +16,15 @@ import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { readColdFile } from '../helpers/cold-file.ts';
 import { stepAttempts } from '../helpers/move-history.ts';
-import { waitFor } from '../helpers/wait-for.ts';
-import { createTestDeployment, seedDemoData, testConfigValues, type TestDeployment, type TestEnvOptions } from '../helpers/test-env.ts';
+import {
+  createTestDeployment,
+  seedDemoData,
+  testConfigValues,
+  type TestDeployment,
+  type TestEnvOptions,
+} from '../helpers/test-env.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 import { killLeftoverWorkers, WorkerProcess } from '../helpers/worker-process.ts';
 
 /**
@@ -42,12 +50,21 @@ const CRASHES = [
   { point: 'after:detachPartition', retried: 'detachPartition' },
   { point: 'after:dropPartition', retried: 'dropPartition' },
 ] as const;
-const MOVE_STEPS = ['lockPartition', 'prepareMove', 'copyPartitionToCold', 'verifyColdCopy', 'detachPartition', 'dropPartition', 'unlockPartition'];
+const MOVE_STEPS = [
+  'lockPartition',
+  'prepareMove',
+  'copyPartitionToCold',
+  'verifyColdCopy',
+  'detachPartition',
+  'dropPartition',
+  'unlockPartition',
+];
 const ONE_ATTEMPT_EACH = Object.fromEntries(MOVE_STEPS.map((step) => [step, 1]));
 
 /** Small enough that the DuckDB write of one partition (~1,000 rows) cannot fit, large enough to open the file. */
 const FILE_SIZE_LIMIT = 64 * 1024;
-const FILE_TOO_LARGE = /^(IO|TransactionContext) Error: .*Could not write file ".*cold\.duckdb(\.wal)?": File too large$/;
+const FILE_TOO_LARGE =
+  /^(IO|TransactionContext) Error: .*Could not write file ".*cold\.duckdb(\.wal)?": File too large$/;
 
 interface TruthRow {
   id: number;
@@ -61,7 +78,13 @@ function truthOf(partition: string): TruthRow[] {
   return events
     .filter((event) => partitionOfDay('events', event.timestamp) === partition)
     .sort((a, b) => a.id - b.id)
-    .map((event) => ({ id: event.id, event_type: event.eventType, user_id: event.userId, ms: event.timestamp.getTime(), data: event.data }));
+    .map((event) => ({
+      id: event.id,
+      event_type: event.eventType,
+      user_id: event.userId,
+      ms: event.timestamp.getTime(),
+      data: event.data,
+    }));
 }
 
 /** One case's deployment: its config file for the worker processes, its task queues and DuckDB file, its partition. */
@@ -79,7 +102,13 @@ function createLane(name: string, database: string, partition: string, options: 
   mkdirSync(config.dataDir, { recursive: true });
   const configFile = path.join(config.dataDir, 'ducktier.config.json');
   writeFileSync(configFile, JSON.stringify(values));
-  return { config, configFile, partition, truth: truthOf(partition), moveId: moveWorkflowId(config.temporal.taskQueue, 'public', 'events', partition) };
+  return {
+    config,
+    configFile,
+    partition,
+    truth: truthOf(partition),
+    moveId: moveWorkflowId(config.temporal.taskQueue, 'public', 'events', partition),
+  };
 }
 
 const laneName = (point: string) => `${DATABASE}_${point.replace(/\W+/g, '_').toLowerCase()}`;
@@ -97,8 +126,15 @@ async function coldContents(lane: Lane) {
   return readColdFile(coldStorePath(lane.config), async (connection) => {
     const read = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJS();
     const tables = await read(`SELECT table_name FROM duckdb_tables() WHERE table_name = 'events_historical'`);
-    const rows = tables.length === 0 ? [] : await read(`SELECT id, event_type, user_id, epoch_ms("timestamp")::DOUBLE AS ms, data, _ducktier_partition FROM events_historical ORDER BY id`);
-    const manifest = await read(`SELECT partition_name, rows::DOUBLE AS rows FROM ducktier_cold_partitions ORDER BY partition_name`);
+    const rows =
+      tables.length === 0
+        ? []
+        : await read(
+            `SELECT id, event_type, user_id, epoch_ms("timestamp")::DOUBLE AS ms, data, _ducktier_partition FROM events_historical ORDER BY id`,
+          );
+    const manifest = await read(
+      `SELECT partition_name, rows::DOUBLE AS rows FROM ducktier_cold_partitions ORDER BY partition_name`,
+    );
     return { rows: rows.map((row) => ({ ...row, data: JSON.parse(String(row.data)) })), manifest };
   });
 }
@@ -107,7 +143,12 @@ async function coldContents(lane: Lane) {
 async function expectMovedWhole(deployment: TestDeployment, lane: Lane, worker: WorkerProcess): Promise<void> {
   const { rows } = await deployment.pgPool.query('SELECT to_regclass($1) AS oid', [`public."${lane.partition}"`]);
   expect(rows).toEqual([{ oid: null }]);
-  expect(await getMove(deployment.pgPool, moveKey(lane.partition))).toMatchObject({ state: 'cold', rows: lane.truth.length, truncatedDuringMove: false, error: null });
+  expect(await getMove(deployment.pgPool, moveKey(lane.partition))).toMatchObject({
+    state: 'cold',
+    rows: lane.truth.length,
+    truncatedDuringMove: false,
+    error: null,
+  });
   expect(await listHeldLocks(deployment.pgPool, [{ schema: 'public', partition: lane.partition }])).toEqual([]);
   expect((await deployment.temporal.workflow.getHandle(lane.moveId).describe()).status.name).toBe('COMPLETED');
   expect(await worker.interrupt()).toEqual({ code: 0, signal: null });
@@ -134,12 +175,20 @@ describe.concurrent('fault matrix: real worker processes die mid-move, the move 
       const lane = createLane(laneName(point), `ducktier_${DATABASE}`, partitionDaysAgo(3 + index));
       expect(lane.truth.length).toBeGreaterThan(800);
       const doomed = await WorkerProcess.start(['--config', lane.configFile], { crashAt: point });
-      const handle = await startMigration(deployment.temporal, lane.config, { table: 'events', partition: lane.partition });
+      const handle = await startMigration(deployment.temporal, lane.config, {
+        table: 'events',
+        partition: lane.partition,
+      });
       expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' });
 
       const fresh = await WorkerProcess.start(['--config', lane.configFile]);
-      expect(await handle.result()).toEqual([{ table: 'events', partition: lane.partition, status: 'moved', rows: lane.truth.length }]);
-      expect(await stepAttempts(deployment.temporal, lane.moveId)).toEqual({ completed: { ...ONE_ATTEMPT_EACH, [retried]: 2 }, failed: {} });
+      expect(await handle.result()).toEqual([
+        { table: 'events', partition: lane.partition, status: 'moved', rows: lane.truth.length },
+      ]);
+      expect(await stepAttempts(deployment.temporal, lane.moveId)).toEqual({
+        completed: { ...ONE_ATTEMPT_EACH, [retried]: 2 },
+        failed: {},
+      });
       await expectMovedWhole(deployment, lane, fresh);
     });
   });
@@ -147,21 +196,43 @@ describe.concurrent('fault matrix: real worker processes die mid-move, the move 
   test('a cold store that cannot grow fails the copy at once; compensation leaves PostgreSQL whole and DuckDB without the partition', async () => {
     const lane = createLane(`${DATABASE}_disk_full`, `ducktier_${DATABASE}`, partitionDaysAgo(11));
     const worker = await WorkerProcess.start(['--config', lane.configFile], { maxFileBytes: FILE_SIZE_LIMIT });
-    const [outcome] = await (await startMigration(deployment.temporal, lane.config, { table: 'events', partition: lane.partition })).result();
-    expect(outcome).toEqual({ table: 'events', partition: lane.partition, status: 'failed', error: expect.stringMatching(FILE_TOO_LARGE) });
+    const [outcome] = await (
+      await startMigration(deployment.temporal, lane.config, { table: 'events', partition: lane.partition })
+    ).result();
+    expect(outcome).toEqual({
+      table: 'events',
+      partition: lane.partition,
+      status: 'failed',
+      error: expect.stringMatching(FILE_TOO_LARGE),
+    });
     // The copy failed on its first attempt, not retried; both compensations ran.
     expect(await stepAttempts(deployment.temporal, lane.moveId)).toEqual({
-      completed: { lockPartition: 1, prepareMove: 1, recordMoveFailure: 1, discardColdCopy: 1, removeChangeCapture: 1, unlockPartition: 1 },
+      completed: {
+        lockPartition: 1,
+        prepareMove: 1,
+        recordMoveFailure: 1,
+        discardColdCopy: 1,
+        removeChangeCapture: 1,
+        unlockPartition: 1,
+      },
       failed: { copyPartitionToCold: 1 },
     });
 
     const from = new Date(anchor.getTime() - 11 * DAY);
-    const partition = (await listPartitions(deployment.pgPool, 'public', 'events')).find((p) => p.name === lane.partition);
+    const partition = (await listPartitions(deployment.pgPool, 'public', 'events')).find(
+      (p) => p.name === lane.partition,
+    );
     expect(partition).toMatchObject({ isDefault: false, from, to: new Date(from.getTime() + DAY) });
     expect(await pgRows(deployment.pgPool, lane.partition)).toEqual(lane.truth);
-    const { rows: triggers } = await deployment.pgPool.query('SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass($1)', [`public."${lane.partition}"`]);
+    const { rows: triggers } = await deployment.pgPool.query(
+      'SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass($1)',
+      [`public."${lane.partition}"`],
+    );
     expect(triggers).toEqual([]);
-    expect(await getMove(deployment.pgPool, moveKey(lane.partition))).toMatchObject({ state: 'failed', error: expect.stringMatching(FILE_TOO_LARGE) });
+    expect(await getMove(deployment.pgPool, moveKey(lane.partition))).toMatchObject({
+      state: 'failed',
+      error: expect.stringMatching(FILE_TOO_LARGE),
+    });
     expect(await listHeldLocks(deployment.pgPool, [{ schema: 'public', partition: lane.partition }])).toEqual([]);
 
     expect(await worker.interrupt()).toEqual({ code: 0, signal: null });
@@ -172,7 +243,14 @@ describe.concurrent('fault matrix: real worker processes die mid-move, the move 
     // A server of its own on a fixed port (the worker reconnects to the same address), its state in a file.
     const cli = await locateTemporalCli(() => {});
     const port = await freePort();
-    const serverOptions = { cliPath: cli.path, stateDir: path.join(inject('scratchDir'), 'faults-temporal'), port, uiPort: await freePort(), namespace: 'default', log: () => {} };
+    const serverOptions = {
+      cliPath: cli.path,
+      stateDir: path.join(inject('scratchDir'), 'faults-temporal'),
+      port,
+      uiPort: await freePort(),
+      namespace: 'default',
+      log: () => {},
+    };
     let server = await startTemporalDevServer(serverOptions);
     const name = `${DATABASE}_restart`;
     let own: TestDeployment | undefined;
@@ -189,16 +267,23 @@ describe.concurrent('fault matrix: real worker processes die mid-move, the move 
       await reader.query(`SELECT count(*) FROM public."${lane.partition}"`);
       const handle = await startMigration(own.temporal, lane.config, { table: 'events', partition: lane.partition });
       const hot = own.pgPool;
-      await waitFor('the cold copy to be verified', async () => ((await getMove(hot, moveKey(lane.partition)))?.state === 'verified' ? true : undefined));
+      await waitFor('the cold copy to be verified', async () =>
+        (await getMove(hot, moveKey(lane.partition)))?.state === 'verified' ? true : undefined,
+      );
 
       await server.stop();
       server = await startTemporalDevServer(serverOptions);
       expect(worker.running).toBe(true);
       await reader.query('COMMIT');
 
-      expect(await handle.result()).toEqual([{ table: 'events', partition: lane.partition, status: 'moved', rows: lane.truth.length }]);
+      expect(await handle.result()).toEqual([
+        { table: 'events', partition: lane.partition, status: 'moved', rows: lane.truth.length },
+      ]);
       const steps = await stepAttempts(own.temporal, lane.moveId);
-      expect({ completed: Object.keys(steps.completed).sort(), failed: steps.failed }).toEqual({ completed: [...MOVE_STEPS].sort(), failed: {} });
+      expect({ completed: Object.keys(steps.completed).sort(), failed: steps.failed }).toEqual({
+        completed: [...MOVE_STEPS].sort(),
+        failed: {},
+      });
       await expectMovedWhole(own, lane, worker);
     } finally {
       await reader?.end().catch(() => {});

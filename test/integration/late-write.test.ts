@@ -1,12 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
 import { startMigration } from '../../client/migrations.ts';
 import { countRows, listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
-import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 const DAY = 86_400_000;
@@ -70,25 +71,35 @@ class LateWriter {
       const roll = this.random();
       const existing = this.pick();
       if (roll < 0.5 || !existing) {
-        const row = { event_type: 'late', user_id: Math.floor(this.random() * 1000), ts: this.instant(), data: { n: this.operations } };
+        const row = {
+          event_type: 'late',
+          user_id: Math.floor(this.random() * 1000),
+          ts: this.instant(),
+          data: { n: this.operations },
+        };
         const { rows } = await this.client.query<{ id: number }>(
           `INSERT INTO events (event_type, user_id, "timestamp", data) VALUES ($1, $2, $3, $4) RETURNING id`,
           [row.event_type, row.user_id, row.ts, row.data],
         );
         this.rows.set(rows[0]!.id, { id: rows[0]!.id, ...row });
       } else if (roll < 0.75) {
-        const changed = { ...existing, user_id: existing.user_id + 1, ts: this.instant(), data: { updated: this.operations } };
-        const result = await this.client.query(`UPDATE events SET user_id = $1, "timestamp" = $2, data = $3 WHERE id = $4 AND "timestamp" = $5`, [
-          changed.user_id,
-          changed.ts,
-          changed.data,
-          existing.id,
-          existing.ts,
-        ]);
+        const changed = {
+          ...existing,
+          user_id: existing.user_id + 1,
+          ts: this.instant(),
+          data: { updated: this.operations },
+        };
+        const result = await this.client.query(
+          `UPDATE events SET user_id = $1, "timestamp" = $2, data = $3 WHERE id = $4 AND "timestamp" = $5`,
+          [changed.user_id, changed.ts, changed.data, existing.id, existing.ts],
+        );
         // No row once the day is cold: the cold tier is read-only, and the log records that nothing changed.
         if (result.rowCount === 1) this.rows.set(existing.id, changed);
       } else {
-        const result = await this.client.query(`DELETE FROM events WHERE id = $1 AND "timestamp" = $2`, [existing.id, existing.ts]);
+        const result = await this.client.query(`DELETE FROM events WHERE id = $1 AND "timestamp" = $2`, [
+          existing.id,
+          existing.ts,
+        ]);
         if (result.rowCount === 1) this.rows.delete(existing.id);
       }
       this.operations++;
@@ -108,7 +119,10 @@ describe('writes to a partition while it moves', () => {
   test('a writer inserting, updating and deleting in the moving day the whole time: the tiers end equal to its log, and a held table only delays the detach', async () => {
     const expectedBefore = allEvents(generator).filter((e) => partitionOfDay('events', e.timestamp) === target).length;
     expect(await countRows(env.pgPool, 'public', target)).toBe(expectedBefore);
-    const initial = (await env.pgPool.query<EventRow & { data: string }>(pgRowsSql(`"${target}"`))).rows.map((r) => ({ ...r, data: JSON.parse(r.data) }));
+    const initial = (await env.pgPool.query<EventRow & { data: string }>(pgRowsSql(`"${target}"`))).rows.map((r) => ({
+      ...r,
+      data: JSON.parse(r.data),
+    }));
 
     const writerClient = new pg.Client(env.stack.postgres.pool);
     await writerClient.connect();
@@ -122,15 +136,25 @@ describe('writes to a partition while it moves', () => {
 
     const handle = await startMigration(env.temporal, env.config, { table: 'events', partition: target });
     const key = { tableSchema: 'public', tableName: 'events', partitionName: target };
-    const moveHandle = env.temporal.workflow.getHandle(moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', target));
+    const moveHandle = env.temporal.workflow.getHandle(
+      moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', target),
+    );
     const detachAttempt = async () => {
       const pending = (await moveHandle.describe().catch(() => undefined))?.raw.pendingActivities ?? [];
       return pending.find((a) => a.activityType?.name === 'detachPartition')?.attempt ?? 0;
     };
-    await waitFor('the cold copy to be verified', async () => ((await getMove(env.pgPool, key))?.state === 'verified' ? true : undefined), 15_000);
+    await waitFor(
+      'the cold copy to be verified',
+      async () => ((await getMove(env.pgPool, key))?.state === 'verified' ? true : undefined),
+      15_000,
+    );
     expect((await getMove(env.pgPool, key))?.state).toBe('verified');
     const operationsAtVerify = writer.operations;
-    await waitFor('the detach to be tried three times', async () => ((await detachAttempt()) >= 3 ? true : undefined), 30_000);
+    await waitFor(
+      'the detach to be tried three times',
+      async () => ((await detachAttempt()) >= 3 ? true : undefined),
+      30_000,
+    );
 
     // The detach was retried (lock_timeout) while the reader held the table, and the writer kept completing writes.
     expect(await detachAttempt()).toBeGreaterThanOrEqual(3);
@@ -183,11 +207,18 @@ describe('writes to a partition while it moves', () => {
       await reader.end();
     };
     try {
-      const olderThanMs = Date.now() - (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === day)!.to!.getTime();
+      const olderThanMs =
+        Date.now() - (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === day)!.to!.getTime();
       const handle = await startMigration(env.temporal, env.config, { table: 'events', partition: day, olderThanMs });
-      await waitFor('the cold copy to be verified', async () => ((await getMove(env.pgPool, key))?.state === 'verified' ? true : undefined), 15_000);
+      await waitFor(
+        'the cold copy to be verified',
+        async () => ((await getMove(env.pgPool, key))?.state === 'verified' ? true : undefined),
+        15_000,
+      );
       expect((await getMove(env.pgPool, key))?.state).toBe('verified');
-      await env.temporal.workflow.getHandle(moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', day)).cancel();
+      await env.temporal.workflow
+        .getHandle(moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', day))
+        .cancel();
       // Compensation needs the partition's lock too (to drop its triggers): it waits and retries until the reader ends.
       await releaseReader();
       const [outcome] = await handle.result();
@@ -199,7 +230,9 @@ describe('writes to a partition while it moves', () => {
     expect(await countRows(env.pgPool, 'public', day)).toBe(expected);
     expect(await env.workers.coldStore.countPartition('events_historical', day)).toBe(0);
     expect((await getMove(env.pgPool, key))?.state).toBe('compensated');
-    const { rows: triggers } = await env.pgPool.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass($1)`, [`"${day}"`]);
+    const { rows: triggers } = await env.pgPool.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass($1)`, [
+      `"${day}"`,
+    ]);
     expect(triggers).toEqual([]);
     expect(await listHeldLocks(env.pgPool, [{ schema: 'public', partition: day }])).toEqual([]);
   });

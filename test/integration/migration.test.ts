@@ -1,17 +1,18 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
 import { createColdActivities } from '../../activities/cold-activities.ts';
 import { createHotActivities } from '../../activities/hot-activities.ts';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
-import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
-import { coldColumnsFor } from '../../storage/duckdb/cold-schema.ts';
 import { findPolicy } from '../../config/config.ts';
+import { coldColumnsFor } from '../../storage/duckdb/cold-schema.ts';
+import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
-import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 
 const DAY = 86_400_000;
 const anchor = new Date();
@@ -31,8 +32,11 @@ describe('moving partitions through the workflow', () => {
     const partitions = await listPartitions(env.pgPool, 'public', 'events');
     const dated = partitions.filter((p) => !p.isDefault);
     expect(partitions.filter((p) => p.isDefault).map((p) => p.name)).toEqual(['events_default']);
-    const firstDay = Date.UTC(anchor.getUTCFullYear(), anchor.getUTCMonth(), anchor.getUTCDate()) - generator.days * DAY;
-    expect(dated.map((p) => p.name)).toEqual(Array.from({ length: generator.days + 4 }, (_, i) => partitionOfDay('events', new Date(firstDay + i * DAY))));
+    const firstDay =
+      Date.UTC(anchor.getUTCFullYear(), anchor.getUTCMonth(), anchor.getUTCDate()) - generator.days * DAY;
+    expect(dated.map((p) => p.name)).toEqual(
+      Array.from({ length: generator.days + 4 }, (_, i) => partitionOfDay('events', new Date(firstDay + i * DAY))),
+    );
     for (const p of dated) expect(p.to!.getTime() - p.from!.getTime()).toBe(DAY);
     expect(dated[0]!.from!.getTime()).toBe(firstDay);
   });
@@ -46,22 +50,31 @@ describe('moving partitions through the workflow', () => {
     const outcomes = await (await startMigration(env.temporal, env.config, { table: 'events' })).result();
     expect(outcomes.map((o) => [o.partition, o.status]).sort()).toEqual(due.map((p) => [p, 'moved']).sort());
     for (const outcome of outcomes) {
-      expect(outcome.rows).toBe(events.filter((e) => partitionOfDay('events', e.timestamp) === outcome.partition).length);
+      expect(outcome.rows).toBe(
+        events.filter((e) => partitionOfDay('events', e.timestamp) === outcome.partition).length,
+      );
     }
 
     const after = (await listPartitions(env.pgPool, 'public', 'events')).map((p) => p.name);
     for (const partition of due) expect(after).not.toContain(partition);
 
-    const expected = events.filter((e) => due.includes(partitionOfDay('events', e.timestamp))).sort((a, b) => a.id - b.id);
+    const expected = events
+      .filter((e) => due.includes(partitionOfDay('events', e.timestamp)))
+      .sort((a, b) => a.id - b.id);
     const cold = await env.workers.coldStore.withConnection(readColdEvents);
     expectColdEventsEqual(cold, expected);
     // The worker's DuckDB runs under the configured memory limit (256MB = 244.1 MiB as DuckDB prints it).
-    const limit = await env.workers.coldStore.withConnection(async (c) => (await c.runAndReadAll(`SELECT current_setting('memory_limit') AS v`)).getRowObjectsJson()[0]?.v);
+    const limit = await env.workers.coldStore.withConnection(
+      async (c) => (await c.runAndReadAll(`SELECT current_setting('memory_limit') AS v`)).getRowObjectsJson()[0]?.v,
+    );
     expect(limit).toBe('244.1 MiB');
 
     const { rows } = await env.pgPool.query<{ n: string }>('SELECT count(*) AS n FROM events');
     expect(Number(rows[0]!.n) + cold.length).toBe(generator.rows);
-    for (const partition of due) expect((await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition }))?.state).toBe('cold');
+    for (const partition of due)
+      expect(
+        (await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition }))?.state,
+      ).toBe('cold');
   });
 
   test('a second trigger for the same partition does not move it twice', async () => {
@@ -71,25 +84,39 @@ describe('moving partitions through the workflow', () => {
     // Make one more partition due by asking for a shorter threshold, from three triggers at once.
     const olderThanMs = Date.now() - target.to!.getTime();
     expect(target.to!.getTime()).toBeGreaterThan(cutoff);
-    const handles = await Promise.all([1, 2, 3].map(() => startMigration(env.temporal, env.config, { table: 'events', partition: target.name, olderThanMs })));
+    const handles = await Promise.all(
+      [1, 2, 3].map(() =>
+        startMigration(env.temporal, env.config, { table: 'events', partition: target.name, olderThanMs }),
+      ),
+    );
     const outcomes = (await Promise.all(handles.map((h) => h.result()))).flat();
     expect(outcomes.filter((o) => o.status === 'moved')).toHaveLength(1);
-    for (const o of outcomes.filter((o) => o.status !== 'moved')) expect(['already-running', 'already-cold']).toContain(o.status);
+    for (const o of outcomes.filter((o) => o.status !== 'moved'))
+      expect(['already-running', 'already-cold']).toContain(o.status);
 
-    const again = await (await startMigration(env.temporal, env.config, { table: 'events', partition: target.name, olderThanMs })).result();
+    const again = await (
+      await startMigration(env.temporal, env.config, { table: 'events', partition: target.name, olderThanMs })
+    ).result();
     expect(again.map((o) => o.status)).toEqual(['already-cold']);
 
     const expected = events.filter((e) => partitionOfDay('events', e.timestamp) === target.name).length;
     const cold = await env.workers.coldStore.countPartition('events_historical', target.name);
     expect(cold).toBe(expected);
-    const description = await env.temporal.workflow.getHandle(moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', target.name)).describe();
+    const description = await env.temporal.workflow
+      .getHandle(moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', target.name))
+      .describe();
     expect(description.status.name).toBe('COMPLETED');
   });
 
   test('a run that finds the partition already detached verifies the cold copy again and finishes the drop', async () => {
     const target = (await listPartitions(env.pgPool, 'public', 'events')).filter((p) => !p.isDefault)[0]!;
     const olderThanMs = Date.now() - target.to!.getTime();
-    const move = { schema: 'public', table: 'events', partition: target.name, workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', target.name) };
+    const move = {
+      schema: 'public',
+      table: 'events',
+      partition: target.name,
+      workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', target.name),
+    };
     // A first run whose worker died right after the detach: its steps ran, the drop did not, its lock session is gone.
     const locks = new PartitionLocks(env.stack.postgres);
     const hot = createHotActivities({ config: env.config, pgPool: env.pgPool });
@@ -102,25 +129,37 @@ describe('moving partitions through the workflow', () => {
     await environment.run(cold.detachPartition, { move });
     await locks.releaseAll();
 
-    const total = async () => (await runReportWorkflow(env.temporal, env.config, 'event_summary', {})).rows.reduce((sum, row) => sum + Number(row.event_count), 0);
+    const total = async () =>
+      (await runReportWorkflow(env.temporal, env.config, 'event_summary', {})).rows.reduce(
+        (sum, row) => sum + Number(row.event_count),
+        0,
+      );
     expect(await total()).toBe(generator.rows); // detached, not dropped: counted once, from the cold tier
 
-    const [outcome] = await (await startMigration(env.temporal, env.config, { table: 'events', partition: target.name, olderThanMs })).result();
+    const [outcome] = await (
+      await startMigration(env.temporal, env.config, { table: 'events', partition: target.name, olderThanMs })
+    ).result();
     const expected = events.filter((e) => partitionOfDay('events', e.timestamp) === target.name).length;
     expect(outcome).toEqual({ table: 'events', partition: target.name, status: 'moved', rows: expected });
     const { rows } = await env.pgPool.query('SELECT to_regclass($1) AS oid', [`public."${target.name}"`]);
     expect(rows[0].oid).toBeNull();
-    expect((await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: target.name }))?.state).toBe('cold');
+    expect(
+      (await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: target.name }))?.state,
+    ).toBe('cold');
     expect(await env.workers.coldStore.countPartition('events_historical', target.name)).toBe(expected);
     expect(await total()).toBe(generator.rows);
   });
 
   test('refuses a partition inside the hot window and one that does not exist, changing nothing', async () => {
     const hotPartition = partitionOfDay('events', anchor);
-    const [inside] = await (await startMigration(env.temporal, env.config, { table: 'events', partition: hotPartition })).result();
+    const [inside] = await (
+      await startMigration(env.temporal, env.config, { table: 'events', partition: hotPartition })
+    ).result();
     expect(inside!.status).toBe('failed');
     expect(inside!.error).toMatch(/still inside the hot window/);
-    const [missing] = await (await startMigration(env.temporal, env.config, { table: 'events', partition: 'events_p19990101' })).result();
+    const [missing] = await (
+      await startMigration(env.temporal, env.config, { table: 'events', partition: 'events_p19990101' })
+    ).result();
     expect(missing!.status).toBe('failed');
     expect(missing!.error).toMatch(/not attached/);
     expect((await listPartitions(env.pgPool, 'public', 'events')).map((p) => p.name)).toContain(hotPartition);
@@ -130,7 +169,12 @@ describe('moving partitions through the workflow', () => {
   test('the copy activity is idempotent: running it twice leaves exactly one copy', async () => {
     const partition = partitionOfDay('events', anchor);
     const locks = new PartitionLocks(env.stack.postgres);
-    const activities = createColdActivities({ config: env.config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
+    const activities = createColdActivities({
+      config: env.config,
+      pgPool: env.pgPool,
+      cold: env.workers.coldStore,
+      locks,
+    });
     const move = { schema: 'public', table: 'events', partition, workflowId: 'test-idempotent-copy' };
     const environment = new MockActivityEnvironment();
     const first = await environment.run(activities.copyPartitionToCold, { move });
@@ -147,27 +191,55 @@ describe('moving partitions through the workflow', () => {
   test('verify compares content, not just counts: one changed value in DuckDB fails it without retries, and the next run heals the copy', async () => {
     // The last partition with rows still hot: today's, made due by a threshold that ends at its upper bound.
     const partition = partitionOfDay('events', anchor);
-    const olderThanMs = Date.now() - (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!.getTime();
+    const olderThanMs =
+      Date.now() -
+      (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!.getTime();
     const locks = new PartitionLocks(env.stack.postgres);
     const hot = createHotActivities({ config: env.config, pgPool: env.pgPool });
     const cold = createColdActivities({ config: env.config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
-    const move = { schema: 'public', table: 'events', partition, workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition) };
+    const move = {
+      schema: 'public',
+      table: 'events',
+      partition,
+      workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition),
+    };
     const expected = events.filter((e) => partitionOfDay('events', e.timestamp) === partition).length;
-    const source = { schema: 'public', table: 'events', partition, coldTable: 'events_historical', timeColumn: 'timestamp', columns: await coldColumnsFor(env.pgPool, findPolicy(env.config, 'events')) };
+    const source = {
+      schema: 'public',
+      table: 'events',
+      partition,
+      coldTable: 'events_historical',
+      timeColumn: 'timestamp',
+      columns: await coldColumnsFor(env.pgPool, findPolicy(env.config, 'events')),
+    };
     const environment = new MockActivityEnvironment();
     await environment.run(hot.prepareMove, { move, olderThanMs });
     await environment.run(cold.copyPartitionToCold, { move });
     const faithful = await env.workers.coldStore.fingerprintPartition(source);
     await env.workers.coldStore.withConnection((connection) =>
-      connection.run(`UPDATE events_historical SET user_id = user_id + 1 WHERE _ducktier_partition = $1 AND id = (SELECT min(id) FROM events_historical WHERE _ducktier_partition = $1)`, [partition]),
+      connection.run(
+        `UPDATE events_historical SET user_id = user_id + 1 WHERE _ducktier_partition = $1 AND id = (SELECT min(id) FROM events_historical WHERE _ducktier_partition = $1)`,
+        [partition],
+      ),
     );
-    const failure = await environment.run(cold.verifyColdCopy, { move }).then(() => undefined, (error: unknown) => error as { message: string; nonRetryable: boolean; type: string });
-    expect(failure).toMatchObject({ message: `the cold copy of ${partition} does not match: both have ${expected} rows but their contents differ`, nonRetryable: true, type: 'VerifyMismatch' });
-    expect((await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition }))?.state).toBe('copied');
+    const failure = await environment.run(cold.verifyColdCopy, { move }).then(
+      () => undefined,
+      (error: unknown) => error as { message: string; nonRetryable: boolean; type: string },
+    );
+    expect(failure).toMatchObject({
+      message: `the cold copy of ${partition} does not match: both have ${expected} rows but their contents differ`,
+      nonRetryable: true,
+      type: 'VerifyMismatch',
+    });
+    expect(
+      (await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition }))?.state,
+    ).toBe('copied');
     await environment.run(hot.removeChangeCapture, { move });
     await locks.releaseAll();
 
-    const [outcome] = await (await startMigration(env.temporal, env.config, { table: 'events', partition, olderThanMs })).result();
+    const [outcome] = await (
+      await startMigration(env.temporal, env.config, { table: 'events', partition, olderThanMs })
+    ).result();
     expect(outcome).toEqual({ table: 'events', partition, status: 'moved', rows: expected });
     expect(await env.workers.coldStore.fingerprintPartition(source)).toEqual(faithful);
   });
@@ -175,23 +247,48 @@ describe('moving partitions through the workflow', () => {
   test('a row written straight into the detached partition stops the drop: the partition stays, with the row', async () => {
     const tomorrow = new Date(anchor.getTime() + DAY);
     const partition = partitionOfDay('events', tomorrow);
-    const olderThanMs = Date.now() - (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!.getTime();
-    await env.pgPool.query(`INSERT INTO events (id, event_type, user_id, "timestamp", data) VALUES (900001, 'login', 1, $1, '{}')`, [tomorrow]);
+    const olderThanMs =
+      Date.now() -
+      (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!.getTime();
+    await env.pgPool.query(
+      `INSERT INTO events (id, event_type, user_id, "timestamp", data) VALUES (900001, 'login', 1, $1, '{}')`,
+      [tomorrow],
+    );
     const locks = new PartitionLocks(env.stack.postgres);
     const hot = createHotActivities({ config: env.config, pgPool: env.pgPool });
     const cold = createColdActivities({ config: env.config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
-    const move = { schema: 'public', table: 'events', partition, workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition) };
+    const move = {
+      schema: 'public',
+      table: 'events',
+      partition,
+      workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition),
+    };
     const environment = new MockActivityEnvironment();
     await environment.run(hot.prepareMove, { move, olderThanMs });
     await environment.run(cold.copyPartitionToCold, { move });
     await environment.run(cold.verifyColdCopy, { move });
     await environment.run(cold.detachPartition, { move });
-    await env.pgPool.query(`INSERT INTO public.${partition} (id, event_type, user_id, "timestamp", data) VALUES (900002, 'login', 2, $1, '{}')`, [tomorrow]);
+    await env.pgPool.query(
+      `INSERT INTO public.${partition} (id, event_type, user_id, "timestamp", data) VALUES (900002, 'login', 2, $1, '{}')`,
+      [tomorrow],
+    );
 
-    const failure = await environment.run(cold.dropPartition, { move }).then(() => undefined, (error: unknown) => error as { message: string; nonRetryable: boolean; type: string });
-    expect(failure).toMatchObject({ message: `refusing to drop ${partition}: it was written to directly after its detach, so the cold copy may miss those rows`, nonRetryable: true, type: 'PartitionChanged' });
-    expect((await env.pgPool.query(`SELECT id FROM public.${partition} ORDER BY id`)).rows).toEqual([{ id: 900001 }, { id: 900002 }]);
-    expect((await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition }))?.state).toBe('detached');
+    const failure = await environment.run(cold.dropPartition, { move }).then(
+      () => undefined,
+      (error: unknown) => error as { message: string; nonRetryable: boolean; type: string },
+    );
+    expect(failure).toMatchObject({
+      message: `refusing to drop ${partition}: it was written to directly after its detach, so the cold copy may miss those rows`,
+      nonRetryable: true,
+      type: 'PartitionChanged',
+    });
+    expect((await env.pgPool.query(`SELECT id FROM public.${partition} ORDER BY id`)).rows).toEqual([
+      { id: 900001 },
+      { id: 900002 },
+    ]);
+    expect(
+      (await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition }))?.state,
+    ).toBe('detached');
     await locks.releaseAll();
   });
 });

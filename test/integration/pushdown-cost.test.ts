@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { renderPlan } from '../../client/render-report.ts';
 import { findPolicy } from '../../config/config.ts';
@@ -14,8 +15,18 @@ const ROWS = 48_000;
 
 // Any table, not the demo's: four kinds, five sites (20 combinations), a device per row.
 const REPORTS = [
-  { name: 'sites_per_kind', table: 'readings', title: 'Sites per kind', sql: 'SELECT kind, count(*) AS n, count(DISTINCT site) AS distinct_keys FROM readings_all GROUP BY kind ORDER BY kind' },
-  { name: 'devices_per_kind', table: 'readings', title: 'Devices per kind', sql: 'SELECT kind, count(*) AS n, count(DISTINCT device) AS distinct_keys FROM readings_all GROUP BY kind ORDER BY kind' },
+  {
+    name: 'sites_per_kind',
+    table: 'readings',
+    title: 'Sites per kind',
+    sql: 'SELECT kind, count(*) AS n, count(DISTINCT site) AS distinct_keys FROM readings_all GROUP BY kind ORDER BY kind',
+  },
+  {
+    name: 'devices_per_kind',
+    table: 'readings',
+    title: 'Devices per kind',
+    sql: 'SELECT kind, count(*) AS n, count(DISTINCT device) AS distinct_keys FROM readings_all GROUP BY kind ORDER BY kind',
+  },
 ];
 
 describe.each(['extension', 'copy'] as const)('pushdown decided by PostgreSQL statistics, via %s', (federation) => {
@@ -24,15 +35,26 @@ describe.each(['extension', 'copy'] as const)('pushdown decided by PostgreSQL st
   const truth: Record<string, unknown[]> = {};
 
   beforeAll(async () => {
-    env = await createTestEnv(`pushdown_cost_${federation}`, { federation, tables: [{ table: 'readings', timeColumn: 'at' }], extraConfig: { reports: REPORTS } });
-    await env.pgPool.query('CREATE TABLE readings (id bigint NOT NULL, at timestamptz NOT NULL, kind text NOT NULL, site integer NOT NULL, device integer NOT NULL) PARTITION BY RANGE (at)');
+    env = await createTestEnv(`pushdown_cost_${federation}`, {
+      federation,
+      tables: [{ table: 'readings', timeColumn: 'at' }],
+      extraConfig: { reports: REPORTS },
+    });
+    await env.pgPool.query(
+      'CREATE TABLE readings (id bigint NOT NULL, at timestamptz NOT NULL, kind text NOT NULL, site integer NOT NULL, device integer NOT NULL) PARTITION BY RANGE (at)',
+    );
     await ensurePartitions(env.pgPool, findPolicy(env.config, 'readings'), dayStart(-6), anchor, new Set());
     await env.pgPool.query(
       `INSERT INTO readings SELECT i, $1::timestamptz + (i - 1) * make_interval(secs => $2), 'k' || (i % 4), i % 5, i FROM generate_series(1, $3) AS i`,
       [dayStart(-6), (6 * DAY) / ROWS / 1000, ROWS],
     );
-    for (const [column, report] of [['site', 'sites_per_kind'], ['device', 'devices_per_kind']] as const) {
-      const { rows } = await env.pgPool.query(`SELECT kind, count(*)::int AS n, count(DISTINCT ${column})::int AS distinct_keys FROM readings GROUP BY kind ORDER BY kind`);
+    for (const [column, report] of [
+      ['site', 'sites_per_kind'],
+      ['device', 'devices_per_kind'],
+    ] as const) {
+      const { rows } = await env.pgPool.query(
+        `SELECT kind, count(*)::int AS n, count(DISTINCT ${column})::int AS distinct_keys FROM readings GROUP BY kind ORDER BY kind`,
+      );
       truth[report] = rows;
     }
     const outcomes = await (await startMigration(env.temporal, env.config, { table: 'readings' })).result();
@@ -43,9 +65,15 @@ describe.each(['extension', 'copy'] as const)('pushdown decided by PostgreSQL st
 
   test('a low-cardinality COUNT(DISTINCT) is computed per partition in PostgreSQL, and equals the truth', async () => {
     const { plan } = await runReportWorkflow(env.temporal, env.config, 'sites_per_kind', {}, { explain: true });
-    expect(plan.pushdown).toMatchObject({ applied: true, keys: ['kind', 'site'], estimate: { rows: 16_000, partialRows: 40 } });
+    expect(plan.pushdown).toMatchObject({
+      applied: true,
+      keys: ['kind', 'site'],
+      estimate: { rows: 16_000, partialRows: 40 },
+    });
     expect(plan.pushdown.applied && plan.pushdown.postgresPartitions.length).toBeGreaterThanOrEqual(2);
-    expect(renderPlan('sites_per_kind', plan)).toMatch(/^pushdown: {3}aggregates count\(\*\) per group of kind, site, computed in PostgreSQL for \d+ partitions \(~40 partial rows for 16,000 rows/m);
+    expect(renderPlan('sites_per_kind', plan)).toMatch(
+      /^pushdown: {3}aggregates count\(\*\) per group of kind, site, computed in PostgreSQL for \d+ partitions \(~40 partial rows for 16,000 rows/m,
+    );
 
     const result = await runReportWorkflow(env.temporal, env.config, 'sites_per_kind', {});
     expect(result.plan.pushdown.applied).toBe(true);

@@ -1,11 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import pg from 'pg';
-import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
-import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
 import type { MoveOutcome } from '../../activities/move-types.ts';
+import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { toPgTimestamp } from '../../demo/event-generator.ts';
+import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import { createTestEnv, seedDemoData, type TestEnv, testPgTarget } from '../helpers/test-env.ts';
 import { allEvents } from '../helpers/truth.ts';
-import { createTestEnv, seedDemoData, testPgTarget, type TestEnv } from '../helpers/test-env.ts';
 
 const DAY = 86_400_000;
 const anchor = new Date();
@@ -50,84 +51,121 @@ class InsertWriter {
       const at = new Date(anchor.getTime() - ((i * 6_151_237) % (generator.days * DAY)));
       this.prefix.push(this.prefix[i]! + userId);
       this.issued = i + 1;
-      await this.client.query(`INSERT INTO events (id, event_type, user_id, "timestamp", data) VALUES ($1, 'stress', $2, $3, '{}')`, [
-        10_000_000 + i,
-        userId,
-        toPgTimestamp(at),
-      ]);
+      await this.client.query(
+        `INSERT INTO events (id, event_type, user_id, "timestamp", data) VALUES ($1, 'stress', $2, $3, '{}')`,
+        [10_000_000 + i, userId, toPgTimestamp(at)],
+      );
       this.committed = i + 1;
       await new Promise((resolve) => setTimeout(resolve, 3));
     }
   }
 }
 
-describe.each(['extension', 'copy'] as const)('federated reads while partitions move and rows arrive, via %s', (federation) => {
-  let env: TestEnv;
-  let writerClient: pg.Client;
+describe.each(['extension', 'copy'] as const)(
+  'federated reads while partitions move and rows arrive, via %s',
+  (federation) => {
+    let env: TestEnv;
+    let writerClient: pg.Client;
 
-  beforeAll(async () => {
-    env = await createTestEnv(`stress_${federation}`, {
-      federation,
-      extraConfig: {
-        reports: [
-          // Aggregated per partition in PostgreSQL (pushdown), and the same over rows (a WHERE clause keeps it from pushdown).
-          { name: 'totals', table: 'events', title: 'Rows and user_id sum', sql: 'SELECT count(*) AS n, sum(user_id) AS s FROM events_all' },
-          { name: 'totals_from_rows', table: 'events', title: 'Rows and user_id sum', sql: 'SELECT count(*) AS n, sum(user_id) AS s FROM events_all WHERE true' },
-        ],
-      },
+    beforeAll(async () => {
+      env = await createTestEnv(`stress_${federation}`, {
+        federation,
+        extraConfig: {
+          reports: [
+            // Aggregated per partition in PostgreSQL (pushdown), and the same over rows (a WHERE clause keeps it from pushdown).
+            {
+              name: 'totals',
+              table: 'events',
+              title: 'Rows and user_id sum',
+              sql: 'SELECT count(*) AS n, sum(user_id) AS s FROM events_all',
+            },
+            {
+              name: 'totals_from_rows',
+              table: 'events',
+              title: 'Rows and user_id sum',
+              sql: 'SELECT count(*) AS n, sum(user_id) AS s FROM events_all WHERE true',
+            },
+          ],
+        },
+      });
+      await seedDemoData(env, generator);
+      writerClient = new pg.Client({
+        ...testPgTarget(`ducktier_stress_${federation}`).pool,
+        options: '-c TimeZone=UTC',
+      });
+      await writerClient.connect();
     });
-    await seedDemoData(env, generator);
-    writerClient = new pg.Client({ ...testPgTarget(`ducktier_stress_${federation}`).pool, options: '-c TimeZone=UTC' });
-    await writerClient.connect();
-  });
-  afterAll(async () => {
-    await writerClient?.end();
-    await env?.close();
-  });
-
-  test('every COUNT and SUM lies between the rows committed before it began and those committed when it ended', async () => {
-    const cutoff = Date.now() - 2 * DAY;
-    const due = (await listPartitions(env.pgPool, 'public', 'events')).filter((p) => !p.isDefault && p.to!.getTime() <= cutoff).map((p) => p.name);
-    expect(due.length).toBeGreaterThanOrEqual(5);
-
-    const writer = new InsertWriter(writerClient);
-    writer.start();
-    let migrating = true;
-    const outcomes: MoveOutcome[] = [];
-    const migrations = (async () => {
-      try {
-        for (const partition of due) outcomes.push(...(await (await startMigration(env.temporal, env.config, { table: 'events', partition })).result()));
-      } finally {
-        migrating = false;
-      }
-    })();
-
-    const answers: Array<{ report: string; pushdown: boolean; before: number; after: number; rows: number; sum: number }> = [];
-    const readLoop = async (report: string) => {
-      while (migrating) {
-        const before = writer.committed;
-        const result = await runReportWorkflow(env.temporal, env.config, report, {});
-        const after = writer.issued;
-        const row = result.rows[0]!;
-        answers.push({ report, pushdown: result.plan.pushdown.applied, before, after, rows: Number(row.n), sum: Number(row.s) });
-      }
-    };
-    // Everything settles before the writer stops, so a failed read never leaves a move running into the teardown.
-    const settled = await Promise.allSettled([migrations, readLoop('totals'), readLoop('totals_from_rows')]);
-    const written = await writer.stop();
-    for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
-
-    expect(outcomes.map((o) => [o.partition, o.status])).toEqual(due.map((p) => [p, 'moved']));
-    expect(answers.filter((a) => a.report === 'totals' && a.pushdown).length).toBeGreaterThanOrEqual(10);
-    expect(answers.filter((a) => a.report === 'totals_from_rows' && !a.pushdown).length).toBeGreaterThanOrEqual(10);
-    const expectedFor = (inserted: number): Totals => ({ rows: generator.rows + inserted, sum: seededSum + writer.prefix[inserted]! });
-    // The count places each snapshot between the query's start and end; the sum must then be exactly that prefix's.
-    const wrong = answers.filter((a) => {
-      const inserted = a.rows - generator.rows;
-      return inserted < a.before || inserted > a.after || a.sum !== expectedFor(inserted).sum;
+    afterAll(async () => {
+      await writerClient?.end();
+      await env?.close();
     });
-    expect(wrong).toEqual([]);
-    const final = (await runReportWorkflow(env.temporal, env.config, 'totals', {})).rows[0]!;
-    expect({ rows: Number(final.n), sum: Number(final.s) }).toEqual(expectedFor(written));
-  });
-});
+
+    test('every COUNT and SUM lies between the rows committed before it began and those committed when it ended', async () => {
+      const cutoff = Date.now() - 2 * DAY;
+      const due = (await listPartitions(env.pgPool, 'public', 'events'))
+        .filter((p) => !p.isDefault && p.to!.getTime() <= cutoff)
+        .map((p) => p.name);
+      expect(due.length).toBeGreaterThanOrEqual(5);
+
+      const writer = new InsertWriter(writerClient);
+      writer.start();
+      let migrating = true;
+      const outcomes: MoveOutcome[] = [];
+      const migrations = (async () => {
+        try {
+          for (const partition of due)
+            outcomes.push(
+              ...(await (await startMigration(env.temporal, env.config, { table: 'events', partition })).result()),
+            );
+        } finally {
+          migrating = false;
+        }
+      })();
+
+      const answers: Array<{
+        report: string;
+        pushdown: boolean;
+        before: number;
+        after: number;
+        rows: number;
+        sum: number;
+      }> = [];
+      const readLoop = async (report: string) => {
+        while (migrating) {
+          const before = writer.committed;
+          const result = await runReportWorkflow(env.temporal, env.config, report, {});
+          const after = writer.issued;
+          const row = result.rows[0]!;
+          answers.push({
+            report,
+            pushdown: result.plan.pushdown.applied,
+            before,
+            after,
+            rows: Number(row.n),
+            sum: Number(row.s),
+          });
+        }
+      };
+      // Everything settles before the writer stops, so a failed read never leaves a move running into the teardown.
+      const settled = await Promise.allSettled([migrations, readLoop('totals'), readLoop('totals_from_rows')]);
+      const written = await writer.stop();
+      for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+
+      expect(outcomes.map((o) => [o.partition, o.status])).toEqual(due.map((p) => [p, 'moved']));
+      expect(answers.filter((a) => a.report === 'totals' && a.pushdown).length).toBeGreaterThanOrEqual(10);
+      expect(answers.filter((a) => a.report === 'totals_from_rows' && !a.pushdown).length).toBeGreaterThanOrEqual(10);
+      const expectedFor = (inserted: number): Totals => ({
+        rows: generator.rows + inserted,
+        sum: seededSum + writer.prefix[inserted]!,
+      });
+      // The count places each snapshot between the query's start and end; the sum must then be exactly that prefix's.
+      const wrong = answers.filter((a) => {
+        const inserted = a.rows - generator.rows;
+        return inserted < a.before || inserted > a.after || a.sum !== expectedFor(inserted).sum;
+      });
+      expect(wrong).toEqual([]);
+      const final = (await runReportWorkflow(env.temporal, env.config, 'totals', {})).rows[0]!;
+      expect({ rows: Number(final.n), sum: Number(final.s) }).toEqual(expectedFor(written));
+    });
+  },
+);

@@ -1,12 +1,13 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
 import { createColdActivities } from '../../activities/cold-activities.ts';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
-import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
-import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import type { DemoEvent } from '../../demo/event-generator.ts';
-import { allEvents, dayKey, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
+import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import { allEvents, dayKey, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 
 const DAY = 86_400_000;
 const anchor = new Date();
@@ -54,37 +55,52 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
   test('hot-only and cold-only summaries split the rows exactly by tier', async () => {
     const recent = await runReportWorkflow(env.temporal, env.config, 'recent_summary', {});
     const historical = await runReportWorkflow(env.temporal, env.config, 'historical_summary', {});
-    expect(Object.fromEntries(recent.rows.map((r) => [r.event_type, r.event_count]))).toEqual(countBy(hotEvents, (e) => e.eventType));
-    expect(Object.fromEntries(historical.rows.map((r) => [r.event_type, r.event_count]))).toEqual(countBy(coldEvents, (e) => e.eventType));
+    expect(Object.fromEntries(recent.rows.map((r) => [r.event_type, r.event_count]))).toEqual(
+      countBy(hotEvents, (e) => e.eventType),
+    );
+    expect(Object.fromEntries(historical.rows.map((r) => [r.event_type, r.event_count]))).toEqual(
+      countBy(coldEvents, (e) => e.eventType),
+    );
   });
 
   test('daily breakdown (cold) and hourly breakdown (hot) match the truth', async () => {
     const daily = await runReportWorkflow(env.temporal, env.config, 'daily_breakdown', {});
-    expect(Object.fromEntries(daily.rows.map((r) => [`${r.day} ${r.event_type}`, r.events]))).toEqual(countBy(coldEvents, (e) => `${dayKey(e.timestamp)} ${e.eventType}`));
-    const hourly = await runReportWorkflow(env.temporal, env.config, 'hourly_breakdown', {});
-    expect(Object.fromEntries(hourly.rows.map((r) => [new Date(duckTimestampMs(r.hour)).toISOString(), r.events]))).toEqual(
-      countBy(hotEvents, (e) => `${e.timestamp.toISOString().slice(0, 13)}:00:00.000Z`),
+    expect(Object.fromEntries(daily.rows.map((r) => [`${r.day} ${r.event_type}`, r.events]))).toEqual(
+      countBy(coldEvents, (e) => `${dayKey(e.timestamp)} ${e.eventType}`),
     );
+    const hourly = await runReportWorkflow(env.temporal, env.config, 'hourly_breakdown', {});
+    expect(
+      Object.fromEntries(hourly.rows.map((r) => [new Date(duckTimestampMs(r.hour)).toISOString(), r.events])),
+    ).toEqual(countBy(hotEvents, (e) => `${e.timestamp.toISOString().slice(0, 13)}:00:00.000Z`));
   });
 
   test('--from/--to bound the report and are passed as parameters', async () => {
     const from = new Date(anchor.getTime() - 5 * DAY);
     const to = new Date(anchor.getTime() - 1 * DAY);
-    const result = await runReportWorkflow(env.temporal, env.config, 'event_summary', { from: from.toISOString(), to: to.toISOString() });
+    const result = await runReportWorkflow(env.temporal, env.config, 'event_summary', {
+      from: from.toISOString(),
+      to: to.toISOString(),
+    });
     const inRange = events.filter((e) => e.timestamp >= from && e.timestamp < to);
-    expect(Object.fromEntries(result.rows.map((r) => [r.event_type, r.event_count]))).toEqual(countBy(inRange, (e) => e.eventType));
+    expect(Object.fromEntries(result.rows.map((r) => [r.event_type, r.event_count]))).toEqual(
+      countBy(inRange, (e) => e.eventType),
+    );
   });
 
   test('a report that runs out of DuckDB memory fails at once, naming the setting to raise', async () => {
     const config = { ...env.config, duckdb: { ...env.config.duckdb, memoryLimit: '8MB' } };
-    const setLimit = (limit: string) => env.workers.coldStore.withConnection((connection) => connection.run(`SET memory_limit = '${limit}'`));
+    const setLimit = (limit: string) =>
+      env.workers.coldStore.withConnection((connection) => connection.run(`SET memory_limit = '${limit}'`));
     const locks = new PartitionLocks(env.stack.postgres);
     await setLimit(config.duckdb.memoryLimit);
     try {
       const cold = createColdActivities({ config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
       // One list of every row's 10 kB string: ~50 MB that DuckDB cannot spill.
       const sql = `SELECT list(repeat(event_type, 1000)) AS everything FROM events_all`;
-      const failure = await new MockActivityEnvironment().run(cold.runReport, { sql }).then(() => undefined, (error: unknown) => error as { message: string; nonRetryable: boolean; type: string });
+      const failure = await new MockActivityEnvironment().run(cold.runReport, { sql }).then(
+        () => undefined,
+        (error: unknown) => error as { message: string; nonRetryable: boolean; type: string },
+      );
       expect(failure).toMatchObject({ nonRetryable: true, type: 'ReportOutOfMemory' });
       expect(failure?.message).toMatch(/^query: Out of Memory Error: .* \(raise duckdb\.memoryLimit, now 8MB\)$/);
     } finally {

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+import type { MoveOutcome } from '../../activities/move-types.ts';
 import { ensureMigrationSchedule, triggerMigrationSchedule } from '../../client/schedule.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
 import { newestScheduledWorkflowId } from '../helpers/wait-for.ts';
 
@@ -16,7 +17,10 @@ describe('the migration schedule', () => {
     await seedDemoData(env, { rows: 800, days: 4, anchor: new Date(), seed: 3 });
   });
   afterAll(async () => {
-    await env?.temporal.schedule.getHandle(env.config.schedule.id).delete().catch(() => {});
+    await env?.temporal.schedule
+      .getHandle(env.config.schedule.id)
+      .delete()
+      .catch(() => {});
     await env?.close();
   });
 
@@ -39,7 +43,9 @@ describe('the migration schedule', () => {
   });
 
   test('a trigger runs the parent workflow, which moves the due partitions', async () => {
-    const due = (await listPartitions(env.pgPool, 'public', 'events')).filter((p) => !p.isDefault && p.to!.getTime() <= Date.now() - 2 * DAY);
+    const due = (await listPartitions(env.pgPool, 'public', 'events')).filter(
+      (p) => !p.isDefault && p.to!.getTime() <= Date.now() - 2 * DAY,
+    );
     expect(due.length).toBeGreaterThan(0);
     await triggerMigrationSchedule(env.temporal, env.config);
     const workflowId = await newestScheduledWorkflowId(env.temporal, env.config.schedule.id);

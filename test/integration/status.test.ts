@@ -1,10 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+
 import type { MoveOutcome } from '../../activities/move-types.ts';
 import { freePort } from '../../stack/free-port.ts';
 import { ducktier } from '../helpers/cli.ts';
-import { startDeployment, type Deployment } from '../helpers/deployment.ts';
+import { type Deployment, startDeployment } from '../helpers/deployment.ts';
 import { holdPartitionLock } from '../helpers/partition-lock.ts';
 import { seedDemoData, testPgUrl } from '../helpers/test-env.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
@@ -60,12 +62,19 @@ describe('ducktier status', () => {
       });
       expect(move.pendingSteps).toHaveLength(1);
       const [step] = move.pendingSteps;
-      expect(step).toMatchObject({ activity: 'lockPartition', maximumAttempts: 30, lastFailure: lockedBy, heartbeatDetails: null });
+      expect(step).toMatchObject({
+        activity: 'lockPartition',
+        maximumAttempts: 30,
+        lastFailure: lockedBy,
+        heartbeatDetails: null,
+      });
       // The attempt status saw is at least the second, and no later than the one Temporal reports now.
       const now = (await deployment.temporal.workflow.getHandle(move.workflowId).describe()).raw.pendingActivities?.[0];
       expect(step.attempt).toBeGreaterThanOrEqual(2);
       expect(step.attempt).toBeLessThanOrEqual(now?.attempt ?? 0);
-      expect(during.tables[0].locks).toMatchObject([{ schema: 'public', partition: target, pid: lock.pid, applicationName: HOLDER }]);
+      expect(during.tables[0].locks).toMatchObject([
+        { schema: 'public', partition: target, pid: lock.pid, applicationName: HOLDER },
+      ]);
 
       const text = await deployment.cli(['status']);
       expect(text.code).toBe(0);
@@ -83,24 +92,38 @@ describe('ducktier status', () => {
     const after = await status();
     expect(after.runningMoves).toEqual([]);
     expect(after.tables[0].locks).toEqual([]);
-    expect(after.tables[0].partitions.find((p: { partition: string }) => p.partition === target)).toMatchObject({ tier: 'cold', rows: targetRows });
+    expect(after.tables[0].partitions.find((p: { partition: string }) => p.partition === target)).toMatchObject({
+      tier: 'cold',
+      rows: targetRows,
+    });
   });
 
   test('without Temporal it says so in one line and shows the rest', async () => {
     const configFile = path.join(inject('scratchDir'), 'status-no-temporal.json');
     const address = `127.0.0.1:${await freePort()}`; // nothing listens there
-    writeFileSync(configFile, JSON.stringify({ dataDir: path.join(inject('scratchDir'), 'status-no-temporal'), postgres: { url: testPgUrl('ducktier_status') }, temporal: { address } }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        dataDir: path.join(inject('scratchDir'), 'status-no-temporal'),
+        postgres: { url: testPgUrl('ducktier_status') },
+        temporal: { address },
+      }),
+    );
 
     const json = await ducktier(['status', '--config', configFile, '--json']);
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout);
     expect(report.runningMoves).toBeNull();
     expect(report.temporal.problem).toMatch(new RegExp(`^Temporal is not reachable at ${address}: [^\\n]+$`));
-    expect(report.tables[0].partitions.reduce((sum: number, p: { rows: number }) => sum + p.rows, 0)).toBe(generator.rows);
+    expect(report.tables[0].partitions.reduce((sum: number, p: { rows: number }) => sum + p.rows, 0)).toBe(
+      generator.rows,
+    );
 
     const text = await ducktier(['status', '--config', configFile]);
     expect(text.code).toBe(0);
-    expect(text.stdout.split('\n').filter((line) => line.includes('Temporal'))).toEqual([`Running migrations: not shown; ${report.temporal.problem}`]);
+    expect(text.stdout.split('\n').filter((line) => line.includes('Temporal'))).toEqual([
+      `Running migrations: not shown; ${report.temporal.problem}`,
+    ]);
     expect(text.stdout).toContain(`public.events -> DuckDB events_historical`);
   });
 });

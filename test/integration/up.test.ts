@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+
 import { describe, expect, inject, test } from 'vitest';
+
 import { ducktierSync as ducktier, startUp } from '../helpers/cli.ts';
 import { killLeftoverWorkers, WorkerProcess } from '../helpers/worker-process.ts';
 
@@ -13,7 +15,9 @@ describe('ducktier up', () => {
     const up = await startUp(['--data-dir', dataDir]);
     let exitCode: number | null;
     try {
-      expect(up.lines.join('\n')).toMatch(/Schedule 'ducktier-migrate-daily' (created|updated): 0 2 \* \* \* \(UTC\), overlap SKIP/);
+      expect(up.lines.join('\n')).toMatch(
+        /Schedule 'ducktier-migrate-daily' (created|updated): 0 2 \* \* \* \(UTC\), overlap SKIP/,
+      );
       const ui = /Temporal Web UI: (http:\/\/127\.0\.0\.1:\d+)/.exec(up.lines.join('\n'))?.[1];
       expect(ui).toBeDefined();
       expect((await fetch(ui!)).status).toBe(200);
@@ -21,7 +25,9 @@ describe('ducktier up', () => {
 
       // A second worker process joins up's stack; the cold queue stays with up, which owns the DuckDB file.
       const helper = await WorkerProcess.start(['--data-dir', dataDir]);
-      expect(helper.printed).toMatch(/^✓ Worker polling 'ducktier' beside ducktier up \(.+, Temporal at 127\.0\.0\.1:\d+\); 'ducktier-cold' stays with ducktier up, which owns the cold file$/m);
+      expect(helper.printed).toMatch(
+        /^✓ Worker polling 'ducktier' beside ducktier up \(.+, Temporal at 127\.0\.0\.1:\d+\); 'ducktier-cold' stays with ducktier up, which owns the cold file$/m,
+      );
 
       const migrate = ducktier(['migrate', '--data-dir', dataDir, '--older-than', '1d', '--wait', '--json']);
       expect(migrate.stderr).not.toMatch(/error/);

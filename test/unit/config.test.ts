@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+
 import { loadConfig } from '../../config/config.ts';
 import { formatDuration, parseDuration } from '../../config/duration.ts';
 import { UsageError } from '../../config/usage-error.ts';
@@ -7,10 +8,22 @@ describe('configuration', () => {
   test('defaults to the demo policy with the documented values', () => {
     const config = loadConfig({ env: {}, values: {} });
     expect(config.tables).toEqual([
-      { table: 'events', schema: 'public', timeColumn: 'timestamp', partitionInterval: 'day', hotWindow: 2 * 86_400_000, premake: 3, coldTable: 'events_historical' },
+      {
+        table: 'events',
+        schema: 'public',
+        timeColumn: 'timestamp',
+        partitionInterval: 'day',
+        hotWindow: 2 * 86_400_000,
+        premake: 3,
+        coldTable: 'events_historical',
+      },
     ]);
     expect(config.schedule).toEqual({ id: 'ducktier-migrate-daily', cron: '0 2 * * *', timezone: 'UTC' });
-    expect(config.temporal).toMatchObject({ namespace: 'default', taskQueue: 'ducktier', coldTaskQueue: 'ducktier-cold' });
+    expect(config.temporal).toMatchObject({
+      namespace: 'default',
+      taskQueue: 'ducktier',
+      coldTaskQueue: 'ducktier-cold',
+    });
     expect(config.duckdb).toMatchObject({ federation: 'auto', memoryLimit: '256MB' });
     expect(config.moves).toEqual({ verifyParallelWorkers: 0 });
     expect(config.dataDir.endsWith('.ducktier')).toBe(true);
@@ -19,13 +32,24 @@ describe('configuration', () => {
 
   test('a table policy gets defaults for everything but its name and time column', () => {
     const config = loadConfig({ env: {}, values: { tables: [{ table: 'metrics', timeColumn: 'at' }] } });
-    expect(config.tables[0]).toMatchObject({ schema: 'public', partitionInterval: 'day', hotWindow: 172_800_000, premake: 3, coldTable: 'metrics_historical' });
+    expect(config.tables[0]).toMatchObject({
+      schema: 'public',
+      partitionInterval: 'day',
+      hotWindow: 172_800_000,
+      premake: 3,
+      coldTable: 'metrics_historical',
+    });
     expect(config.reports).toEqual([]);
   });
 
   test('environment variables override the file', () => {
     const config = loadConfig({
-      env: { DUCKTIER_PG_URL: 'postgresql://u@db:5432/app', TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_NAMESPACE: 'prod', DUCKTIER_FEDERATION: 'copy' },
+      env: {
+        DUCKTIER_PG_URL: 'postgresql://u@db:5432/app',
+        TEMPORAL_ADDRESS: 'temporal:7233',
+        TEMPORAL_NAMESPACE: 'prod',
+        DUCKTIER_FEDERATION: 'copy',
+      },
       values: { temporal: { namespace: 'dev' } },
     });
     expect(config.postgres.url).toBe('postgresql://u@db:5432/app');
@@ -34,17 +58,34 @@ describe('configuration', () => {
   });
 
   test.each([
-    [{ tables: [{ table: 'e', timeColumn: 't', hotWindow: '2 fortnights' }] }, /tables\.0\.hotWindow: '2 fortnights' is not a duration/],
+    [
+      { tables: [{ table: 'e', timeColumn: 't', hotWindow: '2 fortnights' }] },
+      /tables\.0\.hotWindow: '2 fortnights' is not a duration/,
+    ],
     [{ tables: [{ table: 'e', timeColumn: 't', partitionInterval: 'decade' }] }, /tables\.0\.partitionInterval/],
     [{ tables: [{ table: 'e' }] }, /tables\.0\.timeColumn/],
     [{ tables: [{ table: 'e', timeColumn: 't', colour: 'blue' }] }, /tables\.0.*colour/],
     [{ tables: [] }, /tables: at least one table policy is needed/],
-    [{ tables: [{ table: 'e', timeColumn: 't' }, { table: 'e', timeColumn: 't' }] }, /public\.e has two policies/],
-    [{ tables: [{ table: 'e', timeColumn: 't', coldTable: 'e_all' }] }, /coldTable: 'e_all' is the name of one of the table's report views/],
+    [
+      {
+        tables: [
+          { table: 'e', timeColumn: 't' },
+          { table: 'e', timeColumn: 't' },
+        ],
+      },
+      /public\.e has two policies/,
+    ],
+    [
+      { tables: [{ table: 'e', timeColumn: 't', coldTable: 'e_all' }] },
+      /coldTable: 'e_all' is the name of one of the table's report views/,
+    ],
     [{ duckdb: { federation: 'sometimes' } }, /duckdb\.federation/],
     [{ duckdb: { memoryLimit: 'lots' } }, /duckdb\.memoryLimit: expected a size such as 256MB/],
     [{ moves: { verifyParallelWorkers: -1 } }, /moves\.verifyParallelWorkers/],
-    [{ reports: [{ name: 'x', table: 'nope', title: 't', sql: 'SELECT 1' }] }, /reports\.0\.table: no table policy for 'nope'/],
+    [
+      { reports: [{ name: 'x', table: 'nope', title: 't', sql: 'SELECT 1' }] },
+      /reports\.0\.table: no table policy for 'nope'/,
+    ],
   ])('rejects %j with a message naming the field', (values, message) => {
     expect(() => loadConfig({ env: {}, values })).toThrow(UsageError);
     expect(() => loadConfig({ env: {}, values })).toThrow(message);
@@ -61,7 +102,9 @@ describe('durations', () => {
     ['1.5h', 5_400_000],
   ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
-  test.each(['', '2', 'd', 'two days', '2 fortnights', '-1d'])('%j is not a duration', (text) => expect(parseDuration(text)).toBeUndefined());
+  test.each(['', '2', 'd', 'two days', '2 fortnights', '-1d'])('%j is not a duration', (text) =>
+    expect(parseDuration(text)).toBeUndefined(),
+  );
 
   test('formats back to the largest whole unit', () => {
     expect(formatDuration(172_800_000)).toBe('2d');

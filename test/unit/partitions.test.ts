@@ -1,13 +1,22 @@
 import { describe, expect, test } from 'vitest';
+
+import {
+  defaultPartitionName,
+  intervalStart,
+  partitionName,
+  rangesCovering,
+  sweptPartitionName,
+} from '../../storage/postgres/partition-ranges.ts';
 import { parsePgTimestamp, parseRangeBound } from '../../storage/postgres/pg-catalog.ts';
-import { defaultPartitionName, intervalStart, partitionName, rangesCovering, sweptPartitionName } from '../../storage/postgres/partition-ranges.ts';
 
 const at = (iso: string) => new Date(iso);
 
 describe('partition ranges', () => {
   test('names are dated and stable, per interval', () => {
     expect(partitionName('events', at('2026-01-24T13:45:00Z'), 'day')).toBe('events_p20260124');
-    expect(partitionName('events', intervalStart(at('2026-01-24T13:45:00Z'), 'hour'), 'hour')).toBe('events_p20260124h13');
+    expect(partitionName('events', intervalStart(at('2026-01-24T13:45:00Z'), 'hour'), 'hour')).toBe(
+      'events_p20260124h13',
+    );
     expect(partitionName('events', intervalStart(at('2026-01-24T13:45:00Z'), 'month'), 'month')).toBe('events_p202601');
     expect(partitionName('events', intervalStart(at('2026-01-24T13:45:00Z'), 'week'), 'week')).toBe('events_p20260119');
     expect(defaultPartitionName('events')).toBe('events_default');
@@ -21,7 +30,12 @@ describe('partition ranges', () => {
 
   test('covering ranges are contiguous and include both ends', () => {
     const ranges = rangesCovering('events', 'day', at('2026-01-30T10:00:00Z'), at('2026-02-02T01:00:00Z'));
-    expect(ranges.map((r) => r.name)).toEqual(['events_p20260130', 'events_p20260131', 'events_p20260201', 'events_p20260202']);
+    expect(ranges.map((r) => r.name)).toEqual([
+      'events_p20260130',
+      'events_p20260131',
+      'events_p20260201',
+      'events_p20260202',
+    ]);
     ranges.slice(1).forEach((r, i) => expect(r.from.getTime()).toBe(ranges[i]!.to.getTime()));
     const months = rangesCovering('m', 'month', at('2026-11-15T00:00:00Z'), at('2027-01-01T00:00:00Z'));
     expect(months.map((r) => [r.from.toISOString().slice(0, 10), r.to.toISOString().slice(0, 10)])).toEqual([
@@ -31,7 +45,7 @@ describe('partition ranges', () => {
     ]);
   });
 
-  test('long table names are shortened so the name fits PostgreSQL\'s 63 bytes', () => {
+  test("long table names are shortened so the name fits PostgreSQL's 63 bytes", () => {
     const name = partitionName('x'.repeat(63), at('2026-01-24T00:00:00Z'), 'day');
     expect(Buffer.byteLength(name)).toBe(63);
     expect(name.endsWith('_p20260124')).toBe(true);
@@ -62,13 +76,19 @@ describe('reading partition bounds from the catalog', () => {
       from: at('2026-01-24T00:00:00Z'),
       to: at('2026-01-25T00:00:00Z'),
     });
-    expect(parseRangeBound("FOR VALUES FROM ('2026-01-24 00:00:00') TO ('2026-01-25 00:00:00')").to).toEqual(at('2026-01-25T00:00:00Z'));
+    expect(parseRangeBound("FOR VALUES FROM ('2026-01-24 00:00:00') TO ('2026-01-25 00:00:00')").to).toEqual(
+      at('2026-01-25T00:00:00Z'),
+    );
     expect(parseRangeBound("FOR VALUES FROM ('2026-01-24') TO ('2026-02-01')").to).toEqual(at('2026-02-01T00:00:00Z'));
   });
 
   test('DEFAULT and open-ended bounds', () => {
     expect(parseRangeBound('DEFAULT')).toEqual({ isDefault: true });
-    expect(parseRangeBound("FOR VALUES FROM (MINVALUE) TO ('2026-01-01 00:00:00')")).toEqual({ isDefault: false, from: undefined, to: at('2026-01-01T00:00:00Z') });
+    expect(parseRangeBound("FOR VALUES FROM (MINVALUE) TO ('2026-01-01 00:00:00')")).toEqual({
+      isDefault: false,
+      from: undefined,
+      to: at('2026-01-01T00:00:00Z'),
+    });
   });
 
   test('fractional seconds and offsets', () => {

@@ -3,15 +3,18 @@ import { encodeErrorToFailure, encodeToPayloads } from '@temporalio/common/lib/i
 import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow/data-converter-helpers.js';
 import { msNumberToTs } from '@temporalio/common/lib/time.js';
 import { describe, expect, test } from 'vitest';
+
 import { moveProgress, type RunningMoveStatus } from '../../client/move-progress.ts';
 import { renderRunningMoves } from '../../client/render-running-moves.ts';
-import { readPendingStep, type PendingStep, type RunningMove } from '../../client/running-moves.ts';
+import { type PendingStep, readPendingStep, type RunningMove } from '../../client/running-moves.ts';
 import type { PartitionMove } from '../../storage/postgres/pg-move-state.ts';
 
 /** A codec that reverses every payload's bytes: decoding without it cannot read the heartbeat. */
 const reversing: PayloadCodec = {
-  encode: async (payloads: Payload[]) => payloads.map((p) => ({ ...p, data: p.data ? Uint8Array.from(p.data).reverse() : p.data })),
-  decode: async (payloads: Payload[]) => payloads.map((p) => ({ ...p, data: p.data ? Uint8Array.from(p.data).reverse() : p.data })),
+  encode: async (payloads: Payload[]) =>
+    payloads.map((p) => ({ ...p, data: p.data ? Uint8Array.from(p.data).reverse() : p.data })),
+  decode: async (payloads: Payload[]) =>
+    payloads.map((p) => ({ ...p, data: p.data ? Uint8Array.from(p.data).reverse() : p.data })),
 };
 const converter = loadDataConverter({ payloadCodecs: [reversing] });
 const at = (iso: string) => msNumberToTs(Date.parse(iso));
@@ -37,7 +40,11 @@ const move = (steps: PendingStep[]): RunningMove => ({
   startedAt: '2026-11-24T07:59:58.000Z',
   pendingSteps: steps,
 });
-const record = (state: PartitionMove['state'], rows: number | null, workflowId = 'ducktier-move-public.events-events_p20261120'): PartitionMove => ({
+const record = (
+  state: PartitionMove['state'],
+  rows: number | null,
+  workflowId = 'ducktier-move-public.events-events_p20261120',
+): PartitionMove => ({
   tableSchema: 'public',
   tableName: 'events',
   partitionName: 'events_p20261120',
@@ -64,18 +71,32 @@ describe('running moves', () => {
         lastStartedTime: at('2026-11-24T08:00:00Z'),
         lastHeartbeatTime: at('2026-11-24T08:00:09Z'),
         heartbeatDetails: { payloads: await encodeToPayloads(converter, { rowsProcessed: 1200 }) },
-        lastFailure: await encodeErrorToFailure(converter, ApplicationFailure.create({ message: 'connection reset', type: 'Error' })),
+        lastFailure: await encodeErrorToFailure(
+          converter,
+          ApplicationFailure.create({ message: 'connection reset', type: 'Error' }),
+        ),
       },
       converter,
     );
     expect(step).toEqual(
-      copyStep({ attempt: 2, lastStartedAt: '2026-11-24T08:00:00.000Z', lastHeartbeatAt: '2026-11-24T08:00:09.000Z', lastFailure: 'connection reset' }),
+      copyStep({
+        attempt: 2,
+        lastStartedAt: '2026-11-24T08:00:00.000Z',
+        lastHeartbeatAt: '2026-11-24T08:00:09.000Z',
+        lastFailure: 'connection reset',
+      }),
     );
   });
 
   test('a step waiting for its next attempt, never heartbeated', async () => {
     const step = await readPendingStep(
-      { activityType: { name: 'lockPartition' }, state: 1, attempt: 3, maximumAttempts: 30, nextAttemptScheduleTime: at('2026-11-24T08:00:04Z') },
+      {
+        activityType: { name: 'lockPartition' },
+        state: 1,
+        attempt: 3,
+        maximumAttempts: 30,
+        nextAttemptScheduleTime: at('2026-11-24T08:00:04Z'),
+      },
       converter,
     );
     expect(step).toEqual({
@@ -92,23 +113,49 @@ describe('running moves', () => {
   });
 
   test('progress: the running copy heartbeat, never one left from an earlier attempt; then the record', () => {
-    expect(moveProgress(move([copyStep({})]), record('copying', null), 3541)).toEqual({ rowsCopied: 1200, rowsTotal: 3541 });
+    expect(moveProgress(move([copyStep({})]), record('copying', null), 3541)).toEqual({
+      rowsCopied: 1200,
+      rowsTotal: 3541,
+    });
     const stale = copyStep({ attempt: 2, lastStartedAt: '2026-11-24T08:01:00.000Z' });
     expect(moveProgress(move([stale]), record('copying', null), 3541)).toEqual({ rowsCopied: null, rowsTotal: 3541 });
-    expect(moveProgress(move([copyStep({ state: 'scheduled' })]), undefined, 3541)).toEqual({ rowsCopied: null, rowsTotal: 3541 });
+    expect(moveProgress(move([copyStep({ state: 'scheduled' })]), undefined, 3541)).toEqual({
+      rowsCopied: null,
+      rowsTotal: 3541,
+    });
     const detach = copyStep({ activity: 'detachPartition', heartbeatDetails: null });
     expect(moveProgress(move([detach]), record('verified', 3541), 3541)).toEqual({ rowsCopied: 3541, rowsTotal: 3541 });
     expect(moveProgress(move([]), record('detached', 3541), undefined)).toEqual({ rowsCopied: 3541, rowsTotal: 3541 });
     const unlock = copyStep({ activity: 'unlockPartition', heartbeatDetails: null });
-    expect(moveProgress(move([unlock]), record('cold', 3541), undefined)).toEqual({ rowsCopied: 3541, rowsTotal: 3541 });
+    expect(moveProgress(move([unlock]), record('cold', 3541), undefined)).toEqual({
+      rowsCopied: 3541,
+      rowsTotal: 3541,
+    });
     // A record left by another workflow says nothing about this one.
-    expect(moveProgress(move([]), record('verified', 99, 'someone-else'), undefined)).toEqual({ rowsCopied: null, rowsTotal: null });
+    expect(moveProgress(move([]), record('verified', 99, 'someone-else'), undefined)).toEqual({
+      rowsCopied: null,
+      rowsTotal: null,
+    });
   });
 
   test('text: aligned columns, then why a retried step failed', () => {
-    const copying: RunningMoveStatus = { ...move([copyStep({})]), lockHolder: { pid: 4242, applicationName: 'ducktier lock w', since: null, byThisMove: true }, progress: { rowsCopied: 1200, rowsTotal: 3541 } };
+    const copying: RunningMoveStatus = {
+      ...move([copyStep({})]),
+      lockHolder: { pid: 4242, applicationName: 'ducktier lock w', since: null, byThisMove: true },
+      progress: { rowsCopied: 1200, rowsTotal: 3541 },
+    };
     const locked: RunningMoveStatus = {
-      ...move([copyStep({ activity: 'lockPartition', state: 'scheduled', attempt: 4, maximumAttempts: 30, heartbeatDetails: null, lastFailure: 'partition public.events_p20261121 is locked by another session (pid 7, psql)', nextAttemptAt: '2026-11-24T08:00:12.345Z' })]),
+      ...move([
+        copyStep({
+          activity: 'lockPartition',
+          state: 'scheduled',
+          attempt: 4,
+          maximumAttempts: 30,
+          heartbeatDetails: null,
+          lastFailure: 'partition public.events_p20261121 is locked by another session (pid 7, psql)',
+          nextAttemptAt: '2026-11-24T08:00:12.345Z',
+        }),
+      ]),
       partition: 'events_p20261121',
       lockHolder: { pid: 7, applicationName: 'psql', since: null, byThisMove: false },
       progress: { rowsCopied: null, rowsTotal: 10_250 },
