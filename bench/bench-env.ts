@@ -8,8 +8,9 @@ import type pg from 'pg';
 import { connectTemporal } from '../client/temporal-client.ts';
 import { type DucktierConfig, findPolicy, loadConfig } from '../config/config.ts';
 import type { TablePolicy } from '../config/policy.ts';
-import { UsageError } from '../config/usage-error.ts';
+import { DEMO_DEFAULTS } from '../demo/demo-config.ts';
 import { DEMO_POLICY } from '../demo/demo-policy.ts';
+import { UsageError } from '../errors/usage-error.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { ProgressLog } from '../stack/progress.ts';
 import { type Stack, startStack } from '../stack/stack.ts';
@@ -54,7 +55,7 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
       tables: [DEMO_POLICY],
       duckdb,
     };
-    const config = loadConfig({ values: configValues, env: {} });
+    const config = loadConfig({ values: configValues, env: {} }, DEMO_DEFAULTS);
     const stack = await startStack(config, log);
     closers.unshift(stack.stop);
     log('Bundling the workflows, starting the worker process...');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { closeOnInterrupt, installInterruptHandling } from '../client/interrupts.ts';
-import { UsageError } from '../config/usage-error.ts';
+import { UsageError } from '../errors/usage-error.ts';
 import { coldColumnsFor } from '../storage/duckdb/cold-schema.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { seedBenchData } from './bench-data.ts';
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   }
 }
 
-function pair(postgres: TimedQuery, ducktier: TimedQuery & { readMode: string }): ReportPair {
+function pair(postgres: TimedQuery, ducktier: TimedQuery & { federation: string }): ReportPair {
   return { postgres, ducktier, speedup: postgres.bestMs / ducktier.bestMs, sameAnswer: sameAnswer(postgres, ducktier) };
 }
 

@@ -1,7 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import { parseDuration } from '../config/duration.ts';
-import { UsageError } from '../config/usage-error.ts';
+import { UsageError } from '../errors/usage-error.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

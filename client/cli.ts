@@ -1,5 +1,6 @@
 import { type DucktierConfig, loadConfig } from '../config/config.ts';
-import { UsageError } from '../config/usage-error.ts';
+import { DEMO_DEFAULTS } from '../demo/demo-config.ts';
+import { UsageError } from '../errors/usage-error.ts';
 import type { ProgressLog } from '../stack/progress.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { demoCommand } from './commands/demo.ts';
@@ -77,7 +78,10 @@ async function main(argv: string[]): Promise<number> {
   return command.run({
     args,
     config: (flags) =>
-      loadConfig({ file: flags.config, overrides: { dataDir: flags['data-dir'], federation: flags.federation } }),
+      loadConfig(
+        { file: flags.config, overrides: { dataDir: flags['data-dir'], federation: flags.federation } },
+        DEMO_DEFAULTS,
+      ),
     log: (message) => process.stderr.write(`${message}\n`),
     print: (text) => process.stdout.write(`${text}\n`),
   });

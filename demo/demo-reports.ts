@@ -1,4 +1,4 @@
-import type { ReportDefinition } from '../storage/federation/report-definition.ts';
+import type { ReportDefinition } from '../config/report-definition.ts';
 
 /** The tier views are already narrowed to a run's --from/--to, so the reports need no time filter of their own. */
 function summaryOver(view: string): string {

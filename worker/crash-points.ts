@@ -1,6 +1,6 @@
 import type { WorkerInterceptors } from '@temporalio/worker';
 
-import { UsageError } from '../config/usage-error.ts';
+import { UsageError } from '../errors/usage-error.ts';
 import type { CopyStage } from '../storage/duckdb/cold-store.ts';
 
 /**

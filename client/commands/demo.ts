@@ -1,16 +1,16 @@
 import { statSync } from 'node:fs';
 
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { type DucktierConfig, findPolicy, findReport } from '../../config/config.ts';
 import type { TablePolicy } from '../../config/policy.ts';
-import { UsageError } from '../../config/usage-error.ts';
 import { DEMO_POLICY } from '../../demo/demo-policy.ts';
 import { createDemoTable, findDemoSeed, seedDemoEvents } from '../../demo/demo-schema.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 import type { JsonRow } from '../../storage/duckdb/duck-rows.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { countRows, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
 import { quoteIdent } from '../../storage/sql-quoting.ts';
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import type { CommandContext } from '../cli.ts';
 import { parseCommandArgs, positiveInt } from '../cli-args.ts';
@@ -77,10 +77,10 @@ export async function demoCommand(context: CommandContext): Promise<number> {
       ...DEMO_REPORT_ORDER.filter((n) => config.reports.some((r) => r.name === n)),
       ...config.reports.map((r) => r.name).filter((n) => !DEMO_REPORT_ORDER.includes(n)),
     ];
-    let readMode = '';
+    let federation = '';
     for (const [index, name] of order.entries()) {
       const result: ReportResult = await runReportWorkflow(temporal, config, findReport(config, name).name, {});
-      readMode = result.readMode;
+      federation = result.plan.federation;
       reports[name] = result.rows;
       out(`\nQuery ${index + 1}: ${result.title}  [${name}]`);
       out(renderTable(result.rows, { maxRows: 12 }));
@@ -96,7 +96,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
     );
     out(`✓ Migration: Temporal workflows with advisory locks, verify before drop, saga compensation`);
     out(
-      `✓ Federated queries: one SQL over both tiers in DuckDB (${readMode === 'extension' ? 'postgres extension ATTACH' : 'COPY streams'})`,
+      `✓ Federated queries: one SQL over both tiers in DuckDB (${federation === 'extension' ? 'postgres extension ATTACH' : 'COPY streams'})`,
     );
     out(
       `✓ Automation: Temporal Schedule '${config.schedule.id}' (${config.schedule.cron} ${config.schedule.timezone}) via ducktier up`,
@@ -114,7 +114,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
             dataDir: config.dataDir,
             coldStorePath: session.stack.coldStorePath,
             coldStoreBytes: statSync(session.stack.coldStorePath).size,
-            federation: readMode,
+            federation,
             temporalUi: session.stack.temporal.uiUrl ?? null,
             tables: [
               {

@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 
 import { findPolicy } from '../../config/config.ts';
-import { UsageError } from '../../config/usage-error.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 import type { CommandContext } from '../cli.ts';
 import { durationFlag, parseCommandArgs } from '../cli-args.ts';
 import { startMigration } from '../migrations.ts';

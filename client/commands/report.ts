@@ -1,5 +1,5 @@
 import type { DucktierConfig } from '../../config/config.ts';
-import { UsageError } from '../../config/usage-error.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 import { type ReportInvocation, resolveReportRequest } from '../../storage/federation/report-request.ts';
 import type { CommandContext } from '../cli.ts';
 import { parseCommandArgs } from '../cli-args.ts';

@@ -1,5 +1,5 @@
 import type { DucktierConfig } from '../../config/config.ts';
-import { UsageError } from '../../config/usage-error.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 import type { Stack } from '../../stack/stack.ts';
 import { findRunningStack, publishStack, startStack } from '../../stack/stack.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';

@@ -1,5 +1,5 @@
 import type { DucktierConfig } from '../../config/config.ts';
-import { UsageError } from '../../config/usage-error.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 import { findRunningStack, startStack } from '../../stack/stack.ts';
 import { crashPointFromEnv } from '../../worker/crash-points.ts';
 import { type RunningMainWorker, startMainWorker, startWorkers } from '../../worker/worker.ts';

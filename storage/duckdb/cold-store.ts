@@ -5,6 +5,7 @@ import path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
 
+import type { Federation } from '../../config/config.ts';
 import { CopyProgress } from '../postgres/pg-copy-progress.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
 import { quoteIdent } from '../sql-quoting.ts';
@@ -13,9 +14,6 @@ import { fingerprintSelect, type RowFingerprint } from '../verification/row-fing
 import { inDuckTransaction } from './duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from './duck-type-mapping.ts';
 import { attachPostgres, copyExportSelect, copyToCsvFile, csvSelect, extensionSelect } from './pg-transport.ts';
-
-/** How this process reads PostgreSQL from DuckDB (see pg-transport.ts). */
-export type PgReadMode = 'extension' | 'copy';
 
 /** The column recording which PostgreSQL partition a cold row came from: moves replace and reports filter by it. */
 export const SOURCE_PARTITION_COLUMN = '_ducktier_partition';
@@ -54,7 +52,7 @@ export class ColdStore {
   private constructor(
     private readonly instance: DuckDBInstance,
     readonly filePath: string,
-    readonly readMode: PgReadMode,
+    readonly federation: Federation,
     private readonly spoolDir: string,
   ) {}
 
@@ -84,7 +82,7 @@ export class ColdStore {
       // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
       // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
       await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
-      if (store.readMode === 'extension') await attachPostgres(connection, options.pgTarget);
+      if (store.federation === 'extension') await attachPostgres(connection, options.pgTarget);
       await connection.run(`
         CREATE TABLE IF NOT EXISTS ${COLD_MANIFEST_TABLE} (
           table_schema VARCHAR NOT NULL, table_name VARCHAR NOT NULL, partition_name VARCHAR NOT NULL,
@@ -164,9 +162,9 @@ export class ColdStore {
   ): Promise<ColdWrite> {
     await this.ensureColdTable(source.coldTable, source.columns);
     const timeColumn = timeColumnOf(source.columns, source);
-    const pgWhere = selection ? instantFilter('pg', timeColumn, selection) : '';
-    const duckWhere = selection ? ` AND ${instantFilter('duck', timeColumn, selection)}` : '';
-    const spool = this.readMode === 'copy' ? this.spoolFile() : undefined;
+    const pgWhere = selection ? instantFilter('postgres', timeColumn, selection) : '';
+    const duckWhere = selection ? ` AND ${instantFilter('duckdb', timeColumn, selection)}` : '';
+    const spool = this.federation === 'copy' ? this.spoolFile() : undefined;
     const stopWatching = onProgress
       ? new CopyProgress(pgPool, source.schema, source.partition).watch(onProgress)
       : () => {};
@@ -239,10 +237,10 @@ export class ColdStore {
       if (!(await this.tableExists(connection, source.coldTable))) return { rows: 0, sum: '0' };
       const where = [
         `${SOURCE_PARTITION_COLUMN} = $partition`,
-        ...(selection ? [instantFilter('duck', timeColumnOf(source.columns, source), selection)] : []),
+        ...(selection ? [instantFilter('duckdb', timeColumnOf(source.columns, source), selection)] : []),
       ].join(' AND ');
       const reader = await connection.runAndReadAll(
-        fingerprintSelect('duck', source.columns, `main.${quoteIdent(source.coldTable)}`, where),
+        fingerprintSelect('duckdb', source.columns, `main.${quoteIdent(source.coldTable)}`, where),
         {
           partition: source.partition,
         },

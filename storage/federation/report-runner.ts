@@ -1,10 +1,11 @@
 import { type DuckDBConnection, DuckDBTypeId, StatementType } from '@duckdb/node-api';
 import type pg from 'pg';
 
+import type { Federation } from '../../config/config.ts';
 import type { TablePolicy } from '../../config/policy.ts';
-import { UsageError } from '../../config/usage-error.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 import { coldColumnsFor } from '../duckdb/cold-schema.ts';
-import type { ColdStore, PgReadMode } from '../duckdb/cold-store.ts';
+import type { ColdStore } from '../duckdb/cold-store.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
 import {
@@ -20,7 +21,7 @@ import { detectPgDuckdb, type PgDuckdbStatus } from './pg-duckdb.ts';
 import type { PgSnapshot } from './pg-snapshot.ts';
 import { choosePushdown, type PushdownChoice } from './pushdown-choice.ts';
 import type { PushdownEstimate } from './pushdown-cost.ts';
-import type { BoundValue, ResolvedParams } from './report-definition.ts';
+import type { BoundValue, ResolvedParams } from './report-params.ts';
 import { RANGE_VARIABLES, rangeEnds, type TimeRange } from './report-range.ts';
 import { analyzeReportSql, type SqlReads } from './report-sql.ts';
 import { collectResult, type ReportRows, type ResultOutputOptions } from './result-output.ts';
@@ -50,7 +51,8 @@ export interface ReportRequest {
 
 /** What a run reads and how: shown by --explain and returned with every result. */
 export interface ReportPlan {
-  federation: PgReadMode;
+  /** How DuckDB read PostgreSQL for this run. */
+  federation: Federation;
   range: { from: string | null; to: string | null };
   tables: TablePlan[];
   /** Whether aggregates were computed per partition in PostgreSQL, and which; or why not. */
@@ -81,8 +83,6 @@ export type PushdownPlan =
 export interface ReportResult extends ReportRows {
   report: string;
   title: string;
-  /** How DuckDB read PostgreSQL for this run. */
-  readMode: PgReadMode;
   plan: ReportPlan;
   /** True when only the plan was asked for (--explain): no rows were read. */
   explainOnly: boolean;
@@ -137,7 +137,6 @@ export async function runReport(
         return {
           report: request.name,
           title: request.title,
-          readMode: store.readMode,
           explainOnly: request.explain,
           ...outcome,
         };
@@ -206,7 +205,7 @@ async function runInSnapshot(
   await createViews(connection, views);
   const query = rewrite.sql ?? request.sql;
   const plan: ReportPlan = {
-    federation: snapshot.readMode,
+    federation: snapshot.federation,
     range: { from: range.from?.toISOString() ?? null, to: range.to?.toISOString() ?? null },
     tables,
     pushdown: pushdownPlan,
@@ -257,7 +256,7 @@ function openSnapshot(
   const lockTables = reads.tables
     .filter((t) => readsHot(t))
     .map((t) => ({ schema: t.policy.schema, table: t.policy.table }));
-  return store.readMode === 'extension'
+  return store.federation === 'extension'
     ? openExtensionSnapshot(connection, lockTables)
     : openCopySnapshot(pgPool, () => store.spoolFile(), lockTables, range);
 }

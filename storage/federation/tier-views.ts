@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 
 import type { TablePolicy } from '../../config/policy.ts';
+import { tierViewNames } from '../../config/tier-view-names.ts';
 import { COLD_MANIFEST_TABLE, SOURCE_PARTITION_COLUMN } from '../duckdb/cold-store.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
@@ -8,7 +9,6 @@ import type { PgSnapshot } from './pg-snapshot.ts';
 import { duckRangeCondition, type TimeRange } from './report-range.ts';
 import type { TierView } from './report-sql.ts';
 import { readsCold, readsHot, type TablePlan } from './tier-plan.ts';
-import { tierViewNames } from './tier-view-names.ts';
 
 /** A view a run defines, with its SQL (shown by --explain). */
 export interface ViewDefinition {

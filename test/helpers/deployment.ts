@@ -7,6 +7,7 @@ import { inject } from 'vitest';
 
 import { connectTemporal } from '../../client/temporal-client.ts';
 import { type DucktierConfig, loadConfig } from '../../config/config.ts';
+import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
 import { coldStorePath } from '../../stack/stack.ts';
 import { ensureMoveStateSchema } from '../../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../../storage/postgres/pg-pool.ts';
@@ -50,7 +51,7 @@ export async function startDeployment(
       schedule: { id: `test-${name}-schedule` },
     }),
   );
-  const config = loadConfig({ file: configFile, env: {} });
+  const config = loadConfig({ file: configFile, env: {} }, DEMO_DEFAULTS);
   const pgTarget = testPgTarget(database);
   const pgPool = createPgPool(pgTarget, 'ducktier test');
   await ensureMoveStateSchema(pgPool);

@@ -8,6 +8,7 @@ import { inject } from 'vitest';
 import { connectTemporal } from '../../client/temporal-client.ts';
 import { type DucktierConfig, findPolicy, loadConfig } from '../../config/config.ts';
 import type { TablePolicyInput } from '../../config/policy.ts';
+import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
 import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
 import type { Stack } from '../../stack/stack.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
@@ -108,7 +109,7 @@ export function testConfigValues(
 }
 
 function testConfig(name: string, database: string, options: TestEnvOptions): DucktierConfig {
-  const config = loadConfig({ env: {}, values: testConfigValues(name, database, options) });
+  const config = loadConfig({ env: {}, values: testConfigValues(name, database, options) }, DEMO_DEFAULTS);
   mkdirSync(config.dataDir, { recursive: true });
   return config;
 }

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { startMigration } from '../../client/migrations.ts';
 import { triggerMigrationSchedule } from '../../client/schedule.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { expectColdEventsEqual, readColdEventsFromFile } from '../helpers/cold-events.ts';
 import { type Deployment, startDeployment } from '../helpers/deployment.ts';

@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { type DemoEvent, toPgTimestamp } from '../../demo/event-generator.ts';
 import { rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { getMove, listMoves } from '../../storage/postgres/pg-move-state.ts';
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
 import { allEvents, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';

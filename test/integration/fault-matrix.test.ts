@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 import { startMigration } from '../../client/migrations.ts';
 import { type DucktierConfig, loadConfig } from '../../config/config.ts';
+import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
 import { freePort } from '../../stack/free-port.ts';
 import { coldStorePath } from '../../stack/stack.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
@@ -98,7 +99,7 @@ interface Lane {
 
 function createLane(name: string, database: string, partition: string, options: TestEnvOptions = {}): Lane {
   const values = testConfigValues(name, database, options);
-  const config = loadConfig({ env: {}, values });
+  const config = loadConfig({ env: {}, values }, DEMO_DEFAULTS);
   mkdirSync(config.dataDir, { recursive: true });
   const configFile = path.join(config.dataDir, 'ducktier.config.json');
   writeFileSync(configFile, JSON.stringify(values));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runReportInvocation, runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { findPolicy } from '../../config/config.ts';
 import type { DemoEvent } from '../../demo/event-generator.ts';
-import type { ReportParams } from '../../storage/federation/report-definition.ts';
+import type { ReportParams } from '../../storage/federation/report-params.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';

@@ -1,10 +1,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { toPgTimestamp } from '../../demo/event-generator.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { createTestEnv, seedDemoData, type TestEnv, testPgTarget } from '../helpers/test-env.ts';
 import { allEvents } from '../helpers/truth.ts';
 

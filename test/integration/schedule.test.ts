@@ -1,9 +1,9 @@
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { ensureMigrationSchedule, triggerMigrationSchedule } from '../../client/schedule.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
 import { newestScheduledWorkflowId } from '../helpers/wait-for.ts';
 

@@ -3,8 +3,8 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { freePort } from '../../stack/free-port.ts';
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { ducktier } from '../helpers/cli.ts';
 import { type Deployment, startDeployment } from '../helpers/deployment.ts';
 import { holdPartitionLock } from '../helpers/partition-lock.ts';
