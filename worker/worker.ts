@@ -18,7 +18,7 @@ import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
-import { bundleWorkflowsInChild } from './workflow-bundle.ts';
+import { loadWorkflowBundle } from './workflow-bundle.ts';
 
 export interface RunningWorkers {
   /** Settles when the workers stop (after shutdown, or on a fatal error). */
@@ -145,7 +145,7 @@ async function launch(
     await ensureMoveStateSchema(pgPool);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
-    const workflowBundle = options.workflowBundle ?? (await bundleWorkflowsInChild());
+    const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
     const { mainActivities, coldActivities } = createActivities({
       config,
       pgPool,
