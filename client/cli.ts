@@ -42,7 +42,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
   provision: {
     run: provisionCommand,
-    summary: 'build or fetch the Temporal CLI and DuckDB postgres extension (cached)',
+    summary: 'build or fetch the Temporal CLI and DuckDB extensions (postgres, ducklake, httpfs; cached)',
   },
 };
 
