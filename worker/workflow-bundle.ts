@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
-import { forkTypeScript } from './fork-typescript.ts';
+import { forkTypeScript } from '../stack/fork-typescript.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 

@@ -4,6 +4,7 @@ import {
   type ExtensionAvailability,
   provisionDuckdbExtensions,
 } from '../../stack/duckdb-extensions.ts';
+import { provisionS3Server, S3RVER_VERSION } from '../../stack/s3-server.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
 import type { CommandContext } from '../cli.ts';
 import { parseCommandArgs } from '../cli-args.ts';
@@ -16,8 +17,9 @@ const WITHOUT: Record<DuckdbExtension, string> = {
 };
 
 /**
- * `ducktier provision`: makes the machine ready for the embedded stack (the Temporal CLI and DuckDB's postgres,
- * ducklake and httpfs extensions, cached outside the repository by version). Fast when the cache is warm.
+ * `ducktier provision`: makes the machine ready for the embedded stack (the Temporal CLI, DuckDB's postgres, ducklake
+ * and httpfs extensions, and the S3-compatible test server, cached outside the repository by version). Fast when the
+ * cache is warm.
  */
 export async function provisionCommand(context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs('provision', context.args, {});
@@ -27,9 +29,14 @@ export async function provisionCommand(context: CommandContext): Promise<number>
     ? { path: null, source: `existing cluster ${config.temporal.address}` }
     : await locateTemporalCli(context.log);
   const extensions = await provisionDuckdbExtensions(ALL_DUCKDB_EXTENSIONS, config.duckdb.extensionDir, context.log);
+  const s3Server = await provisionS3Server(context.log).catch((error: unknown) => ({
+    problem: (error as Error).message,
+  }));
   const seconds = (Date.now() - started) / 1000;
   if (values.json) {
-    context.print(JSON.stringify({ temporalCli: temporal, duckdbExtensions: extensions, seconds }, null, 2));
+    context.print(
+      JSON.stringify({ temporalCli: temporal, duckdbExtensions: extensions, s3TestServer: s3Server, seconds }, null, 2),
+    );
   } else {
     context.print(`✓ Temporal CLI: ${temporal.path ?? ''} (${temporal.source})`);
     for (const [name, extension] of Object.entries(extensions) as Array<[DuckdbExtension, ExtensionAvailability]>) {
@@ -39,6 +46,11 @@ export async function provisionCommand(context: CommandContext): Promise<number>
           : `! DuckDB ${name} extension unavailable (${WITHOUT[name]}): ${extension.reason}`,
       );
     }
+    context.print(
+      'packageDir' in s3Server
+        ? `✓ S3 test server: s3rver ${S3RVER_VERSION} in ${s3Server.packageDir} (${s3Server.source})`
+        : `! S3 test server unavailable (tests and benchmarks of a lake on S3 cannot run): ${s3Server.problem}`,
+    );
     context.print(`Provisioned in ${seconds.toFixed(1)}s`);
   }
   if (!extensions.postgres.available && config.duckdb.federation === 'extension') return 1;
