@@ -13,7 +13,7 @@ import { toolCacheDir } from './tool-cache.ts';
 
 /**
  * The S3-compatible server for tests, the demo and benchmarks: npm's s3rver (objects as files in a data directory).
- * Chosen over moto, MinIO and SeaweedFS by measurement: installed in seconds by npm alone, starts in under a second,
+ * Chosen over moto, MinIO and SeaweedFS by measurement: installed in seconds by npm alone, starts in a second or two,
  * about 100 MB of memory, and fast enough that the object store is never what a benchmark measures.
  */
 export const S3RVER_VERSION = '3.7.1';
