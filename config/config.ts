@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { UsageError } from '../errors/usage-error.ts';
+import { type ColdConfig, coldConfigSchema, coldEnvironment, resolveColdConfig } from './cold-config.ts';
 import { type TablePolicy, type TablePolicyInput, tablePolicySchema } from './policy.ts';
 import { type ReportDefinition, reportDefinitionSchema } from './report-definition.ts';
 import { tierViewNames } from './tier-view-names.ts';
@@ -32,11 +33,12 @@ const configSchema = z
         namespace: z.string().min(1).default('default'),
         /** Workflows and PostgreSQL-only activities. */
         taskQueue: z.string().min(1).default('ducktier'),
-        /** Activities that touch the DuckDB file; only the process that owns the file polls it. */
+        /** Activities that need the cold store: every worker process that opens it polls this queue. */
         coldTaskQueue: z.string().min(1).optional(),
       })
       .strict()
       .prefault({}),
+    cold: coldConfigSchema,
     duckdb: z
       .object({
         /** How DuckDB reads PostgreSQL: its postgres extension, COPY streams, or the extension when it loads. */
@@ -139,8 +141,9 @@ const configSchema = z
     });
   });
 
-export type DucktierConfig = Omit<z.output<typeof configSchema>, 'temporal' | 'dataDir' | 'reports'> & {
+export type DucktierConfig = Omit<z.output<typeof configSchema>, 'temporal' | 'dataDir' | 'reports' | 'cold'> & {
   dataDir: string;
+  cold: ColdConfig;
   reports: ReportDefinition[];
   temporal: z.output<typeof configSchema>['temporal'] & { coldTaskQueue: string };
   tables: TablePolicy[];
@@ -192,13 +195,16 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
       }),
     },
     schedule: { ...asRecord(raw.schedule), ...defined({ cron: env.DUCKTIER_SCHEDULE_CRON }) },
+    cold: mergeDefined(asRecord(raw.cold), coldEnvironment(env)),
   };
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw new UsageError(`invalid config: ${describeIssues(parsed.error)}`);
   const config = parsed.data;
+  const dataDir = path.resolve(config.dataDir);
   return {
     ...config,
-    dataDir: path.resolve(config.dataDir),
+    dataDir,
+    cold: resolveColdConfig(config.cold, dataDir),
     reports:
       config.reports ??
       (defaults?.reports ?? []).filter((report) => config.tables.some((policy) => policy.table === report.table)),
@@ -243,6 +249,16 @@ function unique(policies: TablePolicy[], table: string): TablePolicy | undefined
 
 function asRecord(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+/** `over` laid on `base`, nested objects merged the same way; fields `over` leaves undefined or empty keep `base`'s. */
+function mergeDefined(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const merged = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (typeof value === 'object' && value !== null) merged[key] = mergeDefined(asRecord(base[key]), asRecord(value));
+    else if (value !== undefined && value !== '') merged[key] = value;
+  }
+  return merged;
 }
 
 function defined(values: Record<string, string | undefined>): Record<string, string> {

@@ -4,18 +4,21 @@ import path from 'node:path';
 import type { DucktierConfig } from '../config/config.ts';
 import { externalPgTarget, type PgTarget } from '../storage/postgres/pg-target.ts';
 import { closeAll } from './close-all.ts';
-import { type ExtensionAvailability, provisionDuckdbExtension } from './duckdb-extensions.ts';
+import { type DuckdbExtension, type ExtensionAvailability, provisionDuckdbExtension } from './duckdb-extensions.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { freePort } from './free-port.ts';
 import type { ProgressLog } from './progress.ts';
 import { locateTemporalCli } from './temporal-cli.ts';
 import { startTemporalDevServer } from './temporal-dev-server.ts';
 
-/** Everything a ducktier process needs to reach: the hot tier, Temporal, the cold file and DuckDB's extension. */
+/**
+ * Everything a ducktier process needs to reach: the hot tier, Temporal and DuckDB's postgres extension (the cold tier's
+ * location is in the config).
+ */
 export interface Stack {
   postgres: PgTarget;
   temporal: { address: string; namespace: string; uiUrl?: string };
-  coldStorePath: string;
+  /** DuckDB's postgres extension, for reading PostgreSQL (federation); unavailable means COPY streams. */
   extension: ExtensionAvailability;
   /** Stops what this process started; a stack it only attached to keeps running. */
   stop(): Promise<void>;
@@ -30,14 +33,10 @@ interface StackFile {
 
 const PREFERRED_PORTS = { postgres: 54329, temporal: 7233, temporalUi: 8233 };
 
-export function coldStorePath(config: DucktierConfig): string {
-  return path.join(config.dataDir, 'cold', 'cold.duckdb');
-}
-
 /**
  * Starts the embedded default stack (or connects to the servers the config names), all of it kept in the data
  * directory so a second run resumes where the first stopped. `temporal: false` starts no dev server (a configured
- * cluster is still named); `extension: false` skips provisioning DuckDB's postgres extension.
+ * cluster is still named); `extension: false` skips provisioning DuckDB's extensions.
  */
 export async function startStack(
   config: DucktierConfig,
@@ -90,7 +89,6 @@ export async function startStack(
     return {
       postgres,
       temporal,
-      coldStorePath: coldStorePath(config),
       extension,
       stop: () => closeAll([...stoppers].reverse()),
     };
@@ -100,19 +98,41 @@ export async function startStack(
   }
 }
 
+/**
+ * Provisions DuckDB's extensions this deployment uses: the postgres extension for reading PostgreSQL (unless COPY is
+ * asked for), and for a lake its postgres (its catalog), ducklake and, on S3, httpfs, without which it cannot run.
+ */
 export async function provisionExtensionFor(config: DucktierConfig, log: ProgressLog): Promise<ExtensionAvailability> {
-  if (config.duckdb.federation === 'copy') return { available: false, reason: 'federation is set to copy' };
-  const extension = await provisionDuckdbExtension('postgres', config.duckdb.extensionDir, log);
+  const extension: ExtensionAvailability =
+    config.duckdb.federation === 'copy'
+      ? { available: false, reason: 'federation is set to copy' }
+      : await provisionDuckdbExtension('postgres', config.duckdb.extensionDir, log);
   if (!extension.available && config.duckdb.federation === 'extension') {
     throw new Error(
       `federation is set to 'extension' but DuckDB's postgres extension cannot load: ${extension.reason}`,
     );
   }
-  log(
-    extension.available
-      ? `✓ DuckDB postgres extension (${extension.source})`
-      : `! DuckDB postgres extension unavailable, using COPY streams: ${extension.reason}`,
-  );
+  if (config.duckdb.federation !== 'copy')
+    log(
+      extension.available
+        ? `✓ DuckDB postgres extension (${extension.source})`
+        : `! DuckDB postgres extension unavailable, using COPY streams: ${extension.reason}`,
+    );
+  if (config.cold.format === 'ducklake') {
+    const needed: DuckdbExtension[] = [
+      ...(extension.available ? [] : (['postgres'] as const)),
+      'ducklake',
+      ...(config.cold.s3 ? (['httpfs'] as const) : []),
+    ];
+    for (const name of needed) {
+      const lakeExtension = await provisionDuckdbExtension(name, config.duckdb.extensionDir, log);
+      if (!lakeExtension.available)
+        throw new Error(
+          `cold.format is 'ducklake' but DuckDB's ${name} extension cannot load: ${lakeExtension.reason}`,
+        );
+    }
+    log(`✓ DuckDB extensions for the lake: ${['postgres', ...needed.filter((n) => n !== 'postgres')].join(', ')}`);
+  }
   return extension;
 }
 
@@ -141,7 +161,6 @@ export function findRunningStack(config: DucktierConfig): Stack | undefined {
   return {
     postgres: file.postgres,
     temporal: file.temporal,
-    coldStorePath: coldStorePath(config),
     extension: { available: false, reason: `the cold store belongs to ducktier up (pid ${file.pid})` },
     stop: async () => {},
   };

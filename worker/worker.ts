@@ -12,9 +12,10 @@ import { createReportingActivities } from '../activities/reporting.ts';
 import { createTransferActivities } from '../activities/transfer.ts';
 import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
+import { extensionDirectory } from '../stack/duckdb-extensions.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { ColdStore, CopyStage } from '../storage/cold/cold-store.ts';
-import { DuckDbFileStore } from '../storage/cold/duckdb-file-store.ts';
+import { openColdStore } from '../storage/cold/open-cold-store.ts';
 import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
@@ -75,11 +76,12 @@ export async function startWorkers(
   stack: Stack,
   options: StartWorkerOptions = {},
 ): Promise<RunningWorkers> {
-  const coldStore = await DuckDbFileStore.open({
-    filePath: stack.coldStorePath,
-    extensionDir: stack.extension.available ? stack.extension.extensionDir : undefined,
-    memoryLimit: config.duckdb.memoryLimit,
+  const coldStore = await openColdStore(config, {
     pgTarget: stack.postgres,
+    federation: stack.extension.available ? 'extension' : 'copy',
+    extensionDir: stack.extension.available
+      ? stack.extension.extensionDir
+      : extensionDirectory(config.duckdb.extensionDir),
   });
   return {
     ...(await launch(config, stack, options, { coldStore, locks: new PartitionLocks(stack.postgres) })),

@@ -1,10 +1,10 @@
-import { statSync } from 'node:fs';
-
+import { describeColdTier } from '../../config/cold-config.ts';
 import { type DucktierConfig, findPolicy, findReport } from '../../config/config.ts';
 import type { TablePolicy } from '../../config/policy.ts';
 import { DEMO_POLICY } from '../../demo/demo-policy.ts';
 import { createDemoTable, findDemoSeed, seedDemoEvents } from '../../demo/demo-schema.ts';
 import { UsageError } from '../../errors/usage-error.ts';
+import { coldStoreUsage } from '../../storage/cold/cold-usage.ts';
 import type { JsonRow } from '../../storage/duckdb/duck-rows.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { countRows, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
@@ -90,9 +90,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
     out(
       `✓ Hot data: PostgreSQL partitions of ${policy.schema}.${policy.table} (row store): ${fmt(accounting.hotRows)} rows`,
     );
-    out(
-      `✓ Cold data: DuckDB file ${session.stack.coldStorePath} (${policy.coldTable}): ${fmt(accounting.coldRows)} rows`,
-    );
+    out(`✓ Cold data: ${describeColdTier(config.cold)} (${policy.coldTable}): ${fmt(accounting.coldRows)} rows`);
     out(`✓ Migration: Temporal workflows with advisory locks, verify before drop, saga compensation`);
     out(
       `✓ Federated queries: one SQL over both tiers in DuckDB (${federation === 'extension' ? 'postgres extension ATTACH' : 'COPY streams'})`,
@@ -111,8 +109,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
         JSON.stringify(
           {
             dataDir: config.dataDir,
-            coldStorePath: session.stack.coldStorePath,
-            coldStoreBytes: statSync(session.stack.coldStorePath).size,
+            coldStore: await coldStoreUsage(config.cold, session.pgPool),
             federation,
             temporalUi: session.stack.temporal.uiUrl ?? null,
             tables: [

@@ -1,5 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-
+import { describeColdTier } from '../../config/cold-config.ts';
+import { coldStoreUsage } from '../../storage/cold/cold-usage.ts';
 import { listPartitions, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { COLD_SERVING_STATES, listMoves } from '../../storage/postgres/pg-move-state.ts';
 import { listHeldLocks, lockSessionName } from '../../storage/postgres/pg-partition-locks.ts';
@@ -13,8 +13,8 @@ import { listRunningMoves } from '../running-moves.ts';
 import { openSession } from '../session.ts';
 
 /**
- * `ducktier status`: read from PostgreSQL's catalog and ducktier's move records, plus the running moves from Temporal
- * when it is reachable; it never opens the DuckDB file.
+ * `ducktier status`: read from PostgreSQL's catalog and ducktier's move records (and a lake's catalog there), plus the
+ * running moves from Temporal when it is reachable; it never opens the cold tier itself.
  */
 export async function statusCommand(context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs('status', context.args, {});
@@ -88,7 +88,7 @@ export async function statusCommand(context: CommandContext): Promise<number> {
         });
       }
     }
-    const coldFile = session.stack.coldStorePath;
+    const coldStore = await coldStoreUsage(config.cold, pool);
     const status = {
       dataDir: config.dataDir,
       postgres: session.stack.postgres.description,
@@ -97,7 +97,7 @@ export async function statusCommand(context: CommandContext): Promise<number> {
         taskQueue: config.temporal.taskQueue,
         problem: temporalProblem,
       },
-      coldStore: { path: coldFile, bytes: existsSync(coldFile) ? statSync(coldFile).size : 0 },
+      coldStore,
       tables,
       /** null when Temporal could not be asked. */
       runningMoves: running ? runningMoves : null,
@@ -111,12 +111,14 @@ export async function statusCommand(context: CommandContext): Promise<number> {
       return 0;
     }
     context.print(
-      `Data directory: ${status.dataDir}\nHot tier: ${status.postgres}\nCold tier: ${coldFile} (${formatBytes(status.coldStore.bytes)})`,
+      `Data directory: ${status.dataDir}\nHot tier: ${status.postgres}\nCold tier: ${describeColdTier(config.cold)}: ${fmt(coldStore.files)} ${coldStore.files === 1 ? 'file' : 'files'}, ${formatBytes(coldStore.bytes)}${coldStore.snapshot === null ? '' : `, lake snapshot ${coldStore.snapshot}`}`,
     );
     if (running)
       context.print(`Moves: Temporal at ${status.temporal.address}, task queue '${status.temporal.taskQueue}'`);
     for (const table of tables) {
-      context.print(`\n${table.table} -> DuckDB ${table.coldTable}`);
+      context.print(
+        `\n${table.table} -> ${config.cold.format === 'duckdb' ? 'DuckDB' : 'DuckLake'} ${table.coldTable}`,
+      );
       for (const p of table.partitions) {
         context.print(
           `  ${p.tier.padEnd(4)}  ${p.partition.padEnd(32)} ${fmt(p.rows).padStart(12)} rows  ${p.bytes === null ? '' : formatBytes(p.bytes)}`,

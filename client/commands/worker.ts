@@ -1,3 +1,4 @@
+import { describeColdTier } from '../../config/cold-config.ts';
 import type { DucktierConfig } from '../../config/config.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import { findRunningStack, startStack } from '../../stack/stack.ts';
@@ -39,7 +40,7 @@ export async function workerCommand(context: CommandContext): Promise<number> {
       throw error;
     }
     context.print(
-      `✓ Workers polling '${config.temporal.taskQueue}' and '${config.temporal.coldTaskQueue}' (cold file ${stack.coldStorePath})`,
+      `✓ Workers polling '${config.temporal.taskQueue}' and '${config.temporal.coldTaskQueue}' (cold tier: ${describeColdTier(config.cold)})`,
     );
   }
   context.print('Press Ctrl-C to stop.');

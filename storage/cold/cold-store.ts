@@ -71,6 +71,8 @@ export interface ColdStore {
   /** Where the cold rows live, for people: a file, or a lake's data path. */
   readonly location: string;
 
+  /** A cold table (or the manifest) as a DuckDB relation at its latest state, for tools and tests. */
+  relation(table: string): string;
   /** A DuckDB connection of this store (PostgreSQL attached as `pg` when reading through the extension). */
   withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T>;
   /** Creates the cold table from the mapped columns, or adds columns PostgreSQL gained since. */
@@ -96,7 +98,7 @@ export interface ColdStore {
   countPartition(coldTable: string, partition: string): Promise<number>;
   /** Rows of every partition in the cold table (0 when the table does not exist yet). */
   countTable(coldTable: string): Promise<number>;
-  /** Removes one partition's cold rows and manifest entry; safe to repeat. Returns the rows removed. */
+  /** Removes one partition's cold rows and its manifest entry; safe to repeat. Returns the rows removed. */
   deletePartition(ref: PartitionRef & { coldTable: string }): Promise<number>;
   /** A report run's view of the cold tier, inside `connection`'s open transaction (see ColdSnapshot). */
   openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot>;

@@ -13,6 +13,7 @@ import { CopyProgress } from '../postgres/pg-copy-progress.ts';
 import { quoteIdent } from '../sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
+import type { ColdManifest } from './cold-manifest.ts';
 import {
   COLD_MANIFEST_TABLE,
   type ColdSnapshot,
@@ -25,12 +26,21 @@ import {
   SOURCE_PARTITION_COLUMN,
 } from './cold-store.ts';
 
-/** Where a format keeps its tables inside DuckDB: how to name them in SQL, and how to find them in duckdb_tables(). */
+/** Attempts at a schema change that lost to a concurrent one (another worker creating the same table). */
+const SCHEMA_CHANGE_ATTEMPTS = 5;
+/** A DuckDB or DuckLake commit that lost to a concurrent transaction; repeating the work is the answer. */
+const COMMIT_CONFLICT = /Transaction conflict|write-write conflict|Failed to commit DuckLake transaction/;
+
+/**
+ * Where a format keeps its tables inside DuckDB (how to name them in SQL, and how to find them in duckdb_tables()), and
+ * how it keeps its manifest.
+ */
 export interface TablePlace {
   /** The prefix before a table's quoted name: `main` for the opened file, `lake` for an attached lake. */
   qualifier: string;
   /** A duckdb_tables()/duckdb_columns() condition selecting that database and schema. */
   tablesIn: string;
+  manifest: ColdManifest;
 }
 
 /**
@@ -49,9 +59,14 @@ export abstract class DuckColdStore implements ColdStore {
 
   abstract openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot>;
 
-  /** `qualifier."name"`: a table of this store in SQL. */
-  protected qualified(table: string): string {
+  /** `qualifier."name"`: a table of this store in SQL, at its latest state. */
+  relation(table: string): string {
     return `${this.place.qualifier}.${quoteIdent(table)}`;
+  }
+
+  /** The statements creating a cold table with these column definitions (a format may add its own, e.g. partitioning). */
+  protected createTableStatements(table: string, columnList: string): string[] {
+    return [`CREATE TABLE IF NOT EXISTS ${this.relation(table)} (${columnList})`];
   }
 
   private get tablesIn(): string {
@@ -67,32 +82,44 @@ export abstract class DuckColdStore implements ColdStore {
     }
   }
 
-  /** Creates the cold table from the mapped columns, or adds columns PostgreSQL gained since. */
+  /**
+   * Creates the cold table from the mapped columns, or adds columns PostgreSQL gained since, in one transaction. Another
+   * connection or worker may be making the same change: the loser of that race looks again and finds it done.
+   */
   async ensureColdTable(coldTable: string, columns: ColumnMapping[]): Promise<void> {
     await this.withConnection(async (connection) => {
-      const existing = new Map(
-        (
-          await connection.runAndReadAll(
-            `SELECT column_name, data_type FROM duckdb_columns() WHERE ${this.tablesIn} AND table_name = $1`,
-            [coldTable],
-          )
-        )
-          .getRowObjectsJson()
-          .map((row) => [String(row.column_name), String(row.data_type)]),
-      );
-      if (existing.size === 0) {
-        const list = columns.map((c) => `${quoteIdent(c.name)} ${c.duckType}`).join(', ');
-        await connection.run(
-          `CREATE TABLE IF NOT EXISTS ${this.qualified(coldTable)} (${list}, ${SOURCE_PARTITION_COLUMN} VARCHAR NOT NULL)`,
-        );
-        return;
-      }
-      for (const column of columns.filter((c) => !existing.has(c.name))) {
-        await connection.run(
-          `ALTER TABLE ${this.qualified(coldTable)} ADD COLUMN ${quoteIdent(column.name)} ${column.duckType}`,
-        );
+      for (let attempt = 1; ; attempt++) {
+        const existing = await this.columnNames(connection, coldTable);
+        const missing = columns.filter((c) => !existing.has(c.name));
+        if (existing.size > 0 && missing.length === 0) return;
+        const statements =
+          existing.size === 0
+            ? this.createTableStatements(
+                coldTable,
+                `${columns.map((c) => `${quoteIdent(c.name)} ${c.duckType}`).join(', ')}, ${SOURCE_PARTITION_COLUMN} VARCHAR NOT NULL`,
+              )
+            : missing.map(
+                (column) =>
+                  `ALTER TABLE ${this.relation(coldTable)} ADD COLUMN IF NOT EXISTS ${quoteIdent(column.name)} ${column.duckType}`,
+              );
+        try {
+          await inDuckTransaction(connection, async () => {
+            for (const statement of statements) await connection.run(statement);
+          });
+          return;
+        } catch (error) {
+          if (attempt >= SCHEMA_CHANGE_ATTEMPTS || !COMMIT_CONFLICT.test((error as Error).message)) throw error;
+        }
       }
     });
+  }
+
+  private async columnNames(connection: DuckDBConnection, table: string): Promise<Set<string>> {
+    const reader = await connection.runAndReadAll(
+      `SELECT column_name FROM duckdb_columns() WHERE ${this.tablesIn} AND table_name = $1`,
+      [table],
+    );
+    return new Set(reader.getRowObjectsJson().map((row) => String(row.column_name)));
   }
 
   /**
@@ -151,7 +178,7 @@ export abstract class DuckColdStore implements ColdStore {
         ? csvSelect(spool, source.columns, partitionLiteral)
         : extensionSelect(source.schema, source.partition, source.columns, partitionLiteral, pgWhere);
       const names = [...source.columns.map((c) => quoteIdent(c.name)), SOURCE_PARTITION_COLUMN].join(', ');
-      const coldTable = this.qualified(source.coldTable);
+      const coldTable = this.relation(source.coldTable);
       return await this.withConnection((connection) =>
         inDuckTransaction(connection, async () => {
           await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, {
@@ -174,18 +201,14 @@ export abstract class DuckColdStore implements ColdStore {
           // A whole partition was just replaced, so it holds what was inserted; some instants replaced leave the rest.
           const rows = selection ? await this.countRows(connection, source.coldTable, source.partition) : inserted;
           const writeId = randomUUID();
-          await connection.run(
-            `INSERT OR REPLACE INTO ${this.qualified(COLD_MANIFEST_TABLE)} (table_schema, table_name, partition_name, cold_table, rows, written_at, write_id)
-             VALUES ($schema, $table, $partition, $cold, $rows, now(), $writeId)`,
-            {
-              schema: source.schema,
-              table: source.table,
-              partition: source.partition,
-              cold: source.coldTable,
-              rows,
-              writeId,
-            },
-          );
+          await this.place.manifest.recordWrite(connection, this.relation(COLD_MANIFEST_TABLE), {
+            schema: source.schema,
+            table: source.table,
+            partition: source.partition,
+            coldTable: source.coldTable,
+            rows,
+            writeId,
+          });
           onStage?.('written');
           return { rows, writeId };
         }),
@@ -205,7 +228,7 @@ export abstract class DuckColdStore implements ColdStore {
         ...(selection ? [instantFilter('duckdb', timeColumnOf(source.columns, source), selection)] : []),
       ].join(' AND ');
       const reader = await connection.runAndReadAll(
-        fingerprintSelect('duckdb', source.columns, this.qualified(source.coldTable), where),
+        fingerprintSelect('duckdb', source.columns, this.relation(source.coldTable), where),
         {
           partition: source.partition,
         },
@@ -219,12 +242,36 @@ export abstract class DuckColdStore implements ColdStore {
   async manifestEntry(source: PartitionRef): Promise<ColdWrite | undefined> {
     return this.withConnection(async (connection) => {
       const reader = await connection.runAndReadAll(
-        `SELECT rows, write_id FROM ${this.qualified(COLD_MANIFEST_TABLE)} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
+        `SELECT rows, write_id FROM ${this.place.manifest.current(this.relation(COLD_MANIFEST_TABLE))}
+          WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
         { schema: source.schema, table: source.table, partition: source.partition },
       );
       const row = reader.getRowObjectsJson()[0];
       return row ? { rows: Number(row.rows), writeId: String(row.write_id) } : undefined;
     });
+  }
+
+  /**
+   * Whether `manifest` (the manifest table as a report's snapshot sees it) holds exactly the writes PostgreSQL's
+   * snapshot says serve the table's partitions.
+   */
+  protected async manifestHolds(
+    connection: DuckDBConnection,
+    manifest: string,
+    table: { schema: string; table: string },
+    writes: Array<{ partition: string; writeId: string | null }>,
+  ): Promise<boolean> {
+    if (writes.length === 0) return true;
+    const reader = await connection.runAndReadAll(
+      `SELECT partition_name, write_id FROM ${this.place.manifest.current(manifest)} WHERE table_schema = $schema AND table_name = $table`,
+      { schema: table.schema, table: table.table },
+    );
+    const held = new Map(
+      reader
+        .getRowObjectsJson()
+        .map((row) => [String(row.partition_name), row.write_id === null ? null : String(row.write_id)]),
+    );
+    return writes.every((write) => held.has(write.partition) && held.get(write.partition) === write.writeId);
   }
 
   /** Rows of one partition in the cold table (0 when the table does not exist yet). Read-only. */
@@ -237,39 +284,32 @@ export abstract class DuckColdStore implements ColdStore {
   async countTable(coldTable: string): Promise<number> {
     return this.withConnection(async (connection) => {
       if (!(await this.tableExists(connection, coldTable))) return 0;
-      const reader = await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${this.qualified(coldTable)}`);
+      const reader = await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${this.relation(coldTable)}`);
       return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
     });
   }
 
   private async countRows(connection: DuckDBConnection, coldTable: string, partition: string): Promise<number> {
     const reader = await connection.runAndReadAll(
-      `SELECT count(*)::BIGINT AS n FROM ${this.qualified(coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
+      `SELECT count(*)::BIGINT AS n FROM ${this.relation(coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
       { partition },
     );
     return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
   }
 
-  /** Removes one partition's cold rows and manifest entry (compensation); safe to repeat. */
+  /** Removes one partition's cold rows and records it in the manifest (compensation); safe to repeat. */
   async deletePartition(source: PartitionRef & { coldTable: string }): Promise<number> {
     return this.withConnection((connection) =>
       inDuckTransaction(connection, async () => {
         let deleted = 0;
         if (await this.tableExists(connection, source.coldTable)) {
           const result = await connection.run(
-            `DELETE FROM ${this.qualified(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
+            `DELETE FROM ${this.relation(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
             { partition: source.partition },
           );
           deleted = result.rowsChanged;
         }
-        await connection.run(
-          `DELETE FROM ${this.qualified(COLD_MANIFEST_TABLE)} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
-          {
-            schema: source.schema,
-            table: source.table,
-            partition: source.partition,
-          },
-        );
+        await this.place.manifest.recordRemoval(connection, this.relation(COLD_MANIFEST_TABLE), source);
         return deleted;
       }),
     );

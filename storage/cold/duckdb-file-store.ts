@@ -5,6 +5,7 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
 import { attachPostgres } from '../duckdb/pg-transport.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
+import { REPLACING_MANIFEST } from './cold-manifest.ts';
 import { COLD_MANIFEST_TABLE, type ColdSnapshot } from './cold-store.ts';
 import { DuckColdStore } from './duck-cold-store.ts';
 
@@ -17,8 +18,8 @@ export interface DuckDbFileOptions {
 }
 
 /**
- * The cold tier as one DuckDB file, opened read-write by exactly one process (the one polling the cold task queue):
- * its tables live in the file's `main` schema.
+ * The cold tier as one DuckDB file, opened read-write by exactly one process (the only one polling the cold task
+ * queue): its tables live in the file's `main` schema.
  */
 export class DuckDbFileStore extends DuckColdStore {
   static async open(options: DuckDbFileOptions): Promise<DuckDbFileStore> {
@@ -45,6 +46,7 @@ export class DuckDbFileStore extends DuckColdStore {
       {
         qualifier: 'main',
         tablesIn: `database_name = current_database() AND schema_name = 'main'`,
+        manifest: REPLACING_MANIFEST,
       },
     );
     await store.withConnection(async (connection) => {
@@ -70,20 +72,8 @@ export class DuckDbFileStore extends DuckColdStore {
    */
   async openSnapshot(connection: DuckDBConnection): Promise<ColdSnapshot> {
     return {
-      relation: (coldTable) => this.qualified(coldTable),
-      holdsWrites: async (table, writes) => {
-        if (writes.length === 0) return true;
-        const reader = await connection.runAndReadAll(
-          `SELECT partition_name, write_id FROM ${this.qualified(COLD_MANIFEST_TABLE)} WHERE table_schema = $schema AND table_name = $table`,
-          { schema: table.schema, table: table.table },
-        );
-        const held = new Map(
-          reader
-            .getRowObjectsJson()
-            .map((row) => [String(row.partition_name), row.write_id === null ? null : String(row.write_id)]),
-        );
-        return writes.every((write) => held.has(write.partition) && held.get(write.partition) === write.writeId);
-      },
+      relation: (coldTable) => this.relation(coldTable),
+      holdsWrites: (table, writes) => this.manifestHolds(connection, this.relation(COLD_MANIFEST_TABLE), table, writes),
     };
   }
 }

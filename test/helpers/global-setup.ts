@@ -12,6 +12,8 @@ import {
 } from '../../stack/duckdb-extensions.ts';
 import { startEmbeddedPostgres } from '../../stack/embedded-postgres.ts';
 import { freePort } from '../../stack/free-port.ts';
+import type { S3Endpoint } from '../../stack/s3-request.ts';
+import { startS3Server } from '../../stack/s3-server.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
 import { startTemporalDevServer } from '../../stack/temporal-dev-server.ts';
 import { bundleWorkflows } from '../../worker/workflow-bundle.ts';
@@ -26,7 +28,27 @@ declare module 'vitest' {
     duckdbExtensions: DuckdbExtension[];
     workflowBundlePath: string;
     scratchDir: string;
+    /** The cold tier every test deployment gets unless a test chooses (DUCKTIER_TEST_COLD_STORE). */
+    testColdStore: TestColdStore;
+    /** The S3 test server, started when the run's cold store is a lake on S3. */
+    s3: TestS3 | null;
   }
+}
+
+/** The cold tiers the suite runs on: a DuckDB file, a DuckLake on a local directory, a DuckLake on S3 (s3rver). */
+export const TEST_COLD_STORES = ['duckdb', 'lake', 'lake-s3'] as const;
+export type TestColdStore = (typeof TEST_COLD_STORES)[number];
+
+/** The S3 test server, and a bucket created at start where deployments keep their objects under prefixes of their own. */
+export type TestS3 = S3Endpoint & { bucket: string };
+
+const TEST_BUCKET = 'ducktier-test';
+
+function testColdStore(): TestColdStore {
+  const chosen = process.env.DUCKTIER_TEST_COLD_STORE || 'duckdb';
+  if (!(TEST_COLD_STORES as readonly string[]).includes(chosen))
+    throw new Error(`DUCKTIER_TEST_COLD_STORE must be one of ${TEST_COLD_STORES.join(', ')}, not '${chosen}'`);
+  return chosen as TestColdStore;
 }
 
 /**
@@ -35,6 +57,8 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const log = (message: string) => process.stderr.write(`[test stack] ${message}\n`);
+  const coldStore = testColdStore();
+  log(`cold store: ${coldStore}`);
   const scratchDir = mkdtempSync(path.join(os.tmpdir(), 'ducktier-test-'));
   chmodSync(scratchDir, 0o755); // embedded PostgreSQL runs as an unprivileged user when the tests run as root
   const extensions = await provisionDuckdbExtensions(
@@ -56,6 +80,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     namespace: 'default',
     log,
   });
+  const s3 = coldStore === 'lake-s3' ? await startS3Server({ dataDir: path.join(scratchDir, 's3'), log }) : undefined;
+  await s3?.createBucket(TEST_BUCKET);
   const bundle = await bundleWorkflows();
   const workflowBundlePath = path.join(scratchDir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, bundle.code);
@@ -69,8 +95,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   );
   project.provide('workflowBundlePath', workflowBundlePath);
   project.provide('scratchDir', scratchDir);
+  project.provide('testColdStore', coldStore);
+  project.provide('s3', s3 ? { ...s3.endpoint, bucket: TEST_BUCKET } : null);
 
   return async () => {
+    await s3?.stop();
     await temporal.stop();
     await postgres.stop();
     rmSync(scratchDir, { recursive: true, force: true });

@@ -114,7 +114,7 @@ describe.each(['extension', 'copy'] as const)(
           await connection.runAndReadAll(`
           SELECT id::INTEGER AS id, "Created At"::VARCHAR AS at, amount::VARCHAR AS amount, huge, ratio, tags, nums, payload::VARCHAR AS payload,
                  uid::VARCHAR AS uid, hex(blob) AS blob, note, flag, mood, addr, span::VARCHAR AS span, day::VARCHAR AS day, payload IS NULL AS payload_is_sql_null
-            FROM "${COLD}" ORDER BY id`)
+            FROM ${env.workers.coldStore.relation(COLD)} ORDER BY id`)
         ).getRowObjectsJson(),
       );
       expect(

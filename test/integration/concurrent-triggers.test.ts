@@ -7,7 +7,8 @@ import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import type { UpProcess } from '../helpers/cli.ts';
-import { expectColdEventsEqual, readColdEventsFromFile } from '../helpers/cold-events.ts';
+import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
+import { withColdStore } from '../helpers/cold-store.ts';
 import { createTestDeployment, seedDemoData, type TestDeployment } from '../helpers/deployment.ts';
 import { holdPartitionLock } from '../helpers/partition-lock.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
@@ -108,8 +109,8 @@ describe('triggers racing for one partition', () => {
       },
     ]);
 
-    // DuckDB holds exactly the partition's original rows, once (read after `up` lets go of the file).
+    // The cold tier holds exactly the partition's original rows, once (read after `up` lets go of a DuckDB file).
     expect(await up.stop()).toBe(0);
-    expectColdEventsEqual(await readColdEventsFromFile(deployment.stack.coldStorePath), expected);
+    expectColdEventsEqual(await withColdStore(deployment, readColdEvents), expected);
   });
 });

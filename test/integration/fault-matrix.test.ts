@@ -6,14 +6,13 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { startMigration } from '../../client/migrations.ts';
 import type { DucktierConfig } from '../../config/config.ts';
 import { freePort } from '../../stack/free-port.ts';
-import { coldStorePath } from '../../stack/stack.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
 import { startTemporalDevServer } from '../../stack/temporal-dev-server.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
-import { readColdFile } from '../helpers/cold-file.ts';
+import { withColdStore } from '../helpers/cold-store.ts';
 import {
   createTestDeployment,
   type DeploymentOptions,
@@ -116,21 +115,23 @@ async function pgRows(db: pg.Pool, partition: string): Promise<TruthRow[]> {
   return rows;
 }
 
-/** The whole cold file of a lane (it only ever received this lane's partition), read after its worker stopped. */
-async function coldContents(lane: Lane) {
-  return readColdFile(coldStorePath(lane.config), async (connection) => {
-    const read = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJS();
-    const tables = await read(`SELECT table_name FROM duckdb_tables() WHERE table_name = 'events_historical'`);
-    const rows =
-      tables.length === 0
+/** The whole cold tier of a lane (it only ever received this lane's partition), read after its worker stopped. */
+async function coldContents(deployment: TestDeployment, lane: Lane) {
+  return withColdStore({ config: lane.config, stack: deployment.stack }, async (store) => {
+    const rows = await store.withConnection(async (connection) =>
+      (await store.countTable('events_historical')) === 0
         ? []
-        : await read(
-            `SELECT id, event_type, user_id, epoch_ms("timestamp")::DOUBLE AS ms, data, _ducktier_partition FROM events_historical ORDER BY id`,
-          );
-    const manifest = await read(
-      `SELECT partition_name, rows::DOUBLE AS rows FROM ducktier_cold_partitions ORDER BY partition_name`,
+        : (
+            await connection.runAndReadAll(
+              `SELECT id, event_type, user_id, epoch_ms("timestamp")::DOUBLE AS ms, data, _ducktier_partition FROM ${store.relation('events_historical')} ORDER BY id`,
+            )
+          ).getRowObjectsJS(),
     );
-    return { rows: rows.map((row) => ({ ...row, data: JSON.parse(String(row.data)) })), manifest };
+    const entry = await store.manifestEntry({ schema: 'public', table: 'events', partition: lane.partition });
+    return {
+      rows: rows.map((row) => ({ ...row, data: JSON.parse(String(row.data)) })),
+      manifest: entry ? [{ partition_name: lane.partition, rows: entry.rows }] : [],
+    };
   });
 }
 
@@ -147,7 +148,7 @@ async function expectMovedWhole(deployment: TestDeployment, lane: Lane, worker: 
   expect(await listHeldLocks(deployment.pgPool, [{ schema: 'public', partition: lane.partition }])).toEqual([]);
   expect((await deployment.temporal.workflow.getHandle(lane.moveId).describe()).status.name).toBe('COMPLETED');
   expect(await worker.interrupt()).toEqual({ code: 0, signal: null });
-  expect(await coldContents(lane)).toEqual({
+  expect(await coldContents(deployment, lane)).toEqual({
     rows: lane.truth.map((row) => ({ ...row, _ducktier_partition: lane.partition })),
     manifest: [{ partition_name: lane.partition, rows: lane.truth.length }],
   });
@@ -231,7 +232,7 @@ describe.concurrent('fault matrix: real worker processes die mid-move, the move 
     expect(await listHeldLocks(deployment.pgPool, [{ schema: 'public', partition: lane.partition }])).toEqual([]);
 
     expect(await worker.interrupt()).toEqual({ code: 0, signal: null });
-    expect(await coldContents(lane)).toEqual({ rows: [], manifest: [] });
+    expect(await coldContents(deployment, lane)).toEqual({ rows: [], manifest: [] });
   });
 
   test('the Temporal dev server restarts while the detach is in flight; the running worker reconnects and the move completes', async () => {
