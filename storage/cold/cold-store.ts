@@ -45,6 +45,8 @@ export interface ColdWrite {
  * says serve the partitions.
  */
 export interface ColdSnapshot {
+  /** The lake snapshot the run reads (pinned in its PostgreSQL snapshot); null for a DuckDB file. */
+  readonly version: number | null;
   /** A DuckDB relation holding the cold table's rows as this run sees them. */
   relation(coldTable: string): string;
   /**

@@ -72,6 +72,7 @@ export class DuckDbFileStore extends DuckColdStore {
    */
   async openSnapshot(connection: DuckDBConnection): Promise<ColdSnapshot> {
     return {
+      version: null,
       relation: (coldTable) => this.relation(coldTable),
       holdsWrites: (table, writes) => this.manifestHolds(connection, this.relation(COLD_MANIFEST_TABLE), table, writes),
     };

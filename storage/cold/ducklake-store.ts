@@ -92,6 +92,10 @@ export class DuckLakeStore extends DuckColdStore {
   /**
    * Pins the run's view of the lake to the latest lake snapshot its PostgreSQL snapshot sees (see the class comment);
    * the pinned manifest then always holds the writes the move records name, so holdsWrites should never fail.
+   *
+   * DuckLake fixes a DuckDB transaction's view of the lake at the transaction's first read of it; a version committed
+   * after that is "not found". The run must therefore not read the lake before this pin: its first read (the pinned
+   * manifest) then comes after the pinned snapshot committed, and sees it.
    */
   async openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot> {
     const [row] = await inSnapshot(
@@ -102,6 +106,7 @@ export class DuckLakeStore extends DuckColdStore {
       throw new Error(`the lake's catalog has no snapshot (read ${String(row?.version)})`);
     const pinned = (table: string) => `${this.relation(table)} AT (VERSION => ${version})`;
     return {
+      version,
       relation: pinned,
       holdsWrites: (table, writes) => this.manifestHolds(connection, pinned(COLD_MANIFEST_TABLE), table, writes),
     };

@@ -54,6 +54,11 @@ export interface ReportPlan {
   federation: Federation;
   range: { from: string | null; to: string | null };
   tables: TablePlan[];
+  /**
+   * The cold tier's side of the run's snapshot: the lake snapshot it pinned (null for a DuckDB file), and the attempt
+   * that held every write PostgreSQL's snapshot names (a DuckDB file's snapshot may predate it: the run starts again).
+   */
+  coldSnapshot: { lakeVersion: number | null; attempt: number };
   /** Whether aggregates were computed per partition in PostgreSQL, and which; or why not. */
   pushdown: PushdownPlan;
   pgDuckdb: PgDuckdbStatus;
@@ -90,8 +95,8 @@ export interface ReportResult extends ReportRows {
 /**
  * Runs one report as a single DuckDB statement over the tiers it needs, inside one read-only DuckDB transaction and
  * one PostgreSQL snapshot (see pg-snapshot.ts). The run's time range routes it: only partitions whose bounds meet
- * the range are read, from the tier their move record in that snapshot assigns them to. Starts again if the DuckDB
- * snapshot turns out older than PostgreSQL's.
+ * the range are read, from the tier their move record in that snapshot assigns them to. A lake is pinned in that same
+ * snapshot; a DuckDB file's snapshot may turn out older than PostgreSQL's, and the run then starts again.
  */
 export async function runReport(
   store: ColdStore,
@@ -121,7 +126,10 @@ export async function runReport(
           const snapshot = await openSnapshot(store, connection, pgPool, reads, request.params.range);
           try {
             const cold = await store.openSnapshot(connection, (sql) => snapshot.query(sql));
-            return await runInSnapshot(connection, snapshot, cold, reads, columnsOf, pushdown, request, output, what);
+            return await runInSnapshot(connection, snapshot, cold, reads, columnsOf, pushdown, request, output, {
+              what,
+              attempt,
+            });
           } finally {
             await snapshot.close();
           }
@@ -154,7 +162,7 @@ async function runInSnapshot(
   pushdown: AggregatePushdown | { reason: string },
   request: ReportRequest,
   output: ResultOutputOptions,
-  what: string,
+  { what, attempt }: { what: string; attempt: number },
 ): Promise<(ReportRows & { plan: ReportPlan }) | undefined> {
   const { range } = request.params;
   const tables: TablePlan[] = [];
@@ -210,6 +218,7 @@ async function runInSnapshot(
     federation: snapshot.federation,
     range: { from: range.from?.toISOString() ?? null, to: range.to?.toISOString() ?? null },
     tables,
+    coldSnapshot: { lakeVersion: cold.version, attempt },
     pushdown: pushdownPlan,
     pgDuckdb,
   };
