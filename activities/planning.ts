@@ -2,7 +2,7 @@ import type pg from 'pg';
 
 import { type DucktierConfig, findPolicy, policyFor } from '../config/config.ts';
 import { UsageError } from '../errors/usage-error.ts';
-import type { MovePlan, MovePlanning, PartitionMoveRef } from '../storage/moves/move-types.ts';
+import type { MoveJob, MovePlan, PartitionMoveRef } from '../storage/moves/move-types.ts';
 import { planMoves } from '../storage/moves/plan-moves.ts';
 import { prepareMove } from '../storage/moves/prepare-move.ts';
 
@@ -17,17 +17,18 @@ export function createPlanningActivities({ config, pgPool, now = () => new Date(
   return {
     /**
      * Premakes partitions, sweeps DEFAULT and lists the partitions past the threshold (each policy's hot window unless
-     * `olderThanMs` is given), or just the one partition asked for.
+     * `olderThanMs` is given), or just the one partition asked for; with how many to move at once.
      */
-    async planMoves(input: { table?: string; partition?: string; olderThanMs?: number }): Promise<MovePlanning> {
+    async planMoves(input: { table?: string; partition?: string; olderThanMs?: number }): Promise<MoveJob> {
       if (input.partition && !input.table) throw new UsageError('a partition was given without its table');
       const policies = input.table ? [findPolicy(config, input.table)] : config.tables;
       const at = now();
-      return planMoves(pgPool, policies, {
+      const planning = await planMoves(pgPool, policies, {
         now: at,
         cutoff: (policy) => new Date(at.getTime() - (input.olderThanMs ?? policy.hotWindow)),
         ...(input.partition ? { partition: input.partition } : {}),
       });
+      return { ...planning, concurrency: config.moves.concurrency };
     },
 
     /** Checks the partition may move and records the move as started (see storage/moves/prepare-move.ts). */

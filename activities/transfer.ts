@@ -8,7 +8,7 @@ import { detachMovedPartition } from '../storage/moves/detach-partition.ts';
 import { discardColdCopy } from '../storage/moves/discard-copy.ts';
 import { dropMovedPartition } from '../storage/moves/drop-partition.ts';
 import { lockedSource } from '../storage/moves/move-source.ts';
-import type { DetachResult, PartitionMoveRef, VerifyResult } from '../storage/moves/move-types.ts';
+import type { DetachResult, PartitionHold, PartitionMoveRef, VerifyResult } from '../storage/moves/move-types.ts';
 import { verifyCopy } from '../storage/moves/verify-copy.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { KEEP_ALIVE_EVERY_MS } from './keep-alive.ts';
@@ -18,23 +18,28 @@ export interface TransferDeps {
   pgPool: pg.Pool;
   cold: ColdStore;
   locks: PartitionLocks;
+  /** This worker process's own task queue, where the steps of the moves whose locks it holds run. */
+  holderQueue: string;
   /** Told where each copy stands (see CopyStage); only fault-injection runs pass one. */
   onCopyStage?: (stage: CopyStage) => void;
 }
 
 /**
  * Moving a partition's rows between the tiers, under its advisory lock: lock, copy, verify, detach, drop, unlock, and
- * discarding a copy that must not stay. They need the cold store, so they run in the process that owns it (the cold
- * queue); the locks live on sessions of that process. Every step that changes or compares data takes the lock again,
- * so a step retried in a new process holds it too.
+ * discarding a copy that must not stay. They need the cold store, so they run in worker processes that have one. The
+ * lock is taken on the shared cold queue and lives on a session of the process that took it; the later steps run on
+ * that process's own queue (workflows/lock-holder.ts). Every step that changes or compares data takes the lock again,
+ * so a step retried after its session was lost holds it too.
  */
-export function createTransferActivities({ config, pgPool, cold, locks, onCopyStage }: TransferDeps) {
+export function createTransferActivities({ config, pgPool, cold, locks, holderQueue, onCopyStage }: TransferDeps) {
   const policyOf = (move: PartitionMoveRef) => policyFor(config, move.schema, move.table);
   const sourceOf = (move: PartitionMoveRef) => lockedSource(locks, pgPool, policyOf(move), move);
 
   return {
-    async lockPartition(input: { move: PartitionMoveRef }): Promise<void> {
+    /** Takes the lock in this process, which then holds it: the move's later steps come to its own queue. */
+    async lockPartition(input: { move: PartitionMoveRef }): Promise<PartitionHold> {
       await locks.acquire(input.move.schema, input.move.partition, input.move.workflowId);
+      return { holderQueue };
     },
 
     async unlockPartition(input: { move: PartitionMoveRef }): Promise<void> {

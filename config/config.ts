@@ -63,6 +63,11 @@ const configSchema = z
          * application's queries; 0 keeps the move to one backend so inserts stay near their idle latency.
          */
         verifyParallelWorkers: z.number().int().min(0).max(16).default(0),
+        /**
+         * Partitions one run moves at once. Default: 1 for a DuckDB file (one process writes it), 4 for a lake (every
+         * worker process takes moves: run at least as many as there are workers).
+         */
+        concurrency: z.number().int().min(1).max(64).optional(),
       })
       .strict()
       .prefault({}),
@@ -141,9 +146,13 @@ const configSchema = z
     });
   });
 
-export type DucktierConfig = Omit<z.output<typeof configSchema>, 'temporal' | 'dataDir' | 'reports' | 'cold'> & {
+export type DucktierConfig = Omit<
+  z.output<typeof configSchema>,
+  'temporal' | 'dataDir' | 'reports' | 'cold' | 'moves'
+> & {
   dataDir: string;
   cold: ColdConfig;
+  moves: z.output<typeof configSchema>['moves'] & { concurrency: number };
   reports: ReportDefinition[];
   temporal: z.output<typeof configSchema>['temporal'] & { coldTaskQueue: string };
   tables: TablePolicy[];
@@ -205,6 +214,7 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
     ...config,
     dataDir,
     cold: resolveColdConfig(config.cold, dataDir),
+    moves: { ...config.moves, concurrency: config.moves.concurrency ?? (config.cold.format === 'ducklake' ? 4 : 1) },
     reports:
       config.reports ??
       (defaults?.reports ?? []).filter((report) => config.tables.some((policy) => policy.table === report.table)),

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -27,10 +29,12 @@ export interface RunningWorkers {
   done: Promise<void>;
   shutdown(): Promise<void>;
   coldStore: ColdStore;
+  /** This process's own task queue, where the steps under the partition locks it holds run. */
+  holderQueue: string;
 }
 
-/** A process that polls only the main queue (the cold queue stays with the process owning the DuckDB file). */
-export type RunningMainWorker = Omit<RunningWorkers, 'coldStore'>;
+/** A process that polls only the main queue (beside `ducktier up`, which alone opens a DuckDB file cold tier). */
+export type RunningMainWorker = Omit<RunningWorkers, 'coldStore' | 'holderQueue'>;
 
 export interface StartWorkerOptions {
   workflowBundle?: NonNullable<WorkerOptions['workflowBundle']>;
@@ -68,8 +72,9 @@ function safeJson(value: unknown): string {
 }
 
 /**
- * Starts both workers of a ducktier process: the main queue (workflows, PostgreSQL activities) and the cold queue
- * (DuckDB activities). This process opens the DuckDB file read-write and is the only one polling the cold queue.
+ * Starts the workers of a process with a cold store: the main queue (workflows, PostgreSQL activities), the shared cold
+ * queue (taking partition locks, reports) and the process's own holder queue (the steps under the locks it holds).
+ * A DuckDB file is opened by one process only; a lake by every worker process.
  */
 export async function startWorkers(
   config: DucktierConfig,
@@ -83,9 +88,11 @@ export async function startWorkers(
       ? stack.extension.extensionDir
       : extensionDirectory(config.duckdb.extensionDir),
   });
+  const holderQueue = holderQueueName(config.temporal.coldTaskQueue);
   return {
-    ...(await launch(config, stack, options, { coldStore, locks: new PartitionLocks(stack.postgres) })),
+    ...(await launch(config, stack, options, { coldStore, locks: new PartitionLocks(stack.postgres), holderQueue })),
     coldStore,
+    holderQueue,
   };
 }
 
@@ -98,15 +105,21 @@ export function startMainWorker(
   return launch(config, stack, options);
 }
 
+/** What a process with a cold store gives its cold activities. */
+export interface ColdDeps {
+  coldStore: ColdStore;
+  locks: PartitionLocks;
+  /** This process's own task queue, where the steps under the locks it holds run. */
+  holderQueue: string;
+  onCopyStage?: ((stage: CopyStage) => void) | undefined;
+}
+
 /**
  * The activities a process registers, their errors classified for Temporal: planning and compensation need only
- * PostgreSQL (the main queue); transfers and reports need the cold store, which only its owner has (the cold queue).
+ * PostgreSQL (the main queue); transfers and reports need a cold store (the shared cold queue, and the holder queue of
+ * the process itself).
  */
-export function createActivities(deps: {
-  config: DucktierConfig;
-  pgPool: pg.Pool;
-  cold?: { coldStore: ColdStore; locks: PartitionLocks; onCopyStage?: ((stage: CopyStage) => void) | undefined };
-}) {
+export function createActivities(deps: { config: DucktierConfig; pgPool: pg.Pool; cold?: ColdDeps }) {
   const { config, pgPool, cold } = deps;
   const mainActivities = classified({
     ...createPlanningActivities({ config, pgPool }),
@@ -120,6 +133,7 @@ export function createActivities(deps: {
         pgPool,
         cold: cold.coldStore,
         locks: cold.locks,
+        holderQueue: cold.holderQueue,
         ...(cold.onCopyStage ? { onCopyStage: cold.onCopyStage } : {}),
       }),
       ...createReportingActivities({ config, pgPool, cold: cold.coldStore }),
@@ -127,12 +141,23 @@ export function createActivities(deps: {
   return { mainActivities, coldActivities };
 }
 
-/** Runs the main queue's worker, and the cold queue's when given the cold store; owns `cold` from here on. */
+/**
+ * A task queue of this process alone (`<cold queue>-holder-<host>-<pid>-<random>`): the steps of the moves whose locks
+ * it holds come here. A new process gets a new queue, so nothing scheduled for a dead one reaches it.
+ */
+export function holderQueueName(coldTaskQueue: string): string {
+  return `${coldTaskQueue}-holder-${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Runs the main queue's worker, and when given the cold store, the shared cold queue's and this process's holder
+ * queue's; owns `cold` from here on.
+ */
 async function launch(
   config: DucktierConfig,
   stack: Stack,
   options: StartWorkerOptions,
-  cold?: { coldStore: ColdStore; locks: PartitionLocks },
+  cold?: Omit<ColdDeps, 'onCopyStage'>,
 ): Promise<RunningMainWorker> {
   installRuntimeLogger(path.join(config.dataDir, 'logs', 'worker.log'));
   const pgPool = createPgPool(stack.postgres, 'ducktier worker');
@@ -168,16 +193,27 @@ async function launch(
         interceptors,
       }),
     );
-    if (coldActivities) {
+    if (cold && coldActivities) {
+      const activities = keepAlive(coldActivities, ['copyPartitionToCold']);
       workers.push(
         await Worker.create({
           connection,
           namespace: stack.temporal.namespace,
           taskQueue: config.temporal.coldTaskQueue,
-          activities: keepAlive(coldActivities, ['copyPartitionToCold']),
+          activities,
           interceptors,
-          // Reports run beside a copy; DuckDB's MVCC keeps them apart.
+          // Reports and lock-taking; reports run beside this process's moves, DuckDB's MVCC keeps them apart.
           maxConcurrentActivityTaskExecutions: 4,
+        }),
+        await Worker.create({
+          connection,
+          namespace: stack.temporal.namespace,
+          taskQueue: cold.holderQueue,
+          activities,
+          interceptors,
+          // Only steps of moves whose locks this process holds come here; a step must never wait for a free slot,
+          // or the workflow would take it for a dead holder (HOLDER_PICKUP_TIMEOUT).
+          maxConcurrentActivityTaskExecutions: 64,
         }),
       );
     }

@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 
+import type { DuePartition } from '../activities/activity-types.ts';
 import { planningActivities } from './activity-proxies.ts';
 import { rootCauseMessage } from './failure-message.ts';
 import { migratePartitionWorkflow } from './migrate-partition.ts';
@@ -19,45 +20,48 @@ export interface MigrateDueInput {
 
 /**
  * The scheduled job: premake partitions, find those older than the hot window, and move each in a child workflow
- * whose ID is fixed by table and partition, so two triggers can never move the same partition twice.
+ * whose ID is fixed by table and partition, so two triggers can never move the same partition twice. Up to the
+ * planned concurrency of children run at once (worker processes share them); outcomes keep the planned order.
  */
 export async function migrateDueWorkflow(input: MigrateDueInput): Promise<MoveOutcome[]> {
   const planning = planningActivities();
-  const { due, problems } = await planning.planMoves({
+  const { due, problems, concurrency } = await planning.planMoves({
     table: input.table,
     partition: input.partition,
     olderThanMs: input.olderThanMs,
   });
-  const outcomes: MoveOutcome[] = problems.map(({ table, error }) => ({ table, status: 'failed', error }));
-  for (const { schema, ...candidate } of due) {
-    const workflowId = moveWorkflowId(workflowInfo().taskQueue, schema, candidate.table, candidate.partition);
-    try {
-      outcomes.push(
-        await executeChild(migratePartitionWorkflow, {
-          workflowId,
-          args: [
-            {
-              schema,
-              table: candidate.table,
-              partition: candidate.partition,
-              coldTaskQueue: input.coldTaskQueue,
-              olderThanMs: input.olderThanMs,
-            },
-          ],
-        }),
-      );
-    } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) {
-        outcomes.push({ table: candidate.table, partition: candidate.partition, status: 'already-running' });
-      } else {
-        outcomes.push({
+  const moved: MoveOutcome[] = new Array<MoveOutcome>(due.length);
+  let next = 0;
+  const mover = async () => {
+    for (let index = next++; index < due.length; index = next++) moved[index] = await moveOne(due[index]!, input);
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(concurrency, 1), due.length) }, mover));
+  return [...problems.map(({ table, error }): MoveOutcome => ({ table, status: 'failed', error })), ...moved];
+}
+
+async function moveOne({ schema, ...candidate }: DuePartition, input: MigrateDueInput): Promise<MoveOutcome> {
+  const workflowId = moveWorkflowId(workflowInfo().taskQueue, schema, candidate.table, candidate.partition);
+  try {
+    return await executeChild(migratePartitionWorkflow, {
+      workflowId,
+      args: [
+        {
+          schema,
           table: candidate.table,
           partition: candidate.partition,
-          status: 'failed',
-          error: rootCauseMessage(error),
-        });
-      }
-    }
+          coldTaskQueue: input.coldTaskQueue,
+          olderThanMs: input.olderThanMs,
+        },
+      ],
+    });
+  } catch (error) {
+    if (error instanceof WorkflowExecutionAlreadyStartedError)
+      return { table: candidate.table, partition: candidate.partition, status: 'already-running' };
+    return {
+      table: candidate.table,
+      partition: candidate.partition,
+      status: 'failed',
+      error: rootCauseMessage(error),
+    };
   }
-  return outcomes;
 }

@@ -2,8 +2,9 @@ import { ApplicationFailure, CancellationScope, log, workflowInfo } from '@tempo
 
 import type { PartitionMoveRef } from '../activities/activity-types.ts';
 import { FAILURE_TYPES } from '../errors/failure-types.ts';
-import { compensationActivities, copyActivities, planningActivities, transferActivities } from './activity-proxies.ts';
+import { compensationActivities, planningActivities } from './activity-proxies.ts';
 import { rootCauseMessage } from './failure-message.ts';
+import { LockHolder } from './lock-holder.ts';
 import type { MoveOutcome } from './move-outcome.ts';
 
 export interface MigratePartitionInput {
@@ -18,7 +19,7 @@ export interface MigratePartitionInput {
 /**
  * Moves one partition to the cold tier as a saga: lock, copy, verify, detach, drop, unlock. Each step is followed by the
  * compensation it makes necessary; a failure before the drop undoes them newest first, leaving PostgreSQL whole.
- * After the drop there is only forward.
+ * After the drop there is only forward. The steps under the partition's lock run where the lock is held (LockHolder).
  */
 export async function migratePartitionWorkflow(input: MigratePartitionInput): Promise<MoveOutcome> {
   const move: PartitionMoveRef = {
@@ -28,31 +29,30 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
     workflowId: workflowInfo().workflowId,
   };
   const planning = planningActivities();
-  const transfer = transferActivities(input.coldTaskQueue);
-  const { copyPartitionToCold } = copyActivities(input.coldTaskQueue);
+  const holder = new LockHolder(move, input.coldTaskQueue);
   const undo = compensationActivities();
   const compensations: Array<() => Promise<unknown>> = [];
   const outcome = { table: input.table, partition: input.partition };
 
   try {
-    await transfer.lockPartition({ move });
+    await holder.lock();
     const plan = await planning.prepareMove({ move, olderThanMs: input.olderThanMs });
     if (plan.stage === 'cold') return { ...outcome, status: 'already-cold' };
     let rows: number;
     let lateInstants: number | undefined;
     if (plan.stage === 'fresh') {
       compensations.unshift(() => undo.removeChangeCapture({ move }));
-      compensations.unshift(() => transfer.discardColdCopy({ move }));
+      compensations.unshift(() => holder.run((steps) => steps.discardColdCopy({ move })));
       log.info('copying partition', { partition: move.partition });
-      await copyPartitionToCold({ move });
-      await transfer.verifyColdCopy({ move });
+      await holder.run((steps) => steps.copyPartitionToCold({ move }));
+      await holder.run((steps) => steps.verifyColdCopy({ move }));
       compensations.unshift(() => undo.reattachPartition({ move, range: plan.range }));
-      ({ rows, lateInstants } = await transfer.detachPartition({ move }));
+      ({ rows, lateInstants } = await holder.run((steps) => steps.detachPartition({ move })));
     } else {
       // A previous run got past the detach: check the cold copy again before the point of no return.
-      rows = (await transfer.verifyColdCopy({ move })).coldRows;
+      rows = (await holder.run((steps) => steps.verifyColdCopy({ move }))).coldRows;
     }
-    await transfer.dropPartition({ move });
+    await holder.run((steps) => steps.dropPartition({ move }));
     compensations.length = 0; // past the point of no return
     return { ...outcome, status: 'moved', rows, ...(lateInstants ? { lateInstants } : {}) };
   } catch (error) {
@@ -65,7 +65,7 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
     });
     throw error;
   } finally {
-    await CancellationScope.nonCancellable(() => transfer.unlockPartition({ move }));
+    await CancellationScope.nonCancellable(() => holder.unlock());
   }
 }
 

@@ -1,3 +1,4 @@
+import { describeColdTier } from '../../config/cold-config.ts';
 import type { DucktierConfig } from '../../config/config.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import type { Stack } from '../../stack/stack.ts';
@@ -31,7 +32,9 @@ export async function upCommand(context: CommandContext): Promise<number> {
     context.print(
       `✓ Schedule '${config.schedule.id}' ${schedule}: ${config.schedule.cron} (${config.schedule.timezone}), overlap SKIP`,
     );
-    context.print(`✓ Workers polling '${config.temporal.taskQueue}' and '${config.temporal.coldTaskQueue}'`);
+    context.print(
+      `✓ Workers polling '${config.temporal.taskQueue}', '${config.temporal.coldTaskQueue}' and their own '${workers.holderQueue}' (cold tier: ${describeColdTier(config.cold)})`,
+    );
     if (stack.temporal.uiUrl)
       context.print(
         `Temporal Web UI: ${stack.temporal.uiUrl}  (Schedules -> ${config.schedule.id} -> Trigger, or start migrateDueWorkflow)`,

@@ -15,6 +15,11 @@ export function moveKey(move: Pick<PartitionMoveRef, 'schema' | 'table' | 'parti
   return { tableSchema: move.schema, tableName: move.table, partitionName: move.partition };
 }
 
+/** Where a move's partition lock is held: the task queue of the worker process holding it, where its steps run. */
+export interface PartitionHold {
+  holderQueue: string;
+}
+
 export interface MovePlan {
   /** fresh: copy from the start; detached: a previous run got past detach, only the drop is left; cold: nothing left. */
   stage: 'fresh' | 'detached' | 'cold';
@@ -48,4 +53,9 @@ export interface DuePartition {
 export interface MovePlanning {
   due: DuePartition[];
   problems: Array<{ table: string; error: string }>;
+}
+
+/** The job's plan: what to move, and how many partitions to move at once (moves.concurrency). */
+export interface MoveJob extends MovePlanning {
+  concurrency: number;
 }

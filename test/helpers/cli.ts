@@ -6,8 +6,23 @@ import { expect } from 'vitest';
 
 const BIN = path.resolve('bin/ducktier.mjs');
 
+/**
+ * The cold format of the run (DUCKTIER_TEST_COLD_STORE), for ducktier processes the tests start: a command given only
+ * `--data-dir` (the demo's, `up`'s) then runs on it too (a lake in its data directory); a deployment's config file
+ * names the same format, and its own data path.
+ */
+export const RUN_COLD_ENV: NodeJS.ProcessEnv = {
+  DUCKTIER_COLD_FORMAT: (process.env.DUCKTIER_TEST_COLD_STORE ?? '').startsWith('lake') ? 'ducklake' : '',
+};
+
 /** The CLI's environment: this process's, minus anything that would point it at another stack. */
-const CLI_ENV: NodeJS.ProcessEnv = { ...process.env, DUCKTIER_PG_URL: '', TEMPORAL_ADDRESS: '', PGHOST: '' };
+const CLI_ENV: NodeJS.ProcessEnv = {
+  ...process.env,
+  DUCKTIER_PG_URL: '',
+  TEMPORAL_ADDRESS: '',
+  PGHOST: '',
+  ...RUN_COLD_ENV,
+};
 
 const CLI_TIMEOUT_MS = 240_000;
 

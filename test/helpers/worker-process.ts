@@ -3,6 +3,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 
 import { CRASH_AT_ENV } from '../../worker/crash-points.ts';
+import { RUN_COLD_ENV } from './cli.ts';
 
 const BIN = path.resolve('bin/ducktier.mjs');
 const START_TIMEOUT_MS = 60_000;
@@ -40,7 +41,7 @@ export class WorkerProcess {
 
   /** Starts `ducktier worker <flags>` and waits until it polls its task queues. */
   static async start(flags: string[], options: WorkerProcessOptions = {}): Promise<WorkerProcess> {
-    const env = { ...process.env, [CRASH_AT_ENV]: options.crashAt ?? '' };
+    const env = { ...process.env, ...RUN_COLD_ENV, [CRASH_AT_ENV]: options.crashAt ?? '' };
     const args = [BIN, 'worker', ...flags];
     const spawnOptions = { env, stdio: ['ignore', 'pipe', 'pipe'] } satisfies SpawnOptions;
     const worker = new WorkerProcess(

@@ -295,7 +295,7 @@ function activitiesOf(env: TestDeploymentWithWorkers, locks: PartitionLocks) {
   const { mainActivities, coldActivities } = createActivities({
     config: env.config,
     pgPool: env.pgPool,
-    cold: { coldStore: env.workers.coldStore, locks },
+    cold: { coldStore: env.workers.coldStore, locks, holderQueue: 'test-holder' },
   });
   return { mainActivities, coldActivities: coldActivities! };
 }

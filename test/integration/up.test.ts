@@ -23,10 +23,13 @@ describe('ducktier up', () => {
       expect((await fetch(ui!)).status).toBe(200);
       expect(existsSync(path.join(dataDir, 'stack.json'))).toBe(true);
 
-      // A second worker process joins up's stack; the cold queue stays with up, which owns the DuckDB file.
+      // A second worker process joins up's stack. A DuckDB file stays with up, which owns it, and so do the cold
+      // queues; a lake has no owner: the second process opens it too and polls every queue.
       const helper = await WorkerProcess.start(['--data-dir', dataDir]);
       expect(helper.printed).toMatch(
-        /^✓ Worker polling 'ducktier' beside ducktier up \(.+, Temporal at 127\.0\.0\.1:\d+\); 'ducktier-cold' stays with ducktier up, which owns the cold file$/m,
+        inject('testColdStore') === 'duckdb'
+          ? /^✓ Worker polling 'ducktier' beside ducktier up \(.+, Temporal at 127\.0\.0\.1:\d+\); 'ducktier-cold' stays with ducktier up, which owns the cold file$/m
+          : /^✓ Workers polling 'ducktier', 'ducktier-cold' and their own 'ducktier-cold-holder-.+' \(cold tier: DuckLake .+\/lake\/ \(catalog schema ducktier_lake\)\), beside ducktier up$/m,
       );
 
       const migrate = ducktier(['migrate', '--data-dir', dataDir, '--older-than', '1d', '--wait', '--json']);
