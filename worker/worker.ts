@@ -13,12 +13,13 @@ import { createTransferActivities } from '../activities/transfer.ts';
 import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { Stack } from '../stack/stack.ts';
-import { ColdStore, type CopyStage } from '../storage/duckdb/cold-store.ts';
+import type { ColdStore, CopyStage } from '../storage/cold/cold-store.ts';
+import { DuckDbFileStore } from '../storage/cold/duckdb-file-store.ts';
 import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
-import { bundleWorkflowsInChild } from './workflow-bundle.ts';
+import { loadWorkflowBundle } from './workflow-bundle.ts';
 
 export interface RunningWorkers {
   /** Settles when the workers stop (after shutdown, or on a fatal error). */
@@ -74,7 +75,7 @@ export async function startWorkers(
   stack: Stack,
   options: StartWorkerOptions = {},
 ): Promise<RunningWorkers> {
-  const coldStore = await ColdStore.open({
+  const coldStore = await DuckDbFileStore.open({
     filePath: stack.coldStorePath,
     extensionDir: stack.extension.available ? stack.extension.extensionDir : undefined,
     memoryLimit: config.duckdb.memoryLimit,
@@ -145,7 +146,7 @@ async function launch(
     await ensureMoveStateSchema(pgPool);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
-    const workflowBundle = options.workflowBundle ?? (await bundleWorkflowsInChild());
+    const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
     const { mainActivities, coldActivities } = createActivities({
       config,
       pgPool,

@@ -9,7 +9,6 @@ import type { JsonRow } from '../../storage/duckdb/duck-rows.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { countRows, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
-import { quoteIdent } from '../../storage/sql-quoting.ts';
 import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import type { CommandContext } from '../cli.ts';
@@ -200,10 +199,6 @@ async function printMove(
 /** Rows in each tier, counted directly in each system: every inserted row must be in exactly one. */
 async function account(session: Session, policy: TablePolicy): Promise<{ hotRows: number; coldRows: number }> {
   const hotRows = await countRows(session.pgPool, policy.schema, policy.table);
-  const coldRows = await session.workers!.coldStore.withConnection(async (connection) => {
-    if (!(await session.workers!.coldStore.tableExists(connection, policy.coldTable))) return 0;
-    const reader = await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${quoteIdent(policy.coldTable)}`);
-    return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
-  });
+  const coldRows = await session.workers!.coldStore.countTable(policy.coldTable);
   return { hotRows, coldRows };
 }

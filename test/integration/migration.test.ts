@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { findPolicy } from '../../config/config.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
-import { coldColumnsFor } from '../../storage/duckdb/cold-schema.ts';
+import { coldColumnsFor } from '../../storage/cold/cold-columns.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
