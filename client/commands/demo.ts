@@ -157,7 +157,7 @@ function demoPolicy(config: DucktierConfig): TablePolicy {
   }
 }
 
-/** Seeds the data directory once; a second run finds the seed record and moves on. */
+/** Seeds the data directory once; a second run finds that record and moves on. */
 async function seedOnce(
   session: Session,
   policy: TablePolicy,
