@@ -8,7 +8,10 @@ import { inTransaction } from './pg-pool.ts';
 /** ducktier's own tables in PostgreSQL (schema `ducktier`), as numbered migrations. */
 export const POSTGRES_MIGRATIONS = readSchemaMigrations(fileURLToPath(new URL('./migrations/', import.meta.url)));
 
-/** Serialises schema changes across processes; the key release 0.1.0 took for the same, so the two exclude each other. */
+/**
+ * Serialises schema changes across processes. Release 0.1.0 took the same key to set up its tables, so a process of that
+ * release and one of this exclude each other too.
+ */
 const SCHEMA_LOCK = 0x6475636b; // 'duck'
 
 /**
@@ -19,7 +22,7 @@ export async function migratePostgresSchema(pool: pg.Pool): Promise<void> {
   await migrateSchema(postgresSchemaPlace(pool), POSTGRES_MIGRATIONS);
 }
 
-/** The `ducktier` schema of the pool's database: versions in ducktier.schema_version, changes under an advisory lock. */
+/** The pool's database's `ducktier` schema: versions in ducktier.schema_version, changes under an advisory lock. */
 export function postgresSchemaPlace(pool: pg.Pool): SchemaPlace {
   return {
     description: `PostgreSQL database "${pool.options.database ?? ''}"`,
