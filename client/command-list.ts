@@ -57,7 +57,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
   },
   provision: {
     run: provisionCommand,
-    summary: 'build or fetch the Temporal CLI and DuckDB postgres extension (cached)',
+    summary:
+      'build or fetch the Temporal CLI, DuckDB extensions (postgres, ducklake, httpfs) and the S3 test server (cached)',
   },
 };
 

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
+import { forkTypeScript } from '../stack/fork-typescript.ts';
 import { toolCacheDir } from '../stack/tool-cache.ts';
-import { forkTypeScript } from './fork-typescript.ts';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
