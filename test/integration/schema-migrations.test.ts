@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
@@ -244,25 +244,48 @@ describe('DuckDB: the cold store file’s migrations', () => {
     mkdirSync(directory, { recursive: true });
   });
 
-  /** A file made by `ddl` (and holding `rows`), as release 0.1.0 would have left it. */
-  async function releaseFile(name: string, ddl: string[], rows: Array<Record<string, unknown>> = []) {
-    const file = path.join(directory, `${name}.duckdb`);
+  /** Runs `work` on the DuckDB file as a plain DuckDB connection (no ducktier code, so nothing migrates it). */
+  async function withDuckFile<T>(file: string, work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
     const instance = await DuckDBInstance.create(file);
     const connection = await instance.connect();
-    for (const statement of ddl) await connection.run(statement);
-    for (const row of rows)
-      await connection.run(
-        `INSERT INTO ducktier_cold_partitions (${Object.keys(row).join(', ')}) VALUES (${Object.keys(row)
-          .map((key) => `$${key}`)
-          .join(', ')})`,
-        row as Record<string, string | number>,
-      );
-    connection.closeSync();
-    instance.closeSync();
+    try {
+      return await work(connection);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  }
+
+  /** The file's own tables, version table aside, as DuckDB's catalog describes them. */
+  async function describeDuckSchema(connection: DuckDBConnection) {
+    const read = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson();
+    const ours = `database_name = current_database() AND table_name <> 'ducktier_schema_version'`;
+    return {
+      columns: await read(`
+        SELECT table_name, column_index, column_name, data_type, is_nullable, column_default FROM duckdb_columns()
+         WHERE ${ours} ORDER BY 1, 2`),
+      constraints: await read(`
+        SELECT table_name, constraint_type, constraint_text FROM duckdb_constraints() WHERE ${ours} ORDER BY 1, 2, 3`),
+    };
+  }
+
+  /** A file made by `ddl` (and holding `rows`), as release 0.1.0 would have left it. */
+  async function releaseFile(name: string, ddl: readonly string[], rows: Array<Record<string, string | number>> = []) {
+    const file = path.join(directory, `${name}.duckdb`);
+    await withDuckFile(file, async (connection) => {
+      for (const statement of ddl) await connection.run(statement);
+      for (const row of rows) {
+        const columns = Object.keys(row);
+        await connection.run(
+          `INSERT INTO ducktier_cold_partitions (${columns.join(', ')}) VALUES (${columns.map((c) => `$${c}`).join(', ')})`,
+          row,
+        );
+      }
+    });
     return file;
   }
 
-  /** The store as ducktier opens it (which migrates the file), the file's schema and manifest read through it. */
+  /** Opens the file as ducktier does (which migrates it), and reads its schema, versions and manifest through it. */
   async function openAndDescribe(file: string) {
     const store = await DuckDbFileStore.open({
       filePath: file,
@@ -273,12 +296,7 @@ describe('DuckDB: the cold store file’s migrations', () => {
       return await store.withConnection(async (connection) => {
         const read = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJson();
         return {
-          columns: await read(`
-            SELECT table_name, column_index, column_name, data_type, is_nullable, column_default FROM duckdb_columns()
-             WHERE database_name = current_database() AND table_name <> 'ducktier_schema_version' ORDER BY 1, 2`),
-          constraints: await read(`
-            SELECT table_name, constraint_type, constraint_text FROM duckdb_constraints()
-             WHERE database_name = current_database() AND table_name <> 'ducktier_schema_version' ORDER BY 1, 2, 3`),
+          ...(await describeDuckSchema(connection)),
           versions: await read(`SELECT version, name FROM ducktier_schema_version ORDER BY version`),
           manifest: await read(
             `SELECT table_schema, table_name, partition_name, cold_table, rows::INTEGER AS rows, strftime(written_at, '%Y-%m-%d %H:%M:%S+00') AS written_at, write_id FROM ducktier_cold_partitions`,
@@ -304,22 +322,15 @@ describe('DuckDB: the cold store file’s migrations', () => {
       'write_id',
     ]);
     const release = await releaseFile('release', RELEASE_DUCKDB_DDL);
-    const asReleased = await DuckDBInstance.create(release);
-    const releaseColumns = (
-      await (
-        await asReleased.connect()
-      ).runAndReadAll(`
-          SELECT table_name, column_index, column_name, data_type, is_nullable, column_default FROM duckdb_columns()
-           WHERE database_name = current_database() ORDER BY 1, 2`)
-    ).getRowObjectsJson();
-    asReleased.closeSync();
-    expect(fresh.columns).toEqual(releaseColumns);
+    expect({ columns: fresh.columns, constraints: fresh.constraints }).toEqual(
+      await withDuckFile(release, describeDuckSchema),
+    );
 
     for (const [name, ddl, row] of [
       ['late', RELEASE_DUCKDB_DDL, { ...manifestRow, write_id: 'w-1' }],
       ['early', EARLY_DUCKDB_DDL, manifestRow],
     ] as const) {
-      const adopted = await openAndDescribe(await releaseFile(name, [...ddl], [row]));
+      const adopted = await openAndDescribe(await releaseFile(name, ddl, [row]));
       expect({ ...adopted, manifest: [] }).toEqual(fresh);
       expect(adopted.manifest).toEqual([{ write_id: null, ...row }]);
     }
@@ -328,11 +339,9 @@ describe('DuckDB: the cold store file’s migrations', () => {
   test('a file a newer ducktier migrated is refused with a clear message', async () => {
     const file = path.join(directory, 'newer.duckdb');
     await openAndDescribe(file);
-    const instance = await DuckDBInstance.create(file);
-    const connection = await instance.connect();
-    await connection.run(`INSERT INTO ducktier_schema_version (version, name) VALUES (7, 'from-a-newer-release')`);
-    connection.closeSync();
-    instance.closeSync();
+    await withDuckFile(file, (connection) =>
+      connection.run(`INSERT INTO ducktier_schema_version (version, name) VALUES (7, 'from-a-newer-release')`),
+    );
     await expect(openAndDescribe(file)).rejects.toThrow(
       `ducktier's schema in cold store ${file} is at version 7, newer than this ducktier knows (1); a newer ducktier upgraded it, so run that release or a later one`,
     );
