@@ -1,10 +1,14 @@
+import { fileURLToPath } from 'node:url';
+
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
 import type { ColdConfig } from '../../config/cold-config.ts';
 import type { Federation } from '../../config/config.ts';
+import { duckSchemaPlace, LAKE_VERSION_TABLE } from '../duckdb/duck-schema.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
 import { connectPgClient } from '../postgres/pg-pool.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
+import { migrateSchema, readSchemaMigrations } from '../schema-migrations.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { APPENDING_MANIFEST } from './cold-manifest.ts';
 import { COLD_MANIFEST_TABLE, type ColdSnapshot, type SnapshotQuery, SOURCE_PARTITION_COLUMN } from './cold-store.ts';
@@ -12,6 +16,9 @@ import { DuckColdStore } from './duck-cold-store.ts';
 import { ProcessScratch } from './process-scratch.ts';
 
 export type LakeConfig = Extract<ColdConfig, { format: 'ducklake' }>;
+
+/** ducktier's own tables in a lake (the manifest), as numbered migrations (storage/schema-migrations.ts). */
+export const LAKE_MIGRATIONS = readSchemaMigrations(fileURLToPath(new URL('./lake-migrations/', import.meta.url)));
 
 /** The name the lake is attached under in every DuckDB instance ducktier opens on it. */
 export const LAKE_ALIAS = 'lake';
@@ -121,8 +128,9 @@ export class DuckLakeStore extends DuckColdStore {
 /**
  * Loads what the lake needs and attaches it as `lake` to the connection's DuckDB instance: read-write creates the
  * catalog on first use (zstd Parquet, no data inlining: every write is a whole partition or its changed instants, and
- * inlined rows would live in the hot database's catalog) and ducktier's manifest table. First attaches from several
- * processes at once would race to create the catalog, so they take turns under a PostgreSQL advisory lock.
+ * inlined rows would live in the hot database's catalog) and brings ducktier's own tables up to date. First attaches
+ * from several processes at once would race to create the catalog, so they take turns under a PostgreSQL advisory
+ * lock, which also serialises the migrations.
  */
 export async function attachLake(
   connection: DuckDBConnection,
@@ -169,11 +177,18 @@ export async function attachLake(
       throw describe(error);
     });
     await connection.run(`CALL ${LAKE_ALIAS}.set_option('parquet_compression', 'zstd')`);
-    await connection.run(`
-      CREATE TABLE IF NOT EXISTS ${LAKE_ALIAS}.${COLD_MANIFEST_TABLE} (
-        table_schema VARCHAR NOT NULL, table_name VARCHAR NOT NULL, partition_name VARCHAR NOT NULL,
-        cold_table VARCHAR NOT NULL, rows BIGINT NOT NULL, write_id VARCHAR, op VARCHAR NOT NULL,
-        written_at TIMESTAMPTZ NOT NULL)`);
+    // ducktier's own tables in the lake (the manifest), by numbered migrations, under the lock taken above.
+    await connection.run(`USE ${LAKE_ALIAS}`);
+    try {
+      const place = duckSchemaPlace(
+        connection,
+        `lake ${lake.dataPath} (catalog schema ${lake.catalogSchema})`,
+        LAKE_VERSION_TABLE,
+      );
+      await migrateSchema(place, LAKE_MIGRATIONS);
+    } finally {
+      await connection.run('USE memory');
+    }
   } finally {
     await lock.end().catch(() => {});
   }
