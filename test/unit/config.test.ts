@@ -28,7 +28,7 @@ describe('configuration', () => {
       coldTaskQueue: 'ducktier-cold',
     });
     expect(config.duckdb).toMatchObject({ federation: 'auto', memoryLimit: '256MB' });
-    expect(config.moves).toEqual({ verifyParallelWorkers: 0 });
+    expect(config.moves).toEqual({ verifyParallelWorkers: 0, concurrency: 1 });
     expect(config.dataDir.endsWith('.ducktier')).toBe(true);
     expect(config.cold).toEqual({ format: 'duckdb', path: path.join(config.dataDir, 'cold', 'cold.duckdb') });
     expect(config.reports.map((r) => r.name)).toContain('event_summary');
@@ -79,6 +79,8 @@ describe('configuration', () => {
       catalogSchema: 'ducktier_lake',
       s3: undefined,
     });
+    // Every worker process takes moves from a lake: a run moves several partitions at once.
+    expect(config.moves.concurrency).toBe(4);
   });
 
   test('a lake on S3 takes the usual AWS variables, an S3-compatible endpoint as DuckDB addresses it', () => {
