@@ -53,12 +53,18 @@ export class ColdStore {
     private readonly instance: DuckDBInstance,
     readonly filePath: string,
     readonly federation: Federation,
+    /** Why DuckDB's postgres extension is not loaded here (federation `copy`), for a run that asks for it. */
+    readonly withoutExtension: string | undefined,
     private readonly spoolDir: string,
   ) {}
 
+  /**
+   * Opens the file. With the postgres extension (`extension.dir`) moves and reports read PostgreSQL through it unless a
+   * report asks for COPY; without it (`extension.missing` says why) everything goes through COPY.
+   */
   static async open(options: {
     filePath: string;
-    extensionDir?: string;
+    extension: { dir: string } | { missing: string };
     memoryLimit: string;
     pgTarget: PgTarget;
   }): Promise<ColdStore> {
@@ -70,14 +76,21 @@ export class ColdStore {
       autoinstall_known_extensions: 'false',
       memory_limit: options.memoryLimit,
     };
-    if (options.extensionDir) settings.extension_directory = options.extensionDir;
+    const extensionDir = 'dir' in options.extension ? options.extension.dir : undefined;
+    if (extensionDir) settings.extension_directory = extensionDir;
     let instance: DuckDBInstance;
     try {
       instance = await DuckDBInstance.create(options.filePath, settings);
     } catch (error) {
       throw new Error(`cannot open the cold store ${options.filePath}: ${(error as Error).message.split('\n')[0]}`);
     }
-    const store = new ColdStore(instance, options.filePath, options.extensionDir ? 'extension' : 'copy', spoolDir);
+    const store = new ColdStore(
+      instance,
+      options.filePath,
+      extensionDir ? 'extension' : 'copy',
+      'missing' in options.extension ? options.extension.missing : undefined,
+      spoolDir,
+    );
     await store.withConnection(async (connection) => {
       // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
       // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
