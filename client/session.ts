@@ -6,7 +6,7 @@ import { closeAll } from '../stack/close-all.ts';
 import type { ProgressLog } from '../stack/progress.ts';
 import { findRunningStack, type Stack, startStack } from '../stack/stack.ts';
 import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
-import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { createPgPool, processSessionName } from '../storage/postgres/pg-pool.ts';
 import { type RunningWorkers, startWorkers } from '../worker/worker.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { closeOnInterrupt } from './interrupts.ts';
@@ -51,7 +51,7 @@ export async function openSession(
   const close = () => (closing ??= closeAll(closers).finally(() => forget()));
   const forget = closeOnInterrupt(close);
   try {
-    const pgPool = createPgPool(stack.postgres, 'ducktier cli', 4);
+    const pgPool = createPgPool(stack.postgres, processSessionName('cli'), 4);
     closers.unshift(() => pgPool.end());
     await ensureMoveStateSchema(pgPool);
     let temporal: Client | undefined;
