@@ -19,6 +19,11 @@ export interface ReportingDeps {
 
 /** DuckDB errors that say the report's SQL itself is wrong: retrying cannot help. */
 const SQL_MISTAKE = /^(Parser|Binder|Catalog) Error/;
+/**
+ * ...unless it is the postgres extension failing to run ducktier's own SQL in PostgreSQL (the report's SQL cannot reach
+ * it), e.g. because PostgreSQL ended the session: retried.
+ */
+const FROM_POSTGRES = /Failed to (prepare|execute) query/;
 const OUT_OF_MEMORY = /^Out of Memory Error/;
 
 /** Reports and ad-hoc queries over both tiers; they read the cold store, so they run in the process that owns it. */
@@ -32,7 +37,8 @@ export function createReportingActivities({ config, pgPool, cold, faults }: Repo
         return await runReport(cold, pgPool, config.tables, request, output, faults);
       } catch (error) {
         const firstLine = error instanceof Error ? error.message.split('\n')[0]! : '';
-        if (SQL_MISTAKE.test(firstLine)) throw new Refusal(`${request.name}: ${firstLine}`, FAILURE_TYPES.BadReportSql);
+        if (SQL_MISTAKE.test(firstLine) && !FROM_POSTGRES.test(firstLine))
+          throw new Refusal(`${request.name}: ${firstLine}`, FAILURE_TYPES.BadReportSql);
         if (OUT_OF_MEMORY.test(firstLine))
           throw new Refusal(
             `${request.name}: ${firstLine} (raise duckdb.memoryLimit, now ${config.duckdb.memoryLimit})`,

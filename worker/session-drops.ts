@@ -104,8 +104,10 @@ async function endSessions(sessions: OwnSessions, waitForCopy: boolean): Promise
       if (rows.length > 0) break;
       await sleep(5);
     }
+    // Chosen first, then ended: in one WHERE clause PostgreSQL may call pg_terminate_backend before the other tests.
     const { rows } = await admin.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE ${ours} AND pg_terminate_backend(pid)`,
+      `WITH chosen AS MATERIALIZED (SELECT pid FROM pg_stat_activity WHERE ${ours})
+       SELECT pid FROM chosen WHERE pg_terminate_backend(pid)`,
       params,
     );
     const pids = rows.map((row) => row.pid);

@@ -11,6 +11,12 @@ export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundlerLogger });
 }
 
+/**
+ * A workflow bundle already built from this code (bundleWorkflows' output in a file), for `ducktier worker` to load
+ * instead of bundling again: the tests build one per run and start many worker processes with it.
+ */
+export const WORKFLOW_BUNDLE_ENV = 'DUCKTIER_WORKFLOW_BUNDLE';
+
 const BUILDER_PATH = fileURLToPath(new URL('./build-workflow-bundle.ts', import.meta.url));
 
 /**

@@ -4,6 +4,7 @@ import { findRunningStack, startStack } from '../../stack/stack.ts';
 import { crashPointFromEnv } from '../../worker/crash-points.ts';
 import { sessionDropPointFromEnv } from '../../worker/session-drops.ts';
 import { type RunningMainWorker, startMainWorker, startWorkers } from '../../worker/worker.ts';
+import { WORKFLOW_BUNDLE_ENV } from '../../worker/workflow-bundle.ts';
 import type { CommandContext } from '../cli.ts';
 import { parseCommandArgs } from '../cli-args.ts';
 import { untilInterrupted } from '../interrupts.ts';
@@ -16,7 +17,12 @@ import { untilInterrupted } from '../interrupts.ts';
 export async function workerCommand(context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs('worker', context.args, {});
   const config = context.config(values);
-  const faults = { crashAt: crashPointFromEnv(process.env), dropSessionsAt: sessionDropPointFromEnv(process.env) };
+  const prebuilt = process.env[WORKFLOW_BUNDLE_ENV];
+  const options = {
+    crashAt: crashPointFromEnv(process.env),
+    dropSessionsAt: sessionDropPointFromEnv(process.env),
+    ...(prebuilt ? { workflowBundle: { codePath: prebuilt } } : {}),
+  };
   // Listening from the start, so a Ctrl-C while the workers start stops them as soon as they are up.
   const interrupted = untilInterrupted();
 
@@ -25,7 +31,7 @@ export async function workerCommand(context: CommandContext): Promise<number> {
   let stopStack = async () => {};
   if (running) {
     // `ducktier up` owns the DuckDB file (one writer per file), so its process keeps the cold queue.
-    workers = await startMainWorker(config, running, faults);
+    workers = await startMainWorker(config, running, options);
     context.print(
       `✓ Worker polling '${config.temporal.taskQueue}' beside ducktier up (${running.postgres.description}, Temporal at ${running.temporal.address}); '${config.temporal.coldTaskQueue}' stays with ducktier up, which owns the cold file`,
     );
@@ -34,7 +40,7 @@ export async function workerCommand(context: CommandContext): Promise<number> {
     const stack = await startStack(config, context.log);
     stopStack = stack.stop;
     try {
-      workers = await startWorkers(config, stack, faults);
+      workers = await startWorkers(config, stack, options);
     } catch (error) {
       await stopStack();
       throw error;

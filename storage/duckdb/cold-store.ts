@@ -8,12 +8,19 @@ import type pg from 'pg';
 import type { Federation } from '../../config/config.ts';
 import { CopyProgress } from '../postgres/pg-copy-progress.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
-import { quoteIdent } from '../sql-quoting.ts';
+import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
 import { inDuckTransaction } from './duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from './duck-type-mapping.ts';
-import { attachPostgres, copyExportSelect, copyToCsvFile, csvSelect, extensionSelect } from './pg-transport.ts';
+import {
+  attachPostgres,
+  copyExportSelect,
+  copyToCsvFile,
+  csvSelect,
+  extensionSelect,
+  PG_CATALOG_ALIAS,
+} from './pg-transport.ts';
 
 /** The column recording which PostgreSQL partition a cold row came from: moves replace and reports filter by it. */
 export const SOURCE_PARTITION_COLUMN = '_ducktier_partition';
@@ -194,6 +201,7 @@ export class ColdStore {
           client.release();
         }
       }
+      if (!spool) await this.withConnection((connection) => this.primePostgresSession(connection));
       const partitionLiteral = `, $partition AS ${SOURCE_PARTITION_COLUMN}`;
       const select = spool
         ? csvSelect(spool, source.columns, partitionLiteral)
@@ -242,6 +250,15 @@ export class ColdStore {
       stopWatching();
       if (spool) rmSync(spool, { force: true });
     }
+  }
+
+  /**
+   * DuckDB's postgres extension keeps a session for its next use, and does not notice when PostgreSQL ends it (a
+   * restart, a failover, `pg_terminate_backend`): that next use would fail, once. A cheap statement first, outside any
+   * transaction, meets a dead session here instead, and the extension drops it; the real work then gets a live one.
+   */
+  async primePostgresSession(connection: DuckDBConnection): Promise<void> {
+    await connection.run(`CALL postgres_execute(${quoteLiteral(PG_CATALOG_ALIAS)}, 'SELECT 1')`).catch(() => {});
   }
 
   /** The content fingerprint of one partition's cold rows (see row-fingerprint.ts), optionally of some instants only. */

@@ -128,6 +128,7 @@ export async function runReport(
     await setRangeVariables(connection, request.params.range);
 
     for (let attempt = 1; attempt <= MAX_SNAPSHOT_ATTEMPTS; attempt++) {
+      if (federation === 'extension') await store.primePostgresSession(connection);
       const outcome = await inDuckTransaction(
         connection,
         async () => {

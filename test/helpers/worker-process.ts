@@ -2,10 +2,14 @@ import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process'
 import path from 'node:path';
 import readline from 'node:readline';
 
+import { inject } from 'vitest';
+
 import { CRASH_AT_ENV } from '../../worker/crash-points.ts';
+import { DROP_SESSIONS_AT_ENV } from '../../worker/session-drops.ts';
+import { WORKFLOW_BUNDLE_ENV } from '../../worker/workflow-bundle.ts';
 
 const BIN = path.resolve('bin/ducktier.mjs');
-const START_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = 150_000;
 
 export interface ProcessExit {
   code: number | null;
@@ -15,6 +19,8 @@ export interface ProcessExit {
 export interface WorkerProcessOptions {
   /** DUCKTIER_CRASH_AT for this process only. */
   crashAt?: string;
+  /** DUCKTIER_DROP_SESSIONS_AT for this process only. */
+  dropSessionsAt?: string;
   /** RLIMIT_FSIZE: no file this process writes may grow past it (writes beyond fail with EFBIG; Node ignores SIGXFSZ). */
   maxFileBytes?: number;
 }
@@ -40,7 +46,13 @@ export class WorkerProcess {
 
   /** Starts `ducktier worker <flags>` and waits until it polls its task queues. */
   static async start(flags: string[], options: WorkerProcessOptions = {}): Promise<WorkerProcess> {
-    const env = { ...process.env, [CRASH_AT_ENV]: options.crashAt ?? '' };
+    const env = {
+      ...process.env,
+      [CRASH_AT_ENV]: options.crashAt ?? '',
+      [DROP_SESSIONS_AT_ENV]: options.dropSessionsAt ?? '',
+      // The run's prebuilt workflow bundle: bundling anew in every worker process would take most of its start.
+      [WORKFLOW_BUNDLE_ENV]: inject('workflowBundlePath'),
+    };
     const args = [BIN, 'worker', ...flags];
     const spawnOptions = { env, stdio: ['ignore', 'pipe', 'pipe'] } satisfies SpawnOptions;
     const worker = new WorkerProcess(
