@@ -65,6 +65,8 @@ export class ColdStore {
     private readonly spoolDir: string,
   ) {}
 
+  private postgresAttached = false;
+
   /**
    * Opens the file. With the postgres extension (`extension.dir`) moves and reports read PostgreSQL through it unless a
    * report asks for COPY; without it (`extension.missing` says why) everything goes through COPY.
@@ -102,7 +104,10 @@ export class ColdStore {
       // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
       // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
       await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
-      if (store.federation === 'extension') await attachPostgres(connection, options.pgTarget);
+      if (store.federation === 'extension') {
+        await attachPostgres(connection, options.pgTarget);
+        store.postgresAttached = true;
+      }
       await connection.run(`
         CREATE TABLE IF NOT EXISTS ${COLD_MANIFEST_TABLE} (
           table_schema VARCHAR NOT NULL, table_name VARCHAR NOT NULL, partition_name VARCHAR NOT NULL,
@@ -113,9 +118,11 @@ export class ColdStore {
     return store;
   }
 
+  /** A connection of its own for `work`; with PostgreSQL attached, its cached session is checked first (see below). */
   async withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
     const connection = await this.instance.connect();
     try {
+      if (this.postgresAttached) await this.primePostgresSession(connection);
       return await work(connection);
     } finally {
       connection.closeSync();
@@ -201,7 +208,6 @@ export class ColdStore {
           client.release();
         }
       }
-      if (!spool) await this.withConnection((connection) => this.primePostgresSession(connection));
       const partitionLiteral = `, $partition AS ${SOURCE_PARTITION_COLUMN}`;
       const select = spool
         ? csvSelect(spool, source.columns, partitionLiteral)
@@ -254,10 +260,11 @@ export class ColdStore {
 
   /**
    * DuckDB's postgres extension keeps a session for its next use, and does not notice when PostgreSQL ends it (a
-   * restart, a failover, `pg_terminate_backend`): that next use would fail, once. A cheap statement first, outside any
-   * transaction, meets a dead session here instead, and the extension drops it; the real work then gets a live one.
+   * restart, a failover, `pg_terminate_backend`): that next use would fail, once, whatever it is (even a look at DuckDB's
+   * own catalog may open a PostgreSQL transaction). A cheap statement first, outside any transaction, meets a dead
+   * session here instead, and the extension drops it; the real work then gets a live one.
    */
-  async primePostgresSession(connection: DuckDBConnection): Promise<void> {
+  private async primePostgresSession(connection: DuckDBConnection): Promise<void> {
     await connection.run(`CALL postgres_execute(${quoteLiteral(PG_CATALOG_ALIAS)}, 'SELECT 1')`).catch(() => {});
   }
 

@@ -128,7 +128,6 @@ export async function runReport(
     await setRangeVariables(connection, request.params.range);
 
     for (let attempt = 1; attempt <= MAX_SNAPSHOT_ATTEMPTS; attempt++) {
-      if (federation === 'extension') await store.primePostgresSession(connection);
       const outcome = await inDuckTransaction(
         connection,
         async () => {

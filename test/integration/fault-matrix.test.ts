@@ -181,6 +181,11 @@ describe.concurrent(
         );
         expect(worker.printed).toMatch(SESSION_ENDED);
         expect(worker.running).toBe(true);
+        // A step whose lock went with its session stopped before acting, saying why.
+        const lockLost = `the lock on public.${lane.partition} was lost with its PostgreSQL session`;
+        expect(retriedBecause(lane).some((reason) => reason.startsWith(lockLost))).toBe(
+          point.startsWith('locked:') && retried !== undefined,
+        );
         expect(await stepAttempts(deployment.temporal, lane.moveId)).toEqual({
           completed: { ...ONE_ATTEMPT_EACH, ...(retried ? { [retried]: 2 } : {}) },
           failed: {},
@@ -332,6 +337,14 @@ describe.concurrent(
     });
   },
 );
+
+/** Why the lane's worker saw activities fail (its log, written by the Temporal SDK: one JSON record per failure). */
+function retriedBecause(lane: Lane): string[] {
+  return readFileSync(path.join(lane.config.dataDir, 'logs', 'worker.log'), 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(' Activity failed '))
+    .map((line) => String((JSON.parse(line.slice(line.indexOf('{'))) as { error?: unknown }).error));
+}
 
 /** Opens a transaction that has read the partition, so its DETACH (ACCESS EXCLUSIVE) waits until it ends. */
 async function holdPartition(target: PgTarget, partition: string): Promise<pg.Client> {
