@@ -36,6 +36,7 @@ export interface Deployment {
 export async function startDeployment(
   name: string,
   prepare: (deployment: { config: DucktierConfig; pgPool: pg.Pool }) => Promise<void>,
+  upFlags: string[] = [],
 ): Promise<Deployment> {
   const database = `ducktier_${name}`;
   await recreateDatabase(database);
@@ -56,7 +57,7 @@ export async function startDeployment(
   const pgPool = createPgPool(pgTarget, 'ducktier test');
   await ensureMoveStateSchema(pgPool);
   await prepare({ config, pgPool });
-  const up = await startUp(['--config', configFile]);
+  const up = await startUp(['--config', configFile, ...upFlags]);
   const temporal = await connectTemporal({ address: inject('temporalAddress'), namespace: config.temporal.namespace });
   return {
     config,
