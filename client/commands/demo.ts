@@ -204,13 +204,7 @@ async function account(session: Session, policy: TablePolicy): Promise<{ hotRows
   const hotRows = await countRows(session.pgPool, policy.schema, policy.table);
   const coldStore = session.workers?.coldStore;
   const coldRows = coldStore
-    ? await coldStore.withConnection(async (connection) => {
-        if (!(await coldStore.tableExists(connection, policy.coldTable))) return 0;
-        const reader = await connection.runAndReadAll(
-          `SELECT count(*)::BIGINT AS n FROM ${quoteIdent(policy.coldTable)}`,
-        );
-        return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
-      })
+    ? await coldStore.countTable(policy.coldTable)
     : Number(
         (
           await runReportInvocation(session.temporal!, session.config, {

@@ -4,7 +4,6 @@ import { findRunningStack, startStack } from '../../stack/stack.ts';
 import { crashPointFromEnv } from '../../worker/crash-points.ts';
 import { sessionDropPointFromEnv } from '../../worker/session-drops.ts';
 import { type RunningMainWorker, startMainWorker, startWorkers } from '../../worker/worker.ts';
-import { WORKFLOW_BUNDLE_ENV } from '../../worker/workflow-bundle.ts';
 import type { CommandContext } from '../cli.ts';
 import { parseCommandArgs } from '../cli-args.ts';
 import { untilInterrupted } from '../interrupts.ts';
@@ -17,12 +16,7 @@ import { untilInterrupted } from '../interrupts.ts';
 export async function workerCommand(context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs('worker', context.args, {});
   const config = context.config(values);
-  const prebuilt = process.env[WORKFLOW_BUNDLE_ENV];
-  const options = {
-    crashAt: crashPointFromEnv(process.env),
-    dropSessionsAt: sessionDropPointFromEnv(process.env),
-    ...(prebuilt ? { workflowBundle: { codePath: prebuilt } } : {}),
-  };
+  const options = { crashAt: crashPointFromEnv(process.env), dropSessionsAt: sessionDropPointFromEnv(process.env) };
   // Listening from the start, so a Ctrl-C while the workers start stops them as soon as they are up.
   const interrupted = untilInterrupted();
 

@@ -6,8 +6,8 @@ import type { TablePolicy } from '../../config/policy.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { Refusal } from '../../errors/refusal.ts';
 import { UsageError } from '../../errors/usage-error.ts';
-import { coldColumnsFor } from '../duckdb/cold-schema.ts';
-import type { ColdStore } from '../duckdb/cold-store.ts';
+import { coldColumnsFor } from '../cold/cold-columns.ts';
+import type { ColdSnapshot, ColdStore } from '../cold/cold-store.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
 import {
@@ -29,7 +29,6 @@ import { analyzeReportSql, type SqlReads } from './report-sql.ts';
 import { collectResult, type ReportRows, type ResultOutputOptions } from './result-output.ts';
 import { planTable, readsCold, readsHot, type TablePlan, wholeHotPartitions } from './tier-plan.ts';
 import {
-  coldSnapshotIsCurrent,
   coldView,
   createViews,
   emptyRelation,
@@ -134,7 +133,8 @@ export async function runReport(
           const snapshot = await openSnapshot(federation, store, connection, pgPool, reads, request.params.range);
           try {
             await faults.reading?.();
-            return await runInSnapshot(connection, snapshot, reads, columnsOf, pushdown, request, output, what);
+            const cold = await store.openSnapshot(connection, (sql) => snapshot.query(sql));
+            return await runInSnapshot(connection, snapshot, cold, reads, columnsOf, pushdown, request, output, what);
           } finally {
             await snapshot.close();
           }
@@ -161,6 +161,7 @@ export async function runReport(
 async function runInSnapshot(
   connection: DuckDBConnection,
   snapshot: PgSnapshot,
+  cold: ColdSnapshot,
   reads: SqlReads,
   columnsOf: (policy: TablePolicy) => ColumnMapping[],
   pushdown: AggregatePushdown | { reason: string },
@@ -175,7 +176,8 @@ async function runInSnapshot(
     tables.push(await planTable(snapshot, policy, timeColumn, views, range));
   }
   for (const [index, { policy }] of reads.tables.entries()) {
-    if (!(await coldSnapshotIsCurrent(connection, policy, tables[index]!))) return undefined;
+    const writes = tables[index]!.cold.map((read) => ({ partition: read.partition, writeId: read.writeId }));
+    if (!(await cold.holdsWrites(policy, writes))) return undefined;
   }
   const pgDuckdb = await detectPgDuckdb(snapshot);
 
@@ -202,7 +204,7 @@ async function runInSnapshot(
   for (const [index, { policy }] of reads.tables.entries()) {
     const plan = tables[index]!;
     if (rewrite.sql !== undefined && 'pushdown' in choice && choice.pushdown.policy === policy) {
-      if (readsCold(plan)) views.push(coldView(policy, columnsOf(policy), plan, range));
+      if (readsCold(plan)) views.push(coldView(cold, policy, columnsOf(policy), plan, range));
       views.push(partialsView(snapshot, choice.pushdown, columnsOf(policy), plan, range, readsCold(plan)));
       pushdownPlan = {
         applied: true,
@@ -212,7 +214,7 @@ async function runInSnapshot(
         estimate: choice.estimate,
       };
     } else {
-      views.push(...tierViewSql(snapshot, policy, columnsOf(policy), plan, range));
+      views.push(...tierViewSql(snapshot, cold, policy, columnsOf(policy), plan, range));
     }
   }
   await createViews(connection, views);

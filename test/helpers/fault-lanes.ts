@@ -1,19 +1,15 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-
 import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import { expect } from 'vitest';
 
-import { type DucktierConfig, loadConfig } from '../../config/config.ts';
-import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
+import type { DucktierConfig } from '../../config/config.ts';
 import type { DemoEvent } from '../../demo/event-generator.ts';
 import { coldStorePath } from '../../stack/stack.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { readColdFile } from './cold-file.ts';
-import { testConfigValues, type TestEnvOptions } from './test-env.ts';
+import { type DeploymentOptions, writeDeploymentConfig } from './deployment.ts';
 import { partitionOfDay } from './truth.ts';
 import type { ProcessExit } from './worker-process.ts';
 
@@ -54,16 +50,13 @@ export function createLane(
   database: string,
   partition: string,
   events: DemoEvent[],
-  options: TestEnvOptions & { postgresUrl?: string } = {},
+  options: DeploymentOptions & { postgresUrl?: string } = {},
 ): Lane {
-  const values = {
-    ...testConfigValues(name, database, options),
-    ...(options.postgresUrl ? { postgres: { url: options.postgresUrl } } : {}),
-  };
-  const config = loadConfig({ env: {}, values }, DEMO_DEFAULTS);
-  mkdirSync(config.dataDir, { recursive: true });
-  const configFile = path.join(config.dataDir, 'ducktier.config.json');
-  writeFileSync(configFile, JSON.stringify(values));
+  const { postgresUrl, ...deployment } = options;
+  const { config, configFile } = writeDeploymentConfig(name, database, {
+    ...deployment,
+    ...(postgresUrl ? { extraConfig: { postgres: { url: postgresUrl } } } : {}),
+  });
   return {
     config,
     configFile,

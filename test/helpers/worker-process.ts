@@ -2,11 +2,8 @@ import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process'
 import path from 'node:path';
 import readline from 'node:readline';
 
-import { inject } from 'vitest';
-
 import { CRASH_AT_ENV } from '../../worker/crash-points.ts';
 import { DROP_SESSIONS_AT_ENV } from '../../worker/session-drops.ts';
-import { WORKFLOW_BUNDLE_ENV } from '../../worker/workflow-bundle.ts';
 
 const BIN = path.resolve('bin/ducktier.mjs');
 const START_TIMEOUT_MS = 150_000;
@@ -50,8 +47,6 @@ export class WorkerProcess {
       ...process.env,
       [CRASH_AT_ENV]: options.crashAt ?? '',
       [DROP_SESSIONS_AT_ENV]: options.dropSessionsAt ?? '',
-      // The run's prebuilt workflow bundle: bundling anew in every worker process would take most of its start.
-      [WORKFLOW_BUNDLE_ENV]: inject('workflowBundlePath'),
     };
     const args = [BIN, 'worker', ...flags];
     const spawnOptions = { env, stdio: ['ignore', 'pipe', 'pipe'] } satisfies SpawnOptions;

@@ -21,6 +21,7 @@ import { createPgPool } from '../../storage/postgres/pg-pool.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
 import { reportWorkflowId, WORKFLOW_TYPES } from '../../workflows/workflow-ids.ts';
 import { ducktier, startUp } from '../helpers/cli.ts';
+import { createTestDeployment, seedDemoData, type TestDeployment } from '../helpers/deployment.ts';
 import {
   coldContents,
   createLane,
@@ -33,7 +34,6 @@ import {
   truthOf,
 } from '../helpers/fault-lanes.ts';
 import { stepAttempts } from '../helpers/move-history.ts';
-import { createTestDeployment, seedDemoData, type TestDeployment } from '../helpers/test-env.ts';
 import { allEvents, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { killLeftoverWorkers, WorkerProcess } from '../helpers/worker-process.ts';

@@ -5,7 +5,12 @@ import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { toPgTimestamp } from '../../demo/event-generator.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import type { MoveOutcome } from '../../workflows/move-outcome.ts';
-import { createTestEnv, seedDemoData, type TestEnv, testPgTarget } from '../helpers/test-env.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+  testPgTarget,
+} from '../helpers/deployment.ts';
 import { allEvents } from '../helpers/truth.ts';
 
 const DAY = 86_400_000;
@@ -64,11 +69,11 @@ class InsertWriter {
 describe.each(['extension', 'copy'] as const)(
   'federated reads while partitions move and rows arrive, via %s',
   (federation) => {
-    let env: TestEnv;
+    let env: TestDeploymentWithWorkers;
     let writerClient: pg.Client;
 
     beforeAll(async () => {
-      env = await createTestEnv(`stress_${federation}`, {
+      env = await createTestDeploymentWithWorkers(`stress_${federation}`, {
         federation,
         extraConfig: {
           reports: [

@@ -2,16 +2,18 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-import type pg from 'pg';
 import { describe, expect, inject, test } from 'vitest';
 
-import type { DucktierConfig } from '../../config/config.ts';
 import { freePort } from '../../stack/free-port.ts';
 import { processStartIdentity } from '../../stack/stack.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { ducktierSync as ducktier, startUp } from '../helpers/cli.ts';
-import { type Deployment, startDeployment } from '../helpers/deployment.ts';
-import { seedDemoData } from '../helpers/test-env.ts';
+import {
+  createTestDeployment,
+  type DeploymentOptions,
+  seedDemoData,
+  type TestDeployment,
+} from '../helpers/deployment.ts';
 import { killLeftoverWorkers, WorkerProcess } from '../helpers/worker-process.ts';
 
 describe('ducktier up', () => {
@@ -62,14 +64,20 @@ describe('ducktier up', () => {
 
 describe('requests to a running ducktier up', () => {
   const generator = { rows: 3_000, days: 5, anchor: new Date(), seed: 17 };
-  const seed = async (deployment: { config: DucktierConfig; pgPool: pg.Pool }) => seedDemoData(deployment, generator);
-  const countAll = (deployment: Deployment, federation: string) =>
+  const seeded = async (name: string, options: DeploymentOptions = {}) => {
+    const deployment = await createTestDeployment(name, options);
+    await seedDemoData(deployment, generator);
+    return deployment;
+  };
+  const countAll = (deployment: TestDeployment, federation: string) =>
     deployment.cli(['query', 'SELECT count(*) AS n FROM events_all', '--federation', federation, '--json']);
 
   test('query and report read PostgreSQL the way each request asks, whatever up started with; what up cannot serve is refused in one line', async () => {
-    const auto = await startDeployment('up_federation_auto', seed);
-    const copyOnly = await startDeployment('up_federation_copy', seed, ['--federation', 'copy']);
+    const auto = await seeded('up_federation_auto');
+    const copyOnly = await seeded('up_federation_copy', { federation: 'copy' });
     try {
+      const up = await auto.startUp();
+      await copyOnly.startUp();
       for (const federation of ['copy', 'extension', 'auto']) {
         const result = await countAll(auto, federation);
         expect(result.code, result.stderr).toBe(0);
@@ -88,8 +96,9 @@ describe('requests to a running ducktier up', () => {
       const { rows: duckdb } = await auto.pgPool.query(
         `SELECT DISTINCT application_name FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'ducktier cold store%'`,
       );
-      expect(duckdb).toEqual([{ application_name: `ducktier cold store (pid ${auto.up.pid})` }]);
+      expect(duckdb).toEqual([{ application_name: `ducktier cold store (pid ${up.pid})` }]);
 
+      // An up whose config says copy has no extension loaded: copy is served, extension refused.
       const copied = await countAll(copyOnly, 'copy');
       expect(copied.code, copied.stderr).toBe(0);
       expect(JSON.parse(copied.stdout)).toMatchObject({ plan: { federation: 'copy' }, rows: [{ n: generator.rows }] });
@@ -106,8 +115,9 @@ describe('requests to a running ducktier up', () => {
   });
 
   test('the demo runs beside a running up, on its stack and workers', async () => {
-    const deployment = await startDeployment('up_demo', async () => {});
+    const deployment = await createTestDeployment('up_demo');
     try {
+      const up = await deployment.startUp();
       const demo = await deployment.cli(['demo', '--rows', '2000', '--days', '5', '--json']);
       expect(demo.code, demo.stderr).toBe(0);
       const result = JSON.parse(demo.stdout) as {
@@ -119,18 +129,17 @@ describe('requests to a running ducktier up', () => {
       expect(result.migrated.length).toBeGreaterThanOrEqual(2);
       expect(result.tables[0]!.coldRows).toBeGreaterThan(0);
       expect(result.tables[0]!.hotRows + result.tables[0]!.coldRows).toBe(2000);
-      expect(deployment.up.running).toBe(true);
+      expect(up.running).toBe(true);
     } finally {
       await deployment.close();
     }
   });
 
   test('a stale stack.json naming a live, unrelated process stops neither up nor the other commands', async () => {
-    const deployment = await startDeployment('up_stale_stack', seed);
+    const deployment = await seeded('up_stale_stack');
     const stackFile = path.join(deployment.config.dataDir, 'stack.json');
     const unrelated = spawn('sleep', ['600'], { stdio: 'ignore' });
     try {
-      expect(await deployment.up.stop()).toBe(0);
       // What a power loss leaves behind: the file of an up that never stopped, whose PID now names another process.
       const deadPort = await freePort();
       writeFileSync(
@@ -146,14 +155,11 @@ describe('requests to a running ducktier up', () => {
       expect(status.code, status.stderr).toBe(0);
       expect(JSON.parse(status.stdout).tables[0].partitions.length).toBeGreaterThan(0);
 
-      const up = await startUp(['--config', path.join(deployment.config.dataDir, 'ducktier.config.json')]);
-      try {
-        expect(JSON.parse(readFileSync(stackFile, 'utf8'))).toMatchObject({ pid: up.pid });
-        const count = await countAll(deployment, 'auto');
-        expect(count.code, count.stderr).toBe(0);
-      } finally {
-        expect(await up.stop()).toBe(0);
-      }
+      const up = await deployment.startUp();
+      expect(JSON.parse(readFileSync(stackFile, 'utf8'))).toMatchObject({ pid: up.pid });
+      const count = await countAll(deployment, 'auto');
+      expect(count.code, count.stderr).toBe(0);
+      expect(await up.stop()).toBe(0);
     } finally {
       unrelated.kill();
       await deployment.close();
