@@ -17,9 +17,9 @@ import type { ColdStore } from '../storage/cold/cold-store.ts';
 import { DuckDbFileStore } from '../storage/cold/duckdb-file-store.ts';
 import { COLD_STORE_SESSION_NAME } from '../storage/duckdb/pg-transport.ts';
 import type { ReportFaults } from '../storage/federation/report-runner.ts';
-import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool, processSessionName } from '../storage/postgres/pg-pool.ts';
+import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
 import { sessionDropHooks, type SessionDropPoint } from './session-drops.ts';
 import { loadWorkflowBundle } from './workflow-bundle.ts';
@@ -156,7 +156,7 @@ async function launch(
     );
   const workers: Worker[] = [];
   try {
-    await ensureMoveStateSchema(pgPool);
+    await migratePostgresSchema(pgPool);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
     const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
