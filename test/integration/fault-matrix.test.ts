@@ -16,8 +16,9 @@ import { locateTemporalCli } from '../../stack/temporal-cli.ts';
 import { startTemporalDevServer } from '../../stack/temporal-dev-server.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
-import { ensureMoveStateSchema, getMove } from '../../storage/postgres/pg-move-state.ts';
+import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../../storage/postgres/pg-pool.ts';
+import { migratePostgresSchema } from '../../storage/postgres/pg-schema.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
 import { reportWorkflowId, WORKFLOW_TYPES } from '../../workflows/workflow-ids.ts';
 import { ducktier, startUp } from '../helpers/cli.ts';
@@ -402,7 +403,7 @@ describe(
       url = `postgres://${pool.user}:${pool.password}@${pool.host}:${port}/${pool.database}`;
       const config = loadConfig({ env: {}, values: { postgres: { url } } }, DEMO_DEFAULTS);
       const pgPool = createPgPool(server.target, 'ducktier test');
-      await ensureMoveStateSchema(pgPool);
+      await migratePostgresSchema(pgPool);
       await seedDemoData({ config, pgPool }, restartGenerator);
       const temporal = await connectTemporal({ address: inject('temporalAddress'), namespace: 'default' });
       own = {
@@ -496,69 +497,75 @@ describe(
 );
 
 describe('fault matrix: Ctrl-C reaches the whole process group of `ducktier up` mid-move', SLOW, () => {
-  test('up stops cleanly with exit code 0 (its servers stopped after its workers), and the move completes once it is up again', async () => {
-    const dataDir = path.join(inject('scratchDir'), 'faults-ctrl-c');
-    const config = loadConfig({ env: {}, values: { dataDir } }, DEMO_DEFAULTS);
-    const stackFile = path.join(dataDir, 'stack.json');
-    const ctrlCGenerator = { rows: 5_000, days: 6, anchor, seed: 41 };
-    const partition = partitionDaysAgo(3);
-    const truth = truthOf(allEvents(ctrlCGenerator), partition);
+  test(
+    'up stops cleanly with exit code 0 (its servers stopped after its workers), and the move completes once it is up again',
+    { timeout: 600_000 },
+    async () => {
+      const dataDir = path.join(inject('scratchDir'), 'faults-ctrl-c');
+      const config = loadConfig({ env: {}, values: { dataDir } }, DEMO_DEFAULTS);
+      const stackFile = path.join(dataDir, 'stack.json');
+      const ctrlCGenerator = { rows: 5_000, days: 6, anchor, seed: 41 };
+      const partition = partitionDaysAgo(3);
+      const truth = truthOf(allEvents(ctrlCGenerator), partition);
 
-    let up = await startUp(['--data-dir', dataDir]);
-    let stack = JSON.parse(readFileSync(stackFile, 'utf8')) as { postgres: PgTarget; temporal: { address: string } };
-    const pgPool = createPgPool(stack.postgres, 'ducktier test');
-    let temporal = await connectTemporal({ address: stack.temporal.address, namespace: 'default' });
-    let reader: pg.Client | undefined;
-    try {
-      await seedDemoData({ config, pgPool }, ctrlCGenerator);
-      reader = await holdPartition(stack.postgres, partition);
-      const handle = await startMigration(temporal.client, config, { table: 'events', partition });
-      await untilMoveIs(pgPool, partition, 'verified');
+      let up = await startUp(['--data-dir', dataDir]);
+      let stack = JSON.parse(readFileSync(stackFile, 'utf8')) as { postgres: PgTarget; temporal: { address: string } };
+      const pgPool = createPgPool(stack.postgres, 'ducktier test');
+      let temporal = await connectTemporal({ address: stack.temporal.address, namespace: 'default' });
+      let reader: pg.Client | undefined;
+      try {
+        await seedDemoData({ config, pgPool }, ctrlCGenerator);
+        reader = await holdPartition(stack.postgres, partition);
+        const handle = await startMigration(temporal.client, config, { table: 'events', partition });
+        await untilMoveIs(pgPool, partition, 'verified');
 
-      // The terminal's Ctrl-C: SIGINT to up and to everything in its process group.
-      expect(await up.interruptGroup(), up.stderr).toBe(0);
-      expect(up.stderr).not.toMatch(/Unhandled|ducktier: error/);
-      // Its servers were not stopped under it: up stopped its workers (closing their sessions) before PostgreSQL.
-      expect(up.stderr).not.toMatch(/PostgreSQL ended the session/);
-      expect(existsSync(stackFile)).toBe(false);
-      expect(existsSync(path.join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
-      expect(await answers(stack.temporal.address)).toBe(false);
-      await reader.end().catch(() => {});
-      await temporal.close();
+        // The terminal's Ctrl-C: SIGINT to up and to everything in its process group.
+        expect(await up.interruptGroup(), up.stderr).toBe(0);
+        expect(up.stderr).not.toMatch(/Unhandled|ducktier: error/);
+        // Its servers were not stopped under it: up stopped its workers (closing their sessions) before PostgreSQL.
+        expect(up.stderr).not.toMatch(/PostgreSQL ended the session/);
+        expect(existsSync(stackFile)).toBe(false);
+        expect(existsSync(path.join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+        expect(await answers(stack.temporal.address)).toBe(false);
+        await reader.end().catch(() => {});
+        await temporal.close();
 
-      up = await startUp(['--data-dir', dataDir]);
-      stack = JSON.parse(readFileSync(stackFile, 'utf8')) as typeof stack;
-      temporal = await connectTemporal({ address: stack.temporal.address, namespace: 'default' });
-      const [outcome] = await temporal.client.workflow.getHandle(handle.workflowId).result();
-      expect(outcome).toEqual({ table: 'events', partition, status: 'moved', rows: truth.length });
-      expect((await pgPool.query('SELECT to_regclass($1) AS oid', [`public."${partition}"`])).rows).toEqual([
-        { oid: null },
-      ]);
-      await expectNoLockOrCapture(pgPool, partition);
+        up = await startUp(['--data-dir', dataDir]);
+        stack = JSON.parse(readFileSync(stackFile, 'utf8')) as typeof stack;
+        temporal = await connectTemporal({ address: stack.temporal.address, namespace: 'default' });
+        const [outcome] = await temporal.client.workflow.getHandle(handle.workflowId).result();
+        expect(outcome).toEqual({ table: 'events', partition, status: 'moved', rows: truth.length });
+        expect((await pgPool.query('SELECT to_regclass($1) AS oid', [`public."${partition}"`])).rows).toEqual([
+          { oid: null },
+        ]);
+        await expectNoLockOrCapture(pgPool, partition);
 
-      // An administrator ends every session of the running up: it says so and carries on.
-      const ended = await pgPool.query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1`,
-        [`ducktier % (pid ${up.pid})`],
-      );
-      expect(ended.rows.length).toBeGreaterThan(0);
-      await waitFor('up to report the ended sessions', async () => (SESSION_ENDED.test(up.stderr) ? true : undefined));
-      const status = await ducktier(['status', '--data-dir', dataDir, '--json']);
-      expect(status.code, status.stderr).toBe(0);
-      expect(up.running).toBe(true);
+        // An administrator ends every session of the running up: it says so and carries on.
+        const ended = await pgPool.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1`,
+          [`ducktier % (pid ${up.pid})`],
+        );
+        expect(ended.rows.length).toBeGreaterThan(0);
+        await waitFor('up to report the ended sessions', async () =>
+          SESSION_ENDED.test(up.stderr) ? true : undefined,
+        );
+        const status = await ducktier(['status', '--data-dir', dataDir, '--json']);
+        expect(status.code, status.stderr).toBe(0);
+        expect(up.running).toBe(true);
 
-      expect(await up.interruptGroup(), up.stderr).toBe(0);
-    } finally {
-      await reader?.end().catch(() => {});
-      await temporal.close().catch(() => {});
-      await pgPool.end().catch(() => {});
-      await up.stop();
-    }
-    expect(await coldContents({ config })).toEqual({
-      rows: truth.map((row) => ({ ...row, _ducktier_partition: partition })),
-      manifest: [{ partition_name: partition, rows: truth.length }],
-    });
-  }, 600_000);
+        expect(await up.interruptGroup(), up.stderr).toBe(0);
+      } finally {
+        await reader?.end().catch(() => {});
+        await temporal.close().catch(() => {});
+        await pgPool.end().catch(() => {});
+        await up.stop();
+      }
+      expect(await coldContents({ config })).toEqual({
+        rows: truth.map((row) => ({ ...row, _ducktier_partition: partition })),
+        manifest: [{ partition_name: partition, rows: truth.length }],
+      });
+    },
+  );
 });
 
 /** Whether something accepts TCP connections at host:port. */
