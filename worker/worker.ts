@@ -11,17 +11,20 @@ import { createCompensationActivities } from '../activities/compensation.ts';
 import { keepAlive } from '../activities/keep-alive.ts';
 import { createPlanningActivities } from '../activities/planning.ts';
 import { createReportingActivities } from '../activities/reporting.ts';
-import { createTransferActivities } from '../activities/transfer.ts';
+import { createTransferActivities, type TransferFaults } from '../activities/transfer.ts';
 import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
 import { extensionDirectory } from '../stack/duckdb-extensions.ts';
 import type { Stack } from '../stack/stack.ts';
-import type { ColdStore, CopyStage } from '../storage/cold/cold-store.ts';
+import type { ColdStore } from '../storage/cold/cold-store.ts';
 import { openColdStore } from '../storage/cold/open-cold-store.ts';
+import { COLD_STORE_SESSION_NAME } from '../storage/duckdb/pg-transport.ts';
+import type { ReportFaults } from '../storage/federation/report-runner.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
-import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { createPgPool, processSessionName } from '../storage/postgres/pg-pool.ts';
 import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
+import { sessionDropHooks, type SessionDropPoint } from './session-drops.ts';
 import { loadWorkflowBundle } from './workflow-bundle.ts';
 
 export interface RunningWorkers {
@@ -40,6 +43,8 @@ export interface StartWorkerOptions {
   workflowBundle?: NonNullable<WorkerOptions['workflowBundle']>;
   /** Fault injection only (worker/crash-points.ts). */
   crashAt?: CrashPoint;
+  /** Fault injection only (worker/session-drops.ts). */
+  dropSessionsAt?: SessionDropPoint;
 }
 
 let runtimeInstalled = false;
@@ -83,7 +88,7 @@ export async function startWorkers(
 ): Promise<RunningWorkers> {
   const coldStore = await openColdStore(config, {
     pgTarget: stack.postgres,
-    federation: stack.extension.available ? 'extension' : 'copy',
+    postgresExtension: stack.extension.available ? 'use' : { missing: stack.extension.reason },
     extensionDir: stack.extension.available
       ? stack.extension.extensionDir
       : extensionDirectory(config.duckdb.extensionDir),
@@ -111,7 +116,6 @@ export interface ColdDeps {
   locks: PartitionLocks;
   /** This process's own task queue, where the steps under the locks it holds run. */
   holderQueue: string;
-  onCopyStage?: ((stage: CopyStage) => void) | undefined;
 }
 
 /**
@@ -119,8 +123,14 @@ export interface ColdDeps {
  * PostgreSQL (the main queue); transfers and reports need a cold store (the shared cold queue, and the holder queue of
  * the process itself).
  */
-export function createActivities(deps: { config: DucktierConfig; pgPool: pg.Pool; cold?: ColdDeps }) {
-  const { config, pgPool, cold } = deps;
+export function createActivities(deps: {
+  config: DucktierConfig;
+  pgPool: pg.Pool;
+  cold?: ColdDeps;
+  /** Fault injection only (worker/crash-points.ts, worker/session-drops.ts). */
+  faults?: { transfer?: TransferFaults; report?: ReportFaults };
+}) {
+  const { config, pgPool, cold, faults = {} } = deps;
   const mainActivities = classified({
     ...createPlanningActivities({ config, pgPool }),
     ...createCompensationActivities({ config, pgPool }),
@@ -134,9 +144,14 @@ export function createActivities(deps: { config: DucktierConfig; pgPool: pg.Pool
         cold: cold.coldStore,
         locks: cold.locks,
         holderQueue: cold.holderQueue,
-        ...(cold.onCopyStage ? { onCopyStage: cold.onCopyStage } : {}),
+        ...(faults.transfer ? { faults: faults.transfer } : {}),
       }),
-      ...createReportingActivities({ config, pgPool, cold: cold.coldStore }),
+      ...createReportingActivities({
+        config,
+        pgPool,
+        cold: cold.coldStore,
+        ...(faults.report ? { faults: faults.report } : {}),
+      }),
     });
   return { mainActivities, coldActivities };
 }
@@ -157,10 +172,11 @@ async function launch(
   config: DucktierConfig,
   stack: Stack,
   options: StartWorkerOptions,
-  cold?: Omit<ColdDeps, 'onCopyStage'>,
+  cold?: ColdDeps,
 ): Promise<RunningMainWorker> {
   installRuntimeLogger(path.join(config.dataDir, 'logs', 'worker.log'));
-  const pgPool = createPgPool(stack.postgres, 'ducktier worker');
+  const poolName = processSessionName('worker');
+  const pgPool = createPgPool(stack.postgres, poolName);
   // Released in this order once the workers stop, or at once when they cannot start.
   const releases: Array<() => Promise<void>> = [() => pgPool.end().catch(() => {})];
   if (cold)
@@ -174,15 +190,26 @@ async function launch(
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
     const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
+    const drops = sessionDropHooks(options.dropSessionsAt, {
+      target: stack.postgres,
+      applicationNames: [poolName, COLD_STORE_SESSION_NAME],
+      backendPids: () => cold?.locks.backendPids() ?? [],
+    });
+    const crashAtCopy = crashAtCopyStage(options.crashAt);
     const { mainActivities, coldActivities } = createActivities({
       config,
       pgPool,
-      ...(cold ? { cold: { ...cold, onCopyStage: crashAtCopyStage(options.crashAt) } } : {}),
+      ...(cold ? { cold } : {}),
+      faults: {
+        transfer: { ...drops.transfer, ...(crashAtCopy ? { copyStage: crashAtCopy } : {}) },
+        report: drops.report,
+      },
     });
-    const interceptors = crashAfterActivity(options.crashAt, [
+    const crashes = crashAfterActivity(options.crashAt, [
       ...Object.keys(mainActivities),
       ...Object.keys(coldActivities ?? {}),
     ]);
+    const interceptors = { activity: [...(crashes.activity ?? []), ...(drops.interceptors.activity ?? [])] };
     workers.push(
       await Worker.create({
         connection,

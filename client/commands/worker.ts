@@ -3,6 +3,7 @@ import type { DucktierConfig } from '../../config/config.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import { findRunningStack, provisionExtensionFor, type Stack, startStack } from '../../stack/stack.ts';
 import { crashPointFromEnv } from '../../worker/crash-points.ts';
+import { sessionDropPointFromEnv } from '../../worker/session-drops.ts';
 import { type RunningMainWorker, type RunningWorkers, startMainWorker, startWorkers } from '../../worker/worker.ts';
 import type { CommandContext } from '../cli.ts';
 import { parseCommandArgs } from '../cli-args.ts';
@@ -17,7 +18,7 @@ import { untilInterrupted } from '../interrupts.ts';
 export async function workerCommand(context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs('worker', context.args, {});
   const config = context.config(values);
-  const crashAt = crashPointFromEnv(process.env);
+  const options = { crashAt: crashPointFromEnv(process.env), dropSessionsAt: sessionDropPointFromEnv(process.env) };
   // Listening from the start, so a Ctrl-C while the workers start stops them as soon as they are up.
   const interrupted = untilInterrupted();
 
@@ -26,7 +27,7 @@ export async function workerCommand(context: CommandContext): Promise<number> {
   let stopStack = async () => {};
   if (running && config.cold.format === 'duckdb') {
     // `ducktier up` holds the DuckDB file (one process per file), so its process keeps the cold queues.
-    workers = await startMainWorker(config, running, { crashAt });
+    workers = await startMainWorker(config, running, options);
     context.print(
       `✓ Worker polling '${config.temporal.taskQueue}' beside ducktier up (${running.postgres.description}, Temporal at ${running.temporal.address}); '${config.temporal.coldTaskQueue}' stays with ducktier up, which owns the cold file`,
     );
@@ -42,7 +43,7 @@ export async function workerCommand(context: CommandContext): Promise<number> {
     }
     let started: RunningWorkers;
     try {
-      started = await startWorkers(config, stack, { crashAt });
+      started = await startWorkers(config, stack, options);
     } catch (error) {
       await stopStack();
       throw error;

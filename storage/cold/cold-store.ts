@@ -67,15 +67,26 @@ export type SnapshotQuery = (sql: string) => Promise<Array<Record<string, unknow
  * one transaction that replaces a partition's rows (or some instants of them) together with its manifest entry, so
  * repeating one leaves exactly one copy.
  */
+/**
+ * Whether a cold store's DuckDB reads PostgreSQL's rows through the postgres extension, or by COPY because the
+ * extension is not to be used (`missing` says why, for a report that asks for the extension).
+ */
+export type PostgresExtensionUse = 'use' | { missing: string };
+
 export interface ColdStore {
-  /** How DuckDB reads PostgreSQL in this process. */
+  /** How DuckDB reads PostgreSQL in this process (moves, and reports that ask for `auto`). */
   readonly federation: Federation;
+  /** Why DuckDB's postgres extension is not loaded here (federation `copy`), for a report that asks for it. */
+  readonly withoutExtension: string | undefined;
   /** Where the cold rows live, for people: a file, or a lake's data path. */
   readonly location: string;
 
   /** A cold table (or the manifest) as a DuckDB relation at its latest state, for tools and tests. */
   relation(table: string): string;
-  /** A DuckDB connection of this store (PostgreSQL attached as `pg` when reading through the extension). */
+  /**
+   * A DuckDB connection of this store (PostgreSQL attached as `pg` when reading through the extension, its cached
+   * session checked first).
+   */
   withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T>;
   /** Creates the cold table from the mapped columns, or adds columns PostgreSQL gained since. */
   ensureColdTable(coldTable: string, columns: ColumnMapping[]): Promise<void>;

@@ -3,7 +3,6 @@ import { fileURLToPath } from 'node:url';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
 import type { ColdConfig } from '../../config/cold-config.ts';
-import type { Federation } from '../../config/config.ts';
 import { duckSchemaPlace, LAKE_VERSION_TABLE } from '../duckdb/duck-schema.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
 import { connectPgClient } from '../postgres/pg-pool.ts';
@@ -11,7 +10,13 @@ import type { PgTarget } from '../postgres/pg-target.ts';
 import { migrateSchema, readSchemaMigrations } from '../schema-migrations.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { APPENDING_MANIFEST } from './cold-manifest.ts';
-import { COLD_MANIFEST_TABLE, type ColdSnapshot, type SnapshotQuery, SOURCE_PARTITION_COLUMN } from './cold-store.ts';
+import {
+  COLD_MANIFEST_TABLE,
+  type ColdSnapshot,
+  type PostgresExtensionUse,
+  type SnapshotQuery,
+  SOURCE_PARTITION_COLUMN,
+} from './cold-store.ts';
 import { DuckColdStore } from './duck-cold-store.ts';
 import { ProcessScratch } from './process-scratch.ts';
 
@@ -30,8 +35,11 @@ export interface DuckLakeOptions {
   lake: LakeConfig;
   /** Holds DuckDB's postgres and ducklake extensions (and httpfs for S3). */
   extensionDir: string;
-  /** How this process reads PostgreSQL's hot rows; the lake's catalog is reached through the postgres extension either way. */
-  federation: Federation;
+  /**
+   * How this process reads PostgreSQL's hot rows: through the postgres extension, or by COPY when it is not to be used
+   * (`missing` says why); the lake's catalog is reached through the postgres extension either way.
+   */
+  postgresExtension: PostgresExtensionUse;
   memoryLimit: string;
   /** The hot database, which also holds the lake's catalog. */
   pgTarget: PgTarget;
@@ -52,11 +60,12 @@ export interface DuckLakeOptions {
 export class DuckLakeStore extends DuckColdStore {
   private constructor(
     instance: DuckDBInstance,
-    federation: Federation,
+    postgresExtension: PostgresExtensionUse,
     private readonly lake: LakeConfig,
     private readonly scratch: ProcessScratch,
   ) {
-    super(instance, federation, lake.dataPath, scratch.dir, {
+    const missing = postgresExtension === 'use' ? undefined : postgresExtension.missing;
+    super(instance, missing === undefined ? 'extension' : 'copy', missing, lake.dataPath, scratch.dir, {
       qualifier: LAKE_ALIAS,
       tablesIn: `database_name = '${LAKE_ALIAS}' AND schema_name = 'main'`,
       manifest: APPENDING_MANIFEST,
@@ -73,13 +82,16 @@ export class DuckLakeStore extends DuckColdStore {
         memory_limit: options.memoryLimit,
         temp_directory: scratch.dir,
       });
-      const store = new DuckLakeStore(instance, options.federation, options.lake, scratch);
+      const store = new DuckLakeStore(instance, options.postgresExtension, options.lake, scratch);
       await store.withConnection(async (connection) => {
         await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
         // The lake first: attaching it makes the postgres extension read the catalog of every PostgreSQL database
         // attached by then, and it keeps what it read (a schema created later would stay unknown to reports).
         await attachLake(connection, options.lake, options.pgTarget, 'read-write');
-        if (options.federation === 'extension') await attachPostgres(connection, options.pgTarget);
+        if (store.federation === 'extension') {
+          await attachPostgres(connection, options.pgTarget);
+          store.postgresAttached = true;
+        }
       });
       return store;
     } catch (error) {

@@ -1,15 +1,15 @@
 import path from 'node:path';
 
-import type { DucktierConfig, Federation } from '../../config/config.ts';
+import type { DucktierConfig } from '../../config/config.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
-import type { ColdStore } from './cold-store.ts';
+import type { ColdStore, PostgresExtensionUse } from './cold-store.ts';
 import { DuckDbFileStore } from './duckdb-file-store.ts';
 import { DuckLakeStore } from './ducklake-store.ts';
 
 export interface ColdStoreDeps {
   pgTarget: PgTarget;
-  /** How this process reads PostgreSQL: `extension` needs DuckDB's postgres extension in `extensionDir`. */
-  federation: Federation;
+  /** How this process reads PostgreSQL: `use` needs DuckDB's postgres extension in `extensionDir`. */
+  postgresExtension: PostgresExtensionUse;
   /** DuckDB's extension directory (a lake always needs its postgres and ducklake extensions from there). */
   extensionDir: string;
 }
@@ -20,14 +20,14 @@ export function openColdStore(config: DucktierConfig, deps: ColdStoreDeps): Prom
   if (cold.format === 'duckdb')
     return DuckDbFileStore.open({
       filePath: cold.path,
-      extensionDir: deps.federation === 'extension' ? deps.extensionDir : undefined,
+      extension: deps.postgresExtension === 'use' ? { dir: deps.extensionDir } : deps.postgresExtension,
       memoryLimit: config.duckdb.memoryLimit,
       pgTarget: deps.pgTarget,
     });
   return DuckLakeStore.open({
     lake: cold,
     extensionDir: deps.extensionDir,
-    federation: deps.federation,
+    postgresExtension: deps.postgresExtension,
     memoryLimit: config.duckdb.memoryLimit,
     pgTarget: deps.pgTarget,
     scratchRoot: path.join(config.dataDir, 'spool'),

@@ -15,7 +15,7 @@ export async function withColdStore<T>(
 ): Promise<T> {
   const store = await openColdStore(deployment.config, {
     pgTarget: deployment.stack.postgres,
-    federation: 'copy',
+    postgresExtension: { missing: 'a test reads the cold tier by itself' },
     extensionDir: inject('extensionDir')!,
   });
   try {
