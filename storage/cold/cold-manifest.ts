@@ -62,14 +62,25 @@ export const APPENDING_MANIFEST: ColdManifest = {
     );
   },
   async recordRemoval(connection, table, ref) {
+    // Only a partition with a serving write needs a removal row. Appending one for nothing would write a file, and a
+    // store that refuses writes (a full disk, a bucket refusing them) could then not even compensate a failed copy.
+    const serving = await connection.runAndReadAll(
+      `SELECT 1 FROM ${currentLakeEntries(table)}
+        WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
+      refParams(ref),
+    );
+    if (serving.currentRowCount === 0) return;
     await connection.run(
       `INSERT INTO ${table} (${MANIFEST_COLUMNS}, op, written_at)
        VALUES ($schema, $table, $partition, $cold, 0, NULL, 'delete', now())`,
       { ...refParams(ref), cold: ref.coldTable },
     );
   },
-  current: (table) =>
-    `(SELECT ${MANIFEST_COLUMNS} FROM ${table}
-       QUALIFY row_number() OVER (PARTITION BY table_schema, table_name, partition_name ORDER BY snapshot_id DESC, rowid DESC) = 1
-         AND op = 'write')`,
+  current: (table) => currentLakeEntries(table),
 };
+
+function currentLakeEntries(table: string): string {
+  return `(SELECT ${MANIFEST_COLUMNS} FROM ${table}
+       QUALIFY row_number() OVER (PARTITION BY table_schema, table_name, partition_name ORDER BY snapshot_id DESC, rowid DESC) = 1
+         AND op = 'write')`;
+}

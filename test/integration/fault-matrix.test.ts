@@ -12,6 +12,8 @@ import { loadConfig } from '../../config/config.ts';
 import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
 import { startEmbeddedPostgres } from '../../stack/embedded-postgres.ts';
 import { freePort } from '../../stack/free-port.ts';
+import { createBucket } from '../../stack/s3-request.ts';
+import { setWriteRefusal } from '../../stack/s3-server.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
 import { startTemporalDevServer } from '../../stack/temporal-dev-server.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
@@ -22,7 +24,7 @@ import { migratePostgresSchema } from '../../storage/postgres/pg-schema.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
 import { reportWorkflowId, WORKFLOW_TYPES } from '../../workflows/workflow-ids.ts';
 import { ducktier, RUN_COLD_ENV, startUp } from '../helpers/cli.ts';
-import { createTestDeployment, seedDemoData, type TestDeployment } from '../helpers/deployment.ts';
+import { createTestDeployment, seedDemoData, testColdSettings, type TestDeployment } from '../helpers/deployment.ts';
 import {
   coldContents,
   createLane,
@@ -124,6 +126,10 @@ function stepsAfterCrash(crash: { retried?: string; relockAt?: string }): string
 const FILE_SIZE_LIMIT = 64 * 1024;
 const FILE_TOO_LARGE =
   /^(IO|TransactionContext) Error: .*Could not write file ".*(cold\.duckdb(\.wal)?|\.parquet)": File too large$/;
+
+/** A lake on S3 whose bucket refuses writes: DuckDB's httpfs fails the Parquet upload. */
+const REFUSING_BUCKET = 'refusing-writes';
+const WRITES_REFUSED = /HTTP Error: .*Forbidden \(HTTP code 403\)$/;
 
 /** What the worker prints when PostgreSQL ends one of its sessions: one line each, and it goes on. */
 const SESSION_ENDED = /^ducktier: PostgreSQL ended the session 'ducktier [^']+': .+; the next use opens a new one$/m;
@@ -273,14 +279,30 @@ describe.concurrent(
     });
 
     test('a cold store that cannot grow fails the copy at once; compensation leaves PostgreSQL whole and DuckDB without the partition', async () => {
-      const lane = moveLane(`${DATABASE}_disk_full`, partitionDaysAgo(11));
-      const worker = await WorkerProcess.start(['--config', lane.configFile], { maxFileBytes: FILE_SIZE_LIMIT });
+      // On S3 a lake cannot grow when its bucket refuses writes: a bucket of the lane's own, so other lanes write on.
+      const s3 = inject('testColdStore') === 'lake-s3' ? inject('s3') : null;
+      const name = `${DATABASE}_disk_full`;
+      const lane = moveLane(
+        name,
+        partitionDaysAgo(11),
+        s3
+          ? { extraConfig: { cold: { ...testColdSettings(name, 'lake-s3'), dataPath: `s3://${REFUSING_BUCKET}/` } } }
+          : {},
+      );
+      if (s3) {
+        await createBucket(s3, REFUSING_BUCKET);
+        await setWriteRefusal(s3.url, REFUSING_BUCKET, true);
+      }
+      const worker = await WorkerProcess.start(
+        ['--config', lane.configFile],
+        s3 ? {} : { maxFileBytes: FILE_SIZE_LIMIT },
+      );
       const [outcome] = await moveThrough(deployment, lane);
       expect(outcome).toEqual({
         table: 'events',
         partition: lane.partition,
         status: 'failed',
-        error: expect.stringMatching(FILE_TOO_LARGE),
+        error: expect.stringMatching(s3 ? WRITES_REFUSED : FILE_TOO_LARGE),
       });
       // The copy failed on its first attempt, not retried; both compensations ran.
       expect(await stepAttempts(deployment.temporal, lane.moveId)).toEqual({
