@@ -96,8 +96,10 @@ export abstract class DuckColdStore implements ColdStore {
   /**
    * DuckDB's postgres extension keeps a session for its next use, and does not notice when PostgreSQL ends it (a
    * restart, a failover, `pg_terminate_backend`): that next use would fail, once, whatever it is (even a look at DuckDB's
-   * own catalog may open a PostgreSQL transaction). A cheap statement first, outside any transaction, meets a dead
-   * session here instead, and the extension drops it; the real work then gets a live one.
+   * own catalog may open a PostgreSQL transaction). Worse, if that use is the extension's first read of PostgreSQL's
+   * catalog (it reads it once, lazily), the extension (1.4.4) keeps an empty catalog for good and every table "does not
+   * exist" until the process restarts. A cheap statement first, outside any transaction and without the catalog, meets a
+   * dead session here instead, and the extension drops it; the real work then gets a live one.
    */
   private async primePostgresSession(connection: DuckDBConnection): Promise<void> {
     await connection.run(`CALL postgres_execute(${quoteLiteral(PG_CATALOG_ALIAS)}, 'SELECT 1')`).catch(() => {});

@@ -21,17 +21,11 @@ export const PG_CATALOG_ALIAS = 'pg';
 /** The application_name of the extension's sessions in pg_stat_activity, like every other ducktier session's. */
 export const COLD_STORE_SESSION_NAME = processSessionName('cold store');
 
-/**
- * Attaches PostgreSQL read-only, and loads its catalog at once, on the session ATTACH just opened. The extension (1.4.4)
- * reads the catalog once, on first use; if that first read fails (PostgreSQL ended its cached session meanwhile) it
- * keeps an empty catalog for good and every table "does not exist". Loaded here, later lost sessions cost one failed
- * statement at most (see ColdStore.primePostgresSession).
- */
+/** Attaches PostgreSQL read-only (see DuckColdStore.withConnection for keeping its cached session alive). */
 export async function attachPostgres(connection: DuckDBConnection, target: PgTarget): Promise<void> {
   const libpq = withApplicationName(target.libpq, COLD_STORE_SESSION_NAME);
   await connection.run('LOAD postgres');
   await connection.run(`ATTACH IF NOT EXISTS ${quoteLiteral(libpq)} AS ${PG_CATALOG_ALIAS} (TYPE POSTGRES, READ_ONLY)`);
-  await connection.run(`SELECT count(*) FROM duckdb_tables() WHERE database_name = ${quoteLiteral(PG_CATALOG_ALIAS)}`);
 }
 
 /**

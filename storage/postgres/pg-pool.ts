@@ -61,7 +61,9 @@ export function connectLikePool(pool: pg.Pool): Promise<pg.Client> {
 }
 
 async function connectSession(config: pg.ClientConfig, onLost?: (error: Error) => void): Promise<pg.Client> {
-  const client = new pg.Client({ options: '-c TimeZone=UTC', ...config });
+  // A pool keeps its password out of sight (not enumerable), so a copy of its options names it explicitly.
+  const password = config.password === undefined ? {} : { password: config.password };
+  const client = new pg.Client({ options: '-c TimeZone=UTC', ...config, ...password });
   watchSession(client, config.application_name ?? 'ducktier', onLost);
   await client.connect();
   return client;

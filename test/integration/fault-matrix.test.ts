@@ -557,10 +557,20 @@ describe('fault matrix: Ctrl-C reaches the whole process group of `ducktier up` 
         manifest: [{ partition_name: partition, rows: truth.length }],
       };
 
+      // Up's servers, as it published them (a restarted up may listen on other ports).
+      const reach = async () => {
+        const stack = JSON.parse(readFileSync(stackFile, 'utf8')) as {
+          postgres: PgTarget;
+          temporal: { address: string };
+        };
+        const temporal = await connectTemporal({ address: stack.temporal.address, namespace: 'default' });
+        const pgPool = createPgPool(stack.postgres, 'ducktier test');
+        return { stack, pgPool, temporal, close: () => Promise.all([temporal.close(), pgPool.end()]) };
+      };
+
       let up = await startUp(['--data-dir', dataDir]);
-      let stack = JSON.parse(readFileSync(stackFile, 'utf8')) as { postgres: PgTarget; temporal: { address: string } };
-      const pgPool = createPgPool(stack.postgres, 'ducktier test');
-      let temporal = await connectTemporal({ address: stack.temporal.address, namespace: 'default' });
+      let servers = await reach();
+      const { stack, pgPool, temporal } = servers;
       let reader: pg.Client | undefined;
       try {
         await seedDemoData({ config, pgPool }, ctrlCGenerator);
@@ -577,20 +587,20 @@ describe('fault matrix: Ctrl-C reaches the whole process group of `ducktier up` 
         expect(existsSync(path.join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
         expect(await answers(stack.temporal.address)).toBe(false);
         await reader.end().catch(() => {});
-        await temporal.close();
+        await servers.close();
 
         up = await startUp(['--data-dir', dataDir]);
-        stack = JSON.parse(readFileSync(stackFile, 'utf8')) as typeof stack;
-        temporal = await connectTemporal({ address: stack.temporal.address, namespace: 'default' });
-        const [outcome] = await temporal.client.workflow.getHandle(handle.workflowId).result();
+        servers = await reach();
+        const [outcome] = await servers.temporal.client.workflow.getHandle(handle.workflowId).result();
         expect(outcome).toEqual({ table: 'events', partition, status: 'moved', rows: truth.length });
-        expect((await pgPool.query('SELECT to_regclass($1) AS oid', [`public."${partition}"`])).rows).toEqual([
+        const again = servers.pgPool;
+        expect((await again.query('SELECT to_regclass($1) AS oid', [`public."${partition}"`])).rows).toEqual([
           { oid: null },
         ]);
-        await expectNoLockOrCapture(pgPool, partition);
+        await expectNoLockOrCapture(again, partition);
 
         // An administrator ends every session of the running up: it says so and carries on.
-        const ended = await pgPool.query(
+        const ended = await again.query(
           `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1`,
           [`ducktier % (pid ${up.pid})`],
         );
@@ -608,8 +618,7 @@ describe('fault matrix: Ctrl-C reaches the whole process group of `ducktier up` 
         expect(await up.interruptGroup(), up.stderr).toBe(0);
       } finally {
         await reader?.end().catch(() => {});
-        await temporal.close().catch(() => {});
-        await pgPool.end().catch(() => {});
+        await servers.close().catch(() => {});
         await up.stop();
       }
       if (config.cold.format === 'duckdb') expect(await coldContents({ config, partition })).toEqual(cold);
