@@ -614,7 +614,7 @@ describe('fault matrix: Ctrl-C reaches the whole process group of `ducktier up` 
 
         // A lake's catalog is in up's PostgreSQL, readable while it runs; a DuckDB file only once up closed it.
         if (config.cold.format === 'ducklake')
-          expect(await coldContents({ config, partition }, stack.postgres)).toEqual(cold);
+          expect(await coldContents({ config, partition }, servers.stack.postgres)).toEqual(cold);
         expect(await up.interruptGroup(), up.stderr).toBe(0);
       } finally {
         await reader?.end().catch(() => {});
