@@ -5,8 +5,8 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { ColdConfig } from '../../config/cold-config.ts';
 import { duckSchemaPlace, LAKE_VERSION_TABLE } from '../duckdb/duck-schema.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
-import { connectPgClient } from '../postgres/pg-pool.ts';
-import type { PgTarget } from '../postgres/pg-target.ts';
+import { connectPgClient, processSessionName } from '../postgres/pg-pool.ts';
+import { type PgTarget, withApplicationName } from '../postgres/pg-target.ts';
 import { migrateSchema, readSchemaMigrations } from '../schema-migrations.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { APPENDING_MANIFEST } from './cold-manifest.ts';
@@ -27,6 +27,9 @@ export const LAKE_MIGRATIONS = readSchemaMigrations(fileURLToPath(new URL('./lak
 
 /** The name the lake is attached under in every DuckDB instance ducktier opens on it. */
 export const LAKE_ALIAS = 'lake';
+
+/** The application_name of the lake's catalog sessions (DuckLake's own, through the postgres extension). */
+export const LAKE_CATALOG_SESSION_NAME = processSessionName('lake catalog');
 
 /** Serialises the first attach (which creates the catalog's tables) and ducktier's own tables across processes. */
 const LAKE_SETUP_LOCK = `hashtext('ducktier lake'), hashtext($1)`;
@@ -171,7 +174,8 @@ export async function attachLake(
     mode === 'read-only'
       ? `METADATA_SCHEMA ${quoteLiteral(lake.catalogSchema)}, READ_ONLY`
       : `DATA_PATH ${quoteLiteral(lake.dataPath)}, METADATA_SCHEMA ${quoteLiteral(lake.catalogSchema)}, DATA_INLINING_ROW_LIMIT 0`;
-  const attach = `ATTACH IF NOT EXISTS ${quoteLiteral(`ducklake:postgres:${pgTarget.libpq}`)} AS ${LAKE_ALIAS} (${options})`;
+  const catalog = withApplicationName(pgTarget.libpq, LAKE_CATALOG_SESSION_NAME);
+  const attach = `ATTACH IF NOT EXISTS ${quoteLiteral(`ducklake:postgres:${catalog}`)} AS ${LAKE_ALIAS} (${options})`;
   const describe = (error: unknown) =>
     new Error(
       `cannot open the lake (catalog ${lake.catalogSchema} in ${pgTarget.description}, data path ${lake.dataPath}): ${(error as Error).message.split('\n')[0]}`,
