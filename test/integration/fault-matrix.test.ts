@@ -290,20 +290,20 @@ describe.concurrent(
           ? { extraConfig: { cold: { ...testColdSettings(name, 'lake-s3'), dataPath: `s3://${REFUSING_BUCKET}/` } } }
           : {},
       );
-      if (s3) {
-        await createBucket(s3, REFUSING_BUCKET);
-        await setWriteRefusal(s3.url, REFUSING_BUCKET, true);
-      }
+      const cannotGrow = s3 ? WRITES_REFUSED : FILE_TOO_LARGE;
+      if (s3) await createBucket(s3, REFUSING_BUCKET);
       const worker = await WorkerProcess.start(
         ['--config', lane.configFile],
         s3 ? {} : { maxFileBytes: FILE_SIZE_LIMIT },
       );
+      // Once the worker has set the lake up (its own tables are Parquet files too), the bucket refuses every write.
+      if (s3) await setWriteRefusal(s3.url, REFUSING_BUCKET, true);
       const [outcome] = await moveThrough(deployment, lane);
       expect(outcome).toEqual({
         table: 'events',
         partition: lane.partition,
         status: 'failed',
-        error: expect.stringMatching(s3 ? WRITES_REFUSED : FILE_TOO_LARGE),
+        error: expect.stringMatching(cannotGrow),
       });
       // The copy failed on its first attempt, not retried; both compensations ran.
       expect(await stepAttempts(deployment.temporal, lane.moveId)).toEqual({
@@ -327,7 +327,7 @@ describe.concurrent(
       await expectNoLockOrCapture(deployment.pgPool, lane.partition);
       expect(await getMove(deployment.pgPool, moveKeyOf(lane.partition))).toMatchObject({
         state: 'failed',
-        error: expect.stringMatching(FILE_TOO_LARGE),
+        error: expect.stringMatching(cannotGrow),
       });
 
       expect(await worker.interrupt()).toEqual({ code: 0, signal: null });
