@@ -30,6 +30,8 @@ const configSchema = z
         /** An existing cluster (host:port); when absent ducktier runs the Temporal CLI dev server. */
         address: z.string().min(1).optional(),
         namespace: z.string().min(1).default('default'),
+        /** The cluster's Web UI (e.g. https://temporal.example.com), for the links `ducktier up` prints. */
+        uiUrl: z.url().optional(),
         /** Workflows and PostgreSQL-only activities. */
         taskQueue: z.string().min(1).default('ducktier'),
         /** Activities that touch the DuckDB file; only the process that owns the file polls it. */
@@ -180,6 +182,7 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
       ...defined({
         address: env.TEMPORAL_ADDRESS,
         namespace: env.TEMPORAL_NAMESPACE,
+        uiUrl: env.TEMPORAL_UI_URL,
         taskQueue: env.DUCKTIER_TASK_QUEUE,
       }),
     },

@@ -18,6 +18,7 @@ import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
+import { ensureSearchAttributes } from './search-attributes.ts';
 import { bundleWorkflowsInChild } from './workflow-bundle.ts';
 
 export interface RunningWorkers {
@@ -145,6 +146,8 @@ async function launch(
     await ensureMoveStateSchema(pgPool);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
+    // Before any workflow runs: one that sets an unregistered search attribute fails its every task.
+    await ensureSearchAttributes(connection.operatorService, stack.temporal.namespace);
     const workflowBundle = options.workflowBundle ?? (await bundleWorkflowsInChild());
     const { mainActivities, coldActivities } = createActivities({
       config,

@@ -30,16 +30,20 @@ const POSTGRES_STEP = {
   cancellationType: WAIT_FOR_STEP,
 } as const;
 
-export function planningActivities() {
-  return proxyActivities<PlanningActivities>(POSTGRES_STEP);
+/** The line the Web UI's Timeline shows for the call (activity user metadata); none when absent. */
+const labelled = (summary: string | undefined) => (summary === undefined ? {} : { summary });
+
+export function planningActivities(summary?: string) {
+  return proxyActivities<PlanningActivities>({ ...POSTGRES_STEP, ...labelled(summary) });
 }
 
-export function compensationActivities() {
-  return proxyActivities<CompensationActivities>(POSTGRES_STEP);
+export function compensationActivities(summary?: string) {
+  return proxyActivities<CompensationActivities>({ ...POSTGRES_STEP, ...labelled(summary) });
 }
 
-export function transferActivities(coldTaskQueue: string) {
+export function transferActivities(coldTaskQueue: string, summary?: string) {
   return proxyActivities<Omit<TransferActivities, 'copyPartitionToCold'>>({
+    ...labelled(summary),
     taskQueue: coldTaskQueue,
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
@@ -49,8 +53,9 @@ export function transferActivities(coldTaskQueue: string) {
 }
 
 /** The copy alone: it may run for hours on a large partition, and each retry starts it over. */
-export function copyActivities(coldTaskQueue: string) {
+export function copyActivities(coldTaskQueue: string, summary?: string) {
   return proxyActivities<Pick<TransferActivities, 'copyPartitionToCold'>>({
+    ...labelled(summary),
     taskQueue: coldTaskQueue,
     startToCloseTimeout: '2 hours',
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
@@ -59,8 +64,9 @@ export function copyActivities(coldTaskQueue: string) {
   });
 }
 
-export function reportingActivities(coldTaskQueue: string) {
+export function reportingActivities(coldTaskQueue: string, summary?: string) {
   return proxyActivities<ReportingActivities>({
+    ...labelled(summary),
     taskQueue: coldTaskQueue,
     startToCloseTimeout: '30 minutes',
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,

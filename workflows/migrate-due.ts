@@ -1,49 +1,60 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { executeChild, workflowInfo } from '@temporalio/workflow';
+import { executeChild, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 
 import { planningActivities } from './activity-proxies.ts';
 import { rootCauseMessage } from './failure-message.ts';
+import { migrationProgress, moveDetails, moveSummary } from './labels.ts';
 import { migratePartitionWorkflow } from './migrate-partition.ts';
 import type { MoveOutcome } from './move-outcome.ts';
+import { outcomeLabel, ownLabels, startLabels } from './search-attributes.ts';
 import { moveWorkflowId } from './workflow-ids.ts';
 
+/** Every field may be left out: the Web UI's Start Workflow form can start it with no input at all. */
 export interface MigrateDueInput {
-  coldTaskQueue: string;
-  /** Only this table; all policies when absent. */
+  /** Only this table (`events` or `public.events`); every policy's when absent. */
   table?: string;
-  /** Only this partition (it must belong to `table`). */
+  /** Only this partition (`events_p20261120` or `public.events_p20261120`); its table is found when not given. */
   partition?: string;
   /** Overrides each policy's hot window. */
   olderThanMs?: number;
+  /** The queue of the process owning the cold store; the deployment's config says when absent. */
+  coldTaskQueue?: string;
 }
 
 /**
  * The scheduled job: premake partitions, find those older than the hot window, and move each in a child workflow
  * whose ID is fixed by table and partition, so two triggers can never move the same partition twice.
  */
-export async function migrateDueWorkflow(input: MigrateDueInput): Promise<MoveOutcome[]> {
-  const planning = planningActivities();
-  const { due, problems } = await planning.planMoves({
-    table: input.table,
-    partition: input.partition,
-    olderThanMs: input.olderThanMs,
-  });
+export async function migrateDueWorkflow(input: MigrateDueInput = {}): Promise<MoveOutcome[]> {
+  // Its own labels, replacing any the starter copied from an earlier run (the Web UI's "start like this one" does).
+  upsertSearchAttributes(ownLabels('migrate', { table: input.table }));
+  setCurrentDetails('**Planning**: premaking partitions, finding those past the hot window');
+  const coldTaskQueue =
+    input.coldTaskQueue ??
+    (await planningActivities('Read defaults from the deployment config').deploymentDefaults()).coldTaskQueue;
+  const { tables, due, problems } = await planningActivities(
+    'Premake partitions, sweep DEFAULT, find due partitions',
+  ).planMoves({ table: input.table, partition: input.partition, olderThanMs: input.olderThanMs });
+  // The table as `schema.table`, however the request named it, so one filter finds every migration of it.
+  if (input.table || input.partition) upsertSearchAttributes(ownLabels('migrate', { table: tables[0] }));
   const outcomes: MoveOutcome[] = problems.map(({ table, error }) => ({ table, status: 'failed', error }));
-  for (const { schema, ...candidate } of due) {
+  const progress = () =>
+    outcomes.map((o) => ({ partition: o.partition ?? o.table, status: o.status, rows: o.rows, error: o.error }));
+  for (const [index, { schema, ...candidate }] of due.entries()) {
+    const qualified = `${schema}.${candidate.partition}`;
+    setCurrentDetails(
+      migrationProgress(progress(), { index: index + 1, of: due.length, partition: qualified, rows: candidate.rows }),
+    );
     const workflowId = moveWorkflowId(workflowInfo().taskQueue, schema, candidate.table, candidate.partition);
+    const move = { schema, ...candidate, coldTaskQueue };
     try {
       outcomes.push(
         await executeChild(migratePartitionWorkflow, {
           workflowId,
-          args: [
-            {
-              schema,
-              table: candidate.table,
-              partition: candidate.partition,
-              coldTaskQueue: input.coldTaskQueue,
-              olderThanMs: input.olderThanMs,
-            },
-          ],
+          args: [{ ...move, olderThanMs: input.olderThanMs }],
+          staticSummary: moveSummary(move),
+          staticDetails: moveDetails(move, workflowInfo().workflowId),
+          typedSearchAttributes: startLabels('move', { table: `${schema}.${candidate.table}`, partition: qualified }),
         }),
       );
     } catch (error) {
@@ -59,5 +70,8 @@ export async function migrateDueWorkflow(input: MigrateDueInput): Promise<MoveOu
       }
     }
   }
+  setCurrentDetails(migrationProgress(progress(), undefined));
+  const failed = outcomes.some((o) => o.status === 'failed');
+  upsertSearchAttributes(outcomeLabel(failed ? 'failed' : outcomes.length === 0 ? 'nothing-due' : 'succeeded'));
   return outcomes;
 }

@@ -10,6 +10,7 @@ import { parseCommandArgs } from '../cli-args.ts';
 import { untilInterrupted } from '../interrupts.ts';
 import { ensureMigrationSchedule } from '../schedule.ts';
 import { connectTemporal } from '../temporal-client.ts';
+import { describeWebUiLinks } from '../web-ui-links.ts';
 
 /** `ducktier up`: the long-running process: stack, both workers, the schedule; stops cleanly on Ctrl-C. */
 export async function upCommand(context: CommandContext): Promise<number> {
@@ -32,10 +33,8 @@ export async function upCommand(context: CommandContext): Promise<number> {
       `✓ Schedule '${config.schedule.id}' ${schedule}: ${config.schedule.cron} (${config.schedule.timezone}), overlap SKIP`,
     );
     context.print(`✓ Workers polling '${config.temporal.taskQueue}' and '${config.temporal.coldTaskQueue}'`);
-    if (stack.temporal.uiUrl)
-      context.print(
-        `Temporal Web UI: ${stack.temporal.uiUrl}  (Schedules -> ${config.schedule.id} -> Trigger, or start migrateDueWorkflow)`,
-      );
+    const uiUrl = stack.temporal.uiUrl ?? config.temporal.uiUrl;
+    if (uiUrl) for (const line of describeWebUiLinks(uiUrl, config)) context.print(line);
     context.print('ducktier is up; press Ctrl-C to stop.');
     await Promise.race([untilInterrupted(), workers.done.catch(() => {})]);
     context.log('Stopping...');
