@@ -27,7 +27,7 @@ export async function ensureMigrationSchedule(client: Client, config: DucktierCo
     staticSummary: migrationSummary({ by: `schedule ${config.schedule.id}` }),
     staticDetails: migrationDetails(
       config,
-      `schedule \`${config.schedule.id}\` (${config.schedule.cron}, ${config.schedule.timezone})`,
+      `schedule \`${config.schedule.id}\` (\`${config.schedule.cron}\` ${config.schedule.timezone})`,
     ),
     typedSearchAttributes: startLabels('migrate'),
   };

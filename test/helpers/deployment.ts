@@ -36,6 +36,8 @@ export interface Deployment {
 export async function startDeployment(
   name: string,
   prepare: (deployment: { config: DucktierConfig; pgPool: pg.Pool }) => Promise<void>,
+  /** Settings added to (or replacing) the config file's own, section by section. */
+  extraConfig: { temporal?: Record<string, unknown>; schedule?: Record<string, unknown> } = {},
 ): Promise<Deployment> {
   const database = `ducktier_${name}`;
   await recreateDatabase(database);
@@ -47,8 +49,8 @@ export async function startDeployment(
     JSON.stringify({
       dataDir,
       postgres: { url: testPgUrl(database) },
-      temporal: { address: inject('temporalAddress'), taskQueue: `test-${name}` },
-      schedule: { id: `test-${name}-schedule` },
+      temporal: { address: inject('temporalAddress'), taskQueue: `test-${name}`, ...extraConfig.temporal },
+      schedule: { id: `test-${name}-schedule`, ...extraConfig.schedule },
     }),
   );
   const config = loadConfig({ file: configFile, env: {} }, DEMO_DEFAULTS);

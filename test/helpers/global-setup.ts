@@ -16,6 +16,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     pgPort: number;
     temporalAddress: string;
+    temporalUiUrl: string;
     extensionDir: string | null;
     workflowBundlePath: string;
     scratchDir: string;
@@ -49,6 +50,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   project.provide('pgPort', Number(postgres.target.pool.port));
   project.provide('temporalAddress', temporal.address);
+  project.provide('temporalUiUrl', temporal.uiUrl);
   project.provide('extensionDir', extension.available ? extension.extensionDir : null);
   project.provide('workflowBundlePath', workflowBundlePath);
   project.provide('scratchDir', scratchDir);
