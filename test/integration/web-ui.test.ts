@@ -92,13 +92,15 @@ describe('the Temporal Web UI as a control panel', () => {
         .getByRole('button', { name: 'Trigger', exact: true })
         .click();
 
-      const recentRuns = page.getByRole('tab', { name: /Recent Runs?$/ });
-      await reloadUntil(page, 'the triggered run under Recent Runs', async () =>
-        /^\s*1\s/.test(await recentRuns.innerText()),
-      );
-      await recentRuns.click();
-      await page.getByRole('tabpanel').getByRole('link').first().click();
-      await page.waitForURL(/\/workflows\/[^/]+\/[^/]+\/timeline/);
+      // The run, under Recent Runs (a tab since UI 2.5x, a section before).
+      const run = page.getByRole('link', { name: /^test-web-ui-migrate-due-scheduled-/ });
+      const recentRunsTab = page.getByRole('tab', { name: /Recent Runs?$/ });
+      await reloadUntil(page, 'the triggered run under Recent Runs', async () => {
+        if ((await recentRunsTab.count()) > 0) await recentRunsTab.click();
+        return (await run.count()) > 0;
+      });
+      await run.first().click();
+      await page.waitForURL(/\/workflows\/[^/]+\/[^/]+\/[a-z-]+/);
       [, workflowId, runId] = /\/workflows\/([^/]+)\/([^/]+)\//.exec(page.url())!.map(decodeURIComponent) as [
         string,
         string,
@@ -127,10 +129,10 @@ describe('the Temporal Web UI as a control panel', () => {
       expect(decodeURIComponent(moveUrl)).toContain(`/workflows/test-web-ui-move-public.events-${due[0]}/`);
       await page.goto(`${moveUrl}/pending-activities`);
       // The pending step, its attempts, and the last failure (shown in a code box) saying who holds the lock.
-      const lastFailure = page.getByRole('textbox', { name: 'Last Failure' });
+      const lastFailure = page.locator('xpath=//p[normalize-space()="Last Failure"]/following::*[@role="textbox"][1]');
       await reloadUntil(page, 'the lock step retrying', async () => (await lastFailure.count()) > 0);
       expect(await page.getByRole('heading', { level: 4 }).first().innerText()).toBe('lockPartition');
-      expect(await page.locator('main').innerText()).toMatch(/Attempt\s+\d+\s*\/\s*30/);
+      expect(await page.locator('main').innerText()).toMatch(/Attempt\s+\d+\s*(\/|of)\s*30/);
       expect(await lastFailure.innerText()).toContain(
         `partition public.${due[0]} is locked by another session (pid ${lock.pid}, web-ui test)`,
       );
@@ -168,8 +170,9 @@ describe('the Temporal Web UI as a control panel', () => {
     expect(move.Details).toContain('Table public.events');
     expect(move.Details).toContain(`Part of ${workflowId}`);
     expect(move['Current Details']).toBe(`Moved ${fmt(second!.rows)} rows to DuckDB`);
-    await page.goto(`${moveUrl}/timeline`);
-    await page.getByRole('button', { name: 'Event dropPartition: Completed' }).waitFor();
+    // The run's default page (Timeline since UI 2.5x, the History graph before): each step labelled by its summary.
+    await page.goto(moveUrl);
+    await page.getByText(`dropPartition • Drop public.${second!.partition} from PostgreSQL`).waitFor();
     const timeline = await page.locator('main').innerText();
     expect(timeline).toContain(
       `copyPartitionToCold • Copy public.${second!.partition} (${fmt(second!.rows)} rows) to DuckDB`,
@@ -233,10 +236,10 @@ async function startFromForm(page: Page, link: string, input: string | undefined
   await page.goto(link);
   await page.getByText('Task Queue is Active').waitFor();
   if (input !== undefined) {
-    await page.getByRole('textbox', { name: 'Data' }).click();
+    await page.locator('xpath=//*[normalize-space()="Data"]/following::*[@role="textbox"][1]').click();
     await page.keyboard.type(input);
     // Leaving the editor reformats the JSON and the form grows: blur first so the click lands on the button.
-    await page.getByRole('heading', { name: 'Start Workflow' }).click();
+    await page.getByRole('heading', { level: 1 }).click();
   }
   await page.getByRole('button', { name: 'Start Workflow', exact: true }).click();
   const started = page.getByRole('link', { name: 'Workflow started successfully' });
