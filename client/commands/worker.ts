@@ -1,10 +1,9 @@
-import type { DucktierConfig } from '../../config/config.ts';
-import { UsageError } from '../../errors/usage-error.ts';
 import { findRunningStack, startStack } from '../../stack/stack.ts';
 import { crashPointFromEnv } from '../../worker/crash-points.ts';
 import { type RunningMainWorker, startMainWorker, startWorkers } from '../../worker/worker.ts';
 import type { CommandContext } from '../cli.ts';
 import { parseCommandArgs } from '../cli-args.ts';
+import { requireConfiguredServers } from '../configured-servers.ts';
 import { untilInterrupted } from '../interrupts.ts';
 
 /**
@@ -29,7 +28,7 @@ export async function workerCommand(context: CommandContext): Promise<number> {
       `✓ Worker polling '${config.temporal.taskQueue}' beside ducktier up (${running.postgres.description}, Temporal at ${running.temporal.address}); '${config.temporal.coldTaskQueue}' stays with ducktier up, which owns the cold file`,
     );
   } else {
-    requireConfiguredStack(config);
+    requireConfiguredServers(config, 'worker');
     const stack = await startStack(config, context.log);
     stopStack = stack.stop;
     try {
@@ -50,18 +49,5 @@ export async function workerCommand(context: CommandContext): Promise<number> {
     return 0;
   } finally {
     await stopStack();
-  }
-}
-
-/** Without a running `ducktier up`, both servers must be named: this command never starts one. */
-function requireConfiguredStack(config: DucktierConfig): void {
-  const missing = [
-    ...(config.postgres.url || process.env.PGHOST ? [] : ['PostgreSQL (postgres.url, DUCKTIER_PG_URL or PGHOST)']),
-    ...(config.temporal.address ? [] : ['Temporal (temporal.address or TEMPORAL_ADDRESS)']),
-  ];
-  if (missing.length > 0) {
-    throw new UsageError(
-      `worker: nothing to connect to: no ducktier up is running on ${config.dataDir} and no ${missing.join(' or ')} is configured`,
-    );
   }
 }
