@@ -49,7 +49,7 @@ export function moveStepSummaries(move: Omit<MoveLabelInput, 'coldTaskQueue'>) {
     lockPartition: `Lock ${p} (advisory lock)`,
     prepareMove: `Check ${p} may move, record the move, capture writes`,
     copyPartitionToCold: `Copy ${p}${rows ? ` (${rows})` : ''} to DuckDB`,
-    verifyColdCopy: `Verify ${p} value for value (count and fingerprint)`,
+    verifyColdCopy: `Verify ${p} value for value`,
     detachPartition: `Copy late writes, then detach ${p}`,
     dropPartition: `Drop ${p} from PostgreSQL`,
     unlockPartition: `Unlock ${p}`,
