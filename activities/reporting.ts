@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { DucktierConfig } from '../config/config.ts';
 import { FAILURE_TYPES } from '../errors/failure-types.ts';
 import { Refusal } from '../errors/refusal.ts';
-import type { ColdStore } from '../storage/duckdb/cold-store.ts';
+import type { ColdStore } from '../storage/cold/cold-store.ts';
 import { type ReportInvocation, resolveReportRequest } from '../storage/federation/report-request.ts';
 import { type ReportResult, runReport } from '../storage/federation/report-runner.ts';
 

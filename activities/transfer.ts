@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 
 import { type DucktierConfig, policyFor } from '../config/config.ts';
-import type { ColdStore, CopyStage } from '../storage/duckdb/cold-store.ts';
+import type { ColdStore, CopyStage } from '../storage/cold/cold-store.ts';
 import { copyPartition } from '../storage/moves/copy-partition.ts';
 import { detachMovedPartition } from '../storage/moves/detach-partition.ts';
 import { discardColdCopy } from '../storage/moves/discard-copy.ts';

@@ -13,13 +13,14 @@ import { createTransferActivities } from '../activities/transfer.ts';
 import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { Stack } from '../stack/stack.ts';
-import { ColdStore, type CopyStage } from '../storage/duckdb/cold-store.ts';
-import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
+import type { ColdStore, CopyStage } from '../storage/cold/cold-store.ts';
+import { DuckDbFileStore } from '../storage/cold/duckdb-file-store.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
 import { ensureSearchAttributes } from './search-attributes.ts';
-import { bundleWorkflowsInChild } from './workflow-bundle.ts';
+import { loadWorkflowBundle } from './workflow-bundle.ts';
 
 export interface RunningWorkers {
   /** Settles when the workers stop (after shutdown, or on a fatal error). */
@@ -75,7 +76,7 @@ export async function startWorkers(
   stack: Stack,
   options: StartWorkerOptions = {},
 ): Promise<RunningWorkers> {
-  const coldStore = await ColdStore.open({
+  const coldStore = await DuckDbFileStore.open({
     filePath: stack.coldStorePath,
     extensionDir: stack.extension.available ? stack.extension.extensionDir : undefined,
     memoryLimit: config.duckdb.memoryLimit,
@@ -143,12 +144,12 @@ async function launch(
     );
   const workers: Worker[] = [];
   try {
-    await ensureMoveStateSchema(pgPool);
+    await migratePostgresSchema(pgPool);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
     // Before any workflow runs: one that sets an unregistered search attribute fails its every task.
     await ensureSearchAttributes(connection.operatorService, stack.temporal.namespace);
-    const workflowBundle = options.workflowBundle ?? (await bundleWorkflowsInChild());
+    const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
     const { mainActivities, coldActivities } = createActivities({
       config,
       pgPool,

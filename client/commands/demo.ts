@@ -9,11 +9,10 @@ import type { JsonRow } from '../../storage/duckdb/duck-rows.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { countRows, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
-import { quoteIdent } from '../../storage/sql-quoting.ts';
 import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import type { CommandContext } from '../cli.ts';
-import { parseCommandArgs, positiveInt } from '../cli-args.ts';
+import { type CommandOptions, parseCommandArgs, positiveInt } from '../cli-args.ts';
 import { describeStep } from '../describe-step.ts';
 import { moveSteps, runReportWorkflow, startMigration } from '../migrations.ts';
 import { banner, fmt, renderTable } from '../render.ts';
@@ -22,6 +21,15 @@ import { openSession, type Session } from '../session.ts';
 const DEFAULT_ROWS = 50_000;
 const DEFAULT_DAYS = 10;
 const DEMO_SEED = 20260124;
+/** The demo's own flags (ducktier demo --help prints them). */
+export const DEMO_OPTIONS = {
+  rows: {
+    type: 'string',
+    value: 'N',
+    description: `events to insert into a fresh data directory (default ${DEFAULT_ROWS.toLocaleString('en-US')})`,
+  },
+  days: { type: 'string', value: 'D', description: `days the events span, ending now (default ${DEFAULT_DAYS})` },
+} as const satisfies CommandOptions;
 const DEMO_REPORT_ORDER = [
   'recent_summary',
   'historical_summary',
@@ -35,7 +43,7 @@ const DEMO_REPORT_ORDER = [
  * moved through the workflow, reports over both tiers, and a closing account that must add up.
  */
 export async function demoCommand(context: CommandContext): Promise<number> {
-  const { values } = parseCommandArgs('demo', context.args, { rows: { type: 'string' }, days: { type: 'string' } });
+  const { values } = parseCommandArgs('demo', context.args, DEMO_OPTIONS);
   const config = context.config(values);
   const rows = positiveInt('rows', values.rows, DEFAULT_ROWS);
   const days = positiveInt('days', values.days, DEFAULT_DAYS);
@@ -149,7 +157,7 @@ function demoPolicy(config: DucktierConfig): TablePolicy {
   }
 }
 
-/** Seeds the data directory once; a second run finds the seed record and moves on. */
+/** Seeds the data directory once; a second run finds that record and moves on. */
 async function seedOnce(
   session: Session,
   policy: TablePolicy,
@@ -200,10 +208,6 @@ async function printMove(
 /** Rows in each tier, counted directly in each system: every inserted row must be in exactly one. */
 async function account(session: Session, policy: TablePolicy): Promise<{ hotRows: number; coldRows: number }> {
   const hotRows = await countRows(session.pgPool, policy.schema, policy.table);
-  const coldRows = await session.workers!.coldStore.withConnection(async (connection) => {
-    if (!(await session.workers!.coldStore.tableExists(connection, policy.coldTable))) return 0;
-    const reader = await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${quoteIdent(policy.coldTable)}`);
-    return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
-  });
+  const coldRows = await session.workers!.coldStore.countTable(policy.coldTable);
   return { hotRows, coldRows };
 }

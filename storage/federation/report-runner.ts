@@ -4,8 +4,8 @@ import type pg from 'pg';
 import type { Federation } from '../../config/config.ts';
 import type { TablePolicy } from '../../config/policy.ts';
 import { UsageError } from '../../errors/usage-error.ts';
-import { coldColumnsFor } from '../duckdb/cold-schema.ts';
-import type { ColdStore } from '../duckdb/cold-store.ts';
+import { coldColumnsFor } from '../cold/cold-columns.ts';
+import type { ColdSnapshot, ColdStore } from '../cold/cold-store.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
 import {
@@ -27,7 +27,6 @@ import { analyzeReportSql, type SqlReads } from './report-sql.ts';
 import { collectResult, type ReportRows, type ResultOutputOptions } from './result-output.ts';
 import { planTable, readsCold, readsHot, type TablePlan, wholeHotPartitions } from './tier-plan.ts';
 import {
-  coldSnapshotIsCurrent,
   coldView,
   createViews,
   emptyRelation,
@@ -121,7 +120,8 @@ export async function runReport(
         async () => {
           const snapshot = await openSnapshot(store, connection, pgPool, reads, request.params.range);
           try {
-            return await runInSnapshot(connection, snapshot, reads, columnsOf, pushdown, request, output, what);
+            const cold = await store.openSnapshot(connection, (sql) => snapshot.query(sql));
+            return await runInSnapshot(connection, snapshot, cold, reads, columnsOf, pushdown, request, output, what);
           } finally {
             await snapshot.close();
           }
@@ -148,6 +148,7 @@ export async function runReport(
 async function runInSnapshot(
   connection: DuckDBConnection,
   snapshot: PgSnapshot,
+  cold: ColdSnapshot,
   reads: SqlReads,
   columnsOf: (policy: TablePolicy) => ColumnMapping[],
   pushdown: AggregatePushdown | { reason: string },
@@ -162,7 +163,8 @@ async function runInSnapshot(
     tables.push(await planTable(snapshot, policy, timeColumn, views, range));
   }
   for (const [index, { policy }] of reads.tables.entries()) {
-    if (!(await coldSnapshotIsCurrent(connection, policy, tables[index]!))) return undefined;
+    const writes = tables[index]!.cold.map((read) => ({ partition: read.partition, writeId: read.writeId }));
+    if (!(await cold.holdsWrites(policy, writes))) return undefined;
   }
   const pgDuckdb = await detectPgDuckdb(snapshot);
 
@@ -189,7 +191,7 @@ async function runInSnapshot(
   for (const [index, { policy }] of reads.tables.entries()) {
     const plan = tables[index]!;
     if (rewrite.sql !== undefined && 'pushdown' in choice && choice.pushdown.policy === policy) {
-      if (readsCold(plan)) views.push(coldView(policy, columnsOf(policy), plan, range));
+      if (readsCold(plan)) views.push(coldView(cold, policy, columnsOf(policy), plan, range));
       views.push(partialsView(snapshot, choice.pushdown, columnsOf(policy), plan, range, readsCold(plan)));
       pushdownPlan = {
         applied: true,
@@ -199,7 +201,7 @@ async function runInSnapshot(
         estimate: choice.estimate,
       };
     } else {
-      views.push(...tierViewSql(snapshot, policy, columnsOf(policy), plan, range));
+      views.push(...tierViewSql(snapshot, cold, policy, columnsOf(policy), plan, range));
     }
   }
   await createViews(connection, views);

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 
-import type { ColdStore, ColdWrite, CopyStage, PartitionSource } from '../duckdb/cold-store.ts';
+import type { ColdStore, ColdWrite, CopyStage, PartitionSource } from '../cold/cold-store.ts';
 import { setMoveState } from '../postgres/pg-move-state.ts';
 import { moveKey } from './move-types.ts';
 

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { TablePolicy } from '../../config/policy.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { Refusal } from '../../errors/refusal.ts';
-import type { ColdStore } from '../duckdb/cold-store.ts';
+import type { ColdStore } from '../cold/cold-store.ts';
 import { isAttached } from '../postgres/pg-partitions.ts';
 import type { PartitionMoveRef } from './move-types.ts';
 

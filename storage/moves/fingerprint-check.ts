@@ -2,7 +2,7 @@ import type pg from 'pg';
 
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { Refusal } from '../../errors/refusal.ts';
-import type { ColdStore, PartitionSource } from '../duckdb/cold-store.ts';
+import type { ColdStore, PartitionSource } from '../cold/cold-store.ts';
 import { timeColumnOf } from '../duckdb/duck-type-mapping.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { pgFingerprint, type RowFingerprint, sameFingerprint } from '../verification/row-fingerprint.ts';

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 
 import type { TablePolicy } from '../../config/policy.ts';
-import { coldColumnsFor } from '../duckdb/cold-schema.ts';
-import type { PartitionSource } from '../duckdb/cold-store.ts';
+import { coldColumnsFor } from '../cold/cold-columns.ts';
+import type { PartitionSource } from '../cold/cold-store.ts';
 import type { PartitionLocks } from '../postgres/pg-partition-locks.ts';
 import type { PartitionMoveRef } from './move-types.ts';
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 
-import type { ColdStore, PartitionSource } from '../duckdb/cold-store.ts';
+import type { ColdStore, PartitionSource } from '../cold/cold-store.ts';
 import { changedInstants } from '../postgres/pg-change-capture.ts';
 import { COLD_SERVING_STATES, getMove, setMoveState } from '../postgres/pg-move-state.ts';
 import { inTransaction } from '../postgres/pg-pool.ts';

@@ -2,14 +2,20 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { Connection } from '@temporalio/client';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 
-import { provisionPostgresExtension } from '../../stack/duckdb-postgres-extension.ts';
+import {
+  ALL_DUCKDB_EXTENSIONS,
+  type DuckdbExtension,
+  provisionDuckdbExtensions,
+} from '../../stack/duckdb-extensions.ts';
 import { startEmbeddedPostgres } from '../../stack/embedded-postgres.ts';
 import { freePort } from '../../stack/free-port.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
 import { startTemporalDevServer } from '../../stack/temporal-dev-server.ts';
+import { ensureSearchAttributes } from '../../worker/search-attributes.ts';
 import { bundleWorkflows } from '../../worker/workflow-bundle.ts';
 
 declare module 'vitest' {
@@ -17,7 +23,10 @@ declare module 'vitest' {
     pgPort: number;
     temporalAddress: string;
     temporalUiUrl: string;
+    /** The directory holding DuckDB's postgres extension, null when it cannot load. */
     extensionDir: string | null;
+    /** The DuckDB extensions that load from `extensionDir` (postgres, ducklake, httpfs). */
+    duckdbExtensions: DuckdbExtension[];
     workflowBundlePath: string;
     scratchDir: string;
   }
@@ -31,9 +40,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const log = (message: string) => process.stderr.write(`[test stack] ${message}\n`);
   const scratchDir = mkdtempSync(path.join(os.tmpdir(), 'ducktier-test-'));
   chmodSync(scratchDir, 0o755); // embedded PostgreSQL runs as an unprivileged user when the tests run as root
-  const extension = await provisionPostgresExtension(process.env.DUCKTIER_DUCKDB_EXTENSION_DIR, log);
-  if (!extension.available)
-    log(`DuckDB postgres extension unavailable, extension tests will fail: ${extension.reason}`);
+  const extensions = await provisionDuckdbExtensions(
+    ALL_DUCKDB_EXTENSIONS,
+    process.env.DUCKTIER_DUCKDB_EXTENSION_DIR,
+    log,
+  );
+  for (const [name, extension] of Object.entries(extensions))
+    if (!extension.available)
+      log(`DuckDB ${name} extension unavailable, tests needing it will fail: ${extension.reason}`);
+  const extension = extensions.postgres;
   const cli = await locateTemporalCli(log);
   const postgres = await startEmbeddedPostgres(path.join(scratchDir, 'postgres'), await freePort());
   const temporal = await startTemporalDevServer({
@@ -44,6 +59,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     namespace: 'default',
     log,
   });
+  // As a ducktier worker does at start: tests that run workflows on workers of their own need them too.
+  const operator = await Connection.connect({ address: temporal.address });
+  try {
+    await ensureSearchAttributes(operator.operatorService, 'default');
+  } finally {
+    await operator.close();
+  }
   const bundle = await bundleWorkflows();
   const workflowBundlePath = path.join(scratchDir, 'workflow-bundle.js');
   writeFileSync(workflowBundlePath, bundle.code);
@@ -52,6 +74,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('temporalAddress', temporal.address);
   project.provide('temporalUiUrl', temporal.uiUrl);
   project.provide('extensionDir', extension.available ? extension.extensionDir : null);
+  project.provide(
+    'duckdbExtensions',
+    ALL_DUCKDB_EXTENSIONS.filter((name) => extensions[name].available),
+  );
   project.provide('workflowBundlePath', workflowBundlePath);
   project.provide('scratchDir', scratchDir);
 

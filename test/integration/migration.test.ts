@@ -4,14 +4,18 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { findPolicy } from '../../config/config.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
-import { coldColumnsFor } from '../../storage/duckdb/cold-schema.ts';
+import { coldColumnsFor } from '../../storage/cold/cold-columns.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { createActivities } from '../../worker/worker.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
-import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+} from '../helpers/deployment.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 
 const DAY = 86_400_000;
@@ -20,10 +24,10 @@ const generator = { rows: 6_000, days: 6, anchor, seed: 7 };
 const events = allEvents(generator);
 
 describe('moving partitions through the workflow', () => {
-  let env: TestEnv;
+  let env: TestDeploymentWithWorkers;
 
   beforeAll(async () => {
-    env = await createTestEnv('migration');
+    env = await createTestDeploymentWithWorkers('migration');
     await seedDemoData(env, generator);
   });
   afterAll(async () => env?.close());
@@ -286,7 +290,7 @@ describe('moving partitions through the workflow', () => {
 });
 
 /** The activities as a worker of `env` registers them (errors classified), the cold ones holding locks in `locks`. */
-function activitiesOf(env: TestEnv, locks: PartitionLocks) {
+function activitiesOf(env: TestDeploymentWithWorkers, locks: PartitionLocks) {
   const { mainActivities, coldActivities } = createActivities({
     config: env.config,
     pgPool: env.pgPool,

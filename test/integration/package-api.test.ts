@@ -7,7 +7,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import type { MoveOutcome } from '../../workflows/move-outcome.ts';
-import { createTestEnv, seedDemoData, testConfigValues, type TestEnv } from '../helpers/test-env.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+} from '../helpers/deployment.ts';
 import { allEvents, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 
 const DAY = 86_400_000;
@@ -33,11 +37,11 @@ interface ConsumerOutput {
  * runs ducktier's report as a child workflow.
  */
 describe('the package, used through its exports', () => {
-  let env: TestEnv;
+  let env: TestDeploymentWithWorkers;
   let project: string;
 
   beforeAll(async () => {
-    env = await createTestEnv('consumer');
+    env = await createTestDeploymentWithWorkers('consumer');
     await seedDemoData(env, generator);
     project = mkdtempSync(path.join(os.tmpdir(), 'ducktier-consumer-'));
     const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', project], {
@@ -55,10 +59,6 @@ describe('the package, used through its exports', () => {
       cwd: project,
       stdio: 'pipe',
     });
-    writeFileSync(
-      path.join(project, 'ducktier.config.json'),
-      JSON.stringify(testConfigValues('consumer', 'ducktier_consumer')),
-    );
   });
   afterAll(async () => {
     await env?.close();
@@ -87,10 +87,7 @@ describe('the package, used through its exports', () => {
 
   test("migrates, reports, queries and reads status through the client; its own workflow runs ducktier's report as a child", async () => {
     // Not spawnSync: this process runs the deployment's workers, which must keep polling meanwhile.
-    const run = await runNode(
-      ['--import', 'tsx', 'src/main.ts', path.join(project, 'ducktier.config.json'), 'test-consumer-app'],
-      project,
-    );
+    const run = await runNode(['--import', 'tsx', 'src/main.ts', env.configFile, 'test-consumer-app'], project);
     expect(run.stderr).not.toMatch(/Error/);
     expect(run.status).toBe(0);
     const output = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as ConsumerOutput;

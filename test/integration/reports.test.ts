@@ -7,7 +7,11 @@ import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { createActivities } from '../../worker/worker.ts';
-import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+} from '../helpers/deployment.ts';
 import { allEvents, dayKey, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 
 const DAY = 86_400_000;
@@ -22,12 +26,12 @@ function countBy<T>(items: T[], key: (item: T) => string): Record<string, number
 }
 
 describe.each(['extension', 'copy'] as const)('federated reports reading PostgreSQL via %s', (federation) => {
-  let env: TestEnv;
+  let env: TestDeploymentWithWorkers;
   let coldEvents: DemoEvent[];
   let hotEvents: DemoEvent[];
 
   beforeAll(async () => {
-    env = await createTestEnv(`reports_${federation}`, { federation });
+    env = await createTestDeploymentWithWorkers(`reports_${federation}`, { federation });
     await seedDemoData(env, generator);
     const outcomes = await (await startMigration(env.temporal, env.config, { table: 'events' })).result();
     const moved = new Set(outcomes.filter((o) => o.status === 'moved').map((o) => o.partition));

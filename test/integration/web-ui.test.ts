@@ -10,10 +10,10 @@ import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { listMoves } from '../../storage/postgres/pg-move-state.ts';
 import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.ts';
+import type { UpProcess } from '../helpers/cli.ts';
 import { expectColdEventsEqual, readColdEventsFromFile } from '../helpers/cold-events.ts';
-import { type Deployment, startDeployment } from '../helpers/deployment.ts';
+import { createTestDeployment, seedDemoData, type TestDeployment } from '../helpers/deployment.ts';
 import { holdPartitionLock } from '../helpers/partition-lock.ts';
-import { seedDemoData } from '../helpers/test-env.ts';
 import { allEvents, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 import {
   filterWorkflows,
@@ -41,17 +41,22 @@ const shots = path.join(os.tmpdir(), 'ducktier-web-ui-test');
  * migration and a report from the links `ducktier up` printed without typing a task queue.
  */
 describe('the Temporal Web UI as a control panel', () => {
-  let deployment: Deployment;
+  let deployment: TestDeployment;
+  let up: UpProcess;
   let browser: Browser;
   let page: Page;
   const ui = inject('temporalUiUrl');
 
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
-    deployment = await startDeployment('web-ui', (d) => seedDemoData(d, generator), {
-      temporal: { uiUrl: ui },
-      schedule: { id: SCHEDULE },
+    deployment = await createTestDeployment('web-ui', {
+      extraConfig: {
+        temporal: { address: inject('temporalAddress'), taskQueue: 'test-web-ui', uiUrl: ui },
+        schedule: { id: SCHEDULE },
+      },
     });
+    await seedDemoData(deployment, generator);
+    up = await deployment.startUp();
     browser = await launchChromium();
     page = await newWebUiPage(browser);
   });
@@ -78,7 +83,7 @@ describe('the Temporal Web UI as a control panel', () => {
     const truth = due.map((partition) => ({ partition, rows: rowsOf(partition).length }));
     expect(truth.every((t) => t.rows > 0)).toBe(true);
     // Held as another tool may hold it: the first move waits at its lock step, so the run is seen in progress.
-    const lock = await holdPartitionLock(deployment.pgTarget, 'public', due[0]!, 'web-ui test');
+    const lock = await holdPartitionLock(deployment.stack.postgres, 'public', due[0]!, 'web-ui test');
     let runId: string;
     let workflowId: string;
     try {
@@ -192,7 +197,7 @@ describe('the Temporal Web UI as a control panel', () => {
   });
 
   test('start a migration (no input) and a report (one field) from the links ducktier up printed', async () => {
-    const printed = deployment.up.lines.join('\n');
+    const printed = up.lines.join('\n');
     const migrateLink = /start a migration\s+(\S+)/.exec(printed)?.[1];
     const reportLink = /run a report\s+(\S+)/.exec(printed)?.[1];
     expect(migrateLink).toBe(
@@ -222,9 +227,9 @@ describe('the Temporal Web UI as a control panel', () => {
     );
 
     // The cold tier holds exactly the moved days' rows, value for value (read once ducktier up let go of the file).
-    await deployment.up.stop();
+    await up.stop();
     const moved = events.filter((e) => due.includes(partitionOfDay('events', e.timestamp)));
-    expectColdEventsEqual(await readColdEventsFromFile(deployment.coldFile), moved);
+    expectColdEventsEqual(await readColdEventsFromFile(deployment.stack.coldStorePath), moved);
   });
 });
 
