@@ -2,6 +2,7 @@ import { UsageError } from '../errors/usage-error.ts';
 import type { CommandContext } from './cli.ts';
 import { commandHelp, type CommandOptions } from './cli-args.ts';
 import { DEMO_OPTIONS, demoCommand } from './commands/demo.ts';
+import { HISTORY_OPTIONS, historyCommand } from './commands/history.ts';
 import { MIGRATE_OPTIONS, migrateCommand } from './commands/migrate.ts';
 import { provisionCommand } from './commands/provision.ts';
 import { queryCommand } from './commands/query.ts';
@@ -54,6 +55,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
   status: {
     run: statusCommand,
     summary: 'partitions per tier, cold file size, locks, running migrations and recent moves',
+  },
+  history: {
+    run: historyCommand,
+    summary: 'moves recorded in PostgreSQL: start, end, each step, rows, bytes, rows/s, attempts, outcome and errors',
+    options: HISTORY_OPTIONS,
   },
   provision: {
     run: provisionCommand,

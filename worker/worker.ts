@@ -9,6 +9,7 @@ import { createCompensationActivities } from '../activities/compensation.ts';
 import { keepAlive } from '../activities/keep-alive.ts';
 import { createPlanningActivities } from '../activities/planning.ts';
 import { createReportingActivities } from '../activities/reporting.ts';
+import { recordedSteps } from '../activities/step-history.ts';
 import { createTransferActivities } from '../activities/transfer.ts';
 import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
@@ -19,6 +20,7 @@ import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
+import { startRequestListener } from './request-listener.ts';
 import { ensureSearchAttributes } from './search-attributes.ts';
 import { loadWorkflowBundle } from './workflow-bundle.ts';
 
@@ -107,20 +109,26 @@ export function createActivities(deps: {
   cold?: { coldStore: ColdStore; locks: PartitionLocks; onCopyStage?: ((stage: CopyStage) => void) | undefined };
 }) {
   const { config, pgPool, cold } = deps;
+  // Every step of a move records its attempts in the move history as it runs (activities/step-history.ts).
   const mainActivities = classified({
-    ...createPlanningActivities({ config, pgPool }),
-    ...createCompensationActivities({ config, pgPool }),
+    ...recordedSteps(
+      { ...createPlanningActivities({ config, pgPool }), ...createCompensationActivities({ config, pgPool }) },
+      pgPool,
+    ),
   });
   const coldActivities =
     cold &&
     classified({
-      ...createTransferActivities({
-        config,
+      ...recordedSteps(
+        createTransferActivities({
+          config,
+          pgPool,
+          cold: cold.coldStore,
+          locks: cold.locks,
+          ...(cold.onCopyStage ? { onCopyStage: cold.onCopyStage } : {}),
+        }),
         pgPool,
-        cold: cold.coldStore,
-        locks: cold.locks,
-        ...(cold.onCopyStage ? { onCopyStage: cold.onCopyStage } : {}),
-      }),
+      ),
       ...createReportingActivities({ config, pgPool, cold: cold.coldStore }),
     });
   return { mainActivities, coldActivities };
@@ -182,6 +190,9 @@ async function launch(
         }),
       );
     }
+    // Last, once the workers can run what it starts: requests made in SQL (ducktier.request_migration).
+    const requests = await startRequestListener({ config, pgPool, pgTarget: stack.postgres, temporal: stack.temporal });
+    releases.unshift(() => requests.stop());
   } catch (error) {
     await closeAll(releases).catch(() => {});
     throw error;
