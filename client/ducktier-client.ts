@@ -7,6 +7,7 @@ import { closeAll } from '../stack/close-all.ts';
 import { coldStorePath, findRunningStack } from '../stack/stack.ts';
 import type { ReportParams } from '../storage/federation/report-params.ts';
 import type { ReportResult } from '../storage/federation/report-runner.ts';
+import type { MoveHistory } from '../storage/postgres/pg-move-history.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { externalPgTarget } from '../storage/postgres/pg-target.ts';
 import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';
@@ -14,6 +15,7 @@ import type { MoveOutcome } from '../workflows/move-outcome.ts';
 import { requireConfiguredServers } from './configured-servers.ts';
 import { type DeploymentStatus, readDeploymentStatus, type StatusSources } from './deployment-status.ts';
 import { type MigrationRequest, runReportInvocation, startMigration } from './migrations.ts';
+import { type HistoryFilter, readMoveHistory } from './move-history.ts';
 import { connectTemporal } from './temporal-client.ts';
 
 export interface DucktierClientOptions {
@@ -98,6 +100,11 @@ export class DucktierClient {
       temporal: this.temporal,
       stack: this.servers,
     });
+  }
+
+  /** What `ducktier history --json` prints: the moves recorded in PostgreSQL, newest first, with their steps. */
+  history(filter: HistoryFilter = {}): Promise<MoveHistory[]> {
+    return readMoveHistory(this.config, this.pgPool, filter);
   }
 
   /** Closes what connect() opened. */

@@ -1,7 +1,8 @@
 import { findPolicy } from '../../config/config.ts';
-import { listMoveHistory, type MoveHistory } from '../../storage/postgres/pg-move-history.ts';
+import type { MoveHistory } from '../../storage/postgres/pg-move-history.ts';
 import type { CommandContext } from '../cli.ts';
 import { type CommandOptions, durationFlag, parseCommandArgs } from '../cli-args.ts';
+import { readMoveHistory } from '../move-history.ts';
 import { fmt, formatBytes } from '../render.ts';
 import { openSession } from '../session.ts';
 
@@ -19,11 +20,12 @@ export async function historyCommand(context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs('history', context.args, HISTORY_OPTIONS);
   const config = context.config(values);
   const sinceMs = durationFlag('since', values.since);
-  const policy = values.table ? findPolicy(config, values.table) : undefined;
+  // A table with no policy is a usage error before anything starts.
+  if (values.table) findPolicy(config, values.table);
   const session = await openSession(config, values.json ? () => {} : context.log, { temporal: 'if-running' });
   try {
-    const moves = await listMoveHistory(session.pgPool, {
-      ...(policy ? { schema: policy.schema, table: policy.table } : {}),
+    const moves = await readMoveHistory(config, session.pgPool, {
+      ...(values.table ? { table: values.table } : {}),
       ...(sinceMs !== undefined ? { since: new Date(Date.now() - sinceMs) } : {}),
     });
     context.print(values.json ? JSON.stringify(moves, null, 2) : renderHistory(moves));
@@ -49,7 +51,7 @@ function renderHistory(moves: MoveHistory[]): string {
       move.rows === null ? undefined : `${fmt(move.rows)} rows`,
       move.bytes === null ? undefined : formatBytes(move.bytes),
       move.rowsPerSecond === null ? undefined : `${fmt(move.rowsPerSecond)} rows/s`,
-      `${move.attempts} attempts${move.failedAttempts ? ` (${move.failedAttempts} failed)` : ''}`,
+      `${move.attempts} step attempts${move.failedAttempts ? ` (${move.failedAttempts} failed)` : ''}`,
     ].filter(Boolean);
     lines.push(
       `${move.startedAt}  ${move.table} ${move.partition}: ${move.outcome} in ${duration(move.durationMs)}, ${facts.join(', ')}`,

@@ -27,13 +27,14 @@ interface ConsumerOutput {
   summary: Array<{ event_type: string; event_count: number }>;
   events: number;
   tables: string[];
+  history: Array<{ partition: string; outcome: string; rows: number }>;
   digest: { report: string; rows: number; keys: string[] };
 }
 
 /**
  * An application that depends on ducktier only through its package exports: the package as `npm pack` makes it,
  * installed into a project of its own (test/fixtures/consumer), type-checked by tsc, and run against a deployment on
- * the real stack: the typed client migrates, reports, queries and reads status, and the application's own workflow
+ * the real stack: the typed client migrates, reports, queries, reads status and the move history, and the application's own workflow
  * runs ducktier's report as a child workflow.
  */
 describe('the package, used through its exports', () => {
@@ -85,7 +86,7 @@ describe('the package, used through its exports', () => {
     }
   });
 
-  test("migrates, reports, queries and reads status through the client; its own workflow runs ducktier's report as a child", async () => {
+  test("migrates, reports, queries, reads status and the move history through the client; its own workflow runs ducktier's report as a child", async () => {
     // Not spawnSync: this process runs the deployment's workers, which must keep polling meanwhile.
     const run = await runNode(['--import', 'tsx', 'src/main.ts', env.configFile, 'test-consumer-app'], project);
     expect(run.stderr).not.toMatch(/Error/);
@@ -99,6 +100,10 @@ describe('the package, used through its exports', () => {
         rows: events.filter((e) => partitionOfDay('events', e.timestamp) === partition).length,
       })),
     );
+    // The move history in PostgreSQL, read through the client, tells the same (newest first).
+    expect(
+      output.history.map(({ partition, outcome, rows }) => ({ partition, status: outcome, rows })).reverse(),
+    ).toEqual(output.outcomes.map(({ partition, status, rows }) => ({ partition, status, rows })));
     const attached = (await listPartitions(env.pgPool, 'public', 'events')).map((p) => p.name);
     expect(attached.filter((name) => due.includes(name))).toEqual([]);
 
