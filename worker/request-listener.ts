@@ -3,7 +3,7 @@ import { Runtime } from '@temporalio/worker';
 import type pg from 'pg';
 
 import type { DucktierConfig } from '../config/config.ts';
-import { connectPgClient } from '../storage/postgres/pg-pool.ts';
+import { connectPgClient, processSessionName } from '../storage/postgres/pg-pool.ts';
 import {
   claimRequests,
   type MigrationRequest,
@@ -19,8 +19,10 @@ import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';
 import { startLabels } from '../workflows/search-attributes.ts';
 import { requestWorkflowId, requestWorkflowIdPrefix, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
 
-/** A backstop for a lost notification or a dropped LISTEN session: pending requests are looked for this often. */
+/** A backstop for a lost notification: pending requests are looked for this often. */
 const POLL_INTERVAL_MS = 30_000;
+/** After PostgreSQL ends the LISTEN session, a new one is tried this often until it opens. */
+const RELISTEN_INTERVAL_MS = 5_000;
 
 export interface RequestListener {
   stop(): Promise<void>;
@@ -44,7 +46,8 @@ export async function startRequestListener(deps: {
   await publishPolicies(pgPool, taskQueue, config.tables);
   const connection = await Connection.connect({ address: deps.temporal.address });
   const client = new Client({ connection, namespace: deps.temporal.namespace });
-  const listening = await connectPgClient(deps.pgTarget, 'ducktier request listener');
+  let listening: pg.Client | undefined;
+  let relisten: NodeJS.Timeout | undefined;
   const running = new Set<number>();
   let stopped = false;
   let draining: Promise<void> = Promise.resolve();
@@ -106,11 +109,27 @@ export async function startRequestListener(deps: {
     }
   }
 
-  listening.on('notification', drain);
-  listening.on('error', (error) =>
-    logger.warn('the SQL request listener lost its session; polling only', { error: error.message }),
-  );
-  await listening.query(`LISTEN ${REQUESTS_CHANNEL}`);
+  /** Opens the LISTEN session; when PostgreSQL ends it, opens another and looks for what arrived meanwhile. */
+  async function listen(): Promise<void> {
+    const client = await connectPgClient(deps.pgTarget, processSessionName('request listener'), () => {
+      if (listening === client) listening = undefined;
+      if (!stopped) relisten = setTimeout(() => void retryListen(), RELISTEN_INTERVAL_MS);
+    });
+    client.on('notification', drain);
+    await client.query(`LISTEN ${REQUESTS_CHANNEL}`);
+    listening = client;
+  }
+  async function retryListen(): Promise<void> {
+    try {
+      await listen();
+      drain();
+    } catch (error) {
+      logger.warn('could not listen for SQL requests; retrying', { error: rootCauseMessage(error) });
+      if (!stopped) relisten = setTimeout(() => void retryListen(), RELISTEN_INTERVAL_MS);
+    }
+  }
+
+  await listen();
   const poll = setInterval(drain, POLL_INTERVAL_MS);
   drain();
 
@@ -118,8 +137,9 @@ export async function startRequestListener(deps: {
     async stop() {
       stopped = true;
       clearInterval(poll);
+      clearTimeout(relisten);
       await draining;
-      await listening.end().catch(() => {});
+      await listening?.end().catch(() => {});
       await connection.close().catch(() => {});
     },
   };

@@ -3,7 +3,7 @@ import { UsageError } from '../../errors/usage-error.ts';
 import type { Stack } from '../../stack/stack.ts';
 import { findRunningStack, publishStack, startStack } from '../../stack/stack.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
-import { createPgPool } from '../../storage/postgres/pg-pool.ts';
+import { createPgPool, processSessionName } from '../../storage/postgres/pg-pool.ts';
 import { startWorkers } from '../../worker/worker.ts';
 import type { CommandContext } from '../cli.ts';
 import { parseCommandArgs } from '../cli-args.ts';
@@ -49,7 +49,7 @@ export async function upCommand(context: CommandContext): Promise<number> {
 
 /** Premakes each table's future partitions at start-up (the schedule keeps doing it daily), so inserts never fail. */
 async function premakePartitions(config: DucktierConfig, stack: Stack, context: CommandContext): Promise<void> {
-  const pool = createPgPool(stack.postgres, 'ducktier up', 2);
+  const pool = createPgPool(stack.postgres, processSessionName('up'), 2);
   try {
     for (const policy of config.tables) {
       try {

@@ -1,5 +1,6 @@
 import { findRunningStack, startStack } from '../../stack/stack.ts';
 import { crashPointFromEnv } from '../../worker/crash-points.ts';
+import { sessionDropPointFromEnv } from '../../worker/session-drops.ts';
 import { type RunningMainWorker, startMainWorker, startWorkers } from '../../worker/worker.ts';
 import type { CommandContext } from '../cli.ts';
 import { parseCommandArgs } from '../cli-args.ts';
@@ -14,7 +15,7 @@ import { untilInterrupted } from '../interrupts.ts';
 export async function workerCommand(context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs('worker', context.args, {});
   const config = context.config(values);
-  const crashAt = crashPointFromEnv(process.env);
+  const options = { crashAt: crashPointFromEnv(process.env), dropSessionsAt: sessionDropPointFromEnv(process.env) };
   // Listening from the start, so a Ctrl-C while the workers start stops them as soon as they are up.
   const interrupted = untilInterrupted();
 
@@ -23,7 +24,7 @@ export async function workerCommand(context: CommandContext): Promise<number> {
   let stopStack = async () => {};
   if (running) {
     // `ducktier up` owns the DuckDB file (one writer per file), so its process keeps the cold queue.
-    workers = await startMainWorker(config, running, { crashAt });
+    workers = await startMainWorker(config, running, options);
     context.print(
       `✓ Worker polling '${config.temporal.taskQueue}' beside ducktier up (${running.postgres.description}, Temporal at ${running.temporal.address}); '${config.temporal.coldTaskQueue}' stays with ducktier up, which owns the cold file`,
     );
@@ -32,7 +33,7 @@ export async function workerCommand(context: CommandContext): Promise<number> {
     const stack = await startStack(config, context.log);
     stopStack = stack.stop;
     try {
-      workers = await startWorkers(config, stack, { crashAt });
+      workers = await startWorkers(config, stack, options);
     } catch (error) {
       await stopStack();
       throw error;
