@@ -3,6 +3,7 @@ import { UsageError } from '../config/usage-error.ts';
 import type { ProgressLog } from '../stack/progress.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { demoCommand } from './commands/demo.ts';
+import { healthCommand } from './commands/health.ts';
 import { migrateCommand } from './commands/migrate.ts';
 import { provisionCommand } from './commands/provision.ts';
 import { queryCommand } from './commands/query.ts';
@@ -40,6 +41,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: statusCommand,
     summary: 'partitions per tier, cold file size, locks, running migrations and recent moves',
   },
+  health: {
+    run: healthCommand,
+    summary: "exit 0 when this data directory's worker (or up) runs and polls both task queues",
+  },
   provision: {
     run: provisionCommand,
     summary: 'build or fetch the Temporal CLI and DuckDB postgres extension (cached)',
@@ -58,8 +63,9 @@ flags for every command: --data-dir DIR (default ./.ducktier), --config FILE, --
   migrate  [--table T] [--partition P | --older-than 2d] [--wait] | --via-schedule
   report   NAME [--from TS] [--to TS] [--param NAME=VALUE]... [--explain]   (ducktier report --list names them)
   query    "SELECT ... FROM <table>_all" [--from TS] [--to TS] [--explain]
-  worker   needs a running \`ducktier up\` on the data directory, or postgres.url and temporal.address
-environment: DUCKTIER_PG_URL or PG*, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DUCKTIER_TEMPORAL_CLI, DUCKTIER_DUCKDB_EXTENSION_DIR`;
+  worker   [--schedule]   needs a running \`ducktier up\` on the data directory, or postgres.url and temporal.address;
+           --schedule also premakes partitions and keeps the migration schedule, as up does
+environment: DUCKTIER_CONFIG_JSON, DUCKTIER_PG_URL or PG*, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DUCKTIER_TEMPORAL_CLI, DUCKTIER_DUCKDB_EXTENSION_DIR`;
 
 async function main(argv: string[]): Promise<number> {
   installInterruptHandling((message) => process.stderr.write(`${message}\n`));

@@ -5,7 +5,6 @@ import type { DucktierConfig } from '../config/config.ts';
 import { externalPgTarget, type PgTarget } from '../storage/postgres/pg-target.ts';
 import { closeAll } from './close-all.ts';
 import { type ExtensionAvailability, provisionPostgresExtension } from './duckdb-postgres-extension.ts';
-import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { freePort } from './free-port.ts';
 import type { ProgressLog } from './progress.ts';
 import { locateTemporalCli } from './temporal-cli.ts';
@@ -21,11 +20,19 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** What `ducktier up` leaves in the data directory so other commands use its stack instead of starting one. */
+/**
+ * What the process owning the stack and the cold file (`ducktier up`, or a `ducktier worker` that polls the cold queue)
+ * leaves in the data directory, so other commands there use it instead of starting their own.
+ */
 interface StackFile {
   pid: number;
   postgres: PgTarget;
   temporal: { address: string; namespace: string; uiUrl?: string };
+}
+
+/** A stack another live process published for this data directory. */
+export interface RunningStack extends Stack {
+  ownerPid: number;
 }
 
 const PREFERRED_PORTS = { postgres: 54329, temporal: 7233, temporalUi: 8233 };
@@ -56,6 +63,8 @@ export async function startStack(
       postgres = externalPgTarget(config.postgres.url);
     } else {
       log('Starting embedded PostgreSQL...');
+      // Loaded only here: a process using its own PostgreSQL (the worker image) has no embedded binaries to load.
+      const { startEmbeddedPostgres } = await import('./embedded-postgres.ts');
       const server = await startEmbeddedPostgres(
         path.join(config.dataDir, 'postgres'),
         await freePort(PREFERRED_PORTS.postgres),
@@ -125,24 +134,27 @@ export function publishStack(config: DucktierConfig, stack: Stack): () => void {
   return () => rmSync(stackFilePath(config), { force: true });
 }
 
-/** The stack a live `ducktier up` published for this data directory, if any. */
-export function findRunningStack(config: DucktierConfig): Stack | undefined {
+/** The stack a live `ducktier up` or cold-queue `ducktier worker` published for this data directory, if any. */
+export function findRunningStack(config: DucktierConfig): RunningStack | undefined {
   let file: StackFile;
   try {
     file = JSON.parse(readFileSync(stackFilePath(config), 'utf8')) as StackFile;
   } catch {
     return undefined;
   }
+  // A file left by a process that was killed names a dead pid, or, in a restarted container, this very process's.
+  if (file.pid === process.pid) return undefined;
   try {
     process.kill(file.pid, 0);
   } catch {
     return undefined;
   }
   return {
+    ownerPid: file.pid,
     postgres: file.postgres,
     temporal: file.temporal,
     coldStorePath: coldStorePath(config),
-    extension: { available: false, reason: `the cold store belongs to ducktier up (pid ${file.pid})` },
+    extension: { available: false, reason: `the cold store belongs to the ducktier process ${file.pid}` },
     stop: async () => {},
   };
 }

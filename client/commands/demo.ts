@@ -46,7 +46,9 @@ export async function demoCommand(context: CommandContext): Promise<number> {
   const session = await openSession(config, context.log, { temporal: 'workers' });
   try {
     if (session.attached || !session.workers) {
-      throw new UsageError(`ducktier up is running on ${config.dataDir}; stop it or give the demo another --data-dir`);
+      throw new UsageError(
+        `a ducktier up or worker is running on ${config.dataDir}; stop it or give the demo another --data-dir`,
+      );
     }
     out(banner('SETUP'));
     await createDemoTable(session.pgPool, policy);
