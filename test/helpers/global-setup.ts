@@ -34,7 +34,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!extension.available)
     log(`DuckDB postgres extension unavailable, extension tests will fail: ${extension.reason}`);
   const cli = await locateTemporalCli(log);
-  const postgres = await startEmbeddedPostgres(path.join(scratchDir, 'postgres'), await freePort());
+  // DUCKTIER_TEST_PG_IMAGE runs PostgreSQL in a container instead (npm run test:pg15).
+  const pgImage = process.env.DUCKTIER_TEST_PG_IMAGE;
+  const postgres = pgImage
+    ? await (await import('./container-postgres.ts')).startContainerPostgres(pgImage)
+    : await startEmbeddedPostgres(path.join(scratchDir, 'postgres'), await freePort());
+  log(postgres.target.description);
   const temporal = await startTemporalDevServer({
     cliPath: cli.path,
     stateDir: path.join(scratchDir, 'temporal'),
