@@ -5,6 +5,7 @@ import type { DucktierConfig } from '../config/config.ts';
 import { externalPgTarget, type PgTarget } from '../storage/postgres/pg-target.ts';
 import { closeAll } from './close-all.ts';
 import { type ExtensionAvailability, provisionPostgresExtension } from './duckdb-postgres-extension.ts';
+import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { freePort } from './free-port.ts';
 import type { ProgressLog } from './progress.ts';
 import { locateTemporalCli } from './temporal-cli.ts';
@@ -63,8 +64,6 @@ export async function startStack(
       postgres = externalPgTarget(config.postgres.url);
     } else {
       log('Starting embedded PostgreSQL...');
-      // Loaded only here: a process using its own PostgreSQL (the worker image) has no embedded binaries to load.
-      const { startEmbeddedPostgres } = await import('./embedded-postgres.ts');
       const server = await startEmbeddedPostgres(
         path.join(config.dataDir, 'postgres'),
         await freePort(PREFERRED_PORTS.postgres),
