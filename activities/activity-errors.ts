@@ -1,12 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
 
-import { UsageError } from '../config/usage-error.ts';
+import { FAILURE_TYPES } from '../errors/failure-types.ts';
+import { Refusal } from '../errors/refusal.ts';
+import { UsageError } from '../errors/usage-error.ts';
 import { TableShapeError } from '../storage/postgres/pg-catalog.ts';
-
-/** A request that can never succeed however often it is retried: fail the workflow at once, with this message. */
-export function refuse(message: string, type = 'RefusedMove'): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(message, type);
-}
+import { type ActivityFunction, wrapActivities } from './wrap-activities.ts';
 
 /**
  * A disk that is full or cannot be written (Node's error codes, or the OS's words inside DuckDB's messages). Retrying
@@ -16,15 +14,28 @@ const UNWRITABLE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EACCES'
 const UNWRITABLE_MESSAGE =
   /No space left on device|Disk quota exceeded|File too large|Read-only file system|Permission denied/;
 
-/** Turns errors that retrying cannot fix (bad input, wrong table shape, an unwritable disk) into non-retryable failures. */
-export async function classifyErrors<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof UsageError || error instanceof TableShapeError) throw refuse(error.message, error.name);
-    if (isUnwritableDisk(error)) throw refuse(error.message.split('\n')[0]!, 'StorageUnwritable');
-    throw error;
-  }
+/** PostgreSQL's lock_not_available: a DDL's lock_timeout expired because the hot path was busy. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/**
+ * What Temporal should do with an error an activity raised: errors retrying cannot fix (a refusal, bad input, a table
+ * that cannot be tiered, an unwritable disk) become non-retryable failures of their type; a lock timeout becomes a
+ * retryable one (Temporal retries with backoff); anything else is retried as it is.
+ */
+export function classifyError(error: unknown): unknown {
+  if (error instanceof ApplicationFailure) return error;
+  if (error instanceof Refusal) return ApplicationFailure.nonRetryable(error.message, error.type);
+  if (error instanceof UsageError) return ApplicationFailure.nonRetryable(error.message, FAILURE_TYPES.UsageError);
+  if (error instanceof TableShapeError)
+    return ApplicationFailure.nonRetryable(error.message, FAILURE_TYPES.TableShapeError);
+  if (isUnwritableDisk(error))
+    return ApplicationFailure.nonRetryable(error.message.split('\n')[0]!, FAILURE_TYPES.StorageUnwritable);
+  if ((error as { code?: string } | null)?.code === LOCK_NOT_AVAILABLE)
+    return ApplicationFailure.retryable(
+      'the table is busy (lock_timeout); retrying with backoff',
+      FAILURE_TYPES.LockTimeout,
+    );
+  return error;
 }
 
 function isUnwritableDisk(error: unknown): error is Error {
@@ -34,16 +45,13 @@ function isUnwritableDisk(error: unknown): error is Error {
   );
 }
 
-const LOCK_NOT_AVAILABLE = '55P03';
-
-/** A lock timeout means the hot path was busy: fail this attempt so Temporal retries with backoff. */
-export async function retryOnLockTimeout<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if ((error as { code?: string }).code === LOCK_NOT_AVAILABLE) {
-      throw ApplicationFailure.retryable('the table is busy (lock_timeout); retrying with backoff', 'LockTimeout');
+/** Wraps every activity so what it throws reaches Temporal classified (see classifyError). */
+export function classified<T extends Record<string, ActivityFunction>>(activities: T): T {
+  return wrapActivities(activities, (activity) => async (...args) => {
+    try {
+      return await activity(...args);
+    } catch (error) {
+      throw classifyError(error);
     }
-    throw error;
-  }
+  });
 }

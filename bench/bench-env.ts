@@ -8,13 +8,14 @@ import type pg from 'pg';
 import { connectTemporal } from '../client/temporal-client.ts';
 import { type DucktierConfig, findPolicy, loadConfig } from '../config/config.ts';
 import type { TablePolicy } from '../config/policy.ts';
-import { UsageError } from '../config/usage-error.ts';
+import { DEMO_DEFAULTS } from '../demo/demo-config.ts';
 import { DEMO_POLICY } from '../demo/demo-policy.ts';
+import { UsageError } from '../errors/usage-error.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { ProgressLog } from '../stack/progress.ts';
 import { type Stack, startStack } from '../stack/stack.ts';
-import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { bundleWorkflows } from '../worker/workflow-bundle.ts';
 import type { BenchSettings } from './bench-options.ts';
 import { WorkerProcess } from './worker-process.ts';
@@ -54,7 +55,7 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
       tables: [DEMO_POLICY],
       duckdb,
     };
-    const config = loadConfig({ values: configValues, env: {} });
+    const config = loadConfig({ values: configValues, env: {} }, DEMO_DEFAULTS);
     const stack = await startStack(config, log);
     closers.unshift(stack.stop);
     log('Bundling the workflows, starting the worker process...');
@@ -73,7 +74,7 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
     closers.unshift(() => worker.stop());
     const pgPool = createPgPool(stack.postgres, 'ducktier bench', 6);
     closers.unshift(() => pgPool.end());
-    await ensureMoveStateSchema(pgPool);
+    await migratePostgresSchema(pgPool);
     const temporal = await connectTemporal(stack.temporal);
     closers.unshift(temporal.close);
     return {

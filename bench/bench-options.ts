@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { UsageError } from '../config/usage-error.ts';
+import { UsageError } from '../errors/usage-error.ts';
 
 /** How much data each measurement uses. The full sizes are the issue's; --quick is for developing the benchmark. */
 export interface BenchSizes {

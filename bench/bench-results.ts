@@ -12,7 +12,7 @@ import type { DuckStorage, PgStorage } from './measures/storage.ts';
 
 export interface ReportPair {
   postgres: TimedQuery;
-  ducktier: TimedQuery & { readMode: string };
+  ducktier: TimedQuery & { federation: string };
   speedup: number;
   sameAnswer: boolean;
 }
@@ -170,7 +170,7 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     `PostgreSQL: heap ${n(r.storage.postgres.heapBytes / MB)} MB, TOAST ${n(r.storage.postgres.toastBytes / MB)} MB, maps ${n(r.storage.postgres.mapBytes / MB)} MB, indexes ${n(r.storage.postgres.indexBytes / MB)} MB for ${n(r.storage.postgres.rows)} rows. ` +
       `DuckDB: ${n(r.storage.duckdb.usedBytes / MB)} MB in use (file ${n(r.storage.duckdb.fileBytes / MB)} MB) for ${n(r.storage.duckdb.rows)} rows.`,
-    `Reports read PostgreSQL via ${r.reports.summary.ducktier.readMode}; runs (ms): event_summary ducktier ${r.reports.summary.ducktier.allMs.join('/')}, PostgreSQL ${r.reports.summary.postgres.allMs.join('/')}; ` +
+    `Reports read PostgreSQL via ${r.reports.summary.ducktier.federation}; runs (ms): event_summary ducktier ${r.reports.summary.ducktier.allMs.join('/')}, PostgreSQL ${r.reports.summary.postgres.allMs.join('/')}; ` +
       `hourly ducktier ${r.reports.hourly.ducktier.allMs.join('/')}, PostgreSQL ${r.reports.hourly.postgres.allMs.join('/')}. COPY baseline runs (ms): ${r.migration.limit.allMs.join('/')}.`,
   ];
   return lines.join('\n');

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { closeOnInterrupt, installInterruptHandling } from '../client/interrupts.ts';
-import { UsageError } from '../config/usage-error.ts';
-import { coldColumnsFor } from '../storage/duckdb/cold-schema.ts';
+import { UsageError } from '../errors/usage-error.ts';
+import { coldColumnsFor } from '../storage/cold/cold-columns.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { seedBenchData } from './bench-data.ts';
 import { startBenchEnv } from './bench-env.ts';
@@ -25,7 +25,7 @@ const TUNED_WORK_MEM = '256MB';
 
 /**
  * `npm run bench [-- --quick]`: starts its own stack in a scratch directory, seeds the data, measures every figure of
- * issue 5 side by side in the same run, prints a markdown table on stdout and writes the JSON results file.
+ * BENCHMARKS.md side by side in the same run, prints a markdown table on stdout and writes the JSON results file.
  */
 async function main(): Promise<void> {
   const options = parseBenchOptions(process.argv.slice(2));
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
   }
 }
 
-function pair(postgres: TimedQuery, ducktier: TimedQuery & { readMode: string }): ReportPair {
+function pair(postgres: TimedQuery, ducktier: TimedQuery & { federation: string }): ReportPair {
   return { postgres, ducktier, speedup: postgres.bestMs / ducktier.bestMs, sameAnswer: sameAnswer(postgres, ducktier) };
 }
 

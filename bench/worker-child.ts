@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/config.ts';
+import { DEMO_DEFAULTS } from '../demo/demo-config.ts';
 import { startWorkers } from '../worker/worker.ts';
 import type { WorkerMessage, WorkerStart } from './worker-process.ts';
 
@@ -12,7 +13,7 @@ process.once('message', (start: WorkerStart) => void run(start));
 async function run(start: WorkerStart): Promise<void> {
   const reply = (message: WorkerMessage) => process.send?.(message);
   try {
-    const config = loadConfig({ values: start.configValues, env: {} });
+    const config = loadConfig({ values: start.configValues, env: {} }, DEMO_DEFAULTS);
     const workers = await startWorkers(
       config,
       { ...start.stack, stop: async () => {} },

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+import { forkTypeScript } from '../stack/fork-typescript.ts';
 import type { Stack } from '../stack/stack.ts';
-import { forkTypeScript } from '../worker/fork-typescript.ts';
 
 /** What the benchmark hands its worker process: the config values, the stack it started, the prebuilt workflows. */
 export interface WorkerStart {

@@ -4,7 +4,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 
 import type { DucktierConfig } from '../config/config.ts';
-import type { ReportParams } from '../storage/federation/report-definition.ts';
+import type { ReportParams } from '../storage/federation/report-params.ts';
 import { AD_HOC_QUERY, type ReportInvocation } from '../storage/federation/report-request.ts';
 import type { ReportResult } from '../storage/federation/report-runner.ts';
 import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';

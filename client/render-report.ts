@@ -11,7 +11,7 @@ const FEDERATION = {
 export function renderReportResult(result: ReportResult): string {
   const lines = [
     `${result.title}  [${result.report}]`,
-    ...result.plan.tables.map((table) => `read ${table.table}: ${tiersRead(table)}, via ${result.readMode}`),
+    ...result.plan.tables.map((table) => `read ${table.table}: ${tiersRead(table)}, via ${result.plan.federation}`),
   ];
   if (result.file) {
     lines.push(

@@ -4,13 +4,7 @@ import {
   type WorkflowExecutionDescription,
   WorkflowNotFoundError,
 } from '@temporalio/client';
-import type { LoadedDataConverter } from '@temporalio/common';
-// The SDK's own decoding path (payload codecs first, then the payload or failure converter), as its describe() uses it.
-import {
-  decodeFromPayloadsAtIndex,
-  decodeOptionalFailureToOptionalError,
-} from '@temporalio/common/lib/internal-non-workflow/codec-helpers.js';
-import { optionalTsToDate } from '@temporalio/common/lib/time.js';
+import type { LoadedDataConverter, Payload, ProtoFailure } from '@temporalio/common';
 
 import type { DucktierConfig } from '../config/config.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
@@ -94,7 +88,15 @@ export async function readPendingStep(
   activity: RawPendingActivity,
   converter: LoadedDataConverter,
 ): Promise<PendingStep> {
-  const failure = await decodeOptionalFailureToOptionalError(converter, activity.lastFailure);
+  const failure = activity.lastFailure
+    ? converter.failureConverter.failureToError(
+        await decodeFailure(converter, activity.lastFailure),
+        converter.payloadConverter,
+      )
+    : undefined;
+  const heartbeat = activity.heartbeatDetails?.payloads?.length
+    ? await decodePayloads(converter, activity.heartbeatDetails.payloads)
+    : [];
   return {
     activity: activity.activityType?.name ?? 'unknown',
     state: (decodePendingActivityState(activity.state)?.toLowerCase().replaceAll('_', '-') ??
@@ -103,9 +105,7 @@ export async function readPendingStep(
     maximumAttempts: activity.maximumAttempts ?? 0,
     lastStartedAt: isoOrNull(activity.lastStartedTime),
     lastHeartbeatAt: isoOrNull(activity.lastHeartbeatTime),
-    heartbeatDetails: activity.heartbeatDetails?.payloads?.length
-      ? ((await decodeFromPayloadsAtIndex(converter, 0, activity.heartbeatDetails.payloads)) ?? null)
-      : null,
+    heartbeatDetails: heartbeat[0] ? (converter.payloadConverter.fromPayload(heartbeat[0]) ?? null) : null,
     lastFailure: failure ? rootCauseMessage(failure) : null,
     nextAttemptAt: isoOrNull(activity.nextAttemptScheduleTime),
   };
@@ -132,8 +132,40 @@ function moveTarget(
   );
 }
 
-function isoOrNull(timestamp: Parameters<typeof optionalTsToDate>[0]): string | null {
-  return optionalTsToDate(timestamp)?.toISOString() ?? null;
+/**
+ * The data converter's decoding, as the client applies it: payload codecs newest first, then the payload converter
+ * (the caller's). Failures carry payloads in their attributes, details and causes.
+ */
+async function decodePayloads(converter: LoadedDataConverter, payloads: Payload[]): Promise<Payload[]> {
+  let decoded = payloads;
+  for (const codec of [...converter.payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+  return decoded;
+}
+
+async function decodeFailure(converter: LoadedDataConverter, failure: ProtoFailure): Promise<ProtoFailure> {
+  const details = failure.applicationFailureInfo?.details?.payloads;
+  return {
+    ...failure,
+    ...(failure.encodedAttributes
+      ? { encodedAttributes: (await decodePayloads(converter, [failure.encodedAttributes]))[0] }
+      : {}),
+    ...(details
+      ? {
+          applicationFailureInfo: {
+            ...failure.applicationFailureInfo,
+            details: { payloads: await decodePayloads(converter, details) },
+          },
+        }
+      : {}),
+    ...(failure.cause ? { cause: await decodeFailure(converter, failure.cause) } : {}),
+  };
+}
+
+type ProtoTimestamp = RawPendingActivity['lastStartedTime'];
+
+function isoOrNull(timestamp: ProtoTimestamp): string | null {
+  if (!timestamp) return null;
+  return new Date(Number(timestamp.seconds ?? 0) * 1000 + Math.floor((timestamp.nanos ?? 0) / 1e6)).toISOString();
 }
 
 /** A string literal in Temporal's visibility query language. */

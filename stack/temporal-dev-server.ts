@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 import { Connection } from '@temporalio/client';
 
 import type { ProgressLog } from './progress.ts';
+import { stopChild } from './stop-child.ts';
 
 export interface TemporalDevServer {
   address: string;
@@ -72,10 +73,10 @@ export async function startTemporalDevServer(options: {
   try {
     await Promise.race([waitUntilServing(address, options.namespace), exited]);
   } catch (error) {
-    await stopChild(child);
+    await stopChild(child, 10_000);
     throw error;
   }
-  return { address, uiUrl: `http://127.0.0.1:${options.uiPort}`, stop: () => stopChild(child) };
+  return { address, uiUrl: `http://127.0.0.1:${options.uiPort}`, stop: () => stopChild(child, 10_000) };
 }
 
 async function waitUntilServing(address: string, namespace: string): Promise<void> {
@@ -98,16 +99,4 @@ async function waitUntilServing(address: string, namespace: string): Promise<voi
   throw new Error(
     `temporal dev server at ${address} did not become ready in ${READY_TIMEOUT_MS / 1000}s: ${String(lastError)}`,
   );
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(killTimer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }

@@ -1,7 +1,7 @@
 import type { WorkerInterceptors } from '@temporalio/worker';
 
-import { UsageError } from '../config/usage-error.ts';
-import type { CopyStage } from '../storage/duckdb/cold-store.ts';
+import { UsageError } from '../errors/usage-error.ts';
+import type { CopyStage } from '../storage/cold/cold-store.ts';
 
 /**
  * Fault injection for tests. With DUCKTIER_CRASH_AT set, `ducktier worker` kills its own process with SIGKILL at that

@@ -2,19 +2,24 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import type pg from 'pg';
 
-import { createColdActivities } from '../activities/cold-activities.ts';
-import { createHotActivities } from '../activities/hot-activities.ts';
+import { classified } from '../activities/activity-errors.ts';
+import { createCompensationActivities } from '../activities/compensation.ts';
+import { keepAlive } from '../activities/keep-alive.ts';
+import { createPlanningActivities } from '../activities/planning.ts';
+import { createReportingActivities } from '../activities/reporting.ts';
+import { createTransferActivities } from '../activities/transfer.ts';
 import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { Stack } from '../stack/stack.ts';
-import { ColdStore } from '../storage/duckdb/cold-store.ts';
-import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
+import type { ColdStore, CopyStage } from '../storage/cold/cold-store.ts';
+import { DuckDbFileStore } from '../storage/cold/duckdb-file-store.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
-import { keepAlive } from './keep-alive.ts';
-import { bundleWorkflowsInChild } from './workflow-bundle.ts';
+import { loadWorkflowBundle } from './workflow-bundle.ts';
 
 export interface RunningWorkers {
   /** Settles when the workers stop (after shutdown, or on a fatal error). */
@@ -70,7 +75,7 @@ export async function startWorkers(
   stack: Stack,
   options: StartWorkerOptions = {},
 ): Promise<RunningWorkers> {
-  const coldStore = await ColdStore.open({
+  const coldStore = await DuckDbFileStore.open({
     filePath: stack.coldStorePath,
     extensionDir: stack.extension.available ? stack.extension.extensionDir : undefined,
     memoryLimit: config.duckdb.memoryLimit,
@@ -91,6 +96,35 @@ export function startMainWorker(
   return launch(config, stack, options);
 }
 
+/**
+ * The activities a process registers, their errors classified for Temporal: planning and compensation need only
+ * PostgreSQL (the main queue); transfers and reports need the cold store, which only its owner has (the cold queue).
+ */
+export function createActivities(deps: {
+  config: DucktierConfig;
+  pgPool: pg.Pool;
+  cold?: { coldStore: ColdStore; locks: PartitionLocks; onCopyStage?: ((stage: CopyStage) => void) | undefined };
+}) {
+  const { config, pgPool, cold } = deps;
+  const mainActivities = classified({
+    ...createPlanningActivities({ config, pgPool }),
+    ...createCompensationActivities({ config, pgPool }),
+  });
+  const coldActivities =
+    cold &&
+    classified({
+      ...createTransferActivities({
+        config,
+        pgPool,
+        cold: cold.coldStore,
+        locks: cold.locks,
+        ...(cold.onCopyStage ? { onCopyStage: cold.onCopyStage } : {}),
+      }),
+      ...createReportingActivities({ config, pgPool, cold: cold.coldStore }),
+    });
+  return { mainActivities, coldActivities };
+}
+
 /** Runs the main queue's worker, and the cold queue's when given the cold store; owns `cold` from here on. */
 async function launch(
   config: DucktierConfig,
@@ -109,22 +143,17 @@ async function launch(
     );
   const workers: Worker[] = [];
   try {
-    await ensureMoveStateSchema(pgPool);
+    await migratePostgresSchema(pgPool);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
-    const workflowBundle = options.workflowBundle ?? (await bundleWorkflowsInChild());
-    const hotActivities = createHotActivities({ config, pgPool });
-    const coldActivities =
-      cold &&
-      createColdActivities({
-        config,
-        pgPool,
-        cold: cold.coldStore,
-        locks: cold.locks,
-        onCopyStage: crashAtCopyStage(options.crashAt),
-      });
+    const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
+    const { mainActivities, coldActivities } = createActivities({
+      config,
+      pgPool,
+      ...(cold ? { cold: { ...cold, onCopyStage: crashAtCopyStage(options.crashAt) } } : {}),
+    });
     const interceptors = crashAfterActivity(options.crashAt, [
-      ...Object.keys(hotActivities),
+      ...Object.keys(mainActivities),
       ...Object.keys(coldActivities ?? {}),
     ]);
     workers.push(
@@ -133,7 +162,7 @@ async function launch(
         namespace: stack.temporal.namespace,
         taskQueue: config.temporal.taskQueue,
         workflowBundle,
-        activities: keepAlive(hotActivities),
+        activities: keepAlive(mainActivities),
         interceptors,
       }),
     );

@@ -1,14 +1,19 @@
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 
-import type { ColdActivities } from '../activities/cold-activities.ts';
-import type { HotActivities } from '../activities/hot-activities.ts';
+import type { CompensationActivities } from '../activities/compensation.ts';
+import type { PlanningActivities } from '../activities/planning.ts';
+import type { ReportingActivities } from '../activities/reporting.ts';
+import type { TransferActivities } from '../activities/transfer.ts';
 
 /**
  * The failure model, in one place. PostgreSQL steps are short catalog changes that may wait on the parent's lock, so
  * they retry with backoff for a long while; the copy may run for many minutes and heartbeats its progress. On
  * cancellation a step is waited for, never abandoned, so compensation never races a step still running. Every step
- * heartbeats while it runs (worker/keep-alive.ts), so a worker that dies mid-step is noticed within STEP_HEARTBEAT_TIMEOUT
- * and the step is retried on a live worker.
+ * heartbeats while it runs (activities/keep-alive.ts), so a worker that dies mid-step is noticed within
+ * STEP_HEARTBEAT_TIMEOUT and the step is retried on a live worker.
+ *
+ * Planning and compensation need only PostgreSQL and run on the workflow's own task queue; transfers and reports need
+ * the cold store and run on the queue of the process that owns it.
  */
 const STEP_HEARTBEAT_TIMEOUT = '15s';
 const STEP_RETRY = {
@@ -18,18 +23,23 @@ const STEP_RETRY = {
   maximumAttempts: 30,
 } as const;
 const WAIT_FOR_STEP = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED;
+const POSTGRES_STEP = {
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
+  retry: STEP_RETRY,
+  cancellationType: WAIT_FOR_STEP,
+} as const;
 
-export function hotActivities() {
-  return proxyActivities<HotActivities>({
-    startToCloseTimeout: '1 minute',
-    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
-    retry: STEP_RETRY,
-    cancellationType: WAIT_FOR_STEP,
-  });
+export function planningActivities() {
+  return proxyActivities<PlanningActivities>(POSTGRES_STEP);
 }
 
-export function coldActivities(coldTaskQueue: string) {
-  return proxyActivities<ColdActivities>({
+export function compensationActivities() {
+  return proxyActivities<CompensationActivities>(POSTGRES_STEP);
+}
+
+export function transferActivities(coldTaskQueue: string) {
+  return proxyActivities<Omit<TransferActivities, 'copyPartitionToCold'>>({
     taskQueue: coldTaskQueue,
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
@@ -38,8 +48,9 @@ export function coldActivities(coldTaskQueue: string) {
   });
 }
 
-export function coldCopyActivities(coldTaskQueue: string) {
-  return proxyActivities<Pick<ColdActivities, 'copyPartitionToCold'>>({
+/** The copy alone: it may run for hours on a large partition, and each retry starts it over. */
+export function copyActivities(coldTaskQueue: string) {
+  return proxyActivities<Pick<TransferActivities, 'copyPartitionToCold'>>({
     taskQueue: coldTaskQueue,
     startToCloseTimeout: '2 hours',
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
@@ -48,8 +59,8 @@ export function coldCopyActivities(coldTaskQueue: string) {
   });
 }
 
-export function reportActivities(coldTaskQueue: string) {
-  return proxyActivities<Pick<ColdActivities, 'runReport'>>({
+export function reportingActivities(coldTaskQueue: string) {
+  return proxyActivities<ReportingActivities>({
     taskQueue: coldTaskQueue,
     startToCloseTimeout: '30 minutes',
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,

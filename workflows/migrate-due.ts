@@ -1,10 +1,10 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 
-import type { MoveOutcome } from '../activities/move-types.ts';
-import { hotActivities } from './activity-proxies.ts';
+import { planningActivities } from './activity-proxies.ts';
 import { rootCauseMessage } from './failure-message.ts';
 import { migratePartitionWorkflow } from './migrate-partition.ts';
+import type { MoveOutcome } from './move-outcome.ts';
 import { moveWorkflowId } from './workflow-ids.ts';
 
 export interface MigrateDueInput {
@@ -22,8 +22,8 @@ export interface MigrateDueInput {
  * whose ID is fixed by table and partition, so two triggers can never move the same partition twice.
  */
 export async function migrateDueWorkflow(input: MigrateDueInput): Promise<MoveOutcome[]> {
-  const hot = hotActivities();
-  const { due, problems } = await hot.planMoves({
+  const planning = planningActivities();
+  const { due, problems } = await planning.planMoves({
     table: input.table,
     partition: input.partition,
     olderThanMs: input.olderThanMs,

@@ -1,8 +1,10 @@
 import { ApplicationFailure, CancellationScope, log, workflowInfo } from '@temporalio/workflow';
 
-import type { MoveOutcome, PartitionMoveRef } from '../activities/move-types.ts';
-import { coldActivities, coldCopyActivities, hotActivities } from './activity-proxies.ts';
+import type { PartitionMoveRef } from '../activities/activity-types.ts';
+import { FAILURE_TYPES } from '../errors/failure-types.ts';
+import { compensationActivities, copyActivities, planningActivities, transferActivities } from './activity-proxies.ts';
 import { rootCauseMessage } from './failure-message.ts';
+import type { MoveOutcome } from './move-outcome.ts';
 
 export interface MigratePartitionInput {
   schema: string;
@@ -25,44 +27,45 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
     partition: input.partition,
     workflowId: workflowInfo().workflowId,
   };
-  const hot = hotActivities();
-  const cold = coldActivities(input.coldTaskQueue);
-  const { copyPartitionToCold } = coldCopyActivities(input.coldTaskQueue);
+  const planning = planningActivities();
+  const transfer = transferActivities(input.coldTaskQueue);
+  const { copyPartitionToCold } = copyActivities(input.coldTaskQueue);
+  const undo = compensationActivities();
   const compensations: Array<() => Promise<unknown>> = [];
   const outcome = { table: input.table, partition: input.partition };
 
   try {
-    await cold.lockPartition({ move });
-    const plan = await hot.prepareMove({ move, olderThanMs: input.olderThanMs });
+    await transfer.lockPartition({ move });
+    const plan = await planning.prepareMove({ move, olderThanMs: input.olderThanMs });
     if (plan.stage === 'cold') return { ...outcome, status: 'already-cold' };
     let rows: number;
     let lateInstants: number | undefined;
     if (plan.stage === 'fresh') {
-      compensations.unshift(() => hot.removeChangeCapture({ move }));
-      compensations.unshift(() => cold.discardColdCopy({ move }));
+      compensations.unshift(() => undo.removeChangeCapture({ move }));
+      compensations.unshift(() => transfer.discardColdCopy({ move }));
       log.info('copying partition', { partition: move.partition });
       await copyPartitionToCold({ move });
-      await cold.verifyColdCopy({ move });
-      compensations.unshift(() => hot.reattachPartition({ move, range: plan.range }));
-      ({ rows, lateInstants } = await cold.detachPartition({ move }));
+      await transfer.verifyColdCopy({ move });
+      compensations.unshift(() => undo.reattachPartition({ move, range: plan.range }));
+      ({ rows, lateInstants } = await transfer.detachPartition({ move }));
     } else {
       // A previous run got past the detach: check the cold copy again before the point of no return.
-      rows = (await cold.verifyColdCopy({ move })).coldRows;
+      rows = (await transfer.verifyColdCopy({ move })).coldRows;
     }
-    await cold.dropPartition({ move });
+    await transfer.dropPartition({ move });
     compensations.length = 0; // past the point of no return
     return { ...outcome, status: 'moved', rows, ...(lateInstants ? { lateInstants } : {}) };
   } catch (error) {
     await CancellationScope.nonCancellable(async () => {
       // Recorded first, so a failing compensation cannot hide why the move failed; never allowed to stop them.
-      await hot
+      await undo
         .recordMoveFailure({ move, error: rootCauseMessage(error) })
         .catch((recordError: unknown) => log.error('could not record the failure', { recordError }));
       await runCompensations(compensations);
     });
     throw error;
   } finally {
-    await CancellationScope.nonCancellable(() => cold.unlockPartition({ move }));
+    await CancellationScope.nonCancellable(() => transfer.unlockPartition({ move }));
   }
 }
 
@@ -78,7 +81,7 @@ async function runCompensations(compensations: Array<() => Promise<unknown>>): P
     } catch (error) {
       throw ApplicationFailure.nonRetryable(
         `compensation failed, the partition needs attention: ${rootCauseMessage(error)}`,
-        'CompensationFailed',
+        FAILURE_TYPES.CompensationFailed,
       );
     }
   }

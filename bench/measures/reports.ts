@@ -57,9 +57,9 @@ export async function timeDucktierReport(
   env: BenchEnv,
   report: ComparedReport,
   runs: number,
-): Promise<TimedQuery & { readMode: string }> {
+): Promise<TimedQuery & { federation: string }> {
   const { result, bestMs, allMs } = await bestOf(runs, () => runReportWorkflow(env.temporal, env.config, report, {}));
-  return { bestMs, allMs, answer: answerOf(result.rows, ANSWER_COLUMNS[report]), readMode: result.readMode };
+  return { bestMs, allMs, answer: answerOf(result.rows, ANSWER_COLUMNS[report]), federation: result.plan.federation };
 }
 
 function answerOf(rows: Array<Record<string, unknown>>, columns: readonly string[]): string[] {

@@ -1,19 +1,18 @@
 import { statSync } from 'node:fs';
 
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { type DucktierConfig, findPolicy, findReport } from '../../config/config.ts';
 import type { TablePolicy } from '../../config/policy.ts';
-import { UsageError } from '../../config/usage-error.ts';
 import { DEMO_POLICY } from '../../demo/demo-policy.ts';
 import { createDemoTable, findDemoSeed, seedDemoEvents } from '../../demo/demo-schema.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 import type { JsonRow } from '../../storage/duckdb/duck-rows.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { countRows, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
-import { quoteIdent } from '../../storage/sql-quoting.ts';
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import type { CommandContext } from '../cli.ts';
-import { parseCommandArgs, positiveInt } from '../cli-args.ts';
+import { type CommandOptions, parseCommandArgs, positiveInt } from '../cli-args.ts';
 import { describeStep } from '../describe-step.ts';
 import { moveSteps, runReportWorkflow, startMigration } from '../migrations.ts';
 import { banner, fmt, renderTable } from '../render.ts';
@@ -22,6 +21,15 @@ import { openSession, type Session } from '../session.ts';
 const DEFAULT_ROWS = 50_000;
 const DEFAULT_DAYS = 10;
 const DEMO_SEED = 20260124;
+/** The demo's own flags (ducktier demo --help prints them). */
+export const DEMO_OPTIONS = {
+  rows: {
+    type: 'string',
+    value: 'N',
+    description: `events to insert into a fresh data directory (default ${DEFAULT_ROWS.toLocaleString('en-US')})`,
+  },
+  days: { type: 'string', value: 'D', description: `days the events span, ending now (default ${DEFAULT_DAYS})` },
+} as const satisfies CommandOptions;
 const DEMO_REPORT_ORDER = [
   'recent_summary',
   'historical_summary',
@@ -35,7 +43,7 @@ const DEMO_REPORT_ORDER = [
  * moved through the workflow, reports over both tiers, and a closing account that must add up.
  */
 export async function demoCommand(context: CommandContext): Promise<number> {
-  const { values } = parseCommandArgs('demo', context.args, { rows: { type: 'string' }, days: { type: 'string' } });
+  const { values } = parseCommandArgs('demo', context.args, DEMO_OPTIONS);
   const config = context.config(values);
   const rows = positiveInt('rows', values.rows, DEFAULT_ROWS);
   const days = positiveInt('days', values.days, DEFAULT_DAYS);
@@ -79,10 +87,10 @@ export async function demoCommand(context: CommandContext): Promise<number> {
       ...DEMO_REPORT_ORDER.filter((n) => config.reports.some((r) => r.name === n)),
       ...config.reports.map((r) => r.name).filter((n) => !DEMO_REPORT_ORDER.includes(n)),
     ];
-    let readMode = '';
+    let federation = '';
     for (const [index, name] of order.entries()) {
       const result: ReportResult = await runReportWorkflow(temporal, config, findReport(config, name).name, {});
-      readMode = result.readMode;
+      federation = result.plan.federation;
       reports[name] = result.rows;
       out(`\nQuery ${index + 1}: ${result.title}  [${name}]`);
       out(renderTable(result.rows, { maxRows: 12 }));
@@ -98,7 +106,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
     );
     out(`✓ Migration: Temporal workflows with advisory locks, verify before drop, saga compensation`);
     out(
-      `✓ Federated queries: one SQL over both tiers in DuckDB (${readMode === 'extension' ? 'postgres extension ATTACH' : 'COPY streams'})`,
+      `✓ Federated queries: one SQL over both tiers in DuckDB (${federation === 'extension' ? 'postgres extension ATTACH' : 'COPY streams'})`,
     );
     out(
       `✓ Automation: Temporal Schedule '${config.schedule.id}' (${config.schedule.cron} ${config.schedule.timezone}) via ducktier up`,
@@ -116,7 +124,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
             dataDir: config.dataDir,
             coldStorePath: session.stack.coldStorePath,
             coldStoreBytes: statSync(session.stack.coldStorePath).size,
-            federation: readMode,
+            federation,
             temporalUi: session.stack.temporal.uiUrl ?? null,
             tables: [
               {
@@ -151,7 +159,7 @@ function demoPolicy(config: DucktierConfig): TablePolicy {
   }
 }
 
-/** Seeds the data directory once; a second run finds the seed record and moves on. */
+/** Seeds the data directory once; a second run finds that record and moves on. */
 async function seedOnce(
   session: Session,
   policy: TablePolicy,
@@ -202,10 +210,6 @@ async function printMove(
 /** Rows in each tier, counted directly in each system: every inserted row must be in exactly one. */
 async function account(session: Session, policy: TablePolicy): Promise<{ hotRows: number; coldRows: number }> {
   const hotRows = await countRows(session.pgPool, policy.schema, policy.table);
-  const coldRows = await session.workers!.coldStore.withConnection(async (connection) => {
-    if (!(await session.workers!.coldStore.tableExists(connection, policy.coldTable))) return 0;
-    const reader = await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${quoteIdent(policy.coldTable)}`);
-    return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
-  });
+  const coldRows = await session.workers!.coldStore.countTable(policy.coldTable);
   return { hotRows, coldRows };
 }

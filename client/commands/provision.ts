@@ -1,11 +1,25 @@
-import { provisionPostgresExtension } from '../../stack/duckdb-postgres-extension.ts';
+import {
+  ALL_DUCKDB_EXTENSIONS,
+  type DuckdbExtension,
+  type ExtensionAvailability,
+  provisionDuckdbExtensions,
+} from '../../stack/duckdb-extensions.ts';
+import { provisionS3Server, S3RVER_VERSION } from '../../stack/s3-server.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
 import type { CommandContext } from '../cli.ts';
 import { parseCommandArgs } from '../cli-args.ts';
 
+/** What each extension is for, said when it cannot be had. */
+const WITHOUT: Record<DuckdbExtension, string> = {
+  postgres: 'reports and moves will use COPY streams',
+  ducklake: 'a DuckLake cold tier cannot be used',
+  httpfs: 'a DuckLake cold tier cannot be kept on S3',
+};
+
 /**
- * `ducktier provision`: makes the machine ready for the embedded stack (the Temporal CLI and DuckDB's postgres
- * extension, cached outside the repository by version). Fast when the cache is warm.
+ * `ducktier provision`: makes the machine ready for the embedded stack (the Temporal CLI, DuckDB's postgres, ducklake
+ * and httpfs extensions, and the S3-compatible test server, cached outside the repository by version). Fast when the
+ * cache is warm.
  */
 export async function provisionCommand(context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs('provision', context.args, {});
@@ -14,19 +28,31 @@ export async function provisionCommand(context: CommandContext): Promise<number>
   const temporal = config.temporal.address
     ? { path: null, source: `existing cluster ${config.temporal.address}` }
     : await locateTemporalCli(context.log);
-  const extension = await provisionPostgresExtension(config.duckdb.extensionDir, context.log);
+  const extensions = await provisionDuckdbExtensions(ALL_DUCKDB_EXTENSIONS, config.duckdb.extensionDir, context.log);
+  const s3Server = await provisionS3Server(context.log).catch((error: unknown) => ({
+    problem: (error as Error).message,
+  }));
   const seconds = (Date.now() - started) / 1000;
   if (values.json) {
-    context.print(JSON.stringify({ temporalCli: temporal, duckdbPostgresExtension: extension, seconds }, null, 2));
+    context.print(
+      JSON.stringify({ temporalCli: temporal, duckdbExtensions: extensions, s3TestServer: s3Server, seconds }, null, 2),
+    );
   } else {
     context.print(`✓ Temporal CLI: ${temporal.path ?? ''} (${temporal.source})`);
+    for (const [name, extension] of Object.entries(extensions) as Array<[DuckdbExtension, ExtensionAvailability]>) {
+      context.print(
+        extension.available
+          ? `✓ DuckDB ${name} extension: ${extension.extensionDir} (${extension.source})`
+          : `! DuckDB ${name} extension unavailable (${WITHOUT[name]}): ${extension.reason}`,
+      );
+    }
     context.print(
-      extension.available
-        ? `✓ DuckDB postgres extension: ${extension.extensionDir} (${extension.source})`
-        : `! DuckDB postgres extension unavailable (reports and moves will use COPY streams): ${extension.reason}`,
+      'packageDir' in s3Server
+        ? `✓ S3 test server: s3rver ${S3RVER_VERSION} in ${s3Server.packageDir} (${s3Server.source})`
+        : `! S3 test server unavailable (tests and benchmarks of a lake on S3 cannot run): ${s3Server.problem}`,
     );
     context.print(`Provisioned in ${seconds.toFixed(1)}s`);
   }
-  if (!extension.available && config.duckdb.federation === 'extension') return 1;
+  if (!extensions.postgres.available && config.duckdb.federation === 'extension') return 1;
   return 0;
 }

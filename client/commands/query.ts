@@ -1,6 +1,6 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 
-import { UsageError } from '../../config/usage-error.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 import { analyzeReportSql } from '../../storage/federation/report-sql.ts';
 import type { CommandContext } from '../cli.ts';
 import { parseCommandArgs } from '../cli-args.ts';

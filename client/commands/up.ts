@@ -1,4 +1,4 @@
-import { UsageError } from '../../config/usage-error.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 import { findRunningStack, publishStack, startStack } from '../../stack/stack.ts';
 import { startWorkers } from '../../worker/worker.ts';
 import type { CommandContext } from '../cli.ts';

@@ -1,11 +1,11 @@
 import type { DucktierConfig } from '../../config/config.ts';
-import { UsageError } from '../../config/usage-error.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 import { closeAll } from '../../stack/close-all.ts';
 import { findRunningStack, publishStack, type Stack, startStack } from '../../stack/stack.ts';
 import { crashPointFromEnv } from '../../worker/crash-points.ts';
 import { type RunningMainWorker, startMainWorker, startWorkers } from '../../worker/worker.ts';
 import type { CommandContext } from '../cli.ts';
-import { parseCommandArgs } from '../cli-args.ts';
+import { type CommandOptions, parseCommandArgs } from '../cli-args.ts';
 import { untilInterrupted } from '../interrupts.ts';
 import { keepSchedule } from '../scheduling.ts';
 
@@ -16,8 +16,16 @@ import { keepSchedule } from '../scheduling.ts';
  * live worker. Polling the cold queue, it owns the cold file and publishes its stack, so other commands on the data
  * directory (`migrate`, `report`) use its workers; `--schedule` also keeps the migration schedule, as `up` does.
  */
+export const WORKER_OPTIONS = {
+  schedule: {
+    type: 'boolean',
+    default: false,
+    description: 'also premake partitions and keep the migration schedule, as up does (not beside a running up)',
+  },
+} as const satisfies CommandOptions;
+
 export async function workerCommand(context: CommandContext): Promise<number> {
-  const { values } = parseCommandArgs('worker', context.args, { schedule: { type: 'boolean', default: false } });
+  const { values } = parseCommandArgs('worker', context.args, WORKER_OPTIONS);
   const config = context.config(values);
   const crashAt = crashPointFromEnv(process.env);
   // Listening from the start, so a Ctrl-C while the workers start stops them as soon as they are up.

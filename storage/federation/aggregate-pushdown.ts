@@ -1,13 +1,14 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 
 import type { TablePolicy } from '../../config/policy.ts';
+import { tierViewNames } from '../../config/tier-view-names.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
+import type { SqlDialect } from '../sql-dialect.ts';
 import { qualify, quoteIdent } from '../sql-quoting.ts';
 import type { PgSnapshot } from './pg-snapshot.ts';
 import type { TimeRange } from './report-range.ts';
 import { parseExpression, renderSql, type SqlNode, type SqlReads } from './report-sql.ts';
 import { type TablePlan, wholeHotPartitions } from './tier-plan.ts';
-import { tierViewNames } from './tier-view-names.ts';
 import { emptyRelation, type ViewDefinition } from './tier-views.ts';
 
 /** The view of partial aggregates a pushed-down query reads instead of the tier views. */
@@ -234,7 +235,7 @@ async function functionKinds(connection: DuckDBConnection): Promise<{ aggregates
 }
 
 /** The SELECT reducing `source` (a relation in PostgreSQL or DuckDB) to partial rows; DuckDB's are cast to match. */
-export function partialSelect(pushdown: AggregatePushdown, source: string, dialect: 'postgres' | 'duckdb'): string {
+export function partialSelect(pushdown: AggregatePushdown, source: string, dialect: SqlDialect): string {
   const keys = pushdown.keys.map((k) => quoteIdent(k.name));
   const partials = pushdown.partials.map(
     (p) => `${dialect === 'duckdb' ? `CAST(${p.sql} AS ${p.column.duckType})` : p.sql} AS ${quoteIdent(p.column.name)}`,

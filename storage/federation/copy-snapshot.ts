@@ -48,7 +48,7 @@ export async function openCopySnapshot(
   };
 
   return {
-    readMode: 'copy',
+    federation: 'copy',
     async query(sql) {
       return (await main.query(sql)).rows as Array<Record<string, unknown>>;
     },

@@ -21,7 +21,7 @@ export async function openExtensionSnapshot(
   await connection.run(`CALL postgres_execute(${quoteLiteral(PG_CATALOG_ALIAS)}, ${quoteLiteral(opening)})`);
 
   return {
-    readMode: 'extension',
+    federation: 'extension',
     async query(sql) {
       return (await connection.runAndReadAll(`SELECT * FROM ${postgresQuery(sql)}`)).getRowObjectsJson();
     },

@@ -1,4 +1,4 @@
-import type { PgReadMode } from '../duckdb/cold-store.ts';
+import type { Federation } from '../../config/config.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { qualify } from '../sql-quoting.ts';
 import type { TimeRange } from './report-range.ts';
@@ -25,7 +25,7 @@ export interface HotRead {
  * from the hot rows while its move record still says it is hot.
  */
 export interface PgSnapshot {
-  readonly readMode: PgReadMode;
+  readonly federation: Federation;
   /** Runs ducktier's own catalog and move-record queries (no user values) in the snapshot. */
   query(sql: string): Promise<Array<Record<string, unknown>>>;
   /** Whether a partition (DEFAULT) holds any row in the range, without reading its rows. */

@@ -27,7 +27,7 @@ export async function choosePushdown(
   const decision = decidePushdown(
     keys,
     await readPartitionStats(snapshot, schema, table, whole, keys),
-    MAX_PARTIAL_SHARE[snapshot.readMode],
+    MAX_PARTIAL_SHARE[snapshot.federation],
   );
   return decision.push ? { pushdown, estimate: decision.estimate } : decision;
 }

@@ -1,4 +1,4 @@
-import type { PgReadMode } from '../duckdb/cold-store.ts';
+import type { Federation } from '../../config/config.ts';
 
 /**
  * Pushing pays when the partial rows are at most this share of the rows, by how DuckDB reads PostgreSQL. Measured
@@ -9,7 +9,7 @@ import type { PgReadMode } from '../duckdb/cold-store.ts';
  * - copy: every column travels as CSV text through a spool file: pushing won at every share (6x at 0.1%, 1.6x at
  *   63%), and event_summary over rows ran out of DuckDB's memory, so it is pushed wherever the shape allows.
  */
-export const MAX_PARTIAL_SHARE: Record<PgReadMode, number> = { extension: 0.01, copy: 1 };
+export const MAX_PARTIAL_SHARE: Record<Federation, number> = { extension: 0.01, copy: 1 };
 
 /** PostgreSQL's statistics for one partition read whole, as pg_class and pg_stats hold them. */
 export interface PartitionStats {

@@ -1,6 +1,6 @@
 import { describeIssues, type DucktierConfig, findReport } from '../../config/config.ts';
-import { UsageError } from '../../config/usage-error.ts';
-import { type ReportParams, reportParamsSchema, resolveReportParams } from './report-definition.ts';
+import { UsageError } from '../../errors/usage-error.ts';
+import { type ReportParams, reportParamsSchema, resolveReportParams } from './report-params.ts';
 import type { ReportRequest } from './report-runner.ts';
 
 /** What asks for a run (the CLI, the report workflow): a named report or ad-hoc SQL, with its parameters as given. */

@@ -1,10 +1,11 @@
 import { type DuckDBConnection, DuckDBTypeId, StatementType } from '@duckdb/node-api';
 import type pg from 'pg';
 
+import type { Federation } from '../../config/config.ts';
 import type { TablePolicy } from '../../config/policy.ts';
-import { UsageError } from '../../config/usage-error.ts';
-import { coldColumnsFor } from '../duckdb/cold-schema.ts';
-import type { ColdStore, PgReadMode } from '../duckdb/cold-store.ts';
+import { UsageError } from '../../errors/usage-error.ts';
+import { coldColumnsFor } from '../cold/cold-columns.ts';
+import type { ColdSnapshot, ColdStore } from '../cold/cold-store.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
 import {
@@ -20,13 +21,12 @@ import { detectPgDuckdb, type PgDuckdbStatus } from './pg-duckdb.ts';
 import type { PgSnapshot } from './pg-snapshot.ts';
 import { choosePushdown, type PushdownChoice } from './pushdown-choice.ts';
 import type { PushdownEstimate } from './pushdown-cost.ts';
-import type { BoundValue, ResolvedParams } from './report-definition.ts';
+import type { BoundValue, ResolvedParams } from './report-params.ts';
 import { RANGE_VARIABLES, rangeEnds, type TimeRange } from './report-range.ts';
 import { analyzeReportSql, type SqlReads } from './report-sql.ts';
 import { collectResult, type ReportRows, type ResultOutputOptions } from './result-output.ts';
 import { planTable, readsCold, readsHot, type TablePlan, wholeHotPartitions } from './tier-plan.ts';
 import {
-  coldSnapshotIsCurrent,
   coldView,
   createViews,
   emptyRelation,
@@ -50,7 +50,8 @@ export interface ReportRequest {
 
 /** What a run reads and how: shown by --explain and returned with every result. */
 export interface ReportPlan {
-  federation: PgReadMode;
+  /** How DuckDB read PostgreSQL for this run. */
+  federation: Federation;
   range: { from: string | null; to: string | null };
   tables: TablePlan[];
   /** Whether aggregates were computed per partition in PostgreSQL, and which; or why not. */
@@ -81,8 +82,6 @@ export type PushdownPlan =
 export interface ReportResult extends ReportRows {
   report: string;
   title: string;
-  /** How DuckDB read PostgreSQL for this run. */
-  readMode: PgReadMode;
   plan: ReportPlan;
   /** True when only the plan was asked for (--explain): no rows were read. */
   explainOnly: boolean;
@@ -121,7 +120,8 @@ export async function runReport(
         async () => {
           const snapshot = await openSnapshot(store, connection, pgPool, reads, request.params.range);
           try {
-            return await runInSnapshot(connection, snapshot, reads, columnsOf, pushdown, request, output, what);
+            const cold = await store.openSnapshot(connection, (sql) => snapshot.query(sql));
+            return await runInSnapshot(connection, snapshot, cold, reads, columnsOf, pushdown, request, output, what);
           } finally {
             await snapshot.close();
           }
@@ -137,7 +137,6 @@ export async function runReport(
         return {
           report: request.name,
           title: request.title,
-          readMode: store.readMode,
           explainOnly: request.explain,
           ...outcome,
         };
@@ -149,6 +148,7 @@ export async function runReport(
 async function runInSnapshot(
   connection: DuckDBConnection,
   snapshot: PgSnapshot,
+  cold: ColdSnapshot,
   reads: SqlReads,
   columnsOf: (policy: TablePolicy) => ColumnMapping[],
   pushdown: AggregatePushdown | { reason: string },
@@ -163,7 +163,8 @@ async function runInSnapshot(
     tables.push(await planTable(snapshot, policy, timeColumn, views, range));
   }
   for (const [index, { policy }] of reads.tables.entries()) {
-    if (!(await coldSnapshotIsCurrent(connection, policy, tables[index]!))) return undefined;
+    const writes = tables[index]!.cold.map((read) => ({ partition: read.partition, writeId: read.writeId }));
+    if (!(await cold.holdsWrites(policy, writes))) return undefined;
   }
   const pgDuckdb = await detectPgDuckdb(snapshot);
 
@@ -190,7 +191,7 @@ async function runInSnapshot(
   for (const [index, { policy }] of reads.tables.entries()) {
     const plan = tables[index]!;
     if (rewrite.sql !== undefined && 'pushdown' in choice && choice.pushdown.policy === policy) {
-      if (readsCold(plan)) views.push(coldView(policy, columnsOf(policy), plan, range));
+      if (readsCold(plan)) views.push(coldView(cold, policy, columnsOf(policy), plan, range));
       views.push(partialsView(snapshot, choice.pushdown, columnsOf(policy), plan, range, readsCold(plan)));
       pushdownPlan = {
         applied: true,
@@ -200,13 +201,13 @@ async function runInSnapshot(
         estimate: choice.estimate,
       };
     } else {
-      views.push(...tierViewSql(snapshot, policy, columnsOf(policy), plan, range));
+      views.push(...tierViewSql(snapshot, cold, policy, columnsOf(policy), plan, range));
     }
   }
   await createViews(connection, views);
   const query = rewrite.sql ?? request.sql;
   const plan: ReportPlan = {
-    federation: snapshot.readMode,
+    federation: snapshot.federation,
     range: { from: range.from?.toISOString() ?? null, to: range.to?.toISOString() ?? null },
     tables,
     pushdown: pushdownPlan,
@@ -257,7 +258,7 @@ function openSnapshot(
   const lockTables = reads.tables
     .filter((t) => readsHot(t))
     .map((t) => ({ schema: t.policy.schema, table: t.policy.table }));
-  return store.readMode === 'extension'
+  return store.federation === 'extension'
     ? openExtensionSnapshot(connection, lockTables)
     : openCopySnapshot(pgPool, () => store.spoolFile(), lockTables, range);
 }

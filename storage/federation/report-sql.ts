@@ -1,8 +1,8 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 
 import type { TablePolicy } from '../../config/policy.ts';
-import { UsageError } from '../../config/usage-error.ts';
-import { tierViewNames } from './tier-view-names.ts';
+import { tierViewNames } from '../../config/tier-view-names.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 
 /** A node of DuckDB's parse tree as json_serialize_sql renders it. */
 export type SqlNode = { [key: string]: unknown };

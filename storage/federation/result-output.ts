@@ -6,7 +6,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 
 import { type JsonRow, readJsonRows } from '../duckdb/duck-rows.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
-import type { BoundValue } from './report-definition.ts';
+import type { BoundValue } from './report-params.ts';
 
 export interface ResultOutputOptions {
   /** Results whose JSON would exceed this many bytes go to a file instead (Temporal payloads stop at about 2 MB). */

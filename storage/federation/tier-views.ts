@@ -1,14 +1,14 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 
 import type { TablePolicy } from '../../config/policy.ts';
-import { COLD_MANIFEST_TABLE, SOURCE_PARTITION_COLUMN } from '../duckdb/cold-store.ts';
+import { tierViewNames } from '../../config/tier-view-names.ts';
+import { type ColdSnapshot, SOURCE_PARTITION_COLUMN } from '../cold/cold-store.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import type { PgSnapshot } from './pg-snapshot.ts';
 import { duckRangeCondition, type TimeRange } from './report-range.ts';
 import type { TierView } from './report-sql.ts';
 import { readsCold, readsHot, type TablePlan } from './tier-plan.ts';
-import { tierViewNames } from './tier-view-names.ts';
 
 /** A view a run defines, with its SQL (shown by --explain). */
 export interface ViewDefinition {
@@ -24,6 +24,7 @@ export interface ViewDefinition {
  */
 export function tierViewSql(
   snapshot: PgSnapshot,
+  cold: ColdSnapshot,
   policy: TablePolicy,
   columns: ColumnMapping[],
   plan: TablePlan,
@@ -41,7 +42,7 @@ export function tierViewSql(
           ? snapshot.rows(policy.schema, plan.hot, columns, timeColumn, range)
           : emptyRelation(columns),
     });
-  if (readsCold(plan)) views.push(coldView(policy, columns, plan, range));
+  if (readsCold(plan)) views.push(coldView(cold, policy, columns, plan, range));
   if (plan.views.includes('all'))
     views.push({
       name: names.all,
@@ -50,8 +51,9 @@ export function tierViewSql(
   return views;
 }
 
-/** `<table>_cold`: the planned cold partitions' rows in DuckDB, narrowed to the range. */
+/** `<table>_cold`: the planned cold partitions' rows as the run's cold snapshot holds them, narrowed to the range. */
 export function coldView(
+  cold: ColdSnapshot,
   policy: TablePolicy,
   columns: ColumnMapping[],
   plan: TablePlan,
@@ -60,7 +62,7 @@ export function coldView(
   const timeColumn = timeColumnOf(columns, policy);
   const sql =
     plan.cold.length > 0
-      ? `SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM main.${quoteIdent(policy.coldTable)}
+      ? `SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${cold.relation(policy.coldTable)}
           WHERE ${SOURCE_PARTITION_COLUMN} IN (${plan.cold.map((p) => quoteLiteral(p.partition)).join(', ')}) AND ${duckRangeCondition(timeColumn, range)}`
       : emptyRelation(columns);
   return { name: tierViewNames(policy.table).cold, sql };
@@ -82,31 +84,4 @@ export function emptyRelation(columns: ColumnMapping[]): string {
 
 export async function createViews(connection: DuckDBConnection, views: ViewDefinition[]): Promise<void> {
   for (const view of views) await connection.run(`CREATE OR REPLACE TEMP VIEW ${quoteIdent(view.name)} AS ${view.sql}`);
-}
-
-/**
- * DuckDB fixes its snapshot when the transaction first reads it, which may precede a move that PostgreSQL's snapshot
- * already records as served from DuckDB. Every such partition's rows were committed to DuckDB, with the manifest entry
- * whose write ID the detach recorded, before the detach; if this transaction's DuckDB snapshot lacks that write, it is
- * too old (or the copy has since been discarded) and the caller must start again.
- */
-export async function coldSnapshotIsCurrent(
-  connection: DuckDBConnection,
-  policy: TablePolicy,
-  plan: TablePlan,
-): Promise<boolean> {
-  if (plan.cold.length === 0) return true;
-  const reader = await connection.runAndReadAll(
-    `SELECT partition_name, write_id FROM main.${COLD_MANIFEST_TABLE} WHERE table_schema = $schema AND table_name = $table`,
-    {
-      schema: policy.schema,
-      table: policy.table,
-    },
-  );
-  const writes = new Map(
-    reader
-      .getRowObjectsJson()
-      .map((row) => [String(row.partition_name), row.write_id === null ? null : String(row.write_id)]),
-  );
-  return plan.cold.every((read) => writes.has(read.partition) && writes.get(read.partition) === read.writeId);
 }

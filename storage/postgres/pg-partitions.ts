@@ -127,6 +127,22 @@ async function setLockTimeout(client: pg.ClientBase): Promise<void> {
   await client.query(`SET LOCAL lock_timeout = ${DDL_LOCK_TIMEOUT_MS}`);
 }
 
+/**
+ * Inside a transaction: keeps writers of this one table out (SHARE) until it ends; readers, and writers of the rest of
+ * the table, go on. Waits at most the transaction's lock_timeout.
+ */
+export async function lockAgainstWrites(client: pg.ClientBase, schema: string, table: string): Promise<void> {
+  await client.query(`LOCK TABLE ${qualify(schema, table)} IN SHARE MODE`);
+}
+
+/**
+ * Inside a transaction: the partitioned parent alone, ACCESS EXCLUSIVE, as DETACH needs it. Taken before any lock on
+ * a partition, in the order writers take them (parent first), so no writer holding the parent's lock waits on ours.
+ */
+export async function lockParentExclusively(client: pg.ClientBase, schema: string, table: string): Promise<void> {
+  await client.query(`LOCK TABLE ONLY ${qualify(schema, table)} IN ACCESS EXCLUSIVE MODE`);
+}
+
 /** Whether `partition` is currently attached to the parent. */
 export async function isAttached(
   db: pg.Pool | pg.ClientBase,

@@ -1,4 +1,5 @@
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import type { SqlDialect } from '../sql-dialect.ts';
 import { quoteIdent } from '../sql-quoting.ts';
 
 /**
@@ -8,13 +9,13 @@ import { quoteIdent } from '../sql-quoting.ts';
  */
 export type InstantSelection = { mode: 'only' | 'except'; instants: readonly string[] };
 
-export function instantFilter(dialect: 'pg' | 'duck', column: ColumnMapping, selection: InstantSelection): string {
+export function instantFilter(dialect: SqlDialect, column: ColumnMapping, selection: InstantSelection): string {
   for (const instant of selection.instants)
     if (!/^-?\d+$/.test(instant)) throw new Error(`not an instant in microseconds: ${instant}`);
   const list = selection.instants.join(',');
   const negate = selection.mode === 'except' ? 'NOT ' : '';
   const name = quoteIdent(column.name);
-  if (dialect === 'pg') {
+  if (dialect === 'postgres') {
     // Compared in the column's own type, so PostgreSQL can use an index on it.
     return `${name} ${negate}IN (SELECT (timestamptz 'epoch' + u * interval '1 microsecond')::${column.pgType} FROM unnest('{${list}}'::bigint[]) AS u)`;
   }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import type { SqlDialect } from '../sql-dialect.ts';
 import { qualify, quoteIdent } from '../sql-quoting.ts';
 
 /**
@@ -25,8 +26,6 @@ export interface RowFingerprint {
   sum: string;
 }
 
-type Dialect = 'pg' | 'duck';
-
 /** The fingerprint of `schema.relation` in PostgreSQL, optionally of the rows matching `where` only. */
 export async function pgFingerprint(
   db: pg.Pool | pg.ClientBase,
@@ -36,7 +35,7 @@ export async function pgFingerprint(
   where = '',
 ): Promise<RowFingerprint> {
   const { rows } = await db.query<{ rows: string; sum: string }>(
-    fingerprintSelect('pg', columns, qualify(schema, relation), where),
+    fingerprintSelect('postgres', columns, qualify(schema, relation), where),
   );
   return { rows: Number(rows[0]?.rows ?? 0), sum: String(rows[0]?.sum ?? '0') };
 }
@@ -46,19 +45,19 @@ export function sameFingerprint(a: RowFingerprint, b: RowFingerprint): boolean {
 }
 
 /** The SQL aggregate both engines evaluate over one relation: count and hash sum, in that order. */
-export function fingerprintSelect(dialect: Dialect, columns: ColumnMapping[], from: string, where = ''): string {
+export function fingerprintSelect(dialect: SqlDialect, columns: ColumnMapping[], from: string, where = ''): string {
   const row = columns.map((column) => canonicalColumn(dialect, column)).join(` || '|' || `);
   const hash =
-    dialect === 'pg'
+    dialect === 'postgres'
       ? `('x' || substr(md5(${row}), 1, 15))::bit(60)::bigint`
       : `('0x' || substr(md5(${row}), 1, 15))::BIGINT`;
-  const sum = dialect === 'pg' ? `coalesce(sum(${hash}), 0)::text` : `coalesce(sum(${hash}), 0)::VARCHAR`;
-  const count = dialect === 'pg' ? 'count(*)::bigint' : 'count(*)::BIGINT';
+  const sum = dialect === 'postgres' ? `coalesce(sum(${hash}), 0)::text` : `coalesce(sum(${hash}), 0)::VARCHAR`;
+  const count = dialect === 'postgres' ? 'count(*)::bigint' : 'count(*)::BIGINT';
   return `SELECT ${count} AS rows, ${sum} AS sum FROM ${from}${where ? ` WHERE ${where}` : ''}`;
 }
 
 /** One column's part of the canonical row string: bare, length-framed or as its MD5 (see the top of the file). */
-function canonicalColumn(dialect: Dialect, column: ColumnMapping): string {
+function canonicalColumn(dialect: SqlDialect, column: ColumnMapping): string {
   const text = valueText(dialect, column, quoteIdent(column.name));
   const scalar = !column.viaText && !column.isList;
   if (scalar && SELF_DELIMITING.has(column.baseType)) return `coalesce(${text}, '~')`;
@@ -92,28 +91,28 @@ const SELF_DELIMITING = new Set([
 const STORED_AS_TEXT = new Set(['text', 'varchar', 'bpchar', 'name', 'citext', 'json']);
 
 /** `<byte length>:<text>` for a value, `~` for NULL: for texts that are stored as such, so reading them twice is free. */
-function framed(dialect: Dialect, text: string): string {
-  const bytes = dialect === 'pg' ? `octet_length(${text})` : `strlen(${text})`;
-  return `coalesce(${bytes}::${dialect === 'pg' ? 'text' : 'VARCHAR'} || ':' || ${text}, '~')`;
+function framed(dialect: SqlDialect, text: string): string {
+  const bytes = dialect === 'postgres' ? `octet_length(${text})` : `strlen(${text})`;
+  return `coalesce(${bytes}::${dialect === 'postgres' ? 'text' : 'VARCHAR'} || ':' || ${text}, '~')`;
 }
 
 /** The canonical text of one value, per the column's PostgreSQL type. */
-function valueText(dialect: Dialect, column: ColumnMapping, expr: string): string {
-  if (column.viaText) return dialect === 'pg' ? `${expr}::text` : expr;
+function valueText(dialect: SqlDialect, column: ColumnMapping, expr: string): string {
+  if (column.viaText) return dialect === 'postgres' ? `${expr}::text` : expr;
   return column.isList ? arrayText(dialect, column.baseType, expr) : scalarText(dialect, column.baseType, expr);
 }
 
-function arrayText(dialect: Dialect, elementType: string, expr: string): string {
+function arrayText(dialect: SqlDialect, elementType: string, expr: string): string {
   const element = framed(dialect, scalarText(dialect, elementType, 'x'));
   const elements =
-    dialect === 'pg'
+    dialect === 'postgres'
       ? `(SELECT string_agg(${element}, ',' ORDER BY n) FROM unnest(${expr}) WITH ORDINALITY AS u(x, n))`
       : `array_to_string(list_transform(${expr}, x -> ${element}), ',')`;
   return `CASE WHEN ${expr} IS NULL THEN NULL ELSE '[' || coalesce(${elements}, '') || ']' END`;
 }
 
-function scalarText(dialect: Dialect, typeName: string, expr: string): string {
-  const pg = dialect === 'pg';
+function scalarText(dialect: SqlDialect, typeName: string, expr: string): string {
+  const pg = dialect === 'postgres';
   switch (typeName) {
     case 'float4':
     case 'float8':

@@ -5,9 +5,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { loadConfig } from '../../config/config.ts';
+import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
 import { freePort } from '../../stack/free-port.ts';
 import { expectColdEventsEqual, readColdEventsFromFile } from '../helpers/cold-events.ts';
-import { seedDemoData } from '../helpers/test-env.ts';
+import { seedDemoData } from '../helpers/deployment.ts';
 import { allEvents, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -95,7 +96,7 @@ describe('docker-compose.yml', () => {
     try {
       // The worker's own health check: it polls both task queues on the compose Temporal.
       expect((await ducktier(['health'])).trim()).toBe('healthy');
-      await seedDemoData({ config: loadConfig({ env: {}, values: {} }), pgPool: pool }, generator);
+      await seedDemoData({ config: loadConfig({ env: {}, values: {} }, DEMO_DEFAULTS), pgPool: pool }, generator);
 
       const cutoff = Date.now() - 2 * DAY;
       const due = [...new Set(events.map((e) => partitionOfDay('events', e.timestamp)))].filter((partition) => {

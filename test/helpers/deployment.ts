@@ -2,77 +2,204 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import type { Client } from '@temporalio/client';
-import type pg from 'pg';
+import pg from 'pg';
 import { inject } from 'vitest';
 
 import { connectTemporal } from '../../client/temporal-client.ts';
-import { type DucktierConfig, loadConfig } from '../../config/config.ts';
-import { coldStorePath } from '../../stack/stack.ts';
-import { ensureMoveStateSchema } from '../../storage/postgres/pg-move-state.ts';
+import { type DucktierConfig, type Federation, findPolicy, loadConfig } from '../../config/config.ts';
+import type { TablePolicyInput } from '../../config/policy.ts';
+import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
+import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
+import { coldStorePath, type Stack } from '../../stack/stack.ts';
+import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
 import { createPgPool } from '../../storage/postgres/pg-pool.ts';
+import { migratePostgresSchema } from '../../storage/postgres/pg-schema.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
+import { type RunningWorkers, startWorkers } from '../../worker/worker.ts';
 import { type CliResult, ducktier, startUp, type UpProcess } from './cli.ts';
-import { recreateDatabase, testPgTarget, testPgUrl } from './test-env.ts';
 
 /**
- * A deployment run by the real CLI: `ducktier up` in a child process, pointed by a config file of its own at the shared
- * test stack (a fresh database, its own task queues, schedule and DuckDB file). The test reaches it only as any client
- * does: through PostgreSQL, Temporal and the CLI.
+ * One ducktier deployment on the shared test stack: a fresh PostgreSQL database, its own task queues, schedule ID and
+ * DuckDB file, and a config file that worker processes, `ducktier up` and other CLI runs of the deployment read.
  */
-export interface Deployment {
+export interface TestDeployment {
   config: DucktierConfig;
-  pgTarget: PgTarget;
+  /** The deployment's settings as a config file, for `--config`. */
+  configFile: string;
+  stack: Stack;
   pgPool: pg.Pool;
   temporal: Client;
-  coldFile: string;
-  up: UpProcess;
-  /** `ducktier <args>` in another process, on this deployment (it finds `up` through the data directory). */
+  /** `ducktier <args>` in another process, on this deployment. */
   cli(args: string[]): Promise<CliResult>;
-  /** Stops `up` if still running, deletes the schedule it made, and closes the test's connections. */
+  /** Starts `ducktier up` on this deployment (resolves once it is up); `close` stops it if still running. */
+  startUp(): Promise<UpProcess>;
+  /** Stops whatever the deployment started, deletes its schedule, and closes the test's connections. */
   close(): Promise<void>;
 }
 
-export async function startDeployment(
-  name: string,
-  prepare: (deployment: { config: DucktierConfig; pgPool: pg.Pool }) => Promise<void>,
-): Promise<Deployment> {
+/** A deployment whose workers run in the test's own process, so the test can reach their cold store. */
+export interface TestDeploymentWithWorkers extends TestDeployment {
+  workers: RunningWorkers;
+}
+
+export interface DeploymentOptions {
+  tables?: TablePolicyInput[];
+  /** How DuckDB reads PostgreSQL; the extension unless a test says otherwise. */
+  federation?: Federation;
+  /** A Temporal server of the test's own instead of the shared one. */
+  temporalAddress?: string;
+  extraConfig?: Record<string, unknown>;
+}
+
+/** A deployment named `name` in its own fresh database `ducktier_<name>`, with no workers. */
+export async function createTestDeployment(name: string, options: DeploymentOptions = {}): Promise<TestDeployment> {
   const database = `ducktier_${name}`;
   await recreateDatabase(database);
-  const dataDir = path.join(inject('scratchDir'), name);
-  mkdirSync(dataDir, { recursive: true });
-  const configFile = path.join(dataDir, 'ducktier.config.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      dataDir,
-      postgres: { url: testPgUrl(database) },
-      temporal: { address: inject('temporalAddress'), taskQueue: `test-${name}` },
-      schedule: { id: `test-${name}-schedule` },
-    }),
-  );
-  const config = loadConfig({ file: configFile, env: {} });
-  const pgTarget = testPgTarget(database);
-  const pgPool = createPgPool(pgTarget, 'ducktier test');
-  await ensureMoveStateSchema(pgPool);
-  await prepare({ config, pgPool });
-  const up = await startUp(['--config', configFile]);
-  const temporal = await connectTemporal({ address: inject('temporalAddress'), namespace: config.temporal.namespace });
-  return {
-    config,
-    pgTarget,
-    pgPool,
-    temporal: temporal.client,
-    coldFile: coldStorePath(config),
-    up,
-    cli: (args) => ducktier([...args, '--config', configFile]),
-    close: async () => {
-      await up.stop();
-      await temporal.client.schedule
-        .getHandle(config.schedule.id)
-        .delete()
-        .catch(() => {});
-      await temporal.close();
-      await pgPool.end();
-    },
+  const { config, configFile } = writeDeploymentConfig(name, database, options);
+  const pgPool = createPgPool(testPgTarget(database), 'ducktier test');
+  const closers: (() => Promise<unknown>)[] = [() => pgPool.end()];
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) await closer();
   };
+  try {
+    await migratePostgresSchema(pgPool);
+    const temporal = await connectTemporal({ address: config.temporal.address!, namespace: config.temporal.namespace });
+    closers.push(
+      () => temporal.close(),
+      () =>
+        temporal.client.schedule
+          .getHandle(config.schedule.id)
+          .delete()
+          .catch(() => {}),
+    );
+    return {
+      config,
+      configFile,
+      stack: testStack(config, database),
+      pgPool,
+      temporal: temporal.client,
+      cli: (args) => ducktier([...args, '--config', configFile]),
+      startUp: async () => {
+        const up = await startUp(['--config', configFile]);
+        closers.push(() => up.stop());
+        return up;
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Like createTestDeployment, plus real workers in this process running the prebuilt workflow bundle. */
+export async function createTestDeploymentWithWorkers(
+  name: string,
+  options: DeploymentOptions = {},
+): Promise<TestDeploymentWithWorkers> {
+  const deployment = await createTestDeployment(name, options);
+  try {
+    const workers = await startWorkers(deployment.config, deployment.stack, {
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+    });
+    return {
+      ...deployment,
+      workers,
+      close: async () => {
+        await workers.shutdown();
+        await deployment.close();
+      },
+    };
+  } catch (error) {
+    await deployment.close();
+    throw error;
+  }
+}
+
+/**
+ * The settings of a deployment named `name` on `database` (which may hold several deployments): its data directory in
+ * the scratch space, its own task queues and schedule ID, written to a config file in that directory.
+ */
+export function writeDeploymentConfig(
+  name: string,
+  database: string,
+  options: DeploymentOptions = {},
+): { config: DucktierConfig; configFile: string } {
+  const extensionDir = inject('extensionDir');
+  const federation = options.federation ?? 'extension';
+  if (federation === 'extension' && !extensionDir)
+    throw new Error('the DuckDB postgres extension is not available to the tests');
+  const values = {
+    dataDir: path.join(inject('scratchDir'), name),
+    postgres: { url: testPgUrl(database) },
+    temporal: { address: options.temporalAddress ?? inject('temporalAddress'), taskQueue: `test-${name}` },
+    duckdb: { federation, ...(extensionDir ? { extensionDir } : {}) },
+    schedule: { id: `test-${name}-schedule` },
+    ...(options.tables ? { tables: options.tables } : {}),
+    ...options.extraConfig,
+  };
+  const config = loadConfig({ env: {}, values }, DEMO_DEFAULTS);
+  mkdirSync(config.dataDir, { recursive: true });
+  const configFile = path.join(config.dataDir, 'ducktier.config.json');
+  writeFileSync(configFile, JSON.stringify(values));
+  return { config, configFile };
+}
+
+/** What startStack would give a process of this deployment, without starting anything. */
+function testStack(config: DucktierConfig, database: string): Stack {
+  const extensionDir = inject('extensionDir');
+  return {
+    postgres: testPgTarget(database),
+    temporal: { address: config.temporal.address!, namespace: config.temporal.namespace },
+    coldStorePath: coldStorePath(config),
+    extension:
+      config.duckdb.federation !== 'copy' && extensionDir !== null
+        ? { available: true, extensionDir, source: 'local directory' }
+        : { available: false, reason: 'copy mode' },
+    stop: async () => {},
+  };
+}
+
+export function testPgTarget(database: string): PgTarget {
+  const port = inject('pgPort');
+  return {
+    libpq: `host=127.0.0.1 port=${port} dbname=${database} user=postgres password=ducktier`,
+    pool: { host: '127.0.0.1', port, database, user: 'postgres', password: 'ducktier' },
+    description: `test database ${database}`,
+  };
+}
+
+/** The same database as a URL, as a config file names it. */
+export function testPgUrl(database: string): string {
+  return `postgres://postgres:ducktier@127.0.0.1:${inject('pgPort')}/${database}`;
+}
+
+export async function recreateDatabase(database: string): Promise<void> {
+  const admin = new pg.Client(testPgTarget('postgres').pool);
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * The demo's events table in the deployment's database, partitioned from the data's first day through the policy's
+ * premake horizon, filled by the seeded generator (whose output the tests recompute as truth).
+ */
+export async function seedDemoData(
+  deployment: Pick<TestDeployment, 'config' | 'pgPool'>,
+  generator: { rows: number; days: number; anchor: Date; seed: number },
+): Promise<void> {
+  const policy = findPolicy(deployment.config, 'events');
+  await createDemoTable(deployment.pgPool, policy);
+  await maintainPartitions(
+    deployment.pgPool,
+    policy,
+    new Date(),
+    new Date(generator.anchor.getTime() - generator.days * 86_400_000),
+  );
+  await seedDemoEvents(deployment.pgPool, policy, generator);
 }

@@ -5,7 +5,11 @@ import path from 'node:path';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 
-import { provisionPostgresExtension } from '../../stack/duckdb-postgres-extension.ts';
+import {
+  ALL_DUCKDB_EXTENSIONS,
+  type DuckdbExtension,
+  provisionDuckdbExtensions,
+} from '../../stack/duckdb-extensions.ts';
 import { startEmbeddedPostgres } from '../../stack/embedded-postgres.ts';
 import { freePort } from '../../stack/free-port.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
@@ -16,7 +20,10 @@ declare module 'vitest' {
   export interface ProvidedContext {
     pgPort: number;
     temporalAddress: string;
+    /** The directory holding DuckDB's postgres extension, null when it cannot load. */
     extensionDir: string | null;
+    /** The DuckDB extensions that load from `extensionDir` (postgres, ducklake, httpfs). */
+    duckdbExtensions: DuckdbExtension[];
     workflowBundlePath: string;
     scratchDir: string;
   }
@@ -30,9 +37,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const log = (message: string) => process.stderr.write(`[test stack] ${message}\n`);
   const scratchDir = mkdtempSync(path.join(os.tmpdir(), 'ducktier-test-'));
   chmodSync(scratchDir, 0o755); // embedded PostgreSQL runs as an unprivileged user when the tests run as root
-  const extension = await provisionPostgresExtension(process.env.DUCKTIER_DUCKDB_EXTENSION_DIR, log);
-  if (!extension.available)
-    log(`DuckDB postgres extension unavailable, extension tests will fail: ${extension.reason}`);
+  const extensions = await provisionDuckdbExtensions(
+    ALL_DUCKDB_EXTENSIONS,
+    process.env.DUCKTIER_DUCKDB_EXTENSION_DIR,
+    log,
+  );
+  for (const [name, extension] of Object.entries(extensions))
+    if (!extension.available)
+      log(`DuckDB ${name} extension unavailable, tests needing it will fail: ${extension.reason}`);
+  const extension = extensions.postgres;
   const cli = await locateTemporalCli(log);
   // DUCKTIER_TEST_PG_IMAGE runs PostgreSQL in a container instead (npm run test:pg15).
   const pgImage = process.env.DUCKTIER_TEST_PG_IMAGE;
@@ -55,6 +68,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('pgPort', Number(postgres.target.pool.port));
   project.provide('temporalAddress', temporal.address);
   project.provide('extensionDir', extension.available ? extension.extensionDir : null);
+  project.provide(
+    'duckdbExtensions',
+    ALL_DUCKDB_EXTENSIONS.filter((name) => extensions[name].available),
+  );
   project.provide('workflowBundlePath', workflowBundlePath);
   project.provide('scratchDir', scratchDir);
 

@@ -1,13 +1,17 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 
 import { runReportWorkflow } from '../../client/migrations.ts';
-import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+} from '../helpers/deployment.ts';
 
 const generator = { rows: 2_000, days: 2, anchor: new Date(), seed: 5 };
 
-let env: TestEnv;
+let env: TestDeploymentWithWorkers;
 beforeAll(async () => {
-  env = await createTestEnv('analyzed_parent', { federation: 'extension' });
+  env = await createTestDeploymentWithWorkers('analyzed_parent', { federation: 'extension' });
   await seedDemoData(env, generator);
 });
 afterAll(async () => env?.close());

@@ -4,7 +4,7 @@ import { startMigration } from '../../client/migrations.ts';
 import { findPolicy } from '../../config/config.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
-import { createTestEnv, type TestEnv } from '../helpers/test-env.ts';
+import { createTestDeploymentWithWorkers, type TestDeploymentWithWorkers } from '../helpers/deployment.ts';
 
 const DAY = 86_400_000;
 const SCHEMA = 'Sales Data';
@@ -64,10 +64,10 @@ const ROWS = [
 describe.each(['extension', 'copy'] as const)(
   'a table with awkward names and many column types, via %s',
   (federation) => {
-    let env: TestEnv;
+    let env: TestDeploymentWithWorkers;
 
     beforeAll(async () => {
-      env = await createTestEnv(`any_table_${federation}`, {
+      env = await createTestDeploymentWithWorkers(`any_table_${federation}`, {
         federation,
         tables: [
           { schema: SCHEMA, table: TABLE, timeColumn: 'Created At', coldTable: COLD, hotWindow: '2 days' },

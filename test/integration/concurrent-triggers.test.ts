@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { startMigration } from '../../client/migrations.ts';
 import { triggerMigrationSchedule } from '../../client/schedule.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
+import type { UpProcess } from '../helpers/cli.ts';
 import { expectColdEventsEqual, readColdEventsFromFile } from '../helpers/cold-events.ts';
-import { type Deployment, startDeployment } from '../helpers/deployment.ts';
+import { createTestDeployment, seedDemoData, type TestDeployment } from '../helpers/deployment.ts';
 import { holdPartitionLock } from '../helpers/partition-lock.ts';
-import { seedDemoData } from '../helpers/test-env.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 import { newestScheduledWorkflowId, waitFor } from '../helpers/wait-for.ts';
 
@@ -23,10 +23,13 @@ const expected = allEvents(generator)
   .sort((a, b) => a.id - b.id);
 
 describe('triggers racing for one partition', () => {
-  let deployment: Deployment;
+  let deployment: TestDeployment;
+  let up: UpProcess;
 
   beforeAll(async () => {
-    deployment = await startDeployment('race', (d) => seedDemoData(d, generator));
+    deployment = await createTestDeployment('race');
+    await seedDemoData(deployment, generator);
+    up = await deployment.startUp();
   });
   afterAll(async () => deployment?.close());
 
@@ -40,7 +43,7 @@ describe('triggers racing for one partition', () => {
 
     // The winner waits at its lock step until both others have answered: without this gate a quick move could end
     // before the CLI process has even started, and there would be no race.
-    const gate = await holdPartitionLock(deployment.pgTarget, 'public', target, 'ducktier race gate');
+    const gate = await holdPartitionLock(deployment.stack.postgres, 'public', target, 'ducktier race gate');
     let outcomes: MoveOutcome[][];
     try {
       const triggers = [
@@ -106,7 +109,7 @@ describe('triggers racing for one partition', () => {
     ]);
 
     // DuckDB holds exactly the partition's original rows, once (read after `up` lets go of the file).
-    expect(await deployment.up.stop()).toBe(0);
-    expectColdEventsEqual(await readColdEventsFromFile(deployment.coldFile), expected);
+    expect(await up.stop()).toBe(0);
+    expectColdEventsEqual(await readColdEventsFromFile(deployment.stack.coldStorePath), expected);
   });
 });

@@ -1,12 +1,16 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { type DemoEvent, toPgTimestamp } from '../../demo/event-generator.ts';
 import { rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { getMove, listMoves } from '../../storage/postgres/pg-move-state.ts';
-import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+} from '../helpers/deployment.ts';
 import { allEvents, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -47,10 +51,10 @@ interface ColdTruth {
 }
 
 describe('rows that land in DEFAULT for a range already moved to the cold tier', () => {
-  let env: TestEnv;
+  let env: TestDeploymentWithWorkers;
   /** What the cold tier must hold, each row with the partition it came from. */
   const cold: ColdTruth[] = [];
-  /** Rows written after the seed. */
+  /** Rows written after the seeded ones. */
   const inserted: DemoEvent[] = [];
 
   /** Runs the due migration; the seeded rows of every dated partition it moves join the cold truth. */
@@ -139,7 +143,7 @@ describe('rows that land in DEFAULT for a range already moved to the cold tier',
   }
 
   beforeAll(async () => {
-    env = await createTestEnv('default_sweep');
+    env = await createTestDeploymentWithWorkers('default_sweep');
     await seedDemoData(env, generator);
     const moved = (await migrate()).map((o) => [o.partition, o.status]);
     expect(moved).toContainEqual([target, 'moved']);

@@ -1,11 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 import { startMigration } from '../../client/migrations.ts';
-import { type DucktierConfig, loadConfig } from '../../config/config.ts';
+import type { DucktierConfig } from '../../config/config.ts';
 import { freePort } from '../../stack/free-port.ts';
 import { coldStorePath } from '../../stack/stack.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
@@ -15,14 +14,14 @@ import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { readColdFile } from '../helpers/cold-file.ts';
-import { stepAttempts } from '../helpers/move-history.ts';
 import {
   createTestDeployment,
+  type DeploymentOptions,
   seedDemoData,
-  testConfigValues,
   type TestDeployment,
-  type TestEnvOptions,
-} from '../helpers/test-env.ts';
+  writeDeploymentConfig,
+} from '../helpers/deployment.ts';
+import { stepAttempts } from '../helpers/move-history.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { killLeftoverWorkers, WorkerProcess } from '../helpers/worker-process.ts';
@@ -96,12 +95,8 @@ interface Lane {
   moveId: string;
 }
 
-function createLane(name: string, database: string, partition: string, options: TestEnvOptions = {}): Lane {
-  const values = testConfigValues(name, database, options);
-  const config = loadConfig({ env: {}, values });
-  mkdirSync(config.dataDir, { recursive: true });
-  const configFile = path.join(config.dataDir, 'ducktier.config.json');
-  writeFileSync(configFile, JSON.stringify(values));
+function createLane(name: string, database: string, partition: string, options: DeploymentOptions = {}): Lane {
+  const { config, configFile } = writeDeploymentConfig(name, database, options);
   return {
     config,
     configFile,

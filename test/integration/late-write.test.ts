@@ -6,7 +6,11 @@ import { countRows, listPartitions } from '../../storage/postgres/pg-catalog.ts'
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
-import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+} from '../helpers/deployment.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -108,10 +112,10 @@ class LateWriter {
 }
 
 describe('writes to a partition while it moves', () => {
-  let env: TestEnv;
+  let env: TestDeploymentWithWorkers;
 
   beforeAll(async () => {
-    env = await createTestEnv('late_write');
+    env = await createTestDeploymentWithWorkers('late_write');
     await seedDemoData(env, generator);
   });
   afterAll(async () => env?.close());

@@ -1,17 +1,21 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { createColdActivities } from '../../activities/cold-activities.ts';
-import { createHotActivities } from '../../activities/hot-activities.ts';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { findPolicy } from '../../config/config.ts';
-import { coldColumnsFor } from '../../storage/duckdb/cold-schema.ts';
+import { FAILURE_TYPES } from '../../errors/failure-types.ts';
+import { coldColumnsFor } from '../../storage/cold/cold-columns.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
+import { createActivities } from '../../worker/worker.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
-import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+} from '../helpers/deployment.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 
 const DAY = 86_400_000;
@@ -20,10 +24,10 @@ const generator = { rows: 6_000, days: 6, anchor, seed: 7 };
 const events = allEvents(generator);
 
 describe('moving partitions through the workflow', () => {
-  let env: TestEnv;
+  let env: TestDeploymentWithWorkers;
 
   beforeAll(async () => {
-    env = await createTestEnv('migration');
+    env = await createTestDeploymentWithWorkers('migration');
     await seedDemoData(env, generator);
   });
   afterAll(async () => env?.close());
@@ -119,8 +123,7 @@ describe('moving partitions through the workflow', () => {
     };
     // A first run whose worker died right after the detach: its steps ran, the drop did not, its lock session is gone.
     const locks = new PartitionLocks(env.stack.postgres);
-    const hot = createHotActivities({ config: env.config, pgPool: env.pgPool });
-    const cold = createColdActivities({ config: env.config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
+    const { mainActivities: hot, coldActivities: cold } = activitiesOf(env, locks);
     const environment = new MockActivityEnvironment();
     await environment.run(cold.lockPartition, { move });
     await environment.run(hot.prepareMove, { move, olderThanMs });
@@ -169,12 +172,7 @@ describe('moving partitions through the workflow', () => {
   test('the copy activity is idempotent: running it twice leaves exactly one copy', async () => {
     const partition = partitionOfDay('events', anchor);
     const locks = new PartitionLocks(env.stack.postgres);
-    const activities = createColdActivities({
-      config: env.config,
-      pgPool: env.pgPool,
-      cold: env.workers.coldStore,
-      locks,
-    });
+    const activities = activitiesOf(env, locks).coldActivities;
     const move = { schema: 'public', table: 'events', partition, workflowId: 'test-idempotent-copy' };
     const environment = new MockActivityEnvironment();
     const first = await environment.run(activities.copyPartitionToCold, { move });
@@ -195,8 +193,7 @@ describe('moving partitions through the workflow', () => {
       Date.now() -
       (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!.getTime();
     const locks = new PartitionLocks(env.stack.postgres);
-    const hot = createHotActivities({ config: env.config, pgPool: env.pgPool });
-    const cold = createColdActivities({ config: env.config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
+    const { mainActivities: hot, coldActivities: cold } = activitiesOf(env, locks);
     const move = {
       schema: 'public',
       table: 'events',
@@ -229,7 +226,7 @@ describe('moving partitions through the workflow', () => {
     expect(failure).toMatchObject({
       message: `the cold copy of ${partition} does not match: both have ${expected} rows but their contents differ`,
       nonRetryable: true,
-      type: 'VerifyMismatch',
+      type: FAILURE_TYPES.VerifyMismatch,
     });
     expect(
       (await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition }))?.state,
@@ -255,8 +252,7 @@ describe('moving partitions through the workflow', () => {
       [tomorrow],
     );
     const locks = new PartitionLocks(env.stack.postgres);
-    const hot = createHotActivities({ config: env.config, pgPool: env.pgPool });
-    const cold = createColdActivities({ config: env.config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
+    const { mainActivities: hot, coldActivities: cold } = activitiesOf(env, locks);
     const move = {
       schema: 'public',
       table: 'events',
@@ -280,7 +276,7 @@ describe('moving partitions through the workflow', () => {
     expect(failure).toMatchObject({
       message: `refusing to drop ${partition}: it was written to directly after its detach, so the cold copy may miss those rows`,
       nonRetryable: true,
-      type: 'PartitionChanged',
+      type: FAILURE_TYPES.PartitionChanged,
     });
     expect((await env.pgPool.query(`SELECT id FROM public.${partition} ORDER BY id`)).rows).toEqual([
       { id: 900001 },
@@ -292,3 +288,13 @@ describe('moving partitions through the workflow', () => {
     await locks.releaseAll();
   });
 });
+
+/** The activities as a worker of `env` registers them (errors classified), the cold ones holding locks in `locks`. */
+function activitiesOf(env: TestDeploymentWithWorkers, locks: PartitionLocks) {
+  const { mainActivities, coldActivities } = createActivities({
+    config: env.config,
+    pgPool: env.pgPool,
+    cold: { coldStore: env.workers.coldStore, locks },
+  });
+  return { mainActivities, coldActivities: coldActivities! };
+}

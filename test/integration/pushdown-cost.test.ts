@@ -4,7 +4,7 @@ import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { renderPlan } from '../../client/render-report.ts';
 import { findPolicy } from '../../config/config.ts';
 import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
-import { createTestEnv, type TestEnv } from '../helpers/test-env.ts';
+import { createTestDeploymentWithWorkers, type TestDeploymentWithWorkers } from '../helpers/deployment.ts';
 
 const DAY = 86_400_000;
 const anchor = new Date();
@@ -30,12 +30,12 @@ const REPORTS = [
 ];
 
 describe.each(['extension', 'copy'] as const)('pushdown decided by PostgreSQL statistics, via %s', (federation) => {
-  let env: TestEnv;
+  let env: TestDeploymentWithWorkers;
   /** The answers PostgreSQL gives over the same rows while they were all hot. */
   const truth: Record<string, unknown[]> = {};
 
   beforeAll(async () => {
-    env = await createTestEnv(`pushdown_cost_${federation}`, {
+    env = await createTestDeploymentWithWorkers(`pushdown_cost_${federation}`, {
       federation,
       tables: [{ table: 'readings', timeColumn: 'at' }],
       extraConfig: { reports: REPORTS },

@@ -5,11 +5,16 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runReportInvocation, runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { findPolicy } from '../../config/config.ts';
 import type { DemoEvent } from '../../demo/event-generator.ts';
-import type { ReportParams } from '../../storage/federation/report-definition.ts';
+import type { ReportParams } from '../../storage/federation/report-params.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
-import { createTestEnv, seedDemoData, type TestEnv, testPgTarget } from '../helpers/test-env.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+  testPgTarget,
+} from '../helpers/deployment.ts';
 import { allEvents, dayKey, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 
 const DAY = 86_400_000;
@@ -65,14 +70,14 @@ function bucketOf(time: Date, bucket: 'hour' | 'day' | 'week'): string {
 describe.each(['extension', 'copy'] as const)(
   'routing, pushdown and results, reading PostgreSQL via %s',
   (federation) => {
-    let env: TestEnv;
+    let env: TestDeploymentWithWorkers;
     const run = (report: string, params: ReportParams = {}, explain = false) =>
       runReportWorkflow(env.temporal, env.config, report, params, { explain });
     const query = (sql: string, params: ReportParams = {}, explain = false) =>
       runReportInvocation(env.temporal, env.config, { sql, params, explain });
 
     beforeAll(async () => {
-      env = await createTestEnv(`routing_${federation}`, {
+      env = await createTestDeploymentWithWorkers(`routing_${federation}`, {
         federation,
         extraConfig: { reportOutput: { maxInlineBytes: 64 * 1024 } },
       });
@@ -324,10 +329,10 @@ describe.each(['extension', 'copy'] as const)(
       { id: 3, at: new Date(today + HOUR), huge: '-0.5', note: 'hot' },
     ];
     const instant = (text: unknown) => new Date(String(text).replace(' ', 'T').replace(/\+00$/, 'Z')).getTime();
-    let env: TestEnv;
+    let env: TestDeploymentWithWorkers;
 
     beforeAll(async () => {
-      env = await createTestEnv(`routing_quoted_${federation}`, {
+      env = await createTestDeploymentWithWorkers(`routing_quoted_${federation}`, {
         federation,
         tables: [{ schema: 'Sales Data', table: TABLE, timeColumn: 'Created At', coldTable: 'order events cold' }],
         extraConfig: { reports: [] },

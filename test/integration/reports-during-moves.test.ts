@@ -1,11 +1,16 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { toPgTimestamp } from '../../demo/event-generator.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
-import { createTestEnv, seedDemoData, type TestEnv, testPgTarget } from '../helpers/test-env.ts';
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+  testPgTarget,
+} from '../helpers/deployment.ts';
 import { allEvents } from '../helpers/truth.ts';
 
 const DAY = 86_400_000;
@@ -21,9 +26,9 @@ interface Totals {
 }
 
 /**
- * An insert-only writer, one row per transaction, never two at once, so the rows any snapshot sees are the seed plus a
- * prefix of its inserts. Rows fall on every day of the data, also on partitions being moved and ranges already moved
- * (which land in DEFAULT). `committed` counts inserts known to be committed; `issued` also counts the one in flight.
+ * An insert-only writer, one row per transaction, never two at once, so the rows any snapshot sees are the seeded rows
+ * plus a prefix of its inserts. Rows fall on every day of the data, also on partitions being moved and ranges already
+ * moved (which land in DEFAULT). `committed` counts inserts known to be committed; `issued` also counts the one in flight.
  */
 class InsertWriter {
   /** prefix[n]: the sum of user_id over the first n inserts. */
@@ -64,11 +69,11 @@ class InsertWriter {
 describe.each(['extension', 'copy'] as const)(
   'federated reads while partitions move and rows arrive, via %s',
   (federation) => {
-    let env: TestEnv;
+    let env: TestDeploymentWithWorkers;
     let writerClient: pg.Client;
 
     beforeAll(async () => {
-      env = await createTestEnv(`stress_${federation}`, {
+      env = await createTestDeploymentWithWorkers(`stress_${federation}`, {
         federation,
         extraConfig: {
           reports: [

@@ -1,12 +1,17 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import { createColdActivities } from '../../activities/cold-activities.ts';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import type { DemoEvent } from '../../demo/event-generator.ts';
+import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
-import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import { createActivities } from '../../worker/worker.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+} from '../helpers/deployment.ts';
 import { allEvents, dayKey, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 
 const DAY = 86_400_000;
@@ -21,12 +26,12 @@ function countBy<T>(items: T[], key: (item: T) => string): Record<string, number
 }
 
 describe.each(['extension', 'copy'] as const)('federated reports reading PostgreSQL via %s', (federation) => {
-  let env: TestEnv;
+  let env: TestDeploymentWithWorkers;
   let coldEvents: DemoEvent[];
   let hotEvents: DemoEvent[];
 
   beforeAll(async () => {
-    env = await createTestEnv(`reports_${federation}`, { federation });
+    env = await createTestDeploymentWithWorkers(`reports_${federation}`, { federation });
     await seedDemoData(env, generator);
     const outcomes = await (await startMigration(env.temporal, env.config, { table: 'events' })).result();
     const moved = new Set(outcomes.filter((o) => o.status === 'moved').map((o) => o.partition));
@@ -40,7 +45,7 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
 
   test('event summary over both tiers equals the truth computed from the generator', async () => {
     const result = await runReportWorkflow(env.temporal, env.config, 'event_summary', {});
-    expect(result.readMode).toBe(federation);
+    expect(result.plan.federation).toBe(federation);
     const actual = result.rows.map((row) => ({
       event_type: row.event_type,
       event_count: row.event_count,
@@ -94,14 +99,18 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
     const locks = new PartitionLocks(env.stack.postgres);
     await setLimit(config.duckdb.memoryLimit);
     try {
-      const cold = createColdActivities({ config, pgPool: env.pgPool, cold: env.workers.coldStore, locks });
+      const cold = createActivities({
+        config,
+        pgPool: env.pgPool,
+        cold: { coldStore: env.workers.coldStore, locks },
+      }).coldActivities!;
       // One list of every row's 10 kB string: ~50 MB that DuckDB cannot spill.
       const sql = `SELECT list(repeat(event_type, 1000)) AS everything FROM events_all`;
       const failure = await new MockActivityEnvironment().run(cold.runReport, { sql }).then(
         () => undefined,
         (error: unknown) => error as { message: string; nonRetryable: boolean; type: string },
       );
-      expect(failure).toMatchObject({ nonRetryable: true, type: 'ReportOutOfMemory' });
+      expect(failure).toMatchObject({ nonRetryable: true, type: FAILURE_TYPES.ReportOutOfMemory });
       expect(failure?.message).toMatch(/^query: Out of Memory Error: .* \(raise duckdb\.memoryLimit, now 8MB\)$/);
     } finally {
       await setLimit(env.config.duckdb.memoryLimit);

@@ -1,19 +1,23 @@
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { ensureMigrationSchedule, triggerMigrationSchedule } from '../../client/schedule.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
-import { createTestEnv, seedDemoData, type TestEnv } from '../helpers/test-env.ts';
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+} from '../helpers/deployment.ts';
 import { newestScheduledWorkflowId } from '../helpers/wait-for.ts';
 
 const DAY = 86_400_000;
 
 describe('the migration schedule', () => {
-  let env: TestEnv;
+  let env: TestDeploymentWithWorkers;
 
   beforeAll(async () => {
-    env = await createTestEnv('schedule');
+    env = await createTestDeploymentWithWorkers('schedule');
     await seedDemoData(env, { rows: 800, days: 4, anchor: new Date(), seed: 3 });
   });
   afterAll(async () => {

@@ -3,12 +3,11 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
-import type { MoveOutcome } from '../../activities/move-types.ts';
 import { freePort } from '../../stack/free-port.ts';
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { ducktier } from '../helpers/cli.ts';
-import { type Deployment, startDeployment } from '../helpers/deployment.ts';
+import { createTestDeployment, seedDemoData, type TestDeployment, testPgUrl } from '../helpers/deployment.ts';
 import { holdPartitionLock } from '../helpers/partition-lock.ts';
-import { seedDemoData, testPgUrl } from '../helpers/test-env.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
@@ -22,7 +21,7 @@ const targetRows = events.filter((e) => partitionOfDay('events', e.timestamp) ==
 const HOLDER = 'ducktier status test';
 
 describe('ducktier status', () => {
-  let deployment: Deployment;
+  let deployment: TestDeployment;
   const status = async () => {
     const result = await deployment.cli(['status', '--json']);
     expect(result.code).toBe(0);
@@ -30,14 +29,16 @@ describe('ducktier status', () => {
   };
 
   beforeAll(async () => {
-    deployment = await startDeployment('status', (d) => seedDemoData(d, generator));
+    deployment = await createTestDeployment('status');
+    await seedDemoData(deployment, generator);
+    await deployment.startUp();
   });
   afterAll(async () => deployment?.close());
 
   test('during a move, shows the running migration with its step, attempt, why it retries and who holds the lock', async () => {
     expect(targetRows).toBeGreaterThan(0);
     // Held as any other tool may hold it: the move waits at its first step, retrying, so status sees it mid-flight.
-    const lock = await holdPartitionLock(deployment.pgTarget, 'public', target, HOLDER);
+    const lock = await holdPartitionLock(deployment.stack.postgres, 'public', target, HOLDER);
     const lockedBy = `partition public.${target} is locked by another session (pid ${lock.pid}, ${HOLDER})`;
     let parentId: string;
     try {

@@ -2,11 +2,12 @@ import { describe, expect, test } from 'vitest';
 
 import { loadConfig } from '../../config/config.ts';
 import { formatDuration, parseDuration } from '../../config/duration.ts';
-import { UsageError } from '../../config/usage-error.ts';
+import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 
 describe('configuration', () => {
   test('defaults to the demo policy with the documented values', () => {
-    const config = loadConfig({ env: {}, values: {} });
+    const config = loadConfig({ env: {}, values: {} }, DEMO_DEFAULTS);
     expect(config.tables).toEqual([
       {
         table: 'events',
@@ -30,8 +31,12 @@ describe('configuration', () => {
     expect(config.reports.map((r) => r.name)).toContain('event_summary');
   });
 
+  test('without defaults from its caller, a config must name its tables', () => {
+    expect(() => loadConfig({ env: {}, values: {} })).toThrow('tables: at least one table policy is needed');
+  });
+
   test('a table policy gets defaults for everything but its name and time column', () => {
-    const config = loadConfig({ env: {}, values: { tables: [{ table: 'metrics', timeColumn: 'at' }] } });
+    const config = loadConfig({ env: {}, values: { tables: [{ table: 'metrics', timeColumn: 'at' }] } }, DEMO_DEFAULTS);
     expect(config.tables[0]).toMatchObject({
       schema: 'public',
       partitionInterval: 'day',
@@ -43,15 +48,18 @@ describe('configuration', () => {
   });
 
   test('environment variables override the file', () => {
-    const config = loadConfig({
-      env: {
-        DUCKTIER_PG_URL: 'postgresql://u@db:5432/app',
-        TEMPORAL_ADDRESS: 'temporal:7233',
-        TEMPORAL_NAMESPACE: 'prod',
-        DUCKTIER_FEDERATION: 'copy',
+    const config = loadConfig(
+      {
+        env: {
+          DUCKTIER_PG_URL: 'postgresql://u@db:5432/app',
+          TEMPORAL_ADDRESS: 'temporal:7233',
+          TEMPORAL_NAMESPACE: 'prod',
+          DUCKTIER_FEDERATION: 'copy',
+        },
+        values: { temporal: { namespace: 'dev' } },
       },
-      values: { temporal: { namespace: 'dev' } },
-    });
+      DEMO_DEFAULTS,
+    );
     expect(config.postgres.url).toBe('postgresql://u@db:5432/app');
     expect(config.temporal).toMatchObject({ address: 'temporal:7233', namespace: 'prod' });
     expect(config.duckdb.federation).toBe('copy');
@@ -115,8 +123,8 @@ describe('configuration', () => {
       /reports\.0\.table: no table policy for 'nope'/,
     ],
   ])('rejects %j with a message naming the field', (values, message) => {
-    expect(() => loadConfig({ env: {}, values })).toThrow(UsageError);
-    expect(() => loadConfig({ env: {}, values })).toThrow(message);
+    expect(() => loadConfig({ env: {}, values }, DEMO_DEFAULTS)).toThrow(UsageError);
+    expect(() => loadConfig({ env: {}, values }, DEMO_DEFAULTS)).toThrow(message);
   });
 });
 

@@ -2,13 +2,14 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { loadConfig } from '../../config/config.ts';
-import { UsageError } from '../../config/usage-error.ts';
+import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
+import { UsageError } from '../../errors/usage-error.ts';
 import { mapColumn } from '../../storage/duckdb/duck-type-mapping.ts';
 import { planPushdown } from '../../storage/federation/aggregate-pushdown.ts';
 import { resolveReportRequest } from '../../storage/federation/report-request.ts';
 import { analyzeReportSql } from '../../storage/federation/report-sql.ts';
 
-const config = loadConfig({ env: {}, values: {} });
+const config = loadConfig({ env: {}, values: {} }, DEMO_DEFAULTS);
 const columns = [
   mapColumn({ name: 'id', declaredType: 'integer', typeName: 'int4', category: 'N', notNull: true, generated: false }),
   mapColumn({

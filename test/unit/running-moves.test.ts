@@ -1,7 +1,11 @@
-import { ApplicationFailure, type Payload, type PayloadCodec } from '@temporalio/common';
-import { encodeErrorToFailure, encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow/codec-helpers.js';
-import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow/data-converter-helpers.js';
-import { msNumberToTs } from '@temporalio/common/lib/time.js';
+import {
+  ApplicationFailure,
+  defaultFailureConverter,
+  defaultPayloadConverter,
+  type LoadedDataConverter,
+  type Payload,
+  type PayloadCodec,
+} from '@temporalio/common';
 import { describe, expect, test } from 'vitest';
 
 import { moveProgress, type RunningMoveStatus } from '../../client/move-progress.ts';
@@ -16,8 +20,22 @@ const reversing: PayloadCodec = {
   decode: async (payloads: Payload[]) =>
     payloads.map((p) => ({ ...p, data: p.data ? Uint8Array.from(p.data).reverse() : p.data })),
 };
-const converter = loadDataConverter({ payloadCodecs: [reversing] });
-const at = (iso: string) => msNumberToTs(Date.parse(iso));
+const converter: LoadedDataConverter = {
+  payloadConverter: defaultPayloadConverter,
+  failureConverter: defaultFailureConverter,
+  payloadCodecs: [reversing],
+};
+type RawTimestamp = Parameters<typeof readPendingStep>[0]['lastStartedTime'];
+/** A server timestamp; its seconds arrive as a Long, which converts with Number() like the number given here. */
+const at = (iso: string) => ({ seconds: Date.parse(iso) / 1000, nanos: 0 }) as unknown as RawTimestamp;
+/** What a server would hold for a value the client sent: converted, then encoded by the codec. */
+const encodedPayloads = (value: unknown) => reversing.encode([defaultPayloadConverter.toPayload(value)]);
+const encodedFailure = async (error: ApplicationFailure) => {
+  const failure = defaultFailureConverter.errorToFailure(error, defaultPayloadConverter);
+  const details = failure.applicationFailureInfo?.details;
+  if (details?.payloads) details.payloads = await reversing.encode(details.payloads);
+  return failure;
+};
 
 const copyStep = (overrides: Partial<PendingStep>): PendingStep => ({
   activity: 'copyPartitionToCold',
@@ -70,10 +88,9 @@ describe('running moves', () => {
         maximumAttempts: 5,
         lastStartedTime: at('2026-11-24T08:00:00Z'),
         lastHeartbeatTime: at('2026-11-24T08:00:09Z'),
-        heartbeatDetails: { payloads: await encodeToPayloads(converter, { rowsProcessed: 1200 }) },
-        lastFailure: await encodeErrorToFailure(
-          converter,
-          ApplicationFailure.create({ message: 'connection reset', type: 'Error' }),
+        heartbeatDetails: { payloads: await encodedPayloads({ rowsProcessed: 1200 }) },
+        lastFailure: await encodedFailure(
+          ApplicationFailure.create({ message: 'connection reset', type: 'Error', details: [{ retry: true }] }),
         ),
       },
       converter,

@@ -1,98 +1,61 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
 
+import type { Federation } from '../../config/config.ts';
+import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
+import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
+import { copyExportSelect, copyToCsvFile, csvSelect, extensionSelect } from '../duckdb/pg-transport.ts';
 import { CopyProgress } from '../postgres/pg-copy-progress.ts';
-import type { PgTarget } from '../postgres/pg-target.ts';
 import { quoteIdent } from '../sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
-import { inDuckTransaction } from './duck-transaction.ts';
-import { type ColumnMapping, timeColumnOf } from './duck-type-mapping.ts';
-import { attachPostgres, copyExportSelect, copyToCsvFile, csvSelect, extensionSelect } from './pg-transport.ts';
+import {
+  COLD_MANIFEST_TABLE,
+  type ColdSnapshot,
+  type ColdStore,
+  type ColdWrite,
+  type CopyStage,
+  type PartitionRef,
+  type PartitionSource,
+  type SnapshotQuery,
+  SOURCE_PARTITION_COLUMN,
+} from './cold-store.ts';
 
-/** How this process reads PostgreSQL from DuckDB (see pg-transport.ts). */
-export type PgReadMode = 'extension' | 'copy';
-
-/** The column recording which PostgreSQL partition a cold row came from: moves replace and reports filter by it. */
-export const SOURCE_PARTITION_COLUMN = '_ducktier_partition';
-
-/** DuckDB's own manifest of what each move wrote, committed in the same transaction as the rows. */
-export const COLD_MANIFEST_TABLE = 'ducktier_cold_partitions';
-
-/**
- * Where a copy stands, reported to an optional hook (fault-injection tests crash the worker there): `extracting` once
- * the INSERT ... SELECT reading the partition is under way, `written` once the rows and manifest entry are in DuckDB
- * but not yet committed.
- */
-export type CopyStage = 'extracting' | 'written';
-
-export interface PartitionSource {
-  schema: string;
-  table: string;
-  partition: string;
-  coldTable: string;
-  columns: ColumnMapping[];
-  /** The policy's time column (one of `columns`): late changes are narrowed to its instants. */
-  timeColumn: string;
-}
-
-/** One committed write of a partition's cold rows: how many the partition now has, and the write's identity. */
-export interface ColdWrite {
-  rows: number;
-  writeId: string;
+/** Where a format keeps its tables inside DuckDB: how to name them in SQL, and how to find them in duckdb_tables(). */
+export interface TablePlace {
+  /** The prefix before a table's quoted name: `main` for the opened file, `lake` for an attached lake. */
+  qualifier: string;
+  /** A duckdb_tables()/duckdb_columns() condition selecting that database and schema. */
+  tablesIn: string;
 }
 
 /**
- * The cold tier: one DuckDB file, opened read-write by exactly one process (the one polling the cold task queue).
- * Connections opened here share the file through DuckDB's MVCC.
+ * The cold-store protocol over tables that DuckDB holds, shared by every format: the formats differ in where the
+ * tables live (a DuckDB file, an attached lake) and in how a report pins what it reads. Connections opened here share
+ * the tables through DuckDB's MVCC.
  */
-export class ColdStore {
-  private constructor(
+export abstract class DuckColdStore implements ColdStore {
+  protected constructor(
     private readonly instance: DuckDBInstance,
-    readonly filePath: string,
-    readonly readMode: PgReadMode,
+    readonly federation: Federation,
+    readonly location: string,
     private readonly spoolDir: string,
+    private readonly place: TablePlace,
   ) {}
 
-  static async open(options: {
-    filePath: string;
-    extensionDir?: string;
-    memoryLimit: string;
-    pgTarget: PgTarget;
-  }): Promise<ColdStore> {
-    mkdirSync(path.dirname(options.filePath), { recursive: true });
-    const spoolDir = path.join(path.dirname(options.filePath), 'spool');
-    rmSync(spoolDir, { recursive: true, force: true });
-    mkdirSync(spoolDir, { recursive: true });
-    const settings: Record<string, string> = {
-      autoinstall_known_extensions: 'false',
-      memory_limit: options.memoryLimit,
-    };
-    if (options.extensionDir) settings.extension_directory = options.extensionDir;
-    let instance: DuckDBInstance;
-    try {
-      instance = await DuckDBInstance.create(options.filePath, settings);
-    } catch (error) {
-      throw new Error(`cannot open the cold store ${options.filePath}: ${(error as Error).message.split('\n')[0]}`);
-    }
-    const store = new ColdStore(instance, options.filePath, options.extensionDir ? 'extension' : 'copy', spoolDir);
-    await store.withConnection(async (connection) => {
-      // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
-      // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
-      await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
-      if (store.readMode === 'extension') await attachPostgres(connection, options.pgTarget);
-      await connection.run(`
-        CREATE TABLE IF NOT EXISTS ${COLD_MANIFEST_TABLE} (
-          table_schema VARCHAR NOT NULL, table_name VARCHAR NOT NULL, partition_name VARCHAR NOT NULL,
-          cold_table VARCHAR NOT NULL, rows BIGINT NOT NULL, written_at TIMESTAMPTZ NOT NULL, write_id VARCHAR,
-          PRIMARY KEY (table_schema, table_name, partition_name))`);
-      await connection.run(`ALTER TABLE ${COLD_MANIFEST_TABLE} ADD COLUMN IF NOT EXISTS write_id VARCHAR`);
-    });
-    return store;
+  abstract openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot>;
+
+  /** `qualifier."name"`: a table of this store in SQL. */
+  protected qualified(table: string): string {
+    return `${this.place.qualifier}.${quoteIdent(table)}`;
+  }
+
+  private get tablesIn(): string {
+    return this.place.tablesIn;
   }
 
   async withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
@@ -110,7 +73,7 @@ export class ColdStore {
       const existing = new Map(
         (
           await connection.runAndReadAll(
-            `SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1`,
+            `SELECT column_name, data_type FROM duckdb_columns() WHERE ${this.tablesIn} AND table_name = $1`,
             [coldTable],
           )
         )
@@ -120,13 +83,13 @@ export class ColdStore {
       if (existing.size === 0) {
         const list = columns.map((c) => `${quoteIdent(c.name)} ${c.duckType}`).join(', ');
         await connection.run(
-          `CREATE TABLE IF NOT EXISTS ${quoteIdent(coldTable)} (${list}, ${SOURCE_PARTITION_COLUMN} VARCHAR NOT NULL)`,
+          `CREATE TABLE IF NOT EXISTS ${this.qualified(coldTable)} (${list}, ${SOURCE_PARTITION_COLUMN} VARCHAR NOT NULL)`,
         );
         return;
       }
       for (const column of columns.filter((c) => !existing.has(c.name))) {
         await connection.run(
-          `ALTER TABLE ${quoteIdent(coldTable)} ADD COLUMN ${quoteIdent(column.name)} ${column.duckType}`,
+          `ALTER TABLE ${this.qualified(coldTable)} ADD COLUMN ${quoteIdent(column.name)} ${column.duckType}`,
         );
       }
     });
@@ -164,9 +127,9 @@ export class ColdStore {
   ): Promise<ColdWrite> {
     await this.ensureColdTable(source.coldTable, source.columns);
     const timeColumn = timeColumnOf(source.columns, source);
-    const pgWhere = selection ? instantFilter('pg', timeColumn, selection) : '';
-    const duckWhere = selection ? ` AND ${instantFilter('duck', timeColumn, selection)}` : '';
-    const spool = this.readMode === 'copy' ? this.spoolFile() : undefined;
+    const pgWhere = selection ? instantFilter('postgres', timeColumn, selection) : '';
+    const duckWhere = selection ? ` AND ${instantFilter('duckdb', timeColumn, selection)}` : '';
+    const spool = this.federation === 'copy' ? this.spoolFile() : undefined;
     const stopWatching = onProgress
       ? new CopyProgress(pgPool, source.schema, source.partition).watch(onProgress)
       : () => {};
@@ -188,7 +151,7 @@ export class ColdStore {
         ? csvSelect(spool, source.columns, partitionLiteral)
         : extensionSelect(source.schema, source.partition, source.columns, partitionLiteral, pgWhere);
       const names = [...source.columns.map((c) => quoteIdent(c.name)), SOURCE_PARTITION_COLUMN].join(', ');
-      const coldTable = quoteIdent(source.coldTable);
+      const coldTable = this.qualified(source.coldTable);
       return await this.withConnection((connection) =>
         inDuckTransaction(connection, async () => {
           await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, {
@@ -212,7 +175,7 @@ export class ColdStore {
           const rows = selection ? await this.countRows(connection, source.coldTable, source.partition) : inserted;
           const writeId = randomUUID();
           await connection.run(
-            `INSERT OR REPLACE INTO ${COLD_MANIFEST_TABLE} (table_schema, table_name, partition_name, cold_table, rows, written_at, write_id)
+            `INSERT OR REPLACE INTO ${this.qualified(COLD_MANIFEST_TABLE)} (table_schema, table_name, partition_name, cold_table, rows, written_at, write_id)
              VALUES ($schema, $table, $partition, $cold, $rows, now(), $writeId)`,
             {
               schema: source.schema,
@@ -239,10 +202,10 @@ export class ColdStore {
       if (!(await this.tableExists(connection, source.coldTable))) return { rows: 0, sum: '0' };
       const where = [
         `${SOURCE_PARTITION_COLUMN} = $partition`,
-        ...(selection ? [instantFilter('duck', timeColumnOf(source.columns, source), selection)] : []),
+        ...(selection ? [instantFilter('duckdb', timeColumnOf(source.columns, source), selection)] : []),
       ].join(' AND ');
       const reader = await connection.runAndReadAll(
-        fingerprintSelect('duck', source.columns, `main.${quoteIdent(source.coldTable)}`, where),
+        fingerprintSelect('duckdb', source.columns, this.qualified(source.coldTable), where),
         {
           partition: source.partition,
         },
@@ -253,10 +216,10 @@ export class ColdStore {
   }
 
   /** The partition's manifest entry: the rows and identity of the write that last committed them. */
-  async manifestEntry(source: Pick<PartitionSource, 'schema' | 'table' | 'partition'>): Promise<ColdWrite | undefined> {
+  async manifestEntry(source: PartitionRef): Promise<ColdWrite | undefined> {
     return this.withConnection(async (connection) => {
       const reader = await connection.runAndReadAll(
-        `SELECT rows, write_id FROM ${COLD_MANIFEST_TABLE} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
+        `SELECT rows, write_id FROM ${this.qualified(COLD_MANIFEST_TABLE)} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
         { schema: source.schema, table: source.table, partition: source.partition },
       );
       const row = reader.getRowObjectsJson()[0];
@@ -271,30 +234,36 @@ export class ColdStore {
     );
   }
 
+  async countTable(coldTable: string): Promise<number> {
+    return this.withConnection(async (connection) => {
+      if (!(await this.tableExists(connection, coldTable))) return 0;
+      const reader = await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${this.qualified(coldTable)}`);
+      return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
+    });
+  }
+
   private async countRows(connection: DuckDBConnection, coldTable: string, partition: string): Promise<number> {
     const reader = await connection.runAndReadAll(
-      `SELECT count(*)::BIGINT AS n FROM ${quoteIdent(coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
+      `SELECT count(*)::BIGINT AS n FROM ${this.qualified(coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
       { partition },
     );
     return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
   }
 
   /** Removes one partition's cold rows and manifest entry (compensation); safe to repeat. */
-  async deletePartition(
-    source: Pick<PartitionSource, 'schema' | 'table' | 'partition' | 'coldTable'>,
-  ): Promise<number> {
+  async deletePartition(source: PartitionRef & { coldTable: string }): Promise<number> {
     return this.withConnection((connection) =>
       inDuckTransaction(connection, async () => {
         let deleted = 0;
         if (await this.tableExists(connection, source.coldTable)) {
           const result = await connection.run(
-            `DELETE FROM ${quoteIdent(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
+            `DELETE FROM ${this.qualified(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
             { partition: source.partition },
           );
           deleted = result.rowsChanged;
         }
         await connection.run(
-          `DELETE FROM ${COLD_MANIFEST_TABLE} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
+          `DELETE FROM ${this.qualified(COLD_MANIFEST_TABLE)} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
           {
             schema: source.schema,
             table: source.table,
@@ -306,9 +275,9 @@ export class ColdStore {
     );
   }
 
-  async tableExists(connection: DuckDBConnection, table: string): Promise<boolean> {
+  protected async tableExists(connection: DuckDBConnection, table: string): Promise<boolean> {
     const reader = await connection.runAndReadAll(
-      `SELECT 1 FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = $1`,
+      `SELECT 1 FROM duckdb_tables() WHERE ${this.tablesIn} AND table_name = $1`,
       [table],
     );
     return reader.currentRowCount > 0;

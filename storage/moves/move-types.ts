@@ -1,4 +1,6 @@
-/** Plain data passed between the move workflows and their activities (workflows import these as types only). */
+import type { MoveKey } from '../postgres/pg-move-state.ts';
+
+/** Plain data passed between the move workflows, their activities and the protocol here (serialisable). */
 
 /** One partition move; the workflow ID is fixed by table and partition. */
 export interface PartitionMoveRef {
@@ -9,7 +11,7 @@ export interface PartitionMoveRef {
 }
 
 /** The move record's key in ducktier.partition_moves. */
-export function moveKey(move: PartitionMoveRef): { tableSchema: string; tableName: string; partitionName: string } {
+export function moveKey(move: Pick<PartitionMoveRef, 'schema' | 'table' | 'partition'>): MoveKey {
   return { tableSchema: move.schema, tableName: move.table, partitionName: move.partition };
 }
 
@@ -46,15 +48,4 @@ export interface DuePartition {
 export interface MovePlanning {
   due: DuePartition[];
   problems: Array<{ table: string; error: string }>;
-}
-
-export interface MoveOutcome {
-  table: string;
-  /** Absent when the whole table was skipped (it cannot be tiered); `error` says why. */
-  partition?: string;
-  status: 'moved' | 'already-cold' | 'already-running' | 'failed';
-  rows?: number;
-  /** Instants written during the move whose rows were copied late, just before the detach. */
-  lateInstants?: number;
-  error?: string;
 }

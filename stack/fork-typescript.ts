@@ -1,4 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+
+/** tsx's loader, resolved from here (not the working directory) with require's resolver, which vitest also provides. */
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /**
  * Starts a TypeScript module of ducktier in a child process with an IPC channel, its stdout discarded and its stderr
@@ -6,7 +11,7 @@ import { type ChildProcess, fork } from 'node:child_process';
  */
 export function forkTypeScript(modulePath: string): ChildProcess {
   return fork(modulePath, [], {
-    execArgv: ['--import', import.meta.resolve('tsx')],
+    execArgv: ['--import', TSX_LOADER],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
 }

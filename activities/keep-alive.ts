@@ -1,9 +1,9 @@
 import { Context } from '@temporalio/activity';
 
+import { type ActivityFunction, wrapActivities } from './wrap-activities.ts';
+
 /** How often a running activity tells Temporal it is alive; well inside STEP_HEARTBEAT_TIMEOUT in the workflows. */
 export const KEEP_ALIVE_EVERY_MS = 3_000;
-
-type ActivityFunction = (...args: never[]) => Promise<unknown>;
 
 /**
  * Wraps every activity so it heartbeats while it runs. With a heartbeat timeout on every step, Temporal notices a worker
@@ -14,11 +14,10 @@ export function keepAlive<T extends Record<string, ActivityFunction>>(
   activities: T,
   selfReporting: ReadonlyArray<keyof T> = [],
 ): T {
-  const wrapped: Record<string, ActivityFunction> = {};
-  for (const [name, activity] of Object.entries(activities)) {
-    wrapped[name] = selfReporting.includes(name)
+  return wrapActivities(activities, (activity, name) =>
+    selfReporting.includes(name)
       ? activity
-      : async (...args: never[]) => {
+      : async (...args) => {
           const context = Context.current();
           const timer = setInterval(() => context.heartbeat(), KEEP_ALIVE_EVERY_MS);
           try {
@@ -26,7 +25,6 @@ export function keepAlive<T extends Record<string, ActivityFunction>>(
           } finally {
             clearInterval(timer);
           }
-        };
-  }
-  return wrapped as T;
+        },
+  );
 }

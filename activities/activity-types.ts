@@ -1,0 +1,14 @@
+/**
+ * The data the activities take and return, for the workflows, which import activities as types only (their code
+ * must not reach the workflow bundle).
+ */
+export type { ReportInvocation } from '../storage/federation/report-request.ts';
+export type { ReportResult } from '../storage/federation/report-runner.ts';
+export type {
+  DetachResult,
+  DuePartition,
+  MovePlan,
+  MovePlanning,
+  PartitionMoveRef,
+  VerifyResult,
+} from '../storage/moves/move-types.ts';

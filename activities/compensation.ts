@@ -1,0 +1,33 @@
+import type pg from 'pg';
+
+import { type DucktierConfig, policyFor } from '../config/config.ts';
+import { dropChangeCapture, reattachPartition, recordMoveFailure } from '../storage/moves/compensate-move.ts';
+import type { MovePlan, PartitionMoveRef } from '../storage/moves/move-types.ts';
+
+export interface CompensationDeps {
+  config: DucktierConfig;
+  pgPool: pg.Pool;
+}
+
+/**
+ * Undoing a failed move in PostgreSQL (re-attaching its partition, removing its change capture) and recording why it
+ * failed: PostgreSQL only, so any worker on the main queue runs them.
+ */
+export function createCompensationActivities({ config, pgPool }: CompensationDeps) {
+  return {
+    async reattachPartition(input: { move: PartitionMoveRef; range: MovePlan['range'] }): Promise<boolean> {
+      const policy = policyFor(config, input.move.schema, input.move.table);
+      return reattachPartition(pgPool, policy, input.move, input.range);
+    },
+
+    async removeChangeCapture(input: { move: PartitionMoveRef }): Promise<void> {
+      await dropChangeCapture(pgPool, input.move);
+    },
+
+    async recordMoveFailure(input: { move: PartitionMoveRef; error: string }): Promise<void> {
+      await recordMoveFailure(pgPool, input.move, input.error);
+    },
+  };
+}
+
+export type CompensationActivities = ReturnType<typeof createCompensationActivities>;

@@ -1,0 +1,44 @@
+import type pg from 'pg';
+
+import { type DucktierConfig, findPolicy, policyFor } from '../config/config.ts';
+import { UsageError } from '../errors/usage-error.ts';
+import type { MovePlan, MovePlanning, PartitionMoveRef } from '../storage/moves/move-types.ts';
+import { planMoves } from '../storage/moves/plan-moves.ts';
+import { prepareMove } from '../storage/moves/prepare-move.ts';
+
+export interface PlanningDeps {
+  config: DucktierConfig;
+  pgPool: pg.Pool;
+  now?: () => Date;
+}
+
+/** Deciding what moves and recording that a move starts: PostgreSQL only, so any worker on the main queue runs them. */
+export function createPlanningActivities({ config, pgPool, now = () => new Date() }: PlanningDeps) {
+  return {
+    /**
+     * Premakes partitions, sweeps DEFAULT and lists the partitions past the threshold (each policy's hot window unless
+     * `olderThanMs` is given), or just the one partition asked for.
+     */
+    async planMoves(input: { table?: string; partition?: string; olderThanMs?: number }): Promise<MovePlanning> {
+      if (input.partition && !input.table) throw new UsageError('a partition was given without its table');
+      const policies = input.table ? [findPolicy(config, input.table)] : config.tables;
+      const at = now();
+      return planMoves(pgPool, policies, {
+        now: at,
+        cutoff: (policy) => new Date(at.getTime() - (input.olderThanMs ?? policy.hotWindow)),
+        ...(input.partition ? { partition: input.partition } : {}),
+      });
+    },
+
+    /** Checks the partition may move and records the move as started (see storage/moves/prepare-move.ts). */
+    async prepareMove(input: { move: PartitionMoveRef; olderThanMs?: number }): Promise<MovePlan> {
+      const policy = policyFor(config, input.move.schema, input.move.table);
+      return prepareMove(pgPool, policy, input.move, {
+        now: now(),
+        hotWindowMs: input.olderThanMs ?? policy.hotWindow,
+      });
+    },
+  };
+}
+
+export type PlanningActivities = ReturnType<typeof createPlanningActivities>;

@@ -1,0 +1,106 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type pg from 'pg';
+
+import type { Federation } from '../../config/config.ts';
+import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import type { InstantSelection } from '../verification/instant-filter.ts';
+import type { RowFingerprint } from '../verification/row-fingerprint.ts';
+
+/** The column recording which PostgreSQL partition a cold row came from: moves replace and reports filter by it. */
+export const SOURCE_PARTITION_COLUMN = '_ducktier_partition';
+
+/** The cold tier's own manifest of what each move wrote, committed in the same transaction as the rows. */
+export const COLD_MANIFEST_TABLE = 'ducktier_cold_partitions';
+
+/**
+ * Where a copy stands, reported to an optional hook (fault-injection tests crash the worker there): `extracting` once
+ * the INSERT ... SELECT reading the partition is under way, `written` once the rows and manifest entry are written but
+ * not yet committed.
+ */
+export type CopyStage = 'extracting' | 'written';
+
+/** One PostgreSQL partition as a move reads it. */
+export interface PartitionSource {
+  schema: string;
+  table: string;
+  partition: string;
+  coldTable: string;
+  columns: ColumnMapping[];
+  /** The policy's time column (one of `columns`): late changes are narrowed to its instants. */
+  timeColumn: string;
+}
+
+/** Names one partition's cold copy: its table's schema and name, the partition, and the cold table holding it. */
+export type PartitionRef = Pick<PartitionSource, 'schema' | 'table' | 'partition'>;
+
+/** One committed write of a partition's cold rows: how many the partition now has, and the write's identity. */
+export interface ColdWrite {
+  rows: number;
+  writeId: string;
+}
+
+/**
+ * One report run's view of the cold tier, inside the DuckDB transaction it runs in (the counterpart of its PostgreSQL
+ * snapshot): the relation to read each cold table from, and whether it holds the writes that PostgreSQL's snapshot
+ * says serve the partitions.
+ */
+export interface ColdSnapshot {
+  /** A DuckDB relation holding the cold table's rows as this run sees them. */
+  relation(coldTable: string): string;
+  /**
+   * False when the run's view of the cold tier lacks one of these writes (it is older than PostgreSQL's snapshot, or
+   * a copy was discarded since): the caller starts the run again.
+   */
+  holdsWrites(
+    table: { schema: string; table: string },
+    writes: Array<{ partition: string; writeId: string | null }>,
+  ): Promise<boolean>;
+}
+
+/** Runs a PostgreSQL query in the report's snapshot (ducktier's own catalog queries, no user values). */
+export type SnapshotQuery = (sql: string) => Promise<Array<Record<string, unknown>>>;
+
+/**
+ * The cold tier, whatever its format: what moves write, verify and discard, and what reports read. Every write is
+ * one transaction that replaces a partition's rows (or some instants of them) together with its manifest entry, so
+ * repeating one leaves exactly one copy.
+ */
+export interface ColdStore {
+  /** How DuckDB reads PostgreSQL in this process. */
+  readonly federation: Federation;
+  /** Where the cold rows live, for people: a file, or a lake's data path. */
+  readonly location: string;
+
+  /** A DuckDB connection of this store (PostgreSQL attached as `pg` when reading through the extension). */
+  withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T>;
+  /** Creates the cold table from the mapped columns, or adds columns PostgreSQL gained since. */
+  ensureColdTable(coldTable: string, columns: ColumnMapping[]): Promise<void>;
+  /**
+   * Replaces the cold copy of one partition: delete what an earlier attempt wrote, stream the partition in, record it
+   * in the manifest. `signal` interrupts it (nothing is left behind); `onProgress` hears the rows read so far.
+   */
+  writePartition(
+    source: PartitionSource,
+    pgPool: pg.Pool,
+    onProgress: (rowsRead: number) => void,
+    signal?: AbortSignal,
+    onStage?: (stage: CopyStage) => void,
+  ): Promise<ColdWrite>;
+  /** Replaces the partition's cold rows at these instants of its time column with PostgreSQL's current rows there. */
+  writeChangedRows(source: PartitionSource, pgPool: pg.Pool, instants: readonly string[]): Promise<ColdWrite>;
+  /** The content fingerprint of one partition's cold rows, optionally of some instants only. */
+  fingerprintPartition(source: PartitionSource, selection?: InstantSelection): Promise<RowFingerprint>;
+  /** The partition's manifest entry: the rows and identity of the write that last committed them. */
+  manifestEntry(ref: PartitionRef): Promise<ColdWrite | undefined>;
+  /** Rows of one partition in the cold table (0 when the table does not exist yet). */
+  countPartition(coldTable: string, partition: string): Promise<number>;
+  /** Rows of every partition in the cold table (0 when the table does not exist yet). */
+  countTable(coldTable: string): Promise<number>;
+  /** Removes one partition's cold rows and manifest entry; safe to repeat. Returns the rows removed. */
+  deletePartition(ref: PartitionRef & { coldTable: string }): Promise<number>;
+  /** A report run's view of the cold tier, inside `connection`'s open transaction (see ColdSnapshot). */
+  openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot>;
+  /** A fresh file path for COPY spools, removed by the caller. */
+  spoolFile(): string;
+  close(): void;
+}

@@ -1,0 +1,41 @@
+import type pg from 'pg';
+
+import type { TablePolicy } from '../../config/policy.ts';
+import { removeChangeCapture } from '../postgres/pg-change-capture.ts';
+import { COLD_SERVING_STATES, MOVE_STATES, setMoveState } from '../postgres/pg-move-state.ts';
+import { attachIfDetached, withLockTimeout } from '../postgres/pg-partitions.ts';
+import { inTransaction } from '../postgres/pg-pool.ts';
+import { moveKey, type MovePlan, type PartitionMoveRef } from './move-types.ts';
+
+/** Compensation after a failed move past detach: the partition goes back, exactly as it was. Safe to repeat. */
+export async function reattachPartition(
+  pgPool: pg.Pool,
+  policy: TablePolicy,
+  move: PartitionMoveRef,
+  range: MovePlan['range'],
+): Promise<boolean> {
+  return inTransaction(pgPool, async (client) => {
+    const bounds = { from: new Date(range.from), to: new Date(range.to) };
+    const attached = await attachIfDetached(client, policy, move.partition, bounds);
+    await removeChangeCapture(client, moveKey(move));
+    await setMoveState(client, moveKey(move), 'compensated');
+    return attached;
+  });
+}
+
+/** Compensation for a move that never got past its copy: the partition stays hot, so its change capture goes. */
+export async function dropChangeCapture(pgPool: pg.Pool, move: PartitionMoveRef): Promise<void> {
+  await withLockTimeout(pgPool, (client) => removeChangeCapture(client, moveKey(move)));
+}
+
+/**
+ * Records why this move failed, on its own record only, and never over a partition already served from the cold
+ * tier (that record must stay).
+ */
+export async function recordMoveFailure(pgPool: pg.Pool, move: PartitionMoveRef, error: string): Promise<void> {
+  await setMoveState(pgPool, moveKey(move), 'failed', {
+    error,
+    workflowId: move.workflowId,
+    onlyFrom: MOVE_STATES.filter((state) => !COLD_SERVING_STATES.includes(state)),
+  });
+}

@@ -1,0 +1,97 @@
+import type pg from 'pg';
+
+import { FAILURE_TYPES } from '../../errors/failure-types.ts';
+import { Refusal } from '../../errors/refusal.ts';
+import type { ColdStore, PartitionSource } from '../cold/cold-store.ts';
+import {
+  changedInstants,
+  clearChangedInstants,
+  countChangedInstants,
+  markInstantsSynced,
+} from '../postgres/pg-change-capture.ts';
+import { COLD_SERVING_STATES, getMove, type PartitionMove, setMoveState } from '../postgres/pg-move-state.ts';
+import {
+  detachIfAttached,
+  isAttached,
+  lockAgainstWrites,
+  lockParentExclusively,
+  withLockTimeout,
+} from '../postgres/pg-partitions.ts';
+import { assertSameRows, fingerprintBothTiers } from './fingerprint-check.ts';
+import { refuseIfTruncated } from './move-checks.ts';
+import { type DetachResult, moveKey } from './move-types.ts';
+
+/** Catch-up rounds before the detach; it stops early once a round copies no more than FEW_INSTANTS. */
+const CATCH_UP_ROUNDS = 5;
+const FEW_INSTANTS = 50;
+
+/**
+ * Detaches the partition once the cold tier holds all of it, copying first the rows at instants written since the
+ * move began (checked by fingerprint). Writes may go on meanwhile, so it catches up in rounds that lock only the
+ * partition against writes (SHARE: readers and the rest of the table go on), then takes the parent's lock (briefly,
+ * with a lock timeout, and before anything else so no writer holding it can wait on us), copies what changed since the
+ * last round, detaches and records the cold write that now serves the partition, all in one transaction.
+ *
+ * A lock timeout (PostgreSQL's 55P03) rolls back only that transaction and is thrown for the caller to retry with
+ * backoff; every copy here is idempotent. Safe to repeat: a partition already detached by this move is left as it is.
+ */
+export async function detachMovedPartition(
+  pgPool: pg.Pool,
+  cold: ColdStore,
+  source: PartitionSource,
+): Promise<DetachResult> {
+  const key = moveKey(source);
+  const syncChanges = async (client: pg.ClientBase): Promise<number> => {
+    // Read again under the lock the caller just took: a TRUNCATE may have committed before it.
+    refuseIfTruncated(await getMove(client, key), source.partition);
+    const instants = await changedInstants(client, key, 'unsynced');
+    if (instants.length === 0) return 0;
+    await cold.writeChangedRows(source, pgPool, instants);
+    assertSameRows(
+      source.partition,
+      await fingerprintBothTiers(client, cold, source, { mode: 'only', instants }),
+      'the rows written during the move',
+    );
+    await markInstantsSynced(client, key, instants);
+    return instants.length;
+  };
+  for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
+    const copied = await withLockTimeout(pgPool, async (client) => {
+      if (await alreadyDetached(client, source)) return 0;
+      await lockAgainstWrites(client, source.schema, source.partition);
+      return syncChanges(client);
+    });
+    if (copied <= FEW_INSTANTS) break;
+  }
+  return withLockTimeout(pgPool, async (client) => {
+    const done = await alreadyDetached(client, source);
+    if (done) return { detached: false, lateInstants: 0, rows: done.rows ?? 0 };
+    await lockParentExclusively(client, source.schema, source.table);
+    await syncChanges(client);
+    const write = await cold.manifestEntry(source);
+    if (!write) throw new Refusal(`the cold tier has no copy of ${source.partition}`, FAILURE_TYPES.VerifyMismatch);
+    const lateInstants = await countChangedInstants(client, key);
+    await detachIfAttached(client, source.schema, source.table, source.partition);
+    await clearChangedInstants(client, key);
+    await setMoveState(client, key, 'detached', { rows: write.rows, coldWriteId: write.writeId });
+    return { detached: true, lateInstants, rows: write.rows };
+  });
+}
+
+/** The record of a move an earlier attempt already detached (nothing left to do); refuses a move not verified. */
+async function alreadyDetached(client: pg.ClientBase, source: PartitionSource): Promise<PartitionMove | undefined> {
+  const record = await getMove(client, moveKey(source));
+  const state = record?.state;
+  if (
+    state !== undefined &&
+    COLD_SERVING_STATES.includes(state) &&
+    !(await isAttached(client, source.schema, source.table, source.partition))
+  )
+    return record;
+  if (state !== 'verified')
+    throw new Refusal(
+      `refusing to detach ${source.partition}: its move is '${String(state)}', not verified`,
+      FAILURE_TYPES.RefusedMove,
+    );
+  return undefined;
+}

@@ -1,0 +1,32 @@
+import type pg from 'pg';
+
+import type { TablePolicy } from '../../config/policy.ts';
+import { FAILURE_TYPES } from '../../errors/failure-types.ts';
+import { Refusal } from '../../errors/refusal.ts';
+import type { ColdStore } from '../cold/cold-store.ts';
+import { isAttached } from '../postgres/pg-partitions.ts';
+import type { PartitionMoveRef } from './move-types.ts';
+
+/**
+ * Compensation: removes what a move wrote to the cold tier, but only while the partition is attached in PostgreSQL;
+ * once it is not, the cold copy may be the only copy and it stays (refused, never retried). Safe to repeat.
+ */
+export async function discardColdCopy(
+  pgPool: pg.Pool,
+  cold: ColdStore,
+  policy: TablePolicy,
+  move: PartitionMoveRef,
+): Promise<number> {
+  if (!(await isAttached(pgPool, move.schema, move.table, move.partition))) {
+    throw new Refusal(
+      `not discarding the cold copy of ${move.partition}: the partition is not attached in PostgreSQL, so DuckDB may hold the only copy`,
+      FAILURE_TYPES.ColdCopyIsOnlyCopy,
+    );
+  }
+  return cold.deletePartition({
+    schema: move.schema,
+    table: move.table,
+    partition: move.partition,
+    coldTable: policy.coldTable,
+  });
+}

@@ -1,0 +1,48 @@
+import type pg from 'pg';
+
+import type { ColdStore, PartitionSource } from '../cold/cold-store.ts';
+import { changedInstants } from '../postgres/pg-change-capture.ts';
+import { COLD_SERVING_STATES, getMove, setMoveState } from '../postgres/pg-move-state.ts';
+import { inTransaction } from '../postgres/pg-pool.ts';
+import { assertSameRows, fingerprintBothTiers } from './fingerprint-check.ts';
+import { refuseIfTruncated } from './move-checks.ts';
+import { moveKey, type VerifyResult } from './move-types.ts';
+
+/**
+ * The cold copy must hold exactly the partition's rows, compared by count and content fingerprint, before anything in
+ * PostgreSQL changes. Rows at instants written since the move began are left to the detach, which copies and checks
+ * them under a lock; the captured instants and the rows are read in one PostgreSQL snapshot, so every write is either
+ * excluded or compared. After a detach (a resumed run) nothing is excluded. Read-only apart from recording the result,
+ * which never moves the record backwards.
+ *
+ * `parallelWorkers` bounds PostgreSQL's parallel workers for its fingerprint: each takes a core from the application.
+ */
+export async function verifyCopy(
+  pgPool: pg.Pool,
+  cold: ColdStore,
+  source: PartitionSource,
+  parallelWorkers: number,
+): Promise<VerifyResult> {
+  const key = moveKey(source);
+  const [pgSide, coldSide, lateInstants] = await inTransaction(
+    pgPool,
+    async (client) => {
+      const record = await getMove(client, key);
+      refuseIfTruncated(record, source.partition);
+      const detached = record !== undefined && COLD_SERVING_STATES.includes(record.state);
+      await client.query(`SET LOCAL max_parallel_workers_per_gather = ${Math.trunc(parallelWorkers)}`);
+      const instants = detached ? [] : await changedInstants(client, key);
+      const sides = await fingerprintBothTiers(
+        client,
+        cold,
+        source,
+        instants.length > 0 ? { mode: 'except', instants } : undefined,
+      );
+      assertSameRows(source.partition, sides, 'the cold copy');
+      return [...sides, instants.length] as const;
+    },
+    'snapshot',
+  );
+  await setMoveState(pgPool, key, 'verified', { onlyFrom: ['copying', 'copied'] });
+  return { pgRows: pgSide.rows, coldRows: coldSide.rows, lateInstants };
+}
