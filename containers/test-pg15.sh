@@ -4,6 +4,7 @@
 # the stack (Temporal dev server, DuckDB) is what `npm test` uses. Arguments replace the list of test files.
 #   DUCKTIER_TEST_PG_IMAGE   default: localhost/ducktier/postgres:15, built here by containers/build-images.sh;
 #                            with a registry, `postgres:15` (the official image) works the same way.
+#   DUCKTIER_TEST_PG_MAJOR   default: 15, the major version the server must report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source containers/env.sh
@@ -24,6 +25,8 @@ files=("$@")
 )
 
 export DUCKTIER_TEST_PG_IMAGE="${DUCKTIER_TEST_PG_IMAGE:-localhost/ducktier/postgres:15}"
+# The global setup checks the server it got is this major version (an image's tag is only a name).
+export DUCKTIER_TEST_PG_MAJOR="${DUCKTIER_TEST_PG_MAJOR:-15}"
 case "$DUCKTIER_TEST_PG_IMAGE" in
   localhost/ducktier/*) bash containers/build-images.sh postgres ;;
 esac

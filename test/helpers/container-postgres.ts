@@ -13,9 +13,10 @@ const PASSWORD = 'ducktier';
  * PostgreSQL in a container (testcontainers), for running the integration tests against another major version:
  * `DUCKTIER_TEST_PG_IMAGE`, an image with the official `postgres` image's conventions (the official `postgres:15`, or
  * the one containers/build-images.sh builds where no registry is reachable). It shares the host's network and
- * listens on a free loopback port: no port mapping, and traffic stays on loopback.
+ * listens on a free loopback port: no port mapping, and traffic stays on loopback. With `expectedMajor` (from
+ * `DUCKTIER_TEST_PG_MAJOR`), a server of another major version fails the start.
  */
-export async function startContainerPostgres(image: string): Promise<EmbeddedPostgresServer> {
+export async function startContainerPostgres(image: string, expectedMajor?: string): Promise<EmbeddedPostgresServer> {
   const port = await freePort();
   const container = await new GenericContainer(image)
     .withNetworkMode('host')
@@ -25,23 +26,30 @@ export async function startContainerPostgres(image: string): Promise<EmbeddedPos
     .withStartupTimeout(120_000)
     .start();
   const pool = { host: '127.0.0.1', port, database: 'postgres', user: SUPERUSER, password: PASSWORD };
-  // Listening comes a moment before accepting: wait until a session opens.
-  await waitFor(`PostgreSQL in ${image} to accept connections`, async () => {
+  // Listening comes a moment before accepting: wait until a session opens, and read which server answered.
+  const version = await waitFor(`PostgreSQL in ${image} to accept connections`, async () => {
     const client = new pg.Client(pool);
     try {
       await client.connect();
-      return true;
+      const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+      return rows[0]!.server_version;
     } catch {
       return undefined;
     } finally {
       await client.end().catch(() => {});
     }
   });
+  // The run is about one major version: a mistagged image must not pass as that version.
+  const major = version.split(/[.\s]/)[0];
+  if (expectedMajor !== undefined && major !== expectedMajor) {
+    await container.stop();
+    throw new Error(`${image} runs PostgreSQL ${version}, not ${expectedMajor} (DUCKTIER_TEST_PG_MAJOR)`);
+  }
   return {
     target: {
       libpq: `host=127.0.0.1 port=${port} dbname=postgres user=${SUPERUSER} password=${PASSWORD}`,
       pool,
-      description: `PostgreSQL in a container (${image}) on 127.0.0.1:${port}`,
+      description: `PostgreSQL ${version} in a container (${image}) on 127.0.0.1:${port}`,
     },
     stop: async () => {
       await container.stop();
