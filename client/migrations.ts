@@ -42,7 +42,11 @@ export async function runReportWorkflow(
   return runReportInvocation(client, config, { report, params, ...options });
 }
 
-/** Runs a named report or ad-hoc query on the cold worker (the process owning the DuckDB file). */
+/**
+ * Runs a named report or ad-hoc query on the cold worker (the process owning the DuckDB file), asking it to read
+ * PostgreSQL the way this caller's config says (`--federation`): the worker honours it or refuses, never answering
+ * another way.
+ */
 export async function runReportInvocation(
   client: Client,
   config: DucktierConfig,
@@ -55,7 +59,7 @@ export async function runReportInvocation(
       invocation.report ?? AD_HOC_QUERY,
       randomUUID().slice(0, 8),
     ),
-    args: [{ coldTaskQueue: config.temporal.coldTaskQueue, ...invocation }],
+    args: [{ coldTaskQueue: config.temporal.coldTaskQueue, federation: config.duckdb.federation, ...invocation }],
   });
 }
 

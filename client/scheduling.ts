@@ -1,7 +1,7 @@
 import type { DucktierConfig } from '../config/config.ts';
 import type { Stack } from '../stack/stack.ts';
 import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
-import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { createPgPool, processSessionName } from '../storage/postgres/pg-pool.ts';
 import { ensureMigrationSchedule } from './schedule.ts';
 import { connectTemporal } from './temporal-client.ts';
 
@@ -24,7 +24,7 @@ export async function keepSchedule(config: DucktierConfig, stack: Stack, print: 
 }
 
 async function premakePartitions(config: DucktierConfig, stack: Stack, print: (text: string) => void): Promise<void> {
-  const pool = createPgPool(stack.postgres, 'ducktier premake', 2);
+  const pool = createPgPool(stack.postgres, processSessionName('premake'), 2);
   try {
     for (const policy of config.tables) {
       try {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -27,6 +28,8 @@ export interface Stack {
  */
 interface StackFile {
   pid: number;
+  /** The process's start (see processStartIdentity), so a later process given the same PID is not taken for it. */
+  startedAt?: string | null;
   postgres: PgTarget;
   temporal: { address: string; namespace: string; uiUrl?: string };
 }
@@ -128,7 +131,12 @@ const stackFilePath = (config: DucktierConfig) => path.join(config.dataDir, 'sta
 
 /** Records a running stack for other ducktier commands on the same data directory. */
 export function publishStack(config: DucktierConfig, stack: Stack): () => void {
-  const file: StackFile = { pid: process.pid, postgres: stack.postgres, temporal: stack.temporal };
+  const file: StackFile = {
+    pid: process.pid,
+    startedAt: processStartIdentity(process.pid) ?? null,
+    postgres: stack.postgres,
+    temporal: stack.temporal,
+  };
   writeFileSync(stackFilePath(config), JSON.stringify(file, null, 2));
   return () => rmSync(stackFilePath(config), { force: true });
 }
@@ -142,12 +150,7 @@ export function findRunningStack(config: DucktierConfig): RunningStack | undefin
     return undefined;
   }
   // A file left by a process that was killed names a dead pid, or, in a restarted container, this very process's.
-  if (file.pid === process.pid) return undefined;
-  try {
-    process.kill(file.pid, 0);
-  } catch {
-    return undefined;
-  }
+  if (file.pid === process.pid || !isRecordedProcess(file.pid, file.startedAt ?? null)) return undefined;
   return {
     ownerPid: file.pid,
     postgres: file.postgres,
@@ -156,4 +159,43 @@ export function findRunningStack(config: DucktierConfig): RunningStack | undefin
     extension: { available: false, reason: `the cold store belongs to the ducktier process ${file.pid}` },
     stop: async () => {},
   };
+}
+
+/**
+ * Whether `pid` is still the process that wrote the stack file. A PID alone proves nothing: after a power loss and
+ * reboot, or a PID wrap, it may name an unrelated process, and a stale file would then send every command to dead
+ * ports and make `up` refuse to start. So the file records the process's start, and a process with another start is
+ * not it. Without a recorded start (unknown where it was written) only the PID is checked.
+ */
+function isRecordedProcess(pid: number, startedAt: string | null): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: it exists, as another user's process.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  return startedAt === null || processStartIdentity(pid) === startedAt;
+}
+
+/**
+ * When the process started, unique across reboots: on Linux the boot's ID and the start time in clock ticks since
+ * boot (/proc/<pid>/stat, field 22), elsewhere `ps`'s start time. Undefined when neither can tell.
+ */
+export function processStartIdentity(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which may hold spaces and parentheses: state is field 3, starttime field 22.
+    const startTicks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    if (startTicks) return `${bootId}:${startTicks}`;
+  } catch {
+    // No procfs here, or no such process: ask ps.
+  }
+  try {
+    return (
+      execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: 'pipe' }).trim() || undefined
+    );
+  } catch {
+    return undefined;
+  }
 }

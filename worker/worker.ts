@@ -9,16 +9,19 @@ import { createCompensationActivities } from '../activities/compensation.ts';
 import { keepAlive } from '../activities/keep-alive.ts';
 import { createPlanningActivities } from '../activities/planning.ts';
 import { createReportingActivities } from '../activities/reporting.ts';
-import { createTransferActivities } from '../activities/transfer.ts';
+import { createTransferActivities, type TransferFaults } from '../activities/transfer.ts';
 import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { Stack } from '../stack/stack.ts';
-import type { ColdStore, CopyStage } from '../storage/cold/cold-store.ts';
+import type { ColdStore } from '../storage/cold/cold-store.ts';
 import { DuckDbFileStore } from '../storage/cold/duckdb-file-store.ts';
+import { COLD_STORE_SESSION_NAME } from '../storage/duckdb/pg-transport.ts';
+import type { ReportFaults } from '../storage/federation/report-runner.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
-import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { createPgPool, processSessionName } from '../storage/postgres/pg-pool.ts';
 import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
+import { sessionDropHooks, type SessionDropPoint } from './session-drops.ts';
 import { loadWorkflowBundle } from './workflow-bundle.ts';
 
 export interface RunningWorkers {
@@ -35,6 +38,8 @@ export interface StartWorkerOptions {
   workflowBundle?: NonNullable<WorkerOptions['workflowBundle']>;
   /** Fault injection only (worker/crash-points.ts). */
   crashAt?: CrashPoint;
+  /** Fault injection only (worker/session-drops.ts). */
+  dropSessionsAt?: SessionDropPoint;
 }
 
 let runtimeInstalled = false;
@@ -77,7 +82,7 @@ export async function startWorkers(
 ): Promise<RunningWorkers> {
   const coldStore = await DuckDbFileStore.open({
     filePath: stack.coldStorePath,
-    extensionDir: stack.extension.available ? stack.extension.extensionDir : undefined,
+    extension: stack.extension.available ? { dir: stack.extension.extensionDir } : { missing: stack.extension.reason },
     memoryLimit: config.duckdb.memoryLimit,
     pgTarget: stack.postgres,
   });
@@ -103,9 +108,11 @@ export function startMainWorker(
 export function createActivities(deps: {
   config: DucktierConfig;
   pgPool: pg.Pool;
-  cold?: { coldStore: ColdStore; locks: PartitionLocks; onCopyStage?: ((stage: CopyStage) => void) | undefined };
+  cold?: { coldStore: ColdStore; locks: PartitionLocks };
+  /** Fault injection only (worker/crash-points.ts, worker/session-drops.ts). */
+  faults?: { transfer?: TransferFaults; report?: ReportFaults };
 }) {
-  const { config, pgPool, cold } = deps;
+  const { config, pgPool, cold, faults = {} } = deps;
   const mainActivities = classified({
     ...createPlanningActivities({ config, pgPool }),
     ...createCompensationActivities({ config, pgPool }),
@@ -118,9 +125,14 @@ export function createActivities(deps: {
         pgPool,
         cold: cold.coldStore,
         locks: cold.locks,
-        ...(cold.onCopyStage ? { onCopyStage: cold.onCopyStage } : {}),
+        ...(faults.transfer ? { faults: faults.transfer } : {}),
       }),
-      ...createReportingActivities({ config, pgPool, cold: cold.coldStore }),
+      ...createReportingActivities({
+        config,
+        pgPool,
+        cold: cold.coldStore,
+        ...(faults.report ? { faults: faults.report } : {}),
+      }),
     });
   return { mainActivities, coldActivities };
 }
@@ -133,7 +145,8 @@ async function launch(
   cold?: { coldStore: ColdStore; locks: PartitionLocks },
 ): Promise<RunningMainWorker> {
   installRuntimeLogger(path.join(config.dataDir, 'logs', 'worker.log'));
-  const pgPool = createPgPool(stack.postgres, 'ducktier worker');
+  const poolName = processSessionName('worker');
+  const pgPool = createPgPool(stack.postgres, poolName);
   // Released in this order once the workers stop, or at once when they cannot start.
   const releases: Array<() => Promise<void>> = [() => pgPool.end().catch(() => {})];
   if (cold)
@@ -147,15 +160,26 @@ async function launch(
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
     const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
+    const drops = sessionDropHooks(options.dropSessionsAt, {
+      target: stack.postgres,
+      applicationNames: [poolName, COLD_STORE_SESSION_NAME],
+      backendPids: () => cold?.locks.backendPids() ?? [],
+    });
+    const crashAtCopy = crashAtCopyStage(options.crashAt);
     const { mainActivities, coldActivities } = createActivities({
       config,
       pgPool,
-      ...(cold ? { cold: { ...cold, onCopyStage: crashAtCopyStage(options.crashAt) } } : {}),
+      ...(cold ? { cold } : {}),
+      faults: {
+        transfer: { ...drops.transfer, ...(crashAtCopy ? { copyStage: crashAtCopy } : {}) },
+        report: drops.report,
+      },
     });
-    const interceptors = crashAfterActivity(options.crashAt, [
+    const crashes = crashAfterActivity(options.crashAt, [
       ...Object.keys(mainActivities),
       ...Object.keys(coldActivities ?? {}),
     ]);
+    const interceptors = { activity: [...(crashes.activity ?? []), ...(drops.interceptors.activity ?? [])] };
     workers.push(
       await Worker.create({
         connection,

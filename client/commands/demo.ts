@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 
 import { type DucktierConfig, findPolicy, findReport } from '../../config/config.ts';
 import type { TablePolicy } from '../../config/policy.ts';
+import { tierViewNames } from '../../config/tier-view-names.ts';
 import { DEMO_POLICY } from '../../demo/demo-policy.ts';
 import { createDemoTable, findDemoSeed, seedDemoEvents } from '../../demo/demo-schema.ts';
 import { UsageError } from '../../errors/usage-error.ts';
@@ -9,12 +10,13 @@ import type { JsonRow } from '../../storage/duckdb/duck-rows.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { countRows, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
+import { quoteIdent } from '../../storage/sql-quoting.ts';
 import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import type { CommandContext } from '../cli.ts';
 import { type CommandOptions, parseCommandArgs, positiveInt } from '../cli-args.ts';
 import { describeStep } from '../describe-step.ts';
-import { moveSteps, runReportWorkflow, startMigration } from '../migrations.ts';
+import { moveSteps, runReportInvocation, runReportWorkflow, startMigration } from '../migrations.ts';
 import { banner, fmt, renderTable } from '../render.ts';
 import { openSession, type Session } from '../session.ts';
 
@@ -51,13 +53,9 @@ export async function demoCommand(context: CommandContext): Promise<number> {
   const json = values.json;
   const out = json ? () => {} : context.print;
 
+  // Beside a running `ducktier up` on the data directory the demo uses up's stack and workers, like every command.
   const session = await openSession(config, context.log, { temporal: 'workers' });
   try {
-    if (session.attached || !session.workers) {
-      throw new UsageError(
-        `a ducktier up or worker is running on ${config.dataDir}; stop it or give the demo another --data-dir`,
-      );
-    }
     out(banner('SETUP'));
     await createDemoTable(session.pgPool, policy);
     const seed = await seedOnce(session, policy, rows, days, out);
@@ -207,9 +205,21 @@ async function printMove(
   for (const step of steps) out(describeStep(step, outcome.partition, policy.coldTable));
 }
 
-/** Rows in each tier, counted directly in each system: every inserted row must be in exactly one. */
+/**
+ * Rows in each tier, counted directly in each system: every inserted row must be in exactly one. Beside a running
+ * `ducktier up`, which owns the DuckDB file, up's worker counts the cold rows (the table's `_cold` view).
+ */
 async function account(session: Session, policy: TablePolicy): Promise<{ hotRows: number; coldRows: number }> {
   const hotRows = await countRows(session.pgPool, policy.schema, policy.table);
-  const coldRows = await session.workers!.coldStore.countTable(policy.coldTable);
+  const coldStore = session.workers?.coldStore;
+  const coldRows = coldStore
+    ? await coldStore.countTable(policy.coldTable)
+    : Number(
+        (
+          await runReportInvocation(session.temporal!, session.config, {
+            sql: `SELECT count(*) AS n FROM ${quoteIdent(tierViewNames(policy.table).cold)}`,
+          })
+        ).rows[0]?.n ?? 0,
+      );
   return { hotRows, coldRows };
 }

@@ -3,6 +3,7 @@ import { UsageError } from '../../errors/usage-error.ts';
 import { closeAll } from '../../stack/close-all.ts';
 import { findRunningStack, publishStack, type Stack, startStack } from '../../stack/stack.ts';
 import { crashPointFromEnv } from '../../worker/crash-points.ts';
+import { sessionDropPointFromEnv } from '../../worker/session-drops.ts';
 import { type RunningMainWorker, startMainWorker, startWorkers } from '../../worker/worker.ts';
 import type { CommandContext } from '../cli.ts';
 import { type CommandOptions, parseCommandArgs } from '../cli-args.ts';
@@ -27,7 +28,7 @@ export const WORKER_OPTIONS = {
 export async function workerCommand(context: CommandContext): Promise<number> {
   const { values } = parseCommandArgs('worker', context.args, WORKER_OPTIONS);
   const config = context.config(values);
-  const crashAt = crashPointFromEnv(process.env);
+  const options = { crashAt: crashPointFromEnv(process.env), dropSessionsAt: sessionDropPointFromEnv(process.env) };
   // Listening from the start, so a Ctrl-C while the workers start stops them as soon as they are up.
   const interrupted = untilInterrupted();
 
@@ -37,7 +38,7 @@ export async function workerCommand(context: CommandContext): Promise<number> {
   let unpublish = () => {};
   if (running) {
     // `ducktier up` owns the DuckDB file (one writer per file), so its process keeps the cold queue.
-    workers = await startMainWorker(config, running, { crashAt });
+    workers = await startMainWorker(config, running, options);
     context.print(
       `✓ Worker polling '${config.temporal.taskQueue}' beside ducktier up (${running.postgres.description}, Temporal at ${running.temporal.address}); '${config.temporal.coldTaskQueue}' stays with ducktier up, which owns the cold file`,
     );
@@ -45,7 +46,7 @@ export async function workerCommand(context: CommandContext): Promise<number> {
     requireConfiguredStack(config);
     owned = await startStack(config, context.log);
     try {
-      workers = await startWorkers(config, owned, { crashAt });
+      workers = await startWorkers(config, owned, options);
     } catch (error) {
       await owned.stop();
       throw error;

@@ -66,12 +66,17 @@ export type SnapshotQuery = (sql: string) => Promise<Array<Record<string, unknow
  * repeating one leaves exactly one copy.
  */
 export interface ColdStore {
-  /** How DuckDB reads PostgreSQL in this process. */
+  /** How DuckDB reads PostgreSQL in this process (moves, and reports that ask for `auto`). */
   readonly federation: Federation;
+  /** Why DuckDB's postgres extension is not loaded here (federation `copy`), for a report that asks for it. */
+  readonly withoutExtension: string | undefined;
   /** Where the cold rows live, for people: a file, or a lake's data path. */
   readonly location: string;
 
-  /** A DuckDB connection of this store (PostgreSQL attached as `pg` when reading through the extension). */
+  /**
+   * A DuckDB connection of this store (PostgreSQL attached as `pg` when reading through the extension, its cached
+   * session checked first).
+   */
   withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T>;
   /** Creates the cold table from the mapped columns, or adds columns PostgreSQL gained since. */
   ensureColdTable(coldTable: string, columns: ColumnMapping[]): Promise<void>;

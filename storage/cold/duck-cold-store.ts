@@ -8,9 +8,15 @@ import type pg from 'pg';
 import type { Federation } from '../../config/config.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
-import { copyExportSelect, copyToCsvFile, csvSelect, extensionSelect } from '../duckdb/pg-transport.ts';
+import {
+  copyExportSelect,
+  copyToCsvFile,
+  csvSelect,
+  extensionSelect,
+  PG_CATALOG_ALIAS,
+} from '../duckdb/pg-transport.ts';
 import { CopyProgress } from '../postgres/pg-copy-progress.ts';
-import { quoteIdent } from '../sql-quoting.ts';
+import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
 import {
@@ -42,10 +48,14 @@ export abstract class DuckColdStore implements ColdStore {
   protected constructor(
     private readonly instance: DuckDBInstance,
     readonly federation: Federation,
+    readonly withoutExtension: string | undefined,
     readonly location: string,
     private readonly spoolDir: string,
     private readonly place: TablePlace,
   ) {}
+
+  /** Set once PostgreSQL is attached (see attachPostgres): from then on every connection checks its cached session. */
+  protected postgresAttached = false;
 
   abstract openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot>;
 
@@ -61,10 +71,23 @@ export abstract class DuckColdStore implements ColdStore {
   async withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
     const connection = await this.instance.connect();
     try {
+      if (this.postgresAttached) await this.primePostgresSession(connection);
       return await work(connection);
     } finally {
       connection.closeSync();
     }
+  }
+
+  /**
+   * DuckDB's postgres extension keeps a session for its next use, and does not notice when PostgreSQL ends it (a
+   * restart, a failover, `pg_terminate_backend`): that next use would fail, once, whatever it is (even a look at DuckDB's
+   * own catalog may open a PostgreSQL transaction). Worse, if that use is the extension's first read of PostgreSQL's
+   * catalog (it reads it once, lazily), the extension (1.4.4) keeps an empty catalog for good and every table "does not
+   * exist" until the process restarts. A cheap statement first, outside any transaction and without the catalog, meets a
+   * dead session here instead, and the extension drops it; the real work then gets a live one.
+   */
+  private async primePostgresSession(connection: DuckDBConnection): Promise<void> {
+    await connection.run(`CALL postgres_execute(${quoteLiteral(PG_CATALOG_ALIAS)}, 'SELECT 1')`).catch(() => {});
   }
 
   /** Creates the cold table from the mapped columns, or adds columns PostgreSQL gained since. */

@@ -16,8 +16,11 @@ export const COLD_FILE_MIGRATIONS = readSchemaMigrations(fileURLToPath(new URL('
 
 export interface DuckDbFileOptions {
   filePath: string;
-  /** A DuckDB extension directory holding the postgres extension; without one, DuckDB reads PostgreSQL by COPY. */
-  extensionDir?: string;
+  /**
+   * A DuckDB extension directory holding the postgres extension; without one (`missing` says why), DuckDB reads
+   * PostgreSQL by COPY.
+   */
+  extension: { dir: string } | { missing: string };
   memoryLimit: string;
   pgTarget: PgTarget;
 }
@@ -36,7 +39,8 @@ export class DuckDbFileStore extends DuckColdStore {
       autoinstall_known_extensions: 'false',
       memory_limit: options.memoryLimit,
     };
-    if (options.extensionDir) settings.extension_directory = options.extensionDir;
+    const extensionDir = 'dir' in options.extension ? options.extension.dir : undefined;
+    if (extensionDir) settings.extension_directory = extensionDir;
     let instance: DuckDBInstance;
     try {
       instance = await DuckDBInstance.create(options.filePath, settings);
@@ -45,7 +49,8 @@ export class DuckDbFileStore extends DuckColdStore {
     }
     const store = new DuckDbFileStore(
       instance,
-      options.extensionDir ? 'extension' : 'copy',
+      extensionDir ? 'extension' : 'copy',
+      'missing' in options.extension ? options.extension.missing : undefined,
       options.filePath,
       spoolDir,
       {
@@ -58,7 +63,10 @@ export class DuckDbFileStore extends DuckColdStore {
         // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
         // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
         await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
-        if (store.federation === 'extension') await attachPostgres(connection, options.pgTarget);
+        if (store.federation === 'extension') {
+          await attachPostgres(connection, options.pgTarget);
+          store.postgresAttached = true;
+        }
         await migrateSchema(duckSchemaPlace(connection, `cold store ${options.filePath}`), COLD_FILE_MIGRATIONS);
       });
     } catch (error) {

@@ -1,8 +1,10 @@
 import { type DuckDBConnection, DuckDBTypeId, StatementType } from '@duckdb/node-api';
 import type pg from 'pg';
 
-import type { Federation } from '../../config/config.ts';
+import type { Federation, FederationSetting } from '../../config/config.ts';
 import type { TablePolicy } from '../../config/policy.ts';
+import { FAILURE_TYPES } from '../../errors/failure-types.ts';
+import { Refusal } from '../../errors/refusal.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import { coldColumnsFor } from '../cold/cold-columns.ts';
 import type { ColdSnapshot, ColdStore } from '../cold/cold-store.ts';
@@ -46,6 +48,14 @@ export interface ReportRequest {
   params: ResolvedParams;
   /** Plan only: route, define the views, check the SQL, but read no rows. */
   explain: boolean;
+  /** How DuckDB reads PostgreSQL, as asked: `auto` takes the cold store's own way (see servedFederation). */
+  federation: FederationSetting;
+}
+
+/** Where fault-injection tests hook into a run. */
+export interface ReportFaults {
+  /** The run's PostgreSQL snapshot is open; nothing has been read through it yet. */
+  reading?: () => Promise<void>;
 }
 
 /** What a run reads and how: shown by --explain and returned with every result. */
@@ -99,8 +109,10 @@ export async function runReport(
   policies: TablePolicy[],
   request: ReportRequest,
   output: ResultOutputOptions,
+  faults: ReportFaults = {},
 ): Promise<ReportResult> {
   const what = request.name === 'query' ? 'query' : `report '${request.name}'`;
+  const federation = servedFederation(store, request.federation);
   return store.withConnection(async (connection) => {
     const reads = await analyzeReportSql(connection, request.sql, policies, what);
     const columns = new Map<TablePolicy, ColumnMapping[]>();
@@ -118,8 +130,9 @@ export async function runReport(
       const outcome = await inDuckTransaction(
         connection,
         async () => {
-          const snapshot = await openSnapshot(store, connection, pgPool, reads, request.params.range);
+          const snapshot = await openSnapshot(federation, store, connection, pgPool, reads, request.params.range);
           try {
+            await faults.reading?.();
             const cold = await store.openSnapshot(connection, (sql) => snapshot.query(sql));
             return await runInSnapshot(connection, snapshot, cold, reads, columnsOf, pushdown, request, output, what);
           } finally {
@@ -247,7 +260,23 @@ async function rewriteForPushdown(
   return same ? { sql } : { reason: 'the rewritten query would not return the same columns and types' };
 }
 
+/**
+ * The way this run reads PostgreSQL: the one asked for, or the cold store's own for `auto`. COPY needs nothing but a
+ * session; the extension must be loaded in this process, and a run asking for it where it is not is refused (never
+ * answered the other way).
+ */
+export function servedFederation(store: ColdStore, asked: FederationSetting): Federation {
+  if (asked === 'auto') return store.federation;
+  if (asked === 'extension' && store.federation !== 'extension')
+    throw new Refusal(
+      `federation 'extension' was asked for, but the worker running reports has no DuckDB postgres extension loaded (${store.withoutExtension}); ask for --federation copy or auto`,
+      FAILURE_TYPES.FederationUnavailable,
+    );
+  return asked;
+}
+
 function openSnapshot(
+  federation: Federation,
   store: ColdStore,
   connection: DuckDBConnection,
   pgPool: pg.Pool,
@@ -258,7 +287,7 @@ function openSnapshot(
   const lockTables = reads.tables
     .filter((t) => readsHot(t))
     .map((t) => ({ schema: t.policy.schema, table: t.policy.table }));
-  return store.federation === 'extension'
+  return federation === 'extension'
     ? openExtensionSnapshot(connection, lockTables)
     : openCopySnapshot(pgPool, () => store.spoolFile(), lockTables, range);
 }

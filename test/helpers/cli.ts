@@ -54,15 +54,30 @@ export function ducktier(args: string[]): Promise<CliResult> {
 }
 
 export interface UpProcess {
+  pid: number;
   /** Everything it printed on stdout so far, line by line. */
   lines: string[];
-  /** Stops it as Ctrl-C does; resolves with its exit code. */
+  /** Everything it printed on stderr so far. */
+  readonly stderr: string;
+  readonly running: boolean;
+  /** Resolves with its exit code once it exits. */
+  exited: Promise<number | null>;
+  /** Stops it with SIGINT to its process alone; resolves with its exit code. */
   stop(): Promise<number | null>;
+  /** Ctrl-C as a terminal sends it: SIGINT to its whole process group; resolves with its exit code. */
+  interruptGroup(): Promise<number | null>;
 }
 
-/** Starts `ducktier up` and resolves once it says it is up; rejects with its last words if it exits before. */
+/**
+ * Starts `ducktier up` as a terminal starts a job (the leader of a process group of its own) and resolves once it says
+ * it is up; rejects with its last words if it exits before.
+ */
 export async function startUp(args: string[]): Promise<UpProcess> {
-  const child = spawn(process.execPath, [BIN, 'up', ...args], { env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'up', ...args], {
+    env: CLI_ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const lines: string[] = [];
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -80,10 +95,23 @@ export async function startUp(args: string[]): Promise<UpProcess> {
       ),
     );
   });
+  const running = () => child.exitCode === null && child.signalCode === null;
   return {
+    pid: child.pid!,
     lines,
+    get stderr() {
+      return stderr;
+    },
+    get running() {
+      return running();
+    },
+    exited,
     stop: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      if (running()) child.kill('SIGINT');
+      return exited;
+    },
+    interruptGroup: () => {
+      if (running()) process.kill(-child.pid!, 'SIGINT');
       return exited;
     },
   };

@@ -289,6 +289,7 @@ describe('DuckDB: the cold store file’s migrations', () => {
   async function openAndDescribe(file: string) {
     const store = await DuckDbFileStore.open({
       filePath: file,
+      extension: { missing: 'not needed to read the schema' },
       memoryLimit: '256MB',
       pgTarget: testPgTarget('postgres'),
     });
