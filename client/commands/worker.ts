@@ -1,19 +1,31 @@
-import { findRunningStack, startStack } from '../../stack/stack.ts';
+import { closeAll } from '../../stack/close-all.ts';
+import { findRunningStack, publishStack, type Stack, startStack } from '../../stack/stack.ts';
 import { crashPointFromEnv } from '../../worker/crash-points.ts';
 import { sessionDropPointFromEnv } from '../../worker/session-drops.ts';
 import { type RunningMainWorker, startMainWorker, startWorkers } from '../../worker/worker.ts';
 import type { CommandContext } from '../cli.ts';
-import { parseCommandArgs } from '../cli-args.ts';
+import { type CommandOptions, parseCommandArgs } from '../cli-args.ts';
 import { requireConfiguredServers } from '../configured-servers.ts';
 import { untilInterrupted } from '../interrupts.ts';
+import { keepSchedule } from '../scheduling.ts';
 
 /**
  * `ducktier worker`: only the workers, against a stack that already runs: the one a `ducktier up` published for the
- * data directory, or the PostgreSQL and Temporal the config names (e.g. on another machine). It starts no server and
- * runs until Ctrl-C; a step it was running when stopped is cancelled and retried by Temporal on a live worker.
+ * data directory, or the PostgreSQL and Temporal the config names (e.g. on another machine, or in a container). It
+ * starts no server and runs until Ctrl-C; a step it was running when stopped is cancelled and retried by Temporal on a
+ * live worker. Polling the cold queue, it owns the cold file and publishes its stack, so other commands on the data
+ * directory (`migrate`, `report`) use its workers; `--schedule` also keeps the migration schedule, as `up` does.
  */
+export const WORKER_OPTIONS = {
+  schedule: {
+    type: 'boolean',
+    default: false,
+    description: 'also premake partitions and keep the migration schedule, as up does (not beside a running up)',
+  },
+} as const satisfies CommandOptions;
+
 export async function workerCommand(context: CommandContext): Promise<number> {
-  const { values } = parseCommandArgs('worker', context.args, {});
+  const { values } = parseCommandArgs('worker', context.args, WORKER_OPTIONS);
   const config = context.config(values);
   const options = { crashAt: crashPointFromEnv(process.env), dropSessionsAt: sessionDropPointFromEnv(process.env) };
   // Listening from the start, so a Ctrl-C while the workers start stops them as soon as they are up.
@@ -21,7 +33,8 @@ export async function workerCommand(context: CommandContext): Promise<number> {
 
   const running = findRunningStack(config);
   let workers: RunningMainWorker;
-  let stopStack = async () => {};
+  let owned: Stack | undefined;
+  let unpublish = () => {};
   if (running) {
     // `ducktier up` owns the DuckDB file (one writer per file), so its process keeps the cold queue.
     workers = await startMainWorker(config, running, options);
@@ -30,25 +43,26 @@ export async function workerCommand(context: CommandContext): Promise<number> {
     );
   } else {
     requireConfiguredServers(config, 'worker');
-    const stack = await startStack(config, context.log);
-    stopStack = stack.stop;
+    owned = await startStack(config, context.log);
     try {
-      workers = await startWorkers(config, stack, options);
+      workers = await startWorkers(config, owned, options);
     } catch (error) {
-      await stopStack();
+      await owned.stop();
       throw error;
     }
+    unpublish = publishStack(config, owned);
     context.print(
-      `✓ Workers polling '${config.temporal.taskQueue}' and '${config.temporal.coldTaskQueue}' (cold file ${stack.coldStorePath})`,
+      `✓ Workers polling '${config.temporal.taskQueue}' and '${config.temporal.coldTaskQueue}' (cold file ${owned.coldStorePath})`,
     );
   }
-  context.print('Press Ctrl-C to stop.');
   try {
+    // Beside `ducktier up` the schedule is up's to keep.
+    if (values.schedule && owned) await keepSchedule(config, owned, context.print);
+    context.print('Press Ctrl-C to stop.');
     await Promise.race([interrupted, workers.done]);
     context.log('Stopping...');
-    await workers.shutdown();
-    return 0;
   } finally {
-    await stopStack();
+    await closeAll([async () => unpublish(), () => workers.shutdown(), async () => owned?.stop()]);
   }
+  return 0;
 }

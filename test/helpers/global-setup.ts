@@ -11,7 +11,7 @@ import {
   type DuckdbExtension,
   provisionDuckdbExtensions,
 } from '../../stack/duckdb-extensions.ts';
-import { startEmbeddedPostgres } from '../../stack/embedded-postgres.ts';
+import { type EmbeddedPostgresServer, startEmbeddedPostgres } from '../../stack/embedded-postgres.ts';
 import { freePort } from '../../stack/free-port.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
 import { startTemporalDevServer } from '../../stack/temporal-dev-server.ts';
@@ -50,7 +50,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       log(`DuckDB ${name} extension unavailable, tests needing it will fail: ${extension.reason}`);
   const extension = extensions.postgres;
   const cli = await locateTemporalCli(log);
-  const postgres = await startEmbeddedPostgres(path.join(scratchDir, 'postgres'), await freePort());
+  // DUCKTIER_TEST_PG_IMAGE runs PostgreSQL in a container instead (npm run test:pg15).
+  const pgImage = process.env.DUCKTIER_TEST_PG_IMAGE;
+  const postgres = pgImage
+    ? await startInContainer(pgImage, process.env.DUCKTIER_TEST_PG_MAJOR)
+    : await startEmbeddedPostgres(path.join(scratchDir, 'postgres'), await freePort());
+  log(postgres.target.description);
   const temporal = await startTemporalDevServer({
     cliPath: cli.path,
     stateDir: path.join(scratchDir, 'temporal'),
@@ -86,4 +91,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await postgres.stop();
     rmSync(scratchDir, { recursive: true, force: true });
   };
+}
+
+/** PostgreSQL through testcontainers, which is loaded only for such a run. */
+async function startInContainer(image: string, expectedMajor: string | undefined): Promise<EmbeddedPostgresServer> {
+  const { startContainerPostgres } = await import('./container-postgres.ts');
+  return startContainerPostgres(image, expectedMajor);
 }
