@@ -31,6 +31,8 @@ const configSchema = z
         /** An existing cluster (host:port); when absent ducktier runs the Temporal CLI dev server. */
         address: z.string().min(1).optional(),
         namespace: z.string().min(1).default('default'),
+        /** The cluster's Web UI (e.g. https://temporal.example.com), for the links `ducktier up` prints. */
+        uiUrl: z.url().optional(),
         /** Workflows and PostgreSQL-only activities. */
         taskQueue: z.string().min(1).default('ducktier'),
         /** Activities that need the cold store: every worker process that opens it polls this queue. */
@@ -181,7 +183,7 @@ const DEFAULT_CONFIG_FILE = 'ducktier.config.json';
 /** Parses the configuration once, at the edge; everything inside receives the typed result. */
 export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefaults): DucktierConfig {
   const env = sources.env ?? process.env;
-  const raw = sources.values ?? readConfigFile(sources.file ?? env.DUCKTIER_CONFIG);
+  const raw = sources.values ?? readConfigSource(sources.file ?? env.DUCKTIER_CONFIG, env.DUCKTIER_CONFIG_JSON);
   const merged = {
     ...raw,
     tables: raw.tables ?? defaults?.tables,
@@ -192,6 +194,7 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
       ...defined({
         address: env.TEMPORAL_ADDRESS,
         namespace: env.TEMPORAL_NAMESPACE,
+        uiUrl: env.TEMPORAL_UI_URL,
         taskQueue: env.DUCKTIER_TASK_QUEUE,
       }),
     },
@@ -230,7 +233,12 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
 }
 
-function readConfigFile(file: string | undefined): Record<string, unknown> {
+/** The config file, or the same JSON given in DUCKTIER_CONFIG_JSON (containers are configured by environment). */
+function readConfigSource(file: string | undefined, json: string | undefined): Record<string, unknown> {
+  if (json) {
+    if (file) throw new UsageError(`give the config either in ${file} or in DUCKTIER_CONFIG_JSON, not both`);
+    return parseConfigObject(json, 'DUCKTIER_CONFIG_JSON');
+  }
   const chosen = file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   if (!chosen) return {};
   let text: string;
@@ -239,14 +247,18 @@ function readConfigFile(file: string | undefined): Record<string, unknown> {
   } catch (error) {
     throw new UsageError(`cannot read config file ${chosen}: ${(error as Error).message}`);
   }
+  return parseConfigObject(text, `config file ${chosen}`);
+}
+
+function parseConfigObject(text: string, source: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`config file ${chosen} is not valid JSON: ${(error as Error).message}`);
+    throw new UsageError(`${source} is not valid JSON: ${(error as Error).message}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new UsageError(`config file ${chosen} must hold a JSON object`);
+    throw new UsageError(`${source} must hold a JSON object`);
   }
   return value as Record<string, unknown>;
 }

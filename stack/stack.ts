@@ -25,13 +25,21 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** What `ducktier up` leaves in the data directory so other commands use its stack instead of starting one. */
+/**
+ * What the process owning the stack and the cold file (`ducktier up`, or a `ducktier worker` that polls the cold queue)
+ * leaves in the data directory, so other commands there use it instead of starting their own.
+ */
 interface StackFile {
   pid: number;
   /** The process's start (see processStartIdentity), so a later process given the same PID is not taken for it. */
   startedAt?: string | null;
   postgres: PgTarget;
   temporal: { address: string; namespace: string; uiUrl?: string };
+}
+
+/** A stack another live process published for this data directory. */
+export interface RunningStack extends Stack {
+  ownerPid: number;
 }
 
 const PREFERRED_PORTS = { postgres: 54329, temporal: 7233, temporalUi: 8233 };
@@ -153,19 +161,21 @@ export function publishStack(config: DucktierConfig, stack: Stack): () => void {
   return () => rmSync(stackFilePath(config), { force: true });
 }
 
-/** The stack a live `ducktier up` published for this data directory, if any. */
-export function findRunningStack(config: DucktierConfig): Stack | undefined {
+/** The stack a live `ducktier up` or cold-queue `ducktier worker` published for this data directory, if any. */
+export function findRunningStack(config: DucktierConfig): RunningStack | undefined {
   let file: StackFile;
   try {
     file = JSON.parse(readFileSync(stackFilePath(config), 'utf8')) as StackFile;
   } catch {
     return undefined;
   }
-  if (!isRecordedProcess(file.pid, file.startedAt ?? null)) return undefined;
+  // A file left by a process that was killed names a dead pid, or, in a restarted container, this very process's.
+  if (file.pid === process.pid || !isRecordedProcess(file.pid, file.startedAt ?? null)) return undefined;
   return {
+    ownerPid: file.pid,
     postgres: file.postgres,
     temporal: file.temporal,
-    extension: { available: false, reason: `the cold store belongs to ducktier up (pid ${file.pid})` },
+    extension: { available: false, reason: `the cold store belongs to the ducktier process ${file.pid}` },
     stop: async () => {},
   };
 }

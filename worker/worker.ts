@@ -11,6 +11,7 @@ import { createCompensationActivities } from '../activities/compensation.ts';
 import { keepAlive } from '../activities/keep-alive.ts';
 import { createPlanningActivities } from '../activities/planning.ts';
 import { createReportingActivities } from '../activities/reporting.ts';
+import { recordedSteps } from '../activities/step-history.ts';
 import { createTransferActivities, type TransferFaults } from '../activities/transfer.ts';
 import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
@@ -24,6 +25,8 @@ import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool, processSessionName } from '../storage/postgres/pg-pool.ts';
 import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
+import { startRequestListener } from './request-listener.ts';
+import { ensureSearchAttributes } from './search-attributes.ts';
 import { sessionDropHooks, type SessionDropPoint } from './session-drops.ts';
 import { loadWorkflowBundle } from './workflow-bundle.ts';
 
@@ -131,21 +134,27 @@ export function createActivities(deps: {
   faults?: { transfer?: TransferFaults; report?: ReportFaults };
 }) {
   const { config, pgPool, cold, faults = {} } = deps;
+  // Every step of a move records its attempts in the move history as it runs (activities/step-history.ts).
   const mainActivities = classified({
-    ...createPlanningActivities({ config, pgPool }),
-    ...createCompensationActivities({ config, pgPool }),
+    ...recordedSteps(
+      { ...createPlanningActivities({ config, pgPool }), ...createCompensationActivities({ config, pgPool }) },
+      pgPool,
+    ),
   });
   const coldActivities =
     cold &&
     classified({
-      ...createTransferActivities({
-        config,
+      ...recordedSteps(
+        createTransferActivities({
+          config,
+          pgPool,
+          cold: cold.coldStore,
+          locks: cold.locks,
+          holderQueue: cold.holderQueue,
+          ...(faults.transfer ? { faults: faults.transfer } : {}),
+        }),
         pgPool,
-        cold: cold.coldStore,
-        locks: cold.locks,
-        holderQueue: cold.holderQueue,
-        ...(faults.transfer ? { faults: faults.transfer } : {}),
-      }),
+      ),
       ...createReportingActivities({
         config,
         pgPool,
@@ -189,6 +198,8 @@ async function launch(
     await migratePostgresSchema(pgPool);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
+    // Before any workflow runs: one that sets an unregistered search attribute fails its every task.
+    await ensureSearchAttributes(connection.operatorService, stack.temporal.namespace);
     const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
     const drops = sessionDropHooks(options.dropSessionsAt, {
       target: stack.postgres,
@@ -244,6 +255,9 @@ async function launch(
         }),
       );
     }
+    // Last, once the workers can run what it starts: requests made in SQL (ducktier.request_migration).
+    const requests = await startRequestListener({ config, pgPool, pgTarget: stack.postgres, temporal: stack.temporal });
+    releases.unshift(() => requests.stop());
   } catch (error) {
     await closeAll(releases).catch(() => {});
     throw error;

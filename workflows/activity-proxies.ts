@@ -39,24 +39,31 @@ const POSTGRES_STEP = {
   cancellationType: WAIT_FOR_STEP,
 } as const;
 
-export function planningActivities() {
-  return proxyActivities<PlanningActivities>(POSTGRES_STEP);
+/** The line the Web UI's Timeline shows for the call (activity user metadata); none when absent. */
+const labelled = (summary: string | undefined) => (summary === undefined ? {} : { summary });
+
+export function planningActivities(summary?: string) {
+  return proxyActivities<PlanningActivities>({ ...POSTGRES_STEP, ...labelled(summary) });
 }
 
-export function compensationActivities() {
-  return proxyActivities<CompensationActivities>(POSTGRES_STEP);
+export function compensationActivities(summary?: string) {
+  return proxyActivities<CompensationActivities>({ ...POSTGRES_STEP, ...labelled(summary) });
 }
 
 /** Taking the partition's lock, on the shared cold queue: whichever live worker takes it becomes the holder. */
-export function lockingActivities(coldTaskQueue: string) {
-  return proxyActivities<Pick<TransferActivities, 'lockPartition'>>({ ...POSTGRES_STEP, taskQueue: coldTaskQueue });
+export function lockingActivities(coldTaskQueue: string, summary?: string) {
+  return proxyActivities<Pick<TransferActivities, 'lockPartition'>>({
+    ...POSTGRES_STEP,
+    ...labelled(summary),
+    taskQueue: coldTaskQueue,
+  });
 }
 
 /** The steps that act under the partition's lock, on its holder's own queue. */
 export type HolderSteps = Omit<TransferActivities, 'lockPartition'>;
 
-export function holderActivities(holderQueue: string): HolderSteps {
-  const onHolder = { taskQueue: holderQueue, scheduleToStartTimeout: HOLDER_PICKUP_TIMEOUT };
+export function holderActivities(holderQueue: string, summary?: string): HolderSteps {
+  const onHolder = { ...labelled(summary), taskQueue: holderQueue, scheduleToStartTimeout: HOLDER_PICKUP_TIMEOUT };
   const { verifyColdCopy, detachPartition, dropPartition, unlockPartition, discardColdCopy } = proxyActivities<
     Omit<HolderSteps, 'copyPartitionToCold'>
   >({
@@ -77,8 +84,9 @@ export function holderActivities(holderQueue: string): HolderSteps {
   return { copyPartitionToCold, verifyColdCopy, detachPartition, dropPartition, unlockPartition, discardColdCopy };
 }
 
-export function reportingActivities(coldTaskQueue: string) {
+export function reportingActivities(coldTaskQueue: string, summary?: string) {
   return proxyActivities<ReportingActivities>({
+    ...labelled(summary),
     taskQueue: coldTaskQueue,
     startToCloseTimeout: '30 minutes',
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,

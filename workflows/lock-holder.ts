@@ -20,19 +20,25 @@ export class LockHolder {
   constructor(
     private readonly move: PartitionMoveRef,
     private readonly coldTaskQueue: string,
+    /** The Timeline's labels of the lock and unlock steps. */
+    private readonly summaries: { lockPartition: string; unlockPartition: string },
   ) {}
 
   /** Takes the partition's lock on whichever live worker picks the task up; that worker becomes the holder. */
   async lock(): Promise<void> {
-    this.queue = (await lockingActivities(this.coldTaskQueue).lockPartition({ move: this.move })).holderQueue;
+    const locking = lockingActivities(this.coldTaskQueue, this.summaries.lockPartition);
+    this.queue = (await locking.lockPartition({ move: this.move })).holderQueue;
   }
 
-  /** Runs a step on the holder, taking the lock again on a live worker whenever the holder is gone. */
-  async run<T>(step: (steps: HolderSteps) => Promise<T>): Promise<T> {
+  /**
+   * Runs a step on the holder, taking the lock again on a live worker whenever the holder is gone. The summary labels
+   * the step in the Web UI's Timeline.
+   */
+  async run<T>(summary: string, step: (steps: HolderSteps) => Promise<T>): Promise<T> {
     for (let relocks = 0; ; relocks++) {
       if (this.queue === undefined) await this.lock();
       try {
-        return await step(holderActivities(this.queue!));
+        return await step(holderActivities(this.queue!, summary));
       } catch (error) {
         if (!neverPickedUp(error) || relocks >= MAX_RELOCKS) throw error;
         log.warn('the lock holder did not pick the step up; taking the lock again', {
@@ -51,7 +57,7 @@ export class LockHolder {
   async unlock(): Promise<void> {
     if (this.queue === undefined) return;
     try {
-      await holderActivities(this.queue).unlockPartition({ move: this.move });
+      await holderActivities(this.queue, this.summaries.unlockPartition).unlockPartition({ move: this.move });
     } catch (error) {
       if (!neverPickedUp(error)) throw error;
     }

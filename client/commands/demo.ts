@@ -66,7 +66,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
 
     out(banner('AUTOMATIC MIGRATION PROCESS (Temporal workflows)'));
     const temporal = session.temporal!;
-    const handle = await startMigration(temporal, config, { table: policy.table });
+    const handle = await startMigration(temporal, config, { table: policy.table }, { requestedBy: 'ducktier demo' });
     context.log(
       `Started ${handle.workflowId}; watch it in the Temporal UI${session.stack.temporal.uiUrl ? ` at ${session.stack.temporal.uiUrl}` : ''}`,
     );

@@ -38,7 +38,10 @@ export function resolveReportRequest(config: DucktierConfig, invocation: ReportI
       federation,
     };
   }
-  if (invocation.report === undefined) throw new UsageError('a report name or SQL is needed');
+  if (invocation.report === undefined)
+    throw new UsageError(
+      `a report name or SQL is needed: {"report": "<name>"} or {"sql": "SELECT ..."} (reports: ${config.reports.map((r) => r.name).join(', ') || 'none'})`,
+    );
   const definition = findReport(config, invocation.report);
   const what = `report ${definition.name}`;
   if (!given.success) throw new UsageError(`${what}: ${describeIssues(given.error).replace(/^(from|to):/, '--$1')}`);

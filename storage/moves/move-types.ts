@@ -47,10 +47,14 @@ export interface DuePartition {
   schema: string;
   table: string;
   partition: string;
+  /** Its rows when planned; absent when the partition asked for does not exist (the move refuses it). */
+  rows?: number;
 }
 
 /** What the job will move, and the tables it had to skip (and why). */
 export interface MovePlanning {
+  /** The tables planned, `schema.table`. */
+  tables: string[];
   due: DuePartition[];
   problems: Array<{ table: string; error: string }>;
 }

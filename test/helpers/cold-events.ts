@@ -1,3 +1,4 @@
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { expect } from 'vitest';
 
 import type { DemoEvent } from '../../demo/event-generator.ts';
@@ -8,12 +9,29 @@ type ColdRow = Record<string, unknown>;
 
 /** Every cold row of the demo table, in id order. */
 export async function readColdEvents(store: ColdStore): Promise<ColdRow[]> {
-  return store.withConnection(async (connection) => {
-    const reader = await connection.runAndReadAll(
-      `SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM ${store.relation('events_historical')} ORDER BY id`,
-    );
-    return reader.getRowObjectsJS();
-  });
+  return store.withConnection((connection) => readEventsTable(connection, store.relation('events_historical')));
+}
+
+/** The same from a cold DuckDB file alone (no ducktier, no PostgreSQL), once no process holds it open. */
+export async function readColdEventsFromFile(file: string): Promise<ColdRow[]> {
+  const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+  try {
+    const connection = await instance.connect();
+    try {
+      return await readEventsTable(connection, 'events_historical');
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+async function readEventsTable(connection: DuckDBConnection, relation: string): Promise<ColdRow[]> {
+  const reader = await connection.runAndReadAll(
+    `SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM ${relation} ORDER BY id`,
+  );
+  return reader.getRowObjectsJS();
 }
 
 /** The cold rows are exactly these events (sorted by id), value for value, each tagged with its partition. */

@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { Connection } from '@temporalio/client';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 
@@ -10,18 +11,20 @@ import {
   type DuckdbExtension,
   provisionDuckdbExtensions,
 } from '../../stack/duckdb-extensions.ts';
-import { startEmbeddedPostgres } from '../../stack/embedded-postgres.ts';
+import { type EmbeddedPostgresServer, startEmbeddedPostgres } from '../../stack/embedded-postgres.ts';
 import { freePort } from '../../stack/free-port.ts';
 import type { S3Endpoint } from '../../stack/s3-request.ts';
 import { startS3Server } from '../../stack/s3-server.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
 import { startTemporalDevServer } from '../../stack/temporal-dev-server.ts';
+import { ensureSearchAttributes } from '../../worker/search-attributes.ts';
 import { bundleWorkflows } from '../../worker/workflow-bundle.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     pgPort: number;
     temporalAddress: string;
+    temporalUiUrl: string;
     /** The directory holding DuckDB's postgres extension, null when it cannot load. */
     extensionDir: string | null;
     /** The DuckDB extensions that load from `extensionDir` (postgres, ducklake, httpfs). */
@@ -71,7 +74,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       log(`DuckDB ${name} extension unavailable, tests needing it will fail: ${extension.reason}`);
   const extension = extensions.postgres;
   const cli = await locateTemporalCli(log);
-  const postgres = await startEmbeddedPostgres(path.join(scratchDir, 'postgres'), await freePort());
+  // DUCKTIER_TEST_PG_IMAGE runs PostgreSQL in a container instead (npm run test:pg15).
+  const pgImage = process.env.DUCKTIER_TEST_PG_IMAGE;
+  const postgres = pgImage
+    ? await startInContainer(pgImage, process.env.DUCKTIER_TEST_PG_MAJOR)
+    : await startEmbeddedPostgres(path.join(scratchDir, 'postgres'), await freePort());
+  log(postgres.target.description);
   const temporal = await startTemporalDevServer({
     cliPath: cli.path,
     stateDir: path.join(scratchDir, 'temporal'),
@@ -80,6 +88,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     namespace: 'default',
     log,
   });
+  // As a ducktier worker does at start: tests that run workflows on workers of their own need them too.
+  const operator = await Connection.connect({ address: temporal.address });
+  try {
+    await ensureSearchAttributes(operator.operatorService, 'default');
+  } finally {
+    await operator.close();
+  }
   const s3 = coldStore === 'lake-s3' ? await startS3Server({ dataDir: path.join(scratchDir, 's3'), log }) : undefined;
   await s3?.createBucket(TEST_BUCKET);
   const bundle = await bundleWorkflows();
@@ -88,6 +103,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   project.provide('pgPort', Number(postgres.target.pool.port));
   project.provide('temporalAddress', temporal.address);
+  project.provide('temporalUiUrl', temporal.uiUrl);
   project.provide('extensionDir', extension.available ? extension.extensionDir : null);
   project.provide(
     'duckdbExtensions',
@@ -104,4 +120,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await postgres.stop();
     rmSync(scratchDir, { recursive: true, force: true });
   };
+}
+
+/** PostgreSQL through testcontainers, which is loaded only for such a run. */
+async function startInContainer(image: string, expectedMajor: string | undefined): Promise<EmbeddedPostgresServer> {
+  const { startContainerPostgres } = await import('./container-postgres.ts');
+  return startContainerPostgres(image, expectedMajor);
 }

@@ -41,7 +41,9 @@ const FULL_MOVE: Step[] = [
 
 /** What each stub does unless the test scripts otherwise: a move that succeeds. */
 const SUCCESS: Required<Script> = {
-  planMoves: async () => ({ due: [], problems: [], concurrency: 1 }),
+  deploymentDefaults: async () => ({ coldTaskQueue: 'stubbed-cold' }),
+  locatePartition: async ({ partition }) => ({ schema: 'public', table: 'stubbed', partition }),
+  planMoves: async () => ({ tables: ['public.stubbed'], due: [], problems: [], concurrency: 1 }),
   prepareMove: async () => ({ stage: 'fresh', range: RANGE }),
   lockPartition: async () => ({ holderQueue: HOLDER_QUEUE }),
   unlockPartition: async () => {},
@@ -88,6 +90,8 @@ function stubActivities(steps: Step[]): Record<string, (input: never) => Promise
 }
 
 const PLANNING_AND_COMPENSATION: Step[] = [
+  'deploymentDefaults',
+  'locatePartition',
   'planMoves',
   'prepareMove',
   'reattachPartition',
@@ -429,6 +433,7 @@ describe('the move workflows with stub activities', () => {
     const released = new Promise<void>((resolve) => (release = resolve));
     script = {
       planMoves: async () => ({
+        tables: ['public.stubbed', 'public.broken'],
         due: [busy, free],
         problems: [{ table: 'broken', error: 'not partitioned' }],
         concurrency: 1,
@@ -518,7 +523,7 @@ describe('the move workflows with stub activities', () => {
     const inLock = new Set<string>();
     let mostAtOnce = 0;
     script = {
-      planMoves: async () => ({ due, problems: [], concurrency: 2 }),
+      planMoves: async () => ({ tables: ['public.stubbed'], due, problems: [], concurrency: 2 }),
       // Each lock is held until a second move is taking its own, or a while has passed: two must overlap.
       lockPartition: async ({ move }) => {
         inLock.add(move.partition);

@@ -21,7 +21,7 @@ import { recreateDatabase, testPgTarget } from '../helpers/deployment.ts';
 
 /**
  * ducktier's own tables are versioned by numbered migrations. Data directories made by release 0.1.0 (the last before
- * versioning, built here by its exact DDL) are adopted as they are, rows kept; a fresh install gets exactly the schema
+ * versioning, built here by its exact DDL) are adopted as they are, rows kept; version 1 is exactly the schema
  * that release made; a schema newer than the code is refused.
  */
 const pools: pg.Pool[] = [];
@@ -65,7 +65,10 @@ async function describePostgresSchema(pool: pg.Pool) {
 const versionsOf = async (pool: pg.Pool) =>
   (await pool.query('SELECT version, name FROM ducktier.schema_version ORDER BY version')).rows;
 
-const MIGRATED = [{ version: 1, name: 'partition-moves-and-change-capture' }];
+const MIGRATED = [
+  { version: 1, name: 'partition-moves-and-change-capture' },
+  { version: 2, name: 'sql-requests-and-move-history' },
+];
 
 /** A move as release 0.1.0 recorded it (its columns only), and the change capture it left. */
 const RECORDED_MOVE = {
@@ -103,10 +106,13 @@ describe('PostgreSQL: ducktier schema migrations', () => {
     await Promise.all(pools.map((pool) => pool.end()));
   });
 
-  test('a fresh install gets exactly the schema release 0.1.0 made', async () => {
+  test('version 1 is exactly the schema release 0.1.0 made', async () => {
     const release = await freshDatabase('release');
     await runAll(release, RELEASE_POSTGRES_DDL);
-    expect(fresh.columns.map((c) => `${c.table}.${c.column}`)).toEqual([
+    const pool = await freshDatabase('version1');
+    await migrateSchema(postgresSchemaPlace(pool), POSTGRES_MIGRATIONS.slice(0, 1));
+    const version1 = await describePostgresSchema(pool);
+    expect(version1.columns.map((c) => `${c.table}.${c.column}`)).toEqual([
       'move_changes.table_schema',
       'move_changes.table_name',
       'move_changes.partition_name',
@@ -126,8 +132,8 @@ describe('PostgreSQL: ducktier schema migrations', () => {
       'partition_moves.truncated_during_move',
       'partition_moves.cold_write_id',
     ]);
-    expect(fresh.functions.map((f) => f.name)).toEqual(['capture_move_change', 'note_truncate_during_move']);
-    expect(fresh).toEqual(await describePostgresSchema(release));
+    expect(version1.functions.map((f) => f.name)).toEqual(['capture_move_change', 'note_truncate_during_move']);
+    expect(version1).toEqual(await describePostgresSchema(release));
   });
 
   test('the move states the schema allows are exactly the code’s', async () => {
@@ -179,12 +185,12 @@ describe('PostgreSQL: ducktier schema migrations', () => {
   test('a schema a newer ducktier migrated is refused with a clear message, and left as it is', async () => {
     const pool = await freshDatabase('newer');
     await migratePostgresSchema(pool);
-    await pool.query(`INSERT INTO ducktier.schema_version (version, name) VALUES (2, 'from-a-newer-release')`);
+    await pool.query(`INSERT INTO ducktier.schema_version (version, name) VALUES (3, 'from-a-newer-release')`);
     await pool.query(`ALTER TABLE ducktier.partition_moves ADD COLUMN from_the_future text`);
     const before = await describePostgresSchema(pool);
 
     await expect(migratePostgresSchema(pool)).rejects.toThrow(
-      `ducktier's schema in PostgreSQL database "ducktier_schema_newer" is at version 2, newer than this ducktier knows (1); a newer ducktier upgraded it, so run that release or a later one`,
+      `ducktier's schema in PostgreSQL database "ducktier_schema_newer" is at version 3, newer than this ducktier knows (2); a newer ducktier upgraded it, so run that release or a later one`,
     );
     expect(await describePostgresSchema(pool)).toEqual(before);
   });
@@ -196,33 +202,38 @@ describe('PostgreSQL: ducktier schema migrations', () => {
     const shipped = fileURLToPath(new URL('../../storage/postgres/migrations/', import.meta.url));
     for (const file of readdirSync(shipped)) copyFileSync(path.join(shipped, file), path.join(directory, file));
     writeFileSync(
-      path.join(directory, '0002-move-history.sql'),
+      path.join(directory, '0003-move-history.sql'),
       `CREATE TABLE ducktier.move_history (workflow_id text PRIMARY KEY, finished_at timestamptz NOT NULL);`,
     );
     writeFileSync(
-      path.join(directory, '0003-broken.sql'),
+      path.join(directory, '0004-broken.sql'),
       `CREATE TABLE ducktier.half_done (id int);\nALTER TABLE ducktier.no_such_table ADD COLUMN x int;`,
     );
     const migrations = readSchemaMigrations(directory);
     expect(migrations.map(({ version, name }) => ({ version, name }))).toEqual([
       ...MIGRATED,
-      { version: 2, name: 'move-history' },
-      { version: 3, name: 'broken' },
+      { version: 3, name: 'move-history' },
+      { version: 4, name: 'broken' },
     ]);
-    expect(migrations[0]).toEqual(POSTGRES_MIGRATIONS[0]);
+    expect(migrations.slice(0, 2)).toEqual(POSTGRES_MIGRATIONS);
 
     const pool = await freshDatabase('added');
     await expect(migrateSchema(postgresSchemaPlace(pool), migrations)).rejects.toThrow(
-      `migrating ducktier's schema in PostgreSQL database "ducktier_schema_added" to version 3 (broken) failed: relation "ducktier.no_such_table" does not exist`,
+      `migrating ducktier's schema in PostgreSQL database "ducktier_schema_added" to version 4 (broken) failed: relation "ducktier.no_such_table" does not exist`,
     );
-    expect((await versionsOf(pool)).map((row) => row.version)).toEqual([1, 2]);
+    expect((await versionsOf(pool)).map((row) => row.version)).toEqual([1, 2, 3]);
     const { rows } = await pool.query(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'ducktier' ORDER BY 1`,
+      `SELECT table_name FROM information_schema.tables
+        WHERE table_schema = 'ducktier' AND table_type = 'BASE TABLE' ORDER BY table_name COLLATE "C"`,
     );
     expect(rows.map((row) => row.table_name)).toEqual([
       'move_changes',
       'move_history',
+      'move_runs',
+      'move_step_attempts',
       'partition_moves',
+      'policies',
+      'requests',
       'schema_version',
     ]);
   });

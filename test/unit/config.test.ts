@@ -149,6 +149,34 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: {}, values }, DEMO_DEFAULTS)).toThrow(message);
   });
 
+  test('the whole config can come from DUCKTIER_CONFIG_JSON, with the other variables still on top', () => {
+    const config = loadConfig({
+      env: {
+        DUCKTIER_CONFIG_JSON: JSON.stringify({
+          tables: [{ table: 'metrics', timeColumn: 'at' }],
+          temporal: { taskQueue: 'q' },
+        }),
+        DUCKTIER_TASK_QUEUE: 'from-env',
+      },
+    });
+    expect(config.tables.map((policy) => policy.table)).toEqual(['metrics']);
+    expect(config.temporal.taskQueue).toBe('from-env');
+  });
+
+  test.each([
+    ['{"tables": [', /^DUCKTIER_CONFIG_JSON is not valid JSON: /],
+    ['[]', /^DUCKTIER_CONFIG_JSON must hold a JSON object$/],
+    ['{"tables": [{"table": "e"}]}', /tables\.0\.timeColumn/],
+  ])('rejects DUCKTIER_CONFIG_JSON=%s in one line', (json, message) => {
+    expect(() => loadConfig({ env: { DUCKTIER_CONFIG_JSON: json } })).toThrow(message);
+  });
+
+  test('refuses a config file and DUCKTIER_CONFIG_JSON together', () => {
+    expect(() => loadConfig({ env: { DUCKTIER_CONFIG_JSON: '{}', DUCKTIER_CONFIG: 'prod.json' } })).toThrow(
+      'give the config either in prod.json or in DUCKTIER_CONFIG_JSON, not both',
+    );
+  });
+
   test.each([
     [
       { tables: [{ table: 'e', timeColumn: 't', hotWindow: '2 fortnights' }] },

@@ -25,6 +25,7 @@ describe('numbered schema migrations', () => {
   test('the shipped migrations are numbered from 1 without gaps', () => {
     expect(POSTGRES_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual([
       '1 partition-moves-and-change-capture',
+      '2 sql-requests-and-move-history',
     ]);
     expect(COLD_FILE_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual(['1 cold-manifest']);
     expect(LAKE_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual(['1 lake-manifest']);
