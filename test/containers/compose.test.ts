@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { loadConfig } from '../../config/config.ts';
 import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
 import { freePort } from '../../stack/free-port.ts';
+import { createPgPool } from '../../storage/postgres/pg-pool.ts';
+import { externalPgTarget } from '../../storage/postgres/pg-target.ts';
 import { expectColdEventsEqual, readColdEventsFromFile } from '../helpers/cold-events.ts';
 import { seedDemoData } from '../helpers/deployment.ts';
 import { allEvents, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
@@ -86,13 +87,11 @@ describe('docker-compose.yml', () => {
   });
 
   test('runs a move and a report through the worker container, exactly as seeded, and keeps them across a restart', async () => {
-    const pool = new pg.Pool({
-      host: '127.0.0.1',
-      port: ports.postgres,
-      user: 'ducktier',
-      password: 'ducktier',
-      database: 'ducktier',
-    });
+    // Watched like every ducktier pool: the restart below ends its idle sessions, which must not end the test run.
+    const pool = createPgPool(
+      externalPgTarget(`postgres://ducktier:ducktier@127.0.0.1:${ports.postgres}/ducktier`),
+      'ducktier compose test',
+    );
     try {
       // The worker's own health check: it polls both task queues on the compose Temporal.
       expect((await ducktier(['health'])).trim()).toBe('healthy');
