@@ -125,6 +125,7 @@ describe('ducktier status', () => {
     expect(text.stdout.split('\n').filter((line) => line.includes('Temporal'))).toEqual([
       `Running migrations: not shown; ${report.temporal.problem}`,
     ]);
-    expect(text.stdout).toContain(`public.events -> DuckDB events_historical`);
+    const engine = inject('testColdStore') === 'duckdb' ? 'DuckDB' : 'DuckLake';
+    expect(text.stdout).toContain(`public.events -> ${engine} events_historical`);
   });
 });

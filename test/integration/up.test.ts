@@ -39,7 +39,7 @@ describe('ducktier up', () => {
       expect(helper.printed).toMatch(
         inject('testColdStore') === 'duckdb'
           ? /^✓ Worker polling 'ducktier' beside ducktier up \(.+, Temporal at 127\.0\.0\.1:\d+\); 'ducktier-cold' stays with ducktier up, which owns the cold file$/m
-          : /^✓ Workers polling 'ducktier', 'ducktier-cold' and their own 'ducktier-cold-holder-.+' \(cold tier: DuckLake .+\/lake\/ \(catalog schema ducktier_lake\)\), beside ducktier up$/m,
+          : /^✓ Workers polling 'ducktier', 'ducktier-cold' and their own 'ducktier-cold-holder-.+' \(cold tier: DuckLake .+\/lake\/ \(catalog schema ducktier_lake\)\), beside the running stack$/m,
       );
 
       const migrate = ducktier(['migrate', '--data-dir', dataDir, '--older-than', '1d', '--wait', '--json']);
