@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 import { startMigration } from '../../client/migrations.ts';
 import { findPolicy } from '../../config/config.ts';
@@ -12,6 +12,12 @@ const TABLE = 'Order "Events"';
 const COLD = 'order events cold';
 const oldDay = new Date(Date.now() - 5 * DAY);
 const oldIso = `${oldDay.toISOString().slice(0, 10)}`;
+
+// Parquet cannot hold a negative interval, so a lake gets a positive one (README, What is not done yet).
+const span =
+  inject('testColdStore') === 'duckdb'
+    ? { insert: '-3 mons', expected: '-3 months' }
+    : { insert: '3 mons', expected: '3 months' };
 
 /** Values inserted as PostgreSQL literals, and what the cold tier must show for them (DuckDB's text forms). */
 const ROWS = [
@@ -38,7 +44,7 @@ const ROWS = [
     },
   },
   {
-    insert: `(2, '${oldIso} 23:59:59.999999+00', -0.01, NULL, NULL, '{}', NULL, 'null', NULL, '\\x', '', false, 'sad', NULL, '-3 mons', NULL)`,
+    insert: `(2, '${oldIso} 23:59:59.999999+00', -0.01, NULL, NULL, '{}', NULL, 'null', NULL, '\\x', '', false, 'sad', NULL, '${span.insert}', NULL)`,
     expected: {
       id: 2,
       at: `${oldIso} 23:59:59.999999+00`,
@@ -54,7 +60,7 @@ const ROWS = [
       flag: false,
       mood: 'sad',
       addr: null,
-      span: '-3 months',
+      span: span.expected,
       day: null,
       payload_is_sql_null: false,
     },
