@@ -1,5 +1,16 @@
 import type { Client } from '@temporalio/client';
 
+/** A whole move's steps in the order they run, as tests expect them. */
+export const MOVE_STEPS: readonly string[] = [
+  'lockPartition',
+  'prepareMove',
+  'copyPartitionToCold',
+  'verifyColdCopy',
+  'detachPartition',
+  'dropPartition',
+  'unlockPartition',
+];
+
 export interface StepAttempts {
   /** Per activity type, the attempt that completed it: 1 for the first try, 2 when a dead worker's try was retried. */
   completed: Record<string, number>;

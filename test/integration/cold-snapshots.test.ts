@@ -13,10 +13,9 @@ import {
   type TestDeploymentWithWorkers,
 } from '../helpers/deployment.ts';
 import type { TestColdStore } from '../helpers/global-setup.ts';
-import { allEvents, partitionOfDay } from '../helpers/truth.ts';
+import { allEvents, DAY, partitionOfDay, utcMidnightToday } from '../helpers/truth.ts';
 
-const DAY = 86_400_000;
-const today = new Date(new Date().toISOString().slice(0, 10)).getTime();
+const today = utcMidnightToday();
 const generator = { rows: 2_400, days: 8, anchor: new Date(today), seed: 31 };
 const events = allEvents(generator);
 const dayAgo = (days: number) => partitionOfDay('events', new Date(today - days * DAY));

@@ -36,7 +36,7 @@ import {
   pgRows,
   truthOf,
 } from '../helpers/fault-lanes.ts';
-import { stepAttempts, stepRecords } from '../helpers/move-history.ts';
+import { MOVE_STEPS, stepAttempts, stepRecords } from '../helpers/move-history.ts';
 import { allEvents, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { killLeftoverWorkers, WorkerProcess } from '../helpers/worker-process.ts';
@@ -94,15 +94,6 @@ const SESSION_DROPS = [
   { point: 'before:unlockPartition', retried: undefined },
 ] as const;
 
-const MOVE_STEPS = [
-  'lockPartition',
-  'prepareMove',
-  'copyPartitionToCold',
-  'verifyColdCopy',
-  'detachPartition',
-  'dropPartition',
-  'unlockPartition',
-];
 const ONE_ATTEMPT_EACH = Object.fromEntries(MOVE_STEPS.map((step) => [step, 1]));
 
 /** How each step of a move ended (`<step> <outcome> <worker or timeout> <attempt>`) when its worker died at `crash`. */

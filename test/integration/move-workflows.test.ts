@@ -16,6 +16,7 @@ import type { DuePartition, MovePlan } from '../../storage/moves/move-types.ts';
 import { migrateDueWorkflow, migratePartitionWorkflow } from '../../workflows/index.ts';
 import type { MigratePartitionInput } from '../../workflows/migrate-partition.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
+import { MOVE_STEPS } from '../helpers/move-history.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 /**
@@ -29,15 +30,6 @@ type Script = { [S in Step]?: (...args: Parameters<MoveActivities[S]>) => Return
 
 const ROWS = 1_234;
 const RANGE = { from: '2024-01-01T00:00:00.000Z', to: '2024-01-02T00:00:00.000Z' };
-const FULL_MOVE: Step[] = [
-  'lockPartition',
-  'prepareMove',
-  'copyPartitionToCold',
-  'verifyColdCopy',
-  'detachPartition',
-  'dropPartition',
-  'unlockPartition',
-];
 
 /** What each stub does unless the test scripts otherwise: a move that succeeds. */
 const SUCCESS: Required<Script> = {
@@ -207,7 +199,7 @@ describe('the move workflows with stub activities', () => {
       rows: ROWS,
       lateInstants: 3,
     });
-    expect(callsOf(handle)).toEqual(FULL_MOVE);
+    expect(callsOf(handle)).toEqual(MOVE_STEPS);
   });
 
   const COMPENSATED = [
@@ -467,9 +459,9 @@ describe('the move workflows with stub activities', () => {
       release();
     }
     expect(callsOf(parent)).toEqual(['planMoves']);
-    expect(callsOf({ workflowId: moveWorkflowId(taskQueue, 'public', 'stubbed', free.partition) })).toEqual(FULL_MOVE);
+    expect(callsOf({ workflowId: moveWorkflowId(taskQueue, 'public', 'stubbed', free.partition) })).toEqual(MOVE_STEPS);
     expect(await first.result()).toMatchObject({ status: 'moved' });
-    expect(callsOf(first)).toEqual(FULL_MOVE);
+    expect(callsOf(first)).toEqual(MOVE_STEPS);
   });
 
   test('the lock is taken on the shared cold queue; every step under it runs on the holder queue lockPartition returned', async () => {

@@ -12,10 +12,9 @@ import {
   seedDemoData,
   type TestDeploymentWithWorkers,
 } from '../helpers/deployment.ts';
-import { allEvents, eventSummary, partitionOfDay } from '../helpers/truth.ts';
+import { allEvents, DAY, eventSummary, partitionOfDay, utcMidnightToday } from '../helpers/truth.ts';
 
-const DAY = 86_400_000;
-const today = new Date(new Date().toISOString().slice(0, 10)).getTime();
+const today = utcMidnightToday();
 const generator = { rows: 2_000, days: 4, anchor: new Date(today + DAY / 2), seed: 31 };
 const events = allEvents(generator);
 const due = [4, 3].map((daysAgo) => partitionOfDay('events', new Date(today - daysAgo * DAY)));

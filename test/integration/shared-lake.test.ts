@@ -7,10 +7,10 @@ import { withColdStore } from '../helpers/cold-store.ts';
 import { createTestDeployment, seedDemoData, type TestDeployment } from '../helpers/deployment.ts';
 import type { TestColdStore } from '../helpers/global-setup.ts';
 import { stepRecords } from '../helpers/move-history.ts';
-import { allEvents, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
+import { allEvents, duckTimestampMs, eventSummary, partitionOfDay, utcMidnightToday } from '../helpers/truth.ts';
 import { killLeftoverWorkers, WorkerProcess } from '../helpers/worker-process.ts';
 
-const today = new Date(new Date().toISOString().slice(0, 10)).getTime();
+const today = utcMidnightToday();
 const generator = { rows: 9_000, days: 10, anchor: new Date(today), seed: 43 };
 const events = allEvents(generator);
 const rowsOf = (partition: string) => events.filter((e) => partitionOfDay('events', e.timestamp) === partition).length;

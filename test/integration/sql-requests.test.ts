@@ -13,11 +13,10 @@ import {
 } from '../helpers/deployment.ts';
 import { stepAttempts } from '../helpers/move-history.ts';
 import { holdPartitionLock } from '../helpers/partition-lock.ts';
-import { allEvents, partitionOfDay } from '../helpers/truth.ts';
+import { allEvents, DAY, partitionOfDay, utcMidnightToday } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
-const DAY = 86_400_000;
-const today = new Date(new Date().toISOString().slice(0, 10)).getTime();
+const today = utcMidnightToday();
 const generator = { rows: 2_000, days: 5, anchor: new Date(today + DAY / 2), seed: 23 };
 const events = allEvents(generator);
 const HOLDER = 'ducktier sql request test';

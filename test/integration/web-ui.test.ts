@@ -15,7 +15,7 @@ import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts
 import { withColdStore } from '../helpers/cold-store.ts';
 import { createTestDeployment, seedDemoData, type TestDeployment } from '../helpers/deployment.ts';
 import { holdPartitionLock } from '../helpers/partition-lock.ts';
-import { allEvents, eventSummary, partitionOfDay } from '../helpers/truth.ts';
+import { allEvents, DAY, eventSummary, partitionOfDay, utcMidnightToday } from '../helpers/truth.ts';
 import {
   filterWorkflows,
   launchChromium,
@@ -25,8 +25,7 @@ import {
   workflowRows,
 } from '../helpers/web-ui.ts';
 
-const DAY = 86_400_000;
-const today = new Date(new Date().toISOString().slice(0, 10)).getTime();
+const today = utcMidnightToday();
 const generator = { rows: 3_000, days: 4, anchor: new Date(today + DAY / 2), seed: 21 };
 const events = allEvents(generator);
 /** Past the 2-day hot window: the two oldest days, moved oldest first. */
