@@ -24,6 +24,7 @@ import type { PgSnapshot } from './pg-snapshot.ts';
 import { choosePushdown, type PushdownChoice } from './pushdown-choice.ts';
 import type { PushdownEstimate } from './pushdown-cost.ts';
 import type { BoundValue, ResolvedParams } from './report-params.ts';
+import { assertColdStoreCurrent } from '../postgres/pg-cold-store-record.ts';
 import { RANGE_VARIABLES, rangeEnds, type TimeRange } from './report-range.ts';
 import { analyzeReportSql, type SqlReads } from './report-sql.ts';
 import { collectResult, type ReportRows, type ResultOutputOptions } from './result-output.ts';
@@ -115,6 +116,8 @@ export async function runReport(
   request: ReportRequest,
   output: ResultOutputOptions,
   faults: ReportFaults = {},
+  /** The deployment (its main task queue), whose recorded cold store the run checks it reads. */
+  deployment?: string,
 ): Promise<ReportResult> {
   const what = request.name === 'query' ? 'query' : `report '${request.name}'`;
   const federation = servedFederation(store, request.federation);
@@ -138,7 +141,9 @@ export async function runReport(
           const snapshot = await openSnapshot(federation, store, connection, pgPool, reads, request.params.range);
           try {
             await faults.reading?.();
-            const cold = await store.openSnapshot(connection, (sql) => snapshot.query(sql));
+            const inSnapshot = (sql: string) => snapshot.query(sql);
+            if (deployment !== undefined) await assertColdStoreCurrent(inSnapshot, deployment, store.identity);
+            const cold = await store.openSnapshot(connection, inSnapshot);
             return await runInSnapshot(connection, snapshot, cold, reads, columnsOf, pushdown, request, output, {
               what,
               attempt,
