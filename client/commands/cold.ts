@@ -1,7 +1,7 @@
 import {
+  COLD_FORMATS,
   type ColdConfig,
   coldFilePath,
-  COLD_FORMATS,
   type ColdFormat,
   type ColdStoreIdentity,
   coldStoreIdentity,
@@ -12,7 +12,7 @@ import type { DucktierConfig } from '../../config/config.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import { extensionDirectory } from '../../stack/duckdb-extensions.ts';
 import { provisionExtensionFor } from '../../stack/stack.ts';
-import { type ConvertedPartition, convertColdTier, type ConvertResult } from '../../storage/cold/convert-cold-tier.ts';
+import { convertColdTier, type ConvertedPartition, type ConvertResult } from '../../storage/cold/convert-cold-tier.ts';
 import { openColdStore } from '../../storage/cold/open-cold-store.ts';
 import { openConversion } from '../../storage/postgres/pg-cold-conversion.ts';
 import { readColdStoreRecord } from '../../storage/postgres/pg-cold-store-record.ts';

@@ -4,8 +4,8 @@ import type pg from 'pg';
 
 import {
   type ColdConfig,
-  coldStoreIdentity,
   type ColdStoreIdentity,
+  coldStoreIdentity,
   describeColdStore,
 } from '../../config/cold-config.ts';
 import type { TablePolicy } from '../../config/policy.ts';

@@ -10,6 +10,7 @@ import { coldColumnsFor } from '../cold/cold-columns.ts';
 import type { ColdSnapshot, ColdStore } from '../cold/cold-store.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
+import { assertColdStoreCurrent } from '../postgres/pg-cold-store-record.ts';
 import {
   type AggregatePushdown,
   partialColumns,
@@ -24,7 +25,6 @@ import type { PgSnapshot } from './pg-snapshot.ts';
 import { choosePushdown, type PushdownChoice } from './pushdown-choice.ts';
 import type { PushdownEstimate } from './pushdown-cost.ts';
 import type { BoundValue, ResolvedParams } from './report-params.ts';
-import { assertColdStoreCurrent } from '../postgres/pg-cold-store-record.ts';
 import { RANGE_VARIABLES, rangeEnds, type TimeRange } from './report-range.ts';
 import { analyzeReportSql, type SqlReads } from './report-sql.ts';
 import { collectResult, type ReportRows, type ResultOutputOptions } from './result-output.ts';

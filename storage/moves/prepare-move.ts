@@ -1,7 +1,7 @@
 import type pg from 'pg';
 
-import { formatDuration } from '../../config/duration.ts';
 import type { ColdConfig } from '../../config/cold-config.ts';
+import { formatDuration } from '../../config/duration.ts';
 import type { TablePolicy } from '../../config/policy.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { Refusal } from '../../errors/refusal.ts';
