@@ -5,11 +5,13 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { type DucktierConfig, findPolicy, loadConfig } from '../../config/config.ts';
 import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
 import { coldColumnsFor } from '../../storage/cold/cold-columns.ts';
+import { assertMovesMayStart } from '../../storage/postgres/pg-cold-store-record.ts';
+import { inTransaction } from '../../storage/postgres/pg-pool.ts';
 import { pgFingerprint, type RowFingerprint } from '../../storage/verification/row-fingerprint.ts';
 import { ducktier, expectOneLineUsageError } from '../helpers/cli.ts';
-import { expectColdEventsEqual,readColdEvents, readColdEventsFromFile } from '../helpers/cold-events.ts';
+import { expectColdEventsEqual, readColdEvents, readColdEventsFromFile } from '../helpers/cold-events.ts';
 import { withColdStore } from '../helpers/cold-store.ts';
-import { createTestDeployment, seedDemoData, testColdSettings,type TestDeployment } from '../helpers/deployment.ts';
+import { createTestDeployment, seedDemoData, testColdSettings, type TestDeployment } from '../helpers/deployment.ts';
 import { allEvents, DAY, partitionOfDay, utcMidnightToday } from '../helpers/truth.ts';
 
 const NAME = 'cold_convert';
@@ -45,6 +47,9 @@ describe('ducktier cold convert', () => {
     (await deployment.pgPool.query(`SELECT id, state FROM ducktier.cold_conversions ORDER BY id`)).rows;
   const recordedStore = async () =>
     (await deployment.pgPool.query(`SELECT format, location FROM ducktier.cold_store`)).rows;
+  /** What a move's prepare step checks in its transaction before it records the move's start. */
+  const moveMayStart = (config: DucktierConfig) =>
+    inTransaction(deployment.pgPool, (client) => assertMovesMayStart(client, config.temporal.taskQueue, config.cold));
   /** Every cold partition's fingerprint as the store computes it equals PostgreSQL's from before the move. */
   const expectFingerprintsEqualTruth = async (config: DucktierConfig) => {
     const policy = findPolicy(config, 'events');
@@ -142,9 +147,12 @@ describe('ducktier cold convert', () => {
     expect(killed.signal).toBe('SIGKILL');
     expect(killed.stderr).toMatch(/\[1\/4\] public\.events_p\d+: [\d,]+ rows copied, fingerprints equal/);
     expect(await conversions()).toEqual([{ id: expect.anything(), state: 'copying' }]);
-    // Until the switch the deployment's store is the file, and reports read it, exactly.
+    // Until the switch the deployment's store is the file, and reports read it, exactly; a move may not start.
     expect((await recordedStore())[0].format).toBe('duckdb');
     expect(await summary(fileEnv)).toEqual(reportBefore);
+    await expect(moveMayStart(deployment.config)).rejects.toThrow(
+      /moves wait while `ducktier cold convert` copies the cold tier to ducklake/,
+    );
 
     const resumed = await cli([...args, '--json'], fileEnv);
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -166,7 +174,9 @@ describe('ducktier cold convert', () => {
     );
     await expectFingerprintsEqualTruth(lakeConfig);
     expect(await summary(lakeEnv)).toEqual(reportBefore);
-    // The old config now names a store the deployment left.
+    // The old config now names a store the deployment left: its moves are refused, the new one's may start.
+    await expect(moveMayStart(deployment.config)).rejects.toThrow(/this deployment's cold tier is DuckLake/);
+    await moveMayStart(lakeConfig);
     const stale = await cli(['status'], fileEnv);
     expect(stale.code).toBe(2);
     expect(stale.stderr).toMatch(/this deployment's cold tier is DuckLake .*, but the config names DuckDB file/);
