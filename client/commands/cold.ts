@@ -14,7 +14,7 @@ import { extensionDirectory } from '../../stack/duckdb-extensions.ts';
 import { provisionExtensionFor } from '../../stack/stack.ts';
 import { convertColdTier, type ConvertedPartition, type ConvertResult } from '../../storage/cold/convert-cold-tier.ts';
 import { openColdStore } from '../../storage/cold/open-cold-store.ts';
-import { openConversion } from '../../storage/postgres/pg-cold-conversion.ts';
+import { alreadyCurrent, openConversion } from '../../storage/postgres/pg-cold-conversion.ts';
 import { readColdStoreRecord } from '../../storage/postgres/pg-cold-store-record.ts';
 import type { CommandContext } from '../cli.ts';
 import { type CommandOptions, durationFlag, parseCommandArgs } from '../cli-args.ts';
@@ -66,7 +66,8 @@ export async function coldCommand(context: CommandContext): Promise<number> {
   const config = context.config(values);
   const target = storeConfig(context, values, config, { format, location: dataPath });
   const log = values.json ? () => {} : context.log;
-  const session = await openSession(config, log, { temporal: 'if-running' });
+  // Quiet while it connects: bad input found there (the format already current) stays one line.
+  const session = await openSession(config, () => {}, { temporal: 'if-running' });
   try {
     const deployment = config.temporal.taskQueue;
     const underWay = await openConversion(session.pgPool, deployment);
@@ -75,6 +76,7 @@ export async function coldCommand(context: CommandContext): Promise<number> {
     const source = sameColdStore(current, coldStoreIdentity(config.cold))
       ? config.cold
       : storeConfig(context, values, config, current);
+    if (!underWay && current.format === format) throw alreadyCurrent(current);
     const lake = [source, target].find((cold) => cold.format === 'ducklake');
     if (lake) await provisionExtensionFor({ ...config, cold: lake }, log);
     const crashAfter = Number(process.env[CRASH_AFTER_ENV] ?? 0);

@@ -63,8 +63,7 @@ export async function beginConversion(
       [deployment, from.format, from.location, from.catalogSchema],
     );
     const current = (await readColdStoreRecord(client, deployment)) ?? from;
-    if (current.format === to.format)
-      throw new UsageError(`the cold tier is already ${describeColdStore(current)}; nothing to convert`);
+    if (current.format === to.format) throw alreadyCurrent(current);
     if (!sameColdStore(current, from))
       throw new UsageError(
         `this deployment's cold tier is ${describeColdStore(current)}, not ${describeColdStore(from)}`,
@@ -78,6 +77,11 @@ export async function beginConversion(
     );
     return { id: Number(rows[0]!.id), from, to, state: 'copying', started: true };
   });
+}
+
+/** Bad input: a conversion to the format the deployment already has. */
+export function alreadyCurrent(current: ColdStoreIdentity): UsageError {
+  return new UsageError(`the cold tier is already ${describeColdStore(current)}; nothing to convert`);
 }
 
 /** The deployment's conversion under way (copying, or switched but its old store not retired yet), if any. */

@@ -121,10 +121,9 @@ describe('ducktier cold convert', () => {
       await cli(['cold', 'convert', '--to', 'duckdb', '--data-path', '/tmp/x'], fileEnv),
       /--data-path names a lake's data path/,
     );
-    const same = await cli(['cold', 'convert', '--to', 'duckdb'], fileEnv);
-    expect(same.code).toBe(2);
-    expect(same.stderr.trim().split('\n').at(-1)).toMatch(
-      /the cold tier is already DuckDB file .*; nothing to convert/,
+    expectOneLineUsageError(
+      await cli(['cold', 'convert', '--to', 'duckdb'], fileEnv),
+      /the cold tier is already DuckDB file .*cold\.duckdb; nothing to convert/,
     );
     expect(await conversions()).toEqual([]);
     const help = await cli(['cold', 'convert', '--help'], fileEnv);
