@@ -1,6 +1,7 @@
 import { UsageError } from '../errors/usage-error.ts';
 import type { CommandContext } from './cli.ts';
 import { commandHelp, type CommandOptions } from './cli-args.ts';
+import { COLD_OPTIONS, coldCommand } from './commands/cold.ts';
 import { DEMO_OPTIONS, demoCommand } from './commands/demo.ts';
 import { healthCommand } from './commands/health.ts';
 import { HISTORY_OPTIONS, historyCommand } from './commands/history.ts';
@@ -63,6 +64,13 @@ export const COMMANDS: Record<string, CommandEntry> = {
     run: historyCommand,
     summary: 'moves recorded in PostgreSQL: start, end, each step, rows, bytes, rows/s, attempts, outcome and errors',
     options: HISTORY_OPTIONS,
+  },
+  cold: {
+    run: coldCommand,
+    summary:
+      'move the cold tier to the other format (a DuckDB file or a DuckLake): every partition copied and checked, then one switch; resumes when interrupted',
+    positionals: 'convert',
+    options: COLD_OPTIONS,
   },
   health: {
     run: healthCommand,
