@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 
 import { connectTemporal } from '../client/temporal-client.ts';
+import type { ColdFormat } from '../config/cold-config.ts';
 import { type DucktierConfig, findPolicy, loadConfig } from '../config/config.ts';
 import type { TablePolicy } from '../config/policy.ts';
 import { DEMO_DEFAULTS } from '../demo/demo-config.ts';
@@ -29,10 +30,17 @@ export interface BenchEnv {
   temporal: Client;
   /** Stopping it early (idempotent) frees the DuckDB file for the bench to read. */
   worker: WorkerProcess;
+  /** More worker processes beside the first, as a deployment scales out (stopped by close, or earlier). */
+  startMoreWorkers(count: number): Promise<WorkerProcess[]>;
   close(): Promise<void>;
 }
 
-export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: BenchSettings): Promise<BenchEnv> {
+export async function startBenchEnv(
+  log: ProgressLog,
+  keep: boolean,
+  settings: BenchSettings,
+  format: ColdFormat,
+): Promise<BenchEnv> {
   // The benchmark drops and fills tables: it must never reach a server the environment points at.
   if (process.env.PGHOST) throw new UsageError('bench: unset PGHOST; the benchmark starts its own PostgreSQL');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ducktier-bench-'));
@@ -54,6 +62,7 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
       temporal: { taskQueue: 'ducktier-bench' },
       tables: [DEMO_POLICY],
       duckdb,
+      cold: { format },
     };
     const config = loadConfig({ values: configValues, env: {} }, DEMO_DEFAULTS);
     const stack = await startStack(config, log);
@@ -61,16 +70,28 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
     log('Bundling the workflows, starting the worker process...');
     const workflowBundlePath = path.join(dataDir, 'workflow-bundle.js');
     writeFileSync(workflowBundlePath, (await bundleWorkflows()).code);
-    const worker = await WorkerProcess.start({
-      configValues,
-      stack: {
-        postgres: stack.postgres,
-        temporal: stack.temporal,
-        extension: stack.extension,
-      },
-      workflowBundlePath,
-    });
+    const workerStack = { postgres: stack.postgres, temporal: stack.temporal, extension: stack.extension };
+    const worker = await WorkerProcess.start({ configValues, stack: workerStack, workflowBundlePath, coldStore: true });
     closers.unshift(() => worker.stop());
+    let started = 1;
+    const startMoreWorkers = async (count: number): Promise<WorkerProcess[]> => {
+      const more: WorkerProcess[] = [];
+      for (let i = 0; i < count; i++) {
+        // Each process has its own data directory (logs, scratch) and the same cold tier: a lake is opened by every
+        // worker; a DuckDB file by its one owner only, so the others poll the main queue alone (as `ducktier worker`).
+        const ownDir = path.join(dataDir, `worker-${++started}`);
+        const cold = config.cold.format === 'ducklake' ? { format, dataPath: config.cold.dataPath } : { format };
+        const next = await WorkerProcess.start({
+          configValues: { ...configValues, dataDir: ownDir, cold },
+          stack: workerStack,
+          workflowBundlePath,
+          coldStore: config.cold.format === 'ducklake',
+        });
+        closers.unshift(() => next.stop());
+        more.push(next);
+      }
+      return more;
+    };
     const pgPool = createPgPool(stack.postgres, 'ducktier bench', 6);
     closers.unshift(() => pgPool.end());
     await migratePostgresSchema(pgPool);
@@ -83,6 +104,7 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
       pgPool,
       temporal: temporal.client,
       worker,
+      startMoreWorkers,
       close,
     };
   } catch (error) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { COLD_FORMATS, type ColdFormat } from '../config/cold-config.ts';
 import { UsageError } from '../errors/usage-error.ts';
 
 /** How much data each measurement uses. The full sizes are the issue's; --quick is for developing the benchmark. */
@@ -19,6 +20,12 @@ export interface BenchSizes {
   runs: number;
   /** One-row partitions moved to time the orchestration. */
   oneRowMoves: number;
+  /** Partitions one migration moves together, once with one worker and once with three. */
+  batchPartitions: number;
+  batchPartitionRows: number;
+  /** event_summary runs per throughput measurement, and how many are in flight at once. */
+  throughputReports: number;
+  reportsInFlight: number;
 }
 
 /** Only settings that change how ducktier works: servers, tables and the data directory are the benchmark's own. */
@@ -27,6 +34,8 @@ export type BenchSettings = Partial<Record<(typeof SETTING_SECTIONS)[number], Re
 
 export interface BenchOptions {
   mode: 'full' | 'quick';
+  /** The cold formats measured, one after the other, each on a stack of its own. */
+  formats: ColdFormat[];
   sizes: BenchSizes;
   /** The JSON results file. */
   out: string;
@@ -44,6 +53,10 @@ const FULL: BenchSizes = {
   writerInsertsPerSecond: 100,
   runs: 3,
   oneRowMoves: 5,
+  batchPartitions: 4,
+  batchPartitionRows: 500_000,
+  throughputReports: 12,
+  reportsInFlight: 6,
 };
 
 const QUICK: BenchSizes = {
@@ -54,7 +67,15 @@ const QUICK: BenchSizes = {
   writerInsertsPerSecond: 100,
   runs: 2,
   oneRowMoves: 3,
+  batchPartitions: 4,
+  batchPartitionRows: 25_000,
+  throughputReports: 12,
+  reportsInFlight: 6,
 };
+
+const FORMAT_CHOICES = [...COLD_FORMATS, 'both'] as const;
+const USAGE =
+  'usage: npm run bench -- [--quick] [--format duckdb|ducklake|both] [--out FILE] [--keep] [--settings FILE.json]';
 
 export function parseBenchOptions(args: string[]): BenchOptions {
   let values;
@@ -63,6 +84,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
       args,
       options: {
         quick: { type: 'boolean' },
+        format: { type: 'string', default: 'both' },
         out: { type: 'string' },
         keep: { type: 'boolean' },
         settings: { type: 'string' },
@@ -70,13 +92,14 @@ export function parseBenchOptions(args: string[]): BenchOptions {
       strict: true,
     }));
   } catch (error) {
-    throw new UsageError(
-      `bench: ${(error as Error).message} (usage: npm run bench -- [--quick] [--out FILE] [--keep] [--settings FILE.json])`,
-    );
+    throw new UsageError(`bench: ${(error as Error).message} (${USAGE})`);
   }
+  const format = FORMAT_CHOICES.find((choice) => choice === values.format);
+  if (!format) throw new UsageError(`bench: --format '${values.format}' is not one of ${FORMAT_CHOICES.join(', ')}`);
   const mode = values.quick ? 'quick' : 'full';
   return {
     mode,
+    formats: format === 'both' ? [...COLD_FORMATS] : [format],
     sizes: mode === 'quick' ? QUICK : FULL,
     out: path.resolve(values.out ?? path.join('bench', 'results', `${mode}.json`)),
     keep: values.keep ?? false,
