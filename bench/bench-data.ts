@@ -13,8 +13,6 @@ const DAY_MS = 86_400_000;
 const MOVING_DAYS_AGO = [6, 5] as const;
 /** The empty partitions that one-row moves use start this many days back (the oldest partitions there are). */
 const SPARE_DAYS_AGO = 30;
-/** The batches that one migration moves together start this many days back, each batch newer than the one before. */
-const BATCH_DAYS_AGO = 25;
 /** Ids of batch rows start here, far above the seeded rows, the one-row moves and the writer's rows. */
 const BATCH_FIRST_ID = 500_000_000;
 
@@ -87,10 +85,9 @@ export async function seedBatch(
   log: ProgressLog,
 ): Promise<Batch> {
   const today = intervalStart(now, 'day');
-  const daysAgo = Array.from(
-    { length: sizes.batchPartitions },
-    (_, i) => BATCH_DAYS_AGO - index * sizes.batchPartitions - i,
-  );
+  // Right after the one-row moves' partitions, each batch newer than the one before: nothing older is left to move.
+  const oldest = SPARE_DAYS_AGO - sizes.oneRowMoves - index * sizes.batchPartitions;
+  const daysAgo = Array.from({ length: sizes.batchPartitions }, (_, i) => oldest - i);
   const starts = daysAgo.map((days) => new Date(today.getTime() - days * DAY_MS));
   const users = usersFor(sizes);
   const firstId = BATCH_FIRST_ID + index * sizes.batchPartitions * sizes.batchPartitionRows;

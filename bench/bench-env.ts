@@ -6,7 +6,6 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 
 import { connectTemporal } from '../client/temporal-client.ts';
-import type { ColdFormat } from '../config/cold-config.ts';
 import { type DucktierConfig, findPolicy, loadConfig } from '../config/config.ts';
 import type { TablePolicy } from '../config/policy.ts';
 import { DEMO_DEFAULTS } from '../demo/demo-config.ts';
@@ -14,11 +13,12 @@ import { DEMO_POLICY } from '../demo/demo-policy.ts';
 import { UsageError } from '../errors/usage-error.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { ProgressLog } from '../stack/progress.ts';
+import { startS3Server } from '../stack/s3-server.ts';
 import { type Stack, startStack } from '../stack/stack.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { bundleWorkflows } from '../worker/workflow-bundle.ts';
-import type { BenchSettings } from './bench-options.ts';
+import type { BenchFormat, BenchSettings } from './bench-options.ts';
 import { WorkerProcess } from './worker-process.ts';
 
 /** A ducktier deployment of the benchmark's own, in a scratch directory, every server on loopback. */
@@ -39,7 +39,7 @@ export async function startBenchEnv(
   log: ProgressLog,
   keep: boolean,
   settings: BenchSettings,
-  format: ColdFormat,
+  format: BenchFormat,
 ): Promise<BenchEnv> {
   // The benchmark drops and fills tables: it must never reach a server the environment points at.
   if (process.env.PGHOST) throw new UsageError('bench: unset PGHOST; the benchmark starts its own PostgreSQL');
@@ -62,7 +62,7 @@ export async function startBenchEnv(
       temporal: { taskQueue: 'ducktier-bench' },
       tables: [DEMO_POLICY],
       duckdb,
-      cold: { format },
+      cold: format === 'ducklake-s3' ? await startLakeOnS3(dataDir, log, closers) : { format },
     };
     const config = loadConfig({ values: configValues, env: {} }, DEMO_DEFAULTS);
     const stack = await startStack(config, log);
@@ -80,7 +80,10 @@ export async function startBenchEnv(
         // Each process has its own data directory (logs, scratch) and the same cold tier: a lake is opened by every
         // worker; a DuckDB file by its one owner only, so the others poll the main queue alone (as `ducktier worker`).
         const ownDir = path.join(dataDir, `worker-${++started}`);
-        const cold = config.cold.format === 'ducklake' ? { format, dataPath: config.cold.dataPath } : { format };
+        const cold =
+          config.cold.format === 'ducklake'
+            ? { ...configValues.cold, dataPath: config.cold.dataPath }
+            : configValues.cold;
         const next = await WorkerProcess.start({
           configValues: { ...configValues, dataDir: ownDir, cold },
           stack: workerStack,
@@ -111,4 +114,23 @@ export async function startBenchEnv(
     await close().catch(() => {});
     throw error;
   }
+}
+
+/** The S3-compatible server on loopback with a bucket for the lake; the lake's cold settings. */
+async function startLakeOnS3(
+  dataDir: string,
+  log: ProgressLog,
+  closers: Array<() => Promise<void>>,
+): Promise<Record<string, unknown>> {
+  log('Starting the S3-compatible server on loopback...');
+  const s3 = await startS3Server({ dataDir: path.join(dataDir, 's3'), log });
+  closers.unshift(s3.stop);
+  const bucket = 'ducktier-bench';
+  await s3.createBucket(bucket);
+  const { url, region, accessKeyId, secretAccessKey } = s3.endpoint;
+  return {
+    format: 'ducklake',
+    dataPath: `s3://${bucket}/lake/`,
+    s3: { endpoint: url, region, accessKeyId, secretAccessKey },
+  };
 }

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { COLD_FORMATS, type ColdFormat } from '../config/cold-config.ts';
 import { UsageError } from '../errors/usage-error.ts';
 
 /** How much data each measurement uses. The full sizes are the issue's; --quick is for developing the benchmark. */
@@ -28,6 +27,12 @@ export interface BenchSizes {
   reportsInFlight: number;
 }
 
+/** A cold format, and for a lake where its Parquet files live: a directory, or the loopback S3-compatible server. */
+export const BENCH_FORMATS = ['duckdb', 'ducklake', 'ducklake-s3'] as const;
+export type BenchFormat = (typeof BENCH_FORMATS)[number];
+/** `both` is the two formats on local disk; `all` adds the lake on the S3 server. */
+const FORMAT_CHOICES = [...BENCH_FORMATS, 'both', 'all'] as const;
+
 /** Only settings that change how ducktier works: servers, tables and the data directory are the benchmark's own. */
 const SETTING_SECTIONS = ['duckdb', 'moves'] as const;
 export type BenchSettings = Partial<Record<(typeof SETTING_SECTIONS)[number], Record<string, unknown>>>;
@@ -35,7 +40,7 @@ export type BenchSettings = Partial<Record<(typeof SETTING_SECTIONS)[number], Re
 export interface BenchOptions {
   mode: 'full' | 'quick';
   /** The cold formats measured, one after the other, each on a stack of its own. */
-  formats: ColdFormat[];
+  formats: BenchFormat[];
   sizes: BenchSizes;
   /** The JSON results file. */
   out: string;
@@ -73,9 +78,8 @@ const QUICK: BenchSizes = {
   reportsInFlight: 6,
 };
 
-const FORMAT_CHOICES = [...COLD_FORMATS, 'both'] as const;
 const USAGE =
-  'usage: npm run bench -- [--quick] [--format duckdb|ducklake|both] [--out FILE] [--keep] [--settings FILE.json]';
+  'usage: npm run bench -- [--quick] [--format duckdb|ducklake|ducklake-s3|both|all] [--out FILE] [--keep] [--settings FILE.json]';
 
 export function parseBenchOptions(args: string[]): BenchOptions {
   let values;
@@ -99,7 +103,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
   const mode = values.quick ? 'quick' : 'full';
   return {
     mode,
-    formats: format === 'both' ? [...COLD_FORMATS] : [format],
+    formats: format === 'both' ? ['duckdb', 'ducklake'] : format === 'all' ? [...BENCH_FORMATS] : [format],
     sizes: mode === 'quick' ? QUICK : FULL,
     out: path.resolve(values.out ?? path.join('bench', 'results', `${mode}.json`)),
     keep: values.keep ?? false,

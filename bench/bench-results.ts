@@ -1,6 +1,5 @@
-import type { ColdFormat } from '../config/cold-config.ts';
 import type { BenchData } from './bench-data.ts';
-import type { BenchSizes } from './bench-options.ts';
+import type { BenchFormat, BenchSizes } from './bench-options.ts';
 import type { LoadSummary } from './load-monitor.ts';
 import type { Machine } from './machine.ts';
 import type { CopyLimit } from './measures/copy-limit.ts';
@@ -33,7 +32,7 @@ export type ColdStorage = ({ format: 'duckdb' } & DuckStorage) | ({ format: 'duc
 
 /** Every figure of one cold format, measured side by side with its baselines on the same stack. */
 export interface FormatResults {
-  format: ColdFormat;
+  format: BenchFormat;
   /** The settings that shape the figures, as the deployment under test had them. */
   settings: { duckdb: { memoryLimit: string }; moves: { verifyParallelWorkers: number; concurrency: number } };
   startedAt: string;
@@ -182,7 +181,11 @@ function reportFigure(figure: string, pair: ReportPair, target?: number): Figure
   };
 }
 
-const FORMAT_NAMES: Record<ColdFormat, string> = { duckdb: 'DuckDB file', ducklake: 'DuckLake (directory)' };
+const FORMAT_NAMES: Record<BenchFormat, string> = {
+  duckdb: 'DuckDB file',
+  ducklake: 'DuckLake on a directory',
+  'ducklake-s3': 'DuckLake on S3 (loopback server)',
+};
 
 /** The results as markdown: the figures of every format side by side, then where each format's time and bytes go. */
 export function renderMarkdown(r: BenchResults): string {

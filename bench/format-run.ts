@@ -2,12 +2,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { closeOnInterrupt } from '../client/interrupts.ts';
-import type { ColdFormat } from '../config/cold-config.ts';
 import type { ProgressLog } from '../stack/progress.ts';
 import { coldColumnsFor } from '../storage/cold/cold-columns.ts';
 import { seedBatch, seedBenchData } from './bench-data.ts';
 import { type BenchEnv, startBenchEnv } from './bench-env.ts';
-import type { BenchOptions } from './bench-options.ts';
+import type { BenchFormat, BenchOptions } from './bench-options.ts';
 import type { FormatResults, ReportPair } from './bench-results.ts';
 import { monitorLoad } from './load-monitor.ts';
 import { describeMachine, type Machine } from './machine.ts';
@@ -33,7 +32,7 @@ const SCALED_WORKERS = 3;
 
 /** Every figure for one cold format, on a stack of its own (its own PostgreSQL, Temporal, workers and data). */
 export async function measureFormat(
-  format: ColdFormat,
+  format: BenchFormat,
   options: BenchOptions,
   log: ProgressLog,
 ): Promise<{ machine: Machine; results: FormatResults }> {
