@@ -79,7 +79,7 @@ const QUICK: BenchSizes = {
 };
 
 const USAGE =
-  'usage: npm run bench -- [--quick] [--format duckdb|ducklake|ducklake-s3|both|all] [--out FILE] [--keep] [--settings FILE.json]';
+  'usage: npm run bench -- [--quick] [--rows N] [--format duckdb|ducklake|ducklake-s3|both|all] [--out FILE] [--keep] [--settings FILE.json]';
 
 export function parseBenchOptions(args: string[]): BenchOptions {
   let values;
@@ -88,6 +88,7 @@ export function parseBenchOptions(args: string[]): BenchOptions {
       args,
       options: {
         quick: { type: 'boolean' },
+        rows: { type: 'string' },
         format: { type: 'string', default: 'both' },
         out: { type: 'string' },
         keep: { type: 'boolean' },
@@ -100,14 +101,31 @@ export function parseBenchOptions(args: string[]): BenchOptions {
   }
   const format = FORMAT_CHOICES.find((choice) => choice === values.format);
   if (!format) throw new UsageError(`bench: --format '${values.format}' is not one of ${FORMAT_CHOICES.join(', ')}`);
+  const rows = values.rows === undefined ? undefined : Number(values.rows);
+  if (rows !== undefined && !(Number.isInteger(rows) && rows >= 10_000))
+    throw new UsageError(`bench: --rows '${values.rows}' is not a whole number of at least 10000`);
   const mode = values.quick ? 'quick' : 'full';
+  const sizes = mode === 'quick' ? QUICK : FULL;
   return {
     mode,
     formats: format === 'both' ? ['duckdb', 'ducklake'] : format === 'all' ? [...BENCH_FORMATS] : [format],
-    sizes: mode === 'quick' ? QUICK : FULL,
-    out: path.resolve(values.out ?? path.join('bench', 'results', `${mode}.json`)),
+    sizes: rows === undefined ? sizes : scaledTo(sizes, rows),
+    out: path.resolve(
+      values.out ?? path.join('bench', 'results', `${mode}${rows === undefined ? '' : `-${rows}`}.json`),
+    ),
     keep: values.keep ?? false,
     settings: values.settings ? readSettings(values.settings) : {},
+  };
+}
+
+/** The sizes with `rows` per moving partition, the hot rows and the batches' partitions in the same proportions. */
+function scaledTo(sizes: BenchSizes, rows: number): BenchSizes {
+  const scale = rows / sizes.partitionRows;
+  return {
+    ...sizes,
+    partitionRows: rows,
+    hotRows: Math.round(sizes.hotRows * scale),
+    batchPartitionRows: Math.round(sizes.batchPartitionRows * scale),
   };
 }
 

@@ -23,25 +23,33 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const load = monitorLoad();
   installInterruptHandling(log);
-  const formats = [];
+  const formats: BenchResults['formats'] = [];
   let machine: Machine | undefined;
+  let results: BenchResults | undefined;
   for (const format of options.formats) {
     const measured = await measureFormat(format, options, log);
     machine ??= measured.machine;
     formats.push({ ...measured.results, figures: figuresOf(measured.results) });
+    // Written after every format, so a run cut short keeps what it measured.
+    results = {
+      mode: options.mode,
+      startedAt,
+      durationSeconds: (performance.now() - started) / 1000,
+      machine,
+      load: load.summary(),
+      formats,
+    };
+    writeResults(options.out, results);
   }
-  const results: BenchResults = {
-    mode: options.mode,
-    startedAt,
-    durationSeconds: (performance.now() - started) / 1000,
-    machine: machine!,
-    load: load.stop(),
-    formats,
-  };
-  mkdirSync(path.dirname(options.out), { recursive: true });
-  writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(`${renderMarkdown(results)}\n`);
-  log(`Results written to ${options.out}`);
+  load.stop();
+  if (results) process.stdout.write(`${renderMarkdown(results)}\n`);
+  log(`Results written to ${options.out} and its .md beside it`);
+}
+
+function writeResults(file: string, results: BenchResults): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(file.replace(/\.json$/, '') + '.md', `${renderMarkdown(results)}\n`);
 }
 
 main().catch((error: unknown) => {
