@@ -54,7 +54,7 @@ function writeResults(file: string, results: BenchResults): void {
 
 main().catch((error: unknown) => {
   process.stderr.write(
-    `bench: ${error instanceof UsageError ? error.message : `${rootCauseMessage(error)}\n${error instanceof Error ? error.stack : ''}`}\n`,
+    `${error instanceof UsageError ? error.message : `bench: ${rootCauseMessage(error)}\n${error instanceof Error ? error.stack : ''}`}\n`,
   );
   process.exitCode = error instanceof UsageError ? 2 : 1;
 });
