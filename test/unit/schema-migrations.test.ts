@@ -26,10 +26,7 @@ describe('numbered schema migrations', () => {
     expect(POSTGRES_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual([
       '1 partition-moves-and-change-capture',
       '2 sql-requests-and-move-history',
-      '3 placeholder-for-another-branch',
-      '4 placeholder-for-another-branch',
-      '5 placeholder-for-another-branch',
-      '6 cold-store-record-and-convert',
+      '3 cold-store-record-and-convert',
     ]);
     expect(COLD_FILE_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual(['1 cold-manifest']);
     expect(LAKE_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual(['1 lake-manifest']);
