@@ -43,6 +43,21 @@ const BEFORE = {
   ],
 };
 
+/** The cold table's columns for BASE_COLUMNS, with some types changed and columns added at the end. */
+function coldAfter(types: Record<string, string> = {}, added: Array<[string, string]> = []): Array<[string, string]> {
+  const base: Array<[string, string]> = [
+    ['id', 'INTEGER'],
+    ['at', 'TIMESTAMPTZ'],
+    ['n', 'INTEGER'],
+    ['s', 'SMALLINT'],
+    ['v', 'VARCHAR'],
+    ['d', 'DECIMAL(10,2)'],
+    ['ts', 'TIMESTAMP'],
+    ['note', 'VARCHAR'],
+  ];
+  return [...base.map(([name, type]): [string, string] => [name, types[name] ?? type]), ...added];
+}
+
 const CASES: SchemaChangeCase[] = [
   {
     table: 'sc_add',
@@ -56,19 +71,11 @@ const CASES: SchemaChangeCase[] = [
     ],
     after: { names: 'n, extra, label', rows: [`7, 9000000000, 'y'`, `8, NULL, NULL`] },
     compared: ['n', 'extra', 'label', 'note', 'amount'],
-    coldColumns: [
-      ['id', 'INTEGER'],
-      ['at', 'TIMESTAMPTZ'],
-      ['n', 'INTEGER'],
-      ['s', 'SMALLINT'],
-      ['v', 'VARCHAR'],
-      ['d', 'DECIMAL(10,2)'],
-      ['ts', 'TIMESTAMP'],
-      ['note', 'VARCHAR'],
+    coldColumns: coldAfter({}, [
       ['extra', 'BIGINT'],
       ['label', 'VARCHAR'],
       ['amount', 'DECIMAL(12,2)'],
-    ],
+    ]),
   },
   {
     table: 'sc_drop',
@@ -77,14 +84,7 @@ const CASES: SchemaChangeCase[] = [
     change: ['ALTER TABLE %t DROP COLUMN note', 'ALTER TABLE %t DROP COLUMN s'],
     after: { names: 'n, v', rows: [`7, 'new'`] },
     compared: ['n', 'v', 'd'],
-    coldColumns: [
-      ['id', 'INTEGER'],
-      ['at', 'TIMESTAMPTZ'],
-      ['n', 'INTEGER'],
-      ['v', 'VARCHAR'],
-      ['d', 'DECIMAL(10,2)'],
-      ['ts', 'TIMESTAMP'],
-    ],
+    coldColumns: coldAfter().filter(([name]) => name !== 's' && name !== 'note'),
   },
   {
     // A rename, a swap of two names, and a new column under a renamed column's old name: only the attnum tells them apart.
@@ -119,16 +119,7 @@ const CASES: SchemaChangeCase[] = [
     change: ['ALTER TABLE %t ALTER COLUMN n TYPE bigint', 'ALTER TABLE %t ALTER COLUMN s TYPE integer'],
     after: { names: 'n, s', rows: [`9000000000, 2000000000`] },
     compared: ['n', 's'],
-    coldColumns: [
-      ['id', 'INTEGER'],
-      ['at', 'TIMESTAMPTZ'],
-      ['n', 'BIGINT'],
-      ['s', 'INTEGER'],
-      ['v', 'VARCHAR'],
-      ['d', 'DECIMAL(10,2)'],
-      ['ts', 'TIMESTAMP'],
-      ['note', 'VARCHAR'],
-    ],
+    coldColumns: coldAfter({ n: 'BIGINT', s: 'INTEGER' }),
   },
   {
     table: 'sc_text',
@@ -137,16 +128,7 @@ const CASES: SchemaChangeCase[] = [
     change: ['ALTER TABLE %t ALTER COLUMN v TYPE varchar(40)'],
     after: { names: 'v, note', rows: [`'abcdefghijklmnopqrstuvwxyz', 'later'`] },
     compared: ['v', 'note'],
-    coldColumns: [
-      ['id', 'INTEGER'],
-      ['at', 'TIMESTAMPTZ'],
-      ['n', 'INTEGER'],
-      ['s', 'SMALLINT'],
-      ['v', 'VARCHAR'],
-      ['d', 'DECIMAL(10,2)'],
-      ['ts', 'TIMESTAMP'],
-      ['note', 'VARCHAR'],
-    ],
+    coldColumns: coldAfter(),
   },
   {
     table: 'sc_unbounded_text',
@@ -155,16 +137,7 @@ const CASES: SchemaChangeCase[] = [
     change: ['ALTER TABLE %t ALTER COLUMN v TYPE text'],
     after: { names: 'v', rows: [`'${'long '.repeat(30)}'`] },
     compared: ['v'],
-    coldColumns: [
-      ['id', 'INTEGER'],
-      ['at', 'TIMESTAMPTZ'],
-      ['n', 'INTEGER'],
-      ['s', 'SMALLINT'],
-      ['v', 'VARCHAR'],
-      ['d', 'DECIMAL(10,2)'],
-      ['ts', 'TIMESTAMP'],
-      ['note', 'VARCHAR'],
-    ],
+    coldColumns: coldAfter(),
   },
   {
     table: 'sc_numeric',
@@ -173,16 +146,7 @@ const CASES: SchemaChangeCase[] = [
     change: ['ALTER TABLE %t ALTER COLUMN d TYPE numeric(16,4)'],
     after: { names: 'd', rows: [`123456789012.3456`, `0.0001`] },
     compared: ['d', 'n'],
-    coldColumns: [
-      ['id', 'INTEGER'],
-      ['at', 'TIMESTAMPTZ'],
-      ['n', 'INTEGER'],
-      ['s', 'SMALLINT'],
-      ['v', 'VARCHAR'],
-      ['d', 'DECIMAL(16,4)'],
-      ['ts', 'TIMESTAMP'],
-      ['note', 'VARCHAR'],
-    ],
+    coldColumns: coldAfter({ d: 'DECIMAL(16,4)' }),
   },
   {
     // The zone rule: old cold values are taken as UTC, which is what PostgreSQL's ALTER does in a UTC session.
@@ -192,16 +156,7 @@ const CASES: SchemaChangeCase[] = [
     change: [`ALTER TABLE %t ALTER COLUMN ts TYPE timestamptz USING ts AT TIME ZONE 'UTC'`],
     after: { names: 'ts', rows: [`'2026-05-06 07:08:09.5+02'`] },
     compared: ['ts'],
-    coldColumns: [
-      ['id', 'INTEGER'],
-      ['at', 'TIMESTAMPTZ'],
-      ['n', 'INTEGER'],
-      ['s', 'SMALLINT'],
-      ['v', 'VARCHAR'],
-      ['d', 'DECIMAL(10,2)'],
-      ['ts', 'TIMESTAMPTZ'],
-      ['note', 'VARCHAR'],
-    ],
+    coldColumns: coldAfter({ ts: 'TIMESTAMPTZ' }),
   },
 ];
 
