@@ -200,15 +200,13 @@ export abstract class DuckColdStore implements ColdStore {
       ...plan.drops.map((name) => `ALTER TABLE ${table} DROP COLUMN ${quoteIdent(name)}`),
       ...renames.map((r) => `ALTER TABLE ${table} RENAME COLUMN ${quoteIdent(r.from)} TO ${quoteIdent(r.to)}`),
       ...plan.retypes.map((r) => `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(r.name)} SET DATA TYPE ${r.to}`),
-      ...plan.adds.flatMap((c) => {
-        const add = `ALTER TABLE ${table} ADD COLUMN ${quoteIdent(c.name)} ${c.duckType}`;
-        // Rows moved before the column was added take what PostgreSQL gave its rows then (the default, evaluated once).
-        if (c.missingValue === undefined) return [add];
-        return [
-          `${add} DEFAULT ${quoteLiteral(c.missingValue)}`,
-          `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(c.name)} DROP DEFAULT`,
-        ];
-      }),
+      // Rows moved before the column was added take what PostgreSQL gave its rows then (the default, evaluated once).
+      // The default stays on the cold column, unused (every write names every column): dropping it in the same
+      // transaction corrupts a DuckLake's catalog for good (DuckDB 1.4.4: "Column with name ... already exists!").
+      ...plan.adds.map(
+        (c) =>
+          `ALTER TABLE ${table} ADD COLUMN ${quoteIdent(c.name)} ${c.duckType}${c.missingValue === undefined ? '' : ` DEFAULT ${quoteLiteral(c.missingValue)}`}`,
+      ),
       ...this.commentStatements(coldTable, plan.comments),
     ];
   }
