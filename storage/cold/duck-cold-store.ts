@@ -123,19 +123,22 @@ export abstract class DuckColdStore implements ColdStore {
 
   /**
    * Creates the cold table from the mapped columns, or makes it follow PostgreSQL's schema changes since (see
-   * cold-schema-changes.ts), in one transaction. Another connection or worker may be making the same change: the loser
-   * of that race looks again and finds it done. A change the cold table cannot follow is refused and changes nothing.
+   * cold-schema-changes.ts), in one transaction (a lake's rebuild prepares its new table in one before). Another
+   * connection or worker may be making the same change: the loser of that race looks again and finds it done. A change
+   * the cold table cannot follow is refused and changes nothing.
    */
   async ensureColdTable(of: ColdTableRef, columns: ColumnMapping[]): Promise<void> {
     await this.withConnection(async (connection) => {
       for (let attempt = 1; ; attempt++) {
         const existing = await this.coldColumns(connection, of.coldTable);
-        const statements = existing ? this.evolution(of, existing, columns) : this.creation(of.coldTable, columns);
-        if (statements.length === 0) return;
+        const transactions = existing ? this.evolution(of, existing, columns) : [this.creation(of.coldTable, columns)];
+        if (transactions.length === 0) return;
         try {
-          await inDuckTransaction(connection, async () => {
-            for (const statement of statements) await connection.run(statement);
-          });
+          for (const statements of transactions) {
+            await inDuckTransaction(connection, async () => {
+              for (const statement of statements) await connection.run(statement);
+            });
+          }
           return;
         } catch (error) {
           if (attempt >= SCHEMA_CHANGE_ATTEMPTS || !COMMIT_CONFLICT.test((error as Error).message)) throw error;
@@ -171,17 +174,18 @@ export abstract class DuckColdStore implements ColdStore {
     ];
   }
 
-  private evolution(of: ColdTableRef, existing: ColdColumn[], columns: ColumnMapping[]): string[] {
+  /** The transactions, each a list of statements, that make the cold table follow PostgreSQL's columns. */
+  private evolution(of: ColdTableRef, existing: ColdColumn[], columns: ColumnMapping[]): string[][] {
     const plan = planColdSchema(of, existing, columns);
     if (isUnchanged(plan)) return [];
     return this.altersInPlace(plan)
-      ? this.alterStatements(of.coldTable, plan)
-      : this.rebuildStatements(of.coldTable, plan);
+      ? [this.alterStatements(of.coldTable, plan)]
+      : this.rebuildTransactions(of.coldTable, plan);
   }
 
   /**
-   * Whether this format applies the plan with ALTER statements (otherwise the table is rebuilt, in the same single
-   * transaction). A DuckDB file alters every widening in place, and passes colliding renames through spare names.
+   * Whether this format applies the plan with ALTER statements (otherwise the table is rebuilt, see
+   * rebuildTransactions). A DuckDB file alters every widening in place, and passes colliding renames through spare names.
    */
   protected altersInPlace(_plan: ColdSchemaPlan): boolean {
     return true;
@@ -214,8 +218,11 @@ export abstract class DuckColdStore implements ColdStore {
   /**
    * Rebuilds the table with the plan's columns: a new table filled from the old one (values cast to their widened
    * types, renamed columns under their new names), which then takes the old one's place. It rewrites every cold row.
+   * The new, empty table is committed first: rows inserted into a lake table created in the same transaction get row
+   * IDs PostgreSQL's bigint cannot hold (DuckDB 1.4.4: "bigint out of range" at commit). Readers see the old table
+   * until the second transaction commits; a leftover empty table is replaced by the next attempt.
    */
-  private rebuildStatements(coldTable: string, plan: ColdSchemaPlan): string[] {
+  private rebuildTransactions(coldTable: string, plan: ColdSchemaPlan): string[][] {
     const rebuilt = `${coldTable}_ducktier_rebuild`;
     const target = [
       ...plan.columns.map(({ mapping, from }) => ({
@@ -227,18 +234,23 @@ export abstract class DuckColdStore implements ColdStore {
     ];
     const names = [...target.map((c) => quoteIdent(c.name)), SOURCE_PARTITION_COLUMN].join(', ');
     return [
-      ...this.createTableStatements(
-        rebuilt,
-        `${target.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')}, ${SOURCE_PARTITION_COLUMN} VARCHAR NOT NULL`,
-      ),
-      `INSERT INTO ${this.relation(rebuilt)} (${names})
-        SELECT ${target.map((c) => c.value).join(', ')}, ${SOURCE_PARTITION_COLUMN} FROM ${this.relation(coldTable)}`,
-      `DROP TABLE ${this.relation(coldTable)}`,
-      `ALTER TABLE ${this.relation(rebuilt)} RENAME TO ${quoteIdent(coldTable)}`,
-      ...this.commentStatements(
-        coldTable,
-        plan.columns.map(({ mapping }) => ({ name: mapping.name, comment: originComment(mapping) })),
-      ),
+      [
+        `DROP TABLE IF EXISTS ${this.relation(rebuilt)}`,
+        ...this.createTableStatements(
+          rebuilt,
+          `${target.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')}, ${SOURCE_PARTITION_COLUMN} VARCHAR NOT NULL`,
+        ),
+      ],
+      [
+        `INSERT INTO ${this.relation(rebuilt)} (${names})
+          SELECT ${target.map((c) => c.value).join(', ')}, ${SOURCE_PARTITION_COLUMN} FROM ${this.relation(coldTable)}`,
+        `DROP TABLE ${this.relation(coldTable)}`,
+        `ALTER TABLE ${this.relation(rebuilt)} RENAME TO ${quoteIdent(coldTable)}`,
+        ...this.commentStatements(
+          coldTable,
+          plan.columns.map(({ mapping }) => ({ name: mapping.name, comment: originComment(mapping) })),
+        ),
+      ],
     ];
   }
 
