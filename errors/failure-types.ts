@@ -25,6 +25,8 @@ export const FAILURE_TYPES = {
   ReportOutOfMemory: 'ReportOutOfMemory',
   /** Bad input: a flag, a config field, a name. */
   UsageError: 'UsageError',
+  /** A column's type changed in PostgreSQL in a way the cold table cannot follow (narrowing, not a widening). */
+  SchemaChangeNotCarried: 'SchemaChangeNotCarried',
   /** A table ducktier cannot tier (missing, not range-partitioned on its time column). */
   TableShapeError: 'TableShapeError',
 } as const;

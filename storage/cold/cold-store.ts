@@ -31,6 +31,9 @@ export interface PartitionSource {
   timeColumn: string;
 }
 
+/** A cold table and the PostgreSQL table whose rows it holds. */
+export type ColdTableRef = Pick<PartitionSource, 'schema' | 'table' | 'coldTable'>;
+
 /** Names one partition's cold copy: its table's schema and name, the partition, and the cold table holding it. */
 export type PartitionRef = Pick<PartitionSource, 'schema' | 'table' | 'partition'>;
 
@@ -91,8 +94,11 @@ export interface ColdStore {
    * session checked first).
    */
   withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T>;
-  /** Creates the cold table from the mapped columns, or adds columns PostgreSQL gained since. */
-  ensureColdTable(coldTable: string, columns: ColumnMapping[]): Promise<void>;
+  /**
+   * Creates the cold table from the mapped columns, or makes it follow PostgreSQL's schema changes since (columns added,
+   * dropped, renamed, widened); refuses (SchemaChangeNotCarried) a change it cannot follow, changing nothing.
+   */
+  ensureColdTable(of: ColdTableRef, columns: ColumnMapping[]): Promise<void>;
   /**
    * Replaces the cold copy of one partition: delete what an earlier attempt wrote, stream the partition in, record it
    * in the manifest. `signal` interrupts it (nothing is left behind); `onProgress` hears the rows read so far.

@@ -15,6 +15,7 @@ import {
   csvSelect,
   extensionSelect,
   PG_CATALOG_ALIAS,
+  tablesStaleInExtension,
 } from '../duckdb/pg-transport.ts';
 import { CopyProgress } from '../postgres/pg-copy-progress.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
@@ -22,9 +23,19 @@ import { instantFilter, type InstantSelection } from '../verification/instant-fi
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
 import type { ColdManifest, ManifestEntry } from './cold-manifest.ts';
 import {
+  type ColdColumn,
+  type ColdSchemaPlan,
+  isUnchanged,
+  originComment,
+  parseOriginComment,
+  planColdSchema,
+  renamesCollide,
+} from './cold-schema-changes.ts';
+import {
   COLD_MANIFEST_TABLE,
   type ColdSnapshot,
   type ColdStore,
+  type ColdTableRef,
   type ColdWrite,
   type CopyStage,
   type PartitionRef,
@@ -37,6 +48,11 @@ import {
 const SCHEMA_CHANGE_ATTEMPTS = 5;
 /** A DuckDB or DuckLake commit that lost to a concurrent transaction; repeating the work is the answer. */
 const COMMIT_CONFLICT = /Transaction conflict|write-write conflict|Failed to commit DuckLake transaction/;
+
+/** A cold table's column definitions, with the source-partition column every cold row carries. */
+function columnDefinitions(columns: ColumnMapping[]): string {
+  return `${columns.map((c) => `${quoteIdent(c.name)} ${c.duckType}`).join(', ')}, ${SOURCE_PARTITION_COLUMN} VARCHAR NOT NULL`;
+}
 
 /**
  * Where a format keeps its tables inside DuckDB (how to name them in SQL, and how to find them in duckdb_tables()), and
@@ -108,29 +124,23 @@ export abstract class DuckColdStore implements ColdStore {
   }
 
   /**
-   * Creates the cold table from the mapped columns, or adds columns PostgreSQL gained since, in one transaction. Another
-   * connection or worker may be making the same change: the loser of that race looks again and finds it done.
+   * Creates the cold table from the mapped columns, or makes it follow PostgreSQL's schema changes since (see
+   * cold-schema-changes.ts), in one transaction (a lake's rebuild prepares its new table in one before). Another
+   * connection or worker may be making the same change: the loser of that race looks again and finds it done. A change
+   * the cold table cannot follow is refused and changes nothing.
    */
-  async ensureColdTable(coldTable: string, columns: ColumnMapping[]): Promise<void> {
+  async ensureColdTable(of: ColdTableRef, columns: ColumnMapping[]): Promise<void> {
     await this.withConnection(async (connection) => {
       for (let attempt = 1; ; attempt++) {
-        const existing = await this.columnNames(connection, coldTable);
-        const missing = columns.filter((c) => !existing.has(c.name));
-        if (existing.size > 0 && missing.length === 0) return;
-        const statements =
-          existing.size === 0
-            ? this.createTableStatements(
-                coldTable,
-                `${columns.map((c) => `${quoteIdent(c.name)} ${c.duckType}`).join(', ')}, ${SOURCE_PARTITION_COLUMN} VARCHAR NOT NULL`,
-              )
-            : missing.map(
-                (column) =>
-                  `ALTER TABLE ${this.relation(coldTable)} ADD COLUMN IF NOT EXISTS ${quoteIdent(column.name)} ${column.duckType}`,
-              );
+        const existing = await this.coldColumns(connection, of.coldTable);
+        const transactions = existing ? this.evolution(of, existing, columns) : [this.creation(of.coldTable, columns)];
+        if (transactions.length === 0) return;
         try {
-          await inDuckTransaction(connection, async () => {
-            for (const statement of statements) await connection.run(statement);
-          });
+          for (const statements of transactions) {
+            await inDuckTransaction(connection, async () => {
+              for (const statement of statements) await connection.run(statement);
+            });
+          }
           return;
         } catch (error) {
           if (attempt >= SCHEMA_CHANGE_ATTEMPTS || !COMMIT_CONFLICT.test((error as Error).message)) throw error;
@@ -139,12 +149,118 @@ export abstract class DuckColdStore implements ColdStore {
     });
   }
 
-  private async columnNames(connection: DuckDBConnection, table: string): Promise<Set<string>> {
+  /** The cold table's columns (but the source partition's) with what each recorded; undefined when it does not exist. */
+  private async coldColumns(connection: DuckDBConnection, table: string): Promise<ColdColumn[] | undefined> {
     const reader = await connection.runAndReadAll(
-      `SELECT column_name FROM duckdb_columns() WHERE ${this.tablesIn} AND table_name = $1`,
+      `SELECT column_name, data_type, comment FROM duckdb_columns() WHERE ${this.tablesIn} AND table_name = $1
+        ORDER BY column_index`,
       [table],
     );
-    return new Set(reader.getRowObjectsJson().map((row) => String(row.column_name)));
+    const rows = reader.getRowObjectsJson();
+    if (rows.length === 0) return undefined;
+    return rows
+      .filter((row) => row.column_name !== SOURCE_PARTITION_COLUMN)
+      .map((row) => {
+        const recorded = parseOriginComment(row.comment === null ? null : String(row.comment));
+        return { name: String(row.column_name), duckType: String(row.data_type), ...(recorded ? { recorded } : {}) };
+      });
+  }
+
+  private creation(coldTable: string, columns: ColumnMapping[]): string[] {
+    return [
+      ...this.createTableStatements(coldTable, columnDefinitions(columns)),
+      ...this.commentStatements(
+        coldTable,
+        columns.map((column) => ({ name: column.name, comment: originComment(column) })),
+      ),
+    ];
+  }
+
+  /** The transactions, each a list of statements, that make the cold table follow PostgreSQL's columns. */
+  private evolution(of: ColdTableRef, existing: ColdColumn[], columns: ColumnMapping[]): string[][] {
+    const plan = planColdSchema(of, existing, columns);
+    if (isUnchanged(plan)) return [];
+    return this.altersInPlace(plan)
+      ? [this.alterStatements(of.coldTable, plan)]
+      : this.rebuildTransactions(of.coldTable, plan);
+  }
+
+  /**
+   * Whether this format applies the plan with ALTER statements (otherwise the table is rebuilt, see
+   * rebuildTransactions). A DuckDB file alters every widening in place, and passes colliding renames through spare names.
+   */
+  protected altersInPlace(_plan: ColdSchemaPlan): boolean {
+    return true;
+  }
+
+  private alterStatements(coldTable: string, plan: ColdSchemaPlan): string[] {
+    const table = this.relation(coldTable);
+    const spare = (index: number) => `_ducktier_renaming_${index}`;
+    const renames = renamesCollide(plan)
+      ? [
+          ...plan.renames.map((rename, index) => ({ from: rename.from, to: spare(index) })),
+          ...plan.renames.map((rename, index) => ({ from: spare(index), to: rename.to })),
+        ]
+      : plan.renames;
+    return [
+      ...plan.drops.map((name) => `ALTER TABLE ${table} DROP COLUMN ${quoteIdent(name)}`),
+      ...renames.map((r) => `ALTER TABLE ${table} RENAME COLUMN ${quoteIdent(r.from)} TO ${quoteIdent(r.to)}`),
+      ...plan.retypes.map((r) => `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(r.name)} SET DATA TYPE ${r.to}`),
+      // Rows moved before the column was added take what PostgreSQL gave its rows then (the default, evaluated once).
+      // The default stays on the cold column, unused (every write names every column): dropping it in the same
+      // transaction corrupts a DuckLake's catalog for good (DuckDB 1.4.4: "Column with name ... already exists!").
+      ...plan.adds.map(
+        (c) =>
+          `ALTER TABLE ${table} ADD COLUMN ${quoteIdent(c.name)} ${c.duckType}${c.missingValue === undefined ? '' : ` DEFAULT ${quoteLiteral(c.missingValue)}`}`,
+      ),
+      ...this.commentStatements(coldTable, plan.comments),
+    ];
+  }
+
+  /**
+   * Rebuilds the table with the plan's columns: a new table filled from the old one (values cast to their widened
+   * types, renamed columns under their new names), which then takes the old one's place. It rewrites every cold row.
+   * The new, empty table is committed first: rows inserted into a lake table created in the same transaction get row
+   * IDs PostgreSQL's bigint cannot hold (DuckDB 1.4.4: "bigint out of range" at commit). Readers see the old table
+   * until the second transaction commits; a leftover empty table is replaced by the next attempt.
+   */
+  private rebuildTransactions(coldTable: string, plan: ColdSchemaPlan): string[][] {
+    const rebuilt = `${coldTable}_ducktier_rebuild`;
+    const target = [
+      ...plan.columns.map(({ mapping, from }) => ({
+        name: mapping.name,
+        type: mapping.duckType,
+        value: `CAST(${from ? quoteIdent(from.name) : mapping.missingValue !== undefined ? quoteLiteral(mapping.missingValue) : 'NULL'} AS ${mapping.duckType})`,
+      })),
+      ...plan.kept.map((column) => ({ name: column.name, type: column.duckType, value: quoteIdent(column.name) })),
+    ];
+    const names = [...target.map((c) => quoteIdent(c.name)), SOURCE_PARTITION_COLUMN].join(', ');
+    return [
+      [
+        `DROP TABLE IF EXISTS ${this.relation(rebuilt)}`,
+        ...this.createTableStatements(
+          rebuilt,
+          `${target.map((c) => `${quoteIdent(c.name)} ${c.type}`).join(', ')}, ${SOURCE_PARTITION_COLUMN} VARCHAR NOT NULL`,
+        ),
+      ],
+      [
+        `INSERT INTO ${this.relation(rebuilt)} (${names})
+          SELECT ${target.map((c) => c.value).join(', ')}, ${SOURCE_PARTITION_COLUMN} FROM ${this.relation(coldTable)}`,
+        `DROP TABLE ${this.relation(coldTable)}`,
+        `ALTER TABLE ${this.relation(rebuilt)} RENAME TO ${quoteIdent(coldTable)}`,
+        ...this.commentStatements(
+          coldTable,
+          plan.columns.map(({ mapping }) => ({ name: mapping.name, comment: originComment(mapping) })),
+        ),
+      ],
+    ];
+  }
+
+  private commentStatements(coldTable: string, comments: ColdSchemaPlan['comments']): string[] {
+    return comments.map(
+      ({ name, comment }) =>
+        `COMMENT ON COLUMN ${this.relation(coldTable)}.${quoteIdent(name)} IS ${quoteLiteral(comment)}`,
+    );
   }
 
   /**
@@ -177,7 +293,7 @@ export abstract class DuckColdStore implements ColdStore {
     signal?: AbortSignal,
     onStage?: (stage: CopyStage) => void,
   ): Promise<ColdWrite> {
-    await this.ensureColdTable(source.coldTable, source.columns);
+    await this.ensureColdTable(source, source.columns);
     const timeColumn = timeColumnOf(source.columns, source);
     const pgWhere = selection ? instantFilter('postgres', timeColumn, selection) : '';
     const duckWhere = selection ? ` AND ${instantFilter('duckdb', timeColumn, selection)}` : '';
@@ -201,7 +317,11 @@ export abstract class DuckColdStore implements ColdStore {
       const partitionLiteral = `, $partition AS ${SOURCE_PARTITION_COLUMN}`;
       const select = spool
         ? csvSelect(spool, source.columns, partitionLiteral)
-        : extensionSelect(source.schema, source.partition, source.columns, partitionLiteral, pgWhere);
+        : extensionSelect(source.schema, source.partition, source.columns, {
+            extraColumns: partitionLiteral,
+            where: pgWhere,
+            staleInCatalog: pgWhere === '' && (await this.staleInCatalog(source)),
+          });
       const names = [...source.columns.map((c) => quoteIdent(c.name)), SOURCE_PARTITION_COLUMN].join(', ');
       const coldTable = this.relation(source.coldTable);
       return await this.withConnection((connection) =>
@@ -242,6 +362,14 @@ export abstract class DuckColdStore implements ColdStore {
       stopWatching();
       if (spool) rmSync(spool, { force: true });
     }
+  }
+
+  /** Whether DuckDB's postgres extension knows the partition with columns older than PostgreSQL's (see pg-transport). */
+  private async staleInCatalog(source: PartitionSource): Promise<boolean> {
+    const stale = await this.withConnection((connection) =>
+      tablesStaleInExtension(connection, source.schema, [source.partition], source.columns),
+    );
+    return stale.size > 0;
   }
 
   /** The content fingerprint of one partition's cold rows (see row-fingerprint.ts), optionally of some instants only. */
@@ -285,7 +413,7 @@ export abstract class DuckColdStore implements ColdStore {
    * Returns the rows copied.
    */
   async copyPartitionFrom(from: string, entry: ManifestEntry, columns: ColumnMapping[]): Promise<number> {
-    await this.ensureColdTable(entry.coldTable, columns);
+    await this.ensureColdTable(entry, columns);
     const names = [...columns.map((c) => quoteIdent(c.name)), SOURCE_PARTITION_COLUMN].join(', ');
     const coldTable = this.relation(entry.coldTable);
     return this.withConnection((connection) =>

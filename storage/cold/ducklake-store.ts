@@ -4,12 +4,14 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
 import type { ColdConfig, ColdStoreIdentity } from '../../config/cold-config.ts';
 import { duckSchemaPlace, LAKE_VERSION_TABLE } from '../duckdb/duck-schema.ts';
+import { normalizeDuckType } from '../duckdb/duck-type-mapping.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
 import { connectPgClient, processSessionName } from '../postgres/pg-pool.ts';
 import { type PgTarget, withApplicationName } from '../postgres/pg-target.ts';
 import { migrateSchema, readSchemaMigrations } from '../schema-migrations.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { APPENDING_MANIFEST } from './cold-manifest.ts';
+import { type ColdSchemaPlan, renamesCollide } from './cold-schema-changes.ts';
 import {
   COLD_MANIFEST_TABLE,
   type ColdSnapshot,
@@ -30,6 +32,15 @@ export const LAKE_ALIAS = 'lake';
 
 /** The application_name of the lake's catalog sessions (DuckLake's own, through the postgres extension). */
 export const LAKE_CATALOG_SESSION_NAME = processSessionName('lake catalog');
+
+/** Type changes DuckLake makes without rewriting data files (see altersInPlace). */
+const IN_PLACE_PROMOTIONS = new Set([
+  'SMALLINT>INTEGER',
+  'SMALLINT>BIGINT',
+  'INTEGER>BIGINT',
+  'FLOAT>DOUBLE',
+  'TIMESTAMP>TIMESTAMPTZ',
+]);
 
 /** Serialises the first attach (which creates the catalog's tables) and ducktier's own tables across processes. */
 const LAKE_SETUP_LOCK = `hashtext('ducktier lake'), hashtext($1)`;
@@ -113,6 +124,18 @@ export class DuckLakeStore extends DuckColdStore {
       ...super.createTableStatements(table, columnList),
       `ALTER TABLE ${this.relation(table)} SET PARTITIONED BY (${SOURCE_PARTITION_COLUMN})`,
     ];
+  }
+
+  /**
+   * DuckLake changes a column's type in place only for promotions its Parquet readers make (measured on DuckDB 1.4.4:
+   * wider integers, FLOAT to DOUBLE, TIMESTAMP to TIMESTAMPTZ; not DECIMAL), and renaming one column twice in a
+   * transaction corrupts its values there: anything else rebuilds the table.
+   */
+  protected override altersInPlace(plan: ColdSchemaPlan): boolean {
+    return (
+      !renamesCollide(plan) &&
+      plan.retypes.every((r) => IN_PLACE_PROMOTIONS.has(`${normalizeDuckType(r.from)}>${normalizeDuckType(r.to)}`))
+    );
   }
 
   /**

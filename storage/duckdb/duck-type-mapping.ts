@@ -1,4 +1,4 @@
-import type { PgColumn } from '../postgres/pg-catalog.ts';
+import type { ColumnOrigin, PgColumn } from '../postgres/pg-catalog.ts';
 
 /**
  * How one PostgreSQL column lands in the cold tier. The DuckDB type is chosen from PostgreSQL's catalog so that no value
@@ -7,6 +7,8 @@ import type { PgColumn } from '../postgres/pg-catalog.ts';
  */
 export interface ColumnMapping {
   name: string;
+  /** The PostgreSQL column it comes from, whatever it is called now (see ColumnOrigin). */
+  origin: ColumnOrigin;
   pgType: string;
   /** pg_type.typname of the value, or of the element for an array that becomes a DuckDB list. */
   baseType: string;
@@ -19,6 +21,11 @@ export interface ColumnMapping {
   copyExport: string;
   /** SQL, run by DuckDB, turning the CSV text field (a VARCHAR) into the DuckDB type; `%s` is the field. */
   copyImport: string;
+  /**
+   * What rows that existed when the column was added with a default hold, as text DuckDB casts to `duckType` (see
+   * PgColumn.missingValue); absent when there is none, or for lists and BLOBs, whose text forms differ.
+   */
+  missingValue?: string;
 }
 
 const SCALAR_TYPES: Record<string, string> = {
@@ -51,9 +58,13 @@ const MAX_DECIMAL_PRECISION = 38;
 export function mapColumn(column: PgColumn): ColumnMapping {
   const base = {
     name: column.name,
+    origin: column.origin,
     pgType: column.declaredType,
     baseType: column.element?.typeName ?? column.typeName,
     isList: false,
+    ...(column.missingValue !== undefined && !column.element && column.typeName !== 'bytea'
+      ? { missingValue: column.missingValue }
+      : {}),
   };
   if (column.element) {
     const element = scalarType({ typeName: column.element.typeName, category: column.element.category });
@@ -89,7 +100,7 @@ function scalarType(column: Pick<PgColumn, 'typeName' | 'category' | 'numeric'>)
   return { duckType: 'VARCHAR', viaText: true };
 }
 
-function asText(): Omit<ColumnMapping, 'name' | 'pgType' | 'baseType' | 'isList'> {
+function asText(): Omit<ColumnMapping, 'name' | 'origin' | 'pgType' | 'baseType' | 'isList' | 'missingValue'> {
   return { duckType: 'VARCHAR', viaText: true, copyExport: '%s::text', copyImport: '%s' };
 }
 
@@ -108,6 +119,14 @@ export function timeColumnOf(
   const column = columns.find((c) => c.name === of.timeColumn);
   if (!column) throw new Error(`time column ${of.timeColumn} is not among the columns of ${of.schema}.${of.table}`);
   return column;
+}
+
+/** DuckDB's catalog spells some types longer than the mapping does (`TIMESTAMP WITH TIME ZONE` for TIMESTAMPTZ). */
+export function normalizeDuckType(type: string): string {
+  return type
+    .toUpperCase()
+    .replaceAll('TIMESTAMP WITH TIME ZONE', 'TIMESTAMPTZ')
+    .replaceAll('TIME WITH TIME ZONE', 'TIMETZ');
 }
 
 /** Fills a `%s` template with an expression. */

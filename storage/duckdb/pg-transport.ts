@@ -8,7 +8,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { processSessionName } from '../postgres/pg-pool.ts';
 import { type PgTarget, withApplicationName } from '../postgres/pg-target.ts';
 import { qualify, quoteIdent, quoteLiteral } from '../sql-quoting.ts';
-import { applyTemplate, type ColumnMapping } from './duck-type-mapping.ts';
+import { applyTemplate, type ColumnMapping, normalizeDuckType } from './duck-type-mapping.ts';
 
 /**
  * The two ways rows travel from PostgreSQL into DuckDB, both streaming:
@@ -30,20 +30,70 @@ export async function attachPostgres(connection: DuckDBConnection, target: PgTar
 
 /**
  * A SELECT reading `schema.table` through the attached catalog, cast to the cold types. A `where` condition (PostgreSQL
- * SQL) is sent to PostgreSQL inside the query it runs, so its indexes serve it.
+ * SQL) is sent to PostgreSQL inside the query it runs, so its indexes serve it. A table the extension knows with old
+ * columns (`staleInCatalog`, see tablesStaleInExtension) is read by a query PostgreSQL describes afresh.
  */
 export function extensionSelect(
   schema: string,
   table: string,
   columns: ColumnMapping[],
-  extraColumns = '',
-  where = '',
+  options: { extraColumns?: string; where?: string; staleInCatalog?: boolean } = {},
 ): string {
+  const { extraColumns = '', where = '' } = options;
   const source =
-    where || columns.some((c) => c.viaText)
+    where || options.staleInCatalog || columns.some((c) => c.viaText)
       ? postgresQuery(pgSourceSelect(schema, table, columns, where))
       : `${PG_CATALOG_ALIAS}.${qualify(schema, table)}`;
   return `SELECT ${castToColdTypes(columns)}${extraColumns} FROM ${source}`;
+}
+
+/** Base types the extension gives the same DuckDB type as the mapping does, so a cached type can be compared. */
+const COMPARABLE_BASE_TYPES = new Set([
+  'int2',
+  'int4',
+  'int8',
+  'float4',
+  'float8',
+  'numeric',
+  'timestamp',
+  'timestamptz',
+  'date',
+  'bool',
+  'uuid',
+  'text',
+  'varchar',
+]);
+
+/**
+ * The tables among `tables` that DuckDB's postgres extension knows with other columns than PostgreSQL's `columns`. The
+ * extension reads a table's definition once and keeps it for the life of the process, and after a schema change its
+ * scan reads the new columns as if they were the old ones: wrong values (an integer widened to bigint read as two
+ * integers), not an error. Clearing its cache (pg_clear_cache) frees entries other connections' scans are using, so
+ * such a table is read instead by postgres_query, which PostgreSQL describes afresh for every statement.
+ */
+export async function tablesStaleInExtension(
+  connection: DuckDBConnection,
+  schema: string,
+  tables: readonly string[],
+  columns: readonly ColumnMapping[],
+): Promise<Set<string>> {
+  const stale = new Set<string>();
+  for (const table of tables) {
+    const reader = await connection.runAndReadAll(
+      `DESCRIBE SELECT * FROM ${PG_CATALOG_ALIAS}.${qualify(schema, table)}`,
+    );
+    const cached = new Map(
+      reader.getRowObjectsJson().map((row) => [String(row.column_name), normalizeDuckType(String(row.column_type))]),
+    );
+    const matches = (column: ColumnMapping) =>
+      cached.has(column.name) &&
+      (column.viaText ||
+        column.isList ||
+        !COMPARABLE_BASE_TYPES.has(column.baseType) ||
+        cached.get(column.name) === normalizeDuckType(column.duckType));
+    if (cached.size !== columns.length || !columns.every(matches)) stale.add(table);
+  }
+  return stale;
 }
 
 /** The columns, as DuckDB reads them from PostgreSQL, cast to their cold types. */

@@ -202,6 +202,7 @@ async function analyze(
 /** How a COUNT or SUM partial travels: a bigint in PostgreSQL, BIGINT in DuckDB. */
 const COUNT: ColumnMapping = {
   name: 'count',
+  origin: { relid: 0, attnum: 0 }, // computed: no table's column
   pgType: 'bigint',
   baseType: 'int8',
   isList: false,

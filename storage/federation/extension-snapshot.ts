@@ -9,11 +9,13 @@ import { duckRangeCondition } from './report-range.ts';
 /**
  * The snapshot of the PostgreSQL transaction DuckDB's postgres extension opens for the current DuckDB transaction
  * (REPEATABLE READ, READ ONLY; its parallel scans import the same snapshot). Must be opened before anything in the
- * DuckDB transaction reads PostgreSQL: the lock statement then runs before the snapshot is taken.
+ * DuckDB transaction reads PostgreSQL: the lock statement then runs before the snapshot is taken. Partitions in
+ * `staleInCatalog` (qualified names, see tablesStaleInExtension) are read by queries PostgreSQL describes afresh.
  */
 export async function openExtensionSnapshot(
   connection: DuckDBConnection,
   lockTables: Array<{ schema: string; table: string }>,
+  staleInCatalog: ReadonlySet<string> = new Set(),
 ): Promise<PgSnapshot> {
   const lock = lockTables.length > 0 ? `${lockParentsSql(lockTables)}; ` : '';
   // Partition bounds of timestamptz columns are rendered in the session's zone; ducktier reads them in UTC.
@@ -37,7 +39,7 @@ export async function openExtensionSnapshot(
       return reads
         .map(
           (read) =>
-            `${extensionSelect(schema, read.partition, columns)}${read.read === 'range' ? ` WHERE ${duckRangeCondition(timeColumn, range)}` : ''}`,
+            `${extensionSelect(schema, read.partition, columns, { staleInCatalog: staleInCatalog.has(qualify(schema, read.partition)) })}${read.read === 'range' ? ` WHERE ${duckRangeCondition(timeColumn, range)}` : ''}`,
         )
         .join('\nUNION ALL\n');
     },

@@ -10,7 +10,10 @@ import { coldColumnsFor } from '../cold/cold-columns.ts';
 import type { ColdSnapshot, ColdStore } from '../cold/cold-store.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
+import { tablesStaleInExtension } from '../duckdb/pg-transport.ts';
+import { listPartitions } from '../postgres/pg-catalog.ts';
 import { assertColdStoreCurrent } from '../postgres/pg-cold-store-record.ts';
+import { qualify } from '../sql-quoting.ts';
 import {
   type AggregatePushdown,
   partialColumns,
@@ -126,9 +129,13 @@ export async function runReport(
     const columns = new Map<TablePolicy, ColumnMapping[]>();
     for (const { policy } of reads.tables) {
       columns.set(policy, await coldColumnsFor(pgPool, policy));
-      await store.ensureColdTable(policy.coldTable, columns.get(policy)!);
+      await store.ensureColdTable(policy, columns.get(policy)!);
     }
     const columnsOf = (policy: TablePolicy) => columns.get(policy)!;
+    const staleInCatalog =
+      federation === 'extension'
+        ? await hotPartitionsStaleInExtension(connection, pgPool, reads, columnsOf)
+        : new Set<string>();
     const pushdown = await planPushdown(connection, reads, columnsOf);
     // No pg_clear_cache(): it frees catalog entries other connections' scans are using (concurrent reports crashed),
     // and the extension loads a table missing from its cache (a new partition) on first use anyway.
@@ -138,7 +145,15 @@ export async function runReport(
       const outcome = await inDuckTransaction(
         connection,
         async () => {
-          const snapshot = await openSnapshot(federation, store, connection, pgPool, reads, request.params.range);
+          const snapshot = await openSnapshot(
+            federation,
+            store,
+            connection,
+            pgPool,
+            reads,
+            request.params.range,
+            staleInCatalog,
+          );
           try {
             await faults.reading?.();
             const inSnapshot = (sql: string) => snapshot.query(sql);
@@ -296,14 +311,35 @@ function openSnapshot(
   pgPool: pg.Pool,
   reads: SqlReads,
   range: TimeRange,
+  staleInCatalog: ReadonlySet<string>,
 ): Promise<PgSnapshot> {
   // Only tables whose hot rows are read need their partitions held in place.
   const lockTables = reads.tables
     .filter((t) => readsHot(t))
     .map((t) => ({ schema: t.policy.schema, table: t.policy.table }));
   return federation === 'extension'
-    ? openExtensionSnapshot(connection, lockTables)
+    ? openExtensionSnapshot(connection, lockTables, staleInCatalog)
     : openCopySnapshot(pgPool, () => store.spoolFile(), lockTables, range);
+}
+
+/**
+ * The attached partitions, of the tables whose hot rows the report reads, that DuckDB's postgres extension knows with
+ * older columns than PostgreSQL's (a schema change since it read them), as qualified names: see tablesStaleInExtension.
+ */
+async function hotPartitionsStaleInExtension(
+  connection: DuckDBConnection,
+  pgPool: pg.Pool,
+  reads: SqlReads,
+  columnsOf: (policy: TablePolicy) => ColumnMapping[],
+): Promise<Set<string>> {
+  const stale = new Set<string>();
+  for (const read of reads.tables.filter((t) => readsHot(t))) {
+    const { schema, table } = read.policy;
+    const partitions = (await listPartitions(pgPool, schema, table)).map((p) => p.name);
+    for (const partition of await tablesStaleInExtension(connection, schema, partitions, columnsOf(read.policy)))
+      stale.add(qualify(schema, partition));
+  }
+  return stale;
 }
 
 /** The range's ends as DuckDB session variables, set through bound parameters; the views read them. */

@@ -2,9 +2,19 @@ import type pg from 'pg';
 
 import { qualify } from '../sql-quoting.ts';
 
+/**
+ * Which PostgreSQL column a column is: the table's OID and the column's attnum, which survive a rename or a type change
+ * (a column dropped and added again gets a new attnum; a table dropped and created again, or restored, a new OID).
+ */
+export interface ColumnOrigin {
+  relid: number;
+  attnum: number;
+}
+
 /** One column of a table as PostgreSQL's catalog describes it, with domains resolved to their base type. */
 export interface PgColumn {
   name: string;
+  origin: ColumnOrigin;
   /** format_type() output, e.g. `character varying(100)`, `numeric(12,2)`, `integer[]`. */
   declaredType: string;
   /** The base type's name (`int4`, `jsonb`, `_int4` for arrays). */
@@ -18,6 +28,11 @@ export interface PgColumn {
   notNull: boolean;
   /** A generated column: PostgreSQL computes it, so statements that copy rows leave it out. */
   generated: boolean;
+  /**
+   * The value, as text, that rows existing when the column was added with a default took (PostgreSQL keeps it per
+   * partition as attmissingval until the partition is rewritten); absent when there is none.
+   */
+  missingValue?: string;
 }
 
 export interface PgPartition {
@@ -44,6 +59,8 @@ export async function tableExists(db: pg.Pool | pg.ClientBase, schema: string, t
 export async function describeColumns(db: pg.Pool | pg.ClientBase, schema: string, table: string): Promise<PgColumn[]> {
   const { rows } = await db.query<{
     name: string;
+    relid: number;
+    attnum: number;
     declared_type: string;
     type_name: string;
     category: string;
@@ -52,8 +69,11 @@ export async function describeColumns(db: pg.Pool | pg.ClientBase, schema: strin
     typmod: number;
     not_null: boolean;
     generated: boolean;
+    missing_value: string | null;
   }>(
     `SELECT a.attname AS name,
+            a.attrelid::int8 AS relid,
+            a.attnum::int4 AS attnum,
             format_type(a.atttypid, a.atttypmod) AS declared_type,
             bt.typname AS type_name,
             bt.typcategory AS category,
@@ -61,7 +81,11 @@ export async function describeColumns(db: pg.Pool | pg.ClientBase, schema: strin
             et.typcategory AS element_category,
             CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
             a.attnotnull AS not_null,
-            a.attgenerated <> '' AS generated
+            a.attgenerated <> '' AS generated,
+            (SELECT (pa.attmissingval::text::text[])[1]
+               FROM pg_inherits i JOIN pg_attribute pa ON pa.attrelid = i.inhrelid AND pa.attname = a.attname
+              WHERE i.inhparent = a.attrelid AND pa.atthasmissing AND NOT pa.attisdropped
+              LIMIT 1) AS missing_value
        FROM pg_attribute a
        JOIN pg_type t ON t.oid = a.atttypid
        JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
@@ -72,6 +96,7 @@ export async function describeColumns(db: pg.Pool | pg.ClientBase, schema: strin
   );
   return rows.map((row) => ({
     name: row.name,
+    origin: { relid: Number(row.relid), attnum: Number(row.attnum) },
     declaredType: row.declared_type,
     typeName: row.type_name,
     category: row.category,
@@ -81,6 +106,7 @@ export async function describeColumns(db: pg.Pool | pg.ClientBase, schema: strin
       : {}),
     notNull: row.not_null,
     generated: row.generated,
+    ...(row.missing_value !== null ? { missingValue: row.missing_value } : {}),
   }));
 }
 

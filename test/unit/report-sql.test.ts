@@ -11,9 +11,18 @@ import { analyzeReportSql } from '../../storage/federation/report-sql.ts';
 
 const config = loadConfig({ env: {}, values: {} }, DEMO_DEFAULTS);
 const columns = [
-  mapColumn({ name: 'id', declaredType: 'integer', typeName: 'int4', category: 'N', notNull: true, generated: false }),
+  mapColumn({
+    name: 'id',
+    origin: { relid: 1, attnum: 1 },
+    declaredType: 'integer',
+    typeName: 'int4',
+    category: 'N',
+    notNull: true,
+    generated: false,
+  }),
   mapColumn({
     name: 'event_type',
+    origin: { relid: 1, attnum: 2 },
     declaredType: 'character varying(100)',
     typeName: 'varchar',
     category: 'S',
@@ -22,6 +31,7 @@ const columns = [
   }),
   mapColumn({
     name: 'user_id',
+    origin: { relid: 1, attnum: 3 },
     declaredType: 'integer',
     typeName: 'int4',
     category: 'N',
@@ -30,6 +40,7 @@ const columns = [
   }),
   mapColumn({
     name: 'timestamp',
+    origin: { relid: 1, attnum: 4 },
     declaredType: 'timestamp without time zone',
     typeName: 'timestamp',
     category: 'D',
@@ -38,6 +49,7 @@ const columns = [
   }),
   mapColumn({
     name: 'data',
+    origin: { relid: 1, attnum: 5 },
     declaredType: 'jsonb',
     typeName: 'jsonb',
     category: 'U',

@@ -6,6 +6,7 @@ import type { PgColumn } from '../../storage/postgres/pg-catalog.ts';
 
 const column = (typeName: string, extra: Partial<PgColumn> = {}): PgColumn => ({
   name: 'c',
+  origin: { relid: 1, attnum: 1 },
   declaredType: typeName,
   typeName,
   category: 'U',
