@@ -19,6 +19,7 @@ import { CopyProgress } from '../postgres/pg-copy-progress.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
+import type { MaintenanceSettings, MaintenanceSummary } from './cold-maintenance.ts';
 import type { ColdManifest } from './cold-manifest.ts';
 import {
   COLD_MANIFEST_TABLE,
@@ -28,6 +29,7 @@ import {
   type CopyStage,
   type PartitionRef,
   type PartitionSource,
+  type SnapshotLease,
   type SnapshotQuery,
   SOURCE_PARTITION_COLUMN,
 } from './cold-store.ts';
@@ -68,6 +70,8 @@ export abstract class DuckColdStore implements ColdStore {
   protected postgresAttached = false;
 
   abstract openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot>;
+  abstract leaseSnapshot(pgPool: pg.Pool, holder: string): Promise<SnapshotLease>;
+  abstract maintain(pgPool: pg.Pool, settings: MaintenanceSettings): Promise<MaintenanceSummary>;
 
   /** `qualifier."name"`: a table of this store in SQL, at its latest state. */
   relation(table: string): string {

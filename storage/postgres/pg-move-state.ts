@@ -5,7 +5,16 @@ import type pg from 'pg';
  * it in the same snapshot as the hot rows: cold rows count only for partitions recorded as detached or cold, so a
  * partition in flight is counted from PostgreSQL alone, never twice.
  */
-export const MOVE_STATES = ['copying', 'copied', 'verified', 'detached', 'cold', 'failed', 'compensated'] as const;
+export const MOVE_STATES = [
+  'copying',
+  'copied',
+  'verified',
+  'detached',
+  'cold',
+  'failed',
+  'compensated',
+  'retired',
+] as const;
 export type MoveState = (typeof MOVE_STATES)[number];
 
 /** States in which the partition's rows are served from the cold tier. */
