@@ -1,6 +1,7 @@
 import { UsageError } from '../errors/usage-error.ts';
 import type { CommandContext } from './cli.ts';
 import { commandHelp, type CommandOptions } from './cli-args.ts';
+import { COLD_OPTIONS, coldCommand } from './commands/cold.ts';
 import { DEMO_OPTIONS, demoCommand } from './commands/demo.ts';
 import { healthCommand } from './commands/health.ts';
 import { HISTORY_OPTIONS, historyCommand } from './commands/history.ts';
@@ -58,6 +59,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
     run: statusCommand,
     summary:
       'partitions per tier, the cold tier (format, location, files, bytes), locks, running migrations and recent moves',
+  },
+  cold: {
+    run: coldCommand,
+    summary: 'the cold tier: `cold maintain` merges small files, expires snapshots, removes old and orphaned files now',
+    positionals: 'maintain',
+    options: COLD_OPTIONS,
   },
   history: {
     run: historyCommand,

@@ -3,8 +3,10 @@ import type pg from 'pg';
 
 import type { DucktierConfig } from '../config/config.ts';
 import type { Stack } from '../stack/stack.ts';
+import { listDueRetirements } from '../storage/cold/cold-retention.ts';
 import { coldStoreUsage } from '../storage/cold/cold-usage.ts';
 import { listPartitions, rowsPerPartition } from '../storage/postgres/pg-catalog.ts';
+import { lastMaintenanceRun } from '../storage/postgres/pg-maintenance-runs.ts';
 import { COLD_SERVING_STATES, listMoves } from '../storage/postgres/pg-move-state.ts';
 import { listHeldLocks, lockSessionName } from '../storage/postgres/pg-partition-locks.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
@@ -97,6 +99,12 @@ export async function readDeploymentStatus(deployment: StatusSources) {
     }
   }
   const coldStore = await coldStoreUsage(deployment.config.cold, pool);
+  const upkeep = {
+    /** The last maintenance run recorded; null when none ran yet. */
+    lastMaintenance: (await lastMaintenanceRun(pool)) ?? null,
+    /** Cold partitions past their table's coldRetention, which the next maintenance run retires. */
+    dueRetirements: await listDueRetirements(pool, deployment.config.tables, new Date()),
+  };
   return {
     dataDir: deployment.config.dataDir,
     postgres: deployment.stack.postgres.description,
@@ -106,6 +114,7 @@ export async function readDeploymentStatus(deployment: StatusSources) {
       problem: temporalProblem,
     },
     coldStore,
+    upkeep,
     tables,
     /** null when Temporal could not be asked. */
     runningMoves: running ? runningMoves : null,

@@ -3,9 +3,9 @@ import type pg from 'pg';
 
 import type { Federation } from '../../config/config.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
-import type { MaintenanceSettings, MaintenanceSummary } from './cold-maintenance.ts';
 import type { InstantSelection } from '../verification/instant-filter.ts';
 import type { RowFingerprint } from '../verification/row-fingerprint.ts';
+import type { MaintenanceSettings, MaintenanceSummary } from './cold-maintenance.ts';
 
 /** The column recording which PostgreSQL partition a cold row came from: moves replace and reports filter by it. */
 export const SOURCE_PARTITION_COLUMN = '_ducktier_partition';
@@ -125,6 +125,11 @@ export interface ColdStore {
   deletePartition(ref: PartitionRef & { coldTable: string }): Promise<number>;
   /** A report run's view of the cold tier, inside `connection`'s open transaction (see ColdSnapshot). */
   openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot>;
+  /**
+   * Exports one partition's cold rows to `target` (a local path or s3:// URL) as zstd Parquet, replacing what an earlier
+   * attempt wrote there, and returns the fingerprint of what the file holds, read back from it.
+   */
+  archivePartition(source: PartitionSource, target: string): Promise<RowFingerprint>;
   /** A lease on the current state for a report run named `holder` (see SnapshotLease). */
   leaseSnapshot(pgPool: pg.Pool, holder: string): Promise<SnapshotLease>;
   /** One maintenance run: what applies to the format, never removing what a leased report may read. */

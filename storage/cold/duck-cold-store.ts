@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -259,6 +259,23 @@ export abstract class DuckColdStore implements ColdStore {
         {
           partition: source.partition,
         },
+      );
+      const row = reader.getRowObjectsJson()[0];
+      return { rows: Number(row?.rows ?? 0), sum: String(row?.sum ?? '0') };
+    });
+  }
+
+  async archivePartition(source: PartitionSource, target: string): Promise<RowFingerprint> {
+    if (!target.startsWith('s3://')) mkdirSync(path.dirname(target), { recursive: true });
+    const names = source.columns.map((c) => quoteIdent(c.name)).join(', ');
+    return this.withConnection(async (connection) => {
+      await connection.run(
+        `COPY (SELECT ${names} FROM ${this.relation(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition)
+           TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd)`,
+        { partition: source.partition },
+      );
+      const reader = await connection.runAndReadAll(
+        fingerprintSelect('duckdb', source.columns, `read_parquet(${quoteLiteral(target)})`),
       );
       const row = reader.getRowObjectsJson()[0];
       return { rows: Number(row?.rows ?? 0), sum: String(row?.sum ?? '0') };

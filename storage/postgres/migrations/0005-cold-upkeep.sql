@@ -22,7 +22,8 @@ CREATE TABLE ducktier.cold_maintenance_runs (
 );
 
 -- Cold partitions retired by cold retention: archived (optional) and checked, then deleted from the cold tier. The move
--- record goes to state 'retired' in the same transaction as retired_at, so reports stop reading the partition.
+-- record goes to state 'retired' in the same transaction as retired_at, so reports stop reading the partition before its
+-- cold rows are deleted (deleted_at).
 CREATE TABLE ducktier.cold_retirements (
   table_schema     text        NOT NULL,
   table_name       text        NOT NULL,
@@ -33,6 +34,7 @@ CREATE TABLE ducktier.cold_retirements (
   archive_path     text,
   archived_at      timestamptz,
   retired_at       timestamptz,
+  deleted_at       timestamptz,
   PRIMARY KEY (table_schema, table_name, partition_name)
 );
 
