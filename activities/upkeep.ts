@@ -1,9 +1,8 @@
 import type pg from 'pg';
 
-import type { DucktierConfig } from '../config/config.ts';
-import { policyFor } from '../config/config.ts';
+import { type DucktierConfig, policyFor } from '../config/config.ts';
 import type { MaintenanceSummary } from '../storage/cold/cold-maintenance.ts';
-import { listDueRetirements, type RetirementOutcome,retirePartition } from '../storage/cold/cold-retention.ts';
+import { listDueRetirements, type RetirementOutcome, retirePartition } from '../storage/cold/cold-retention.ts';
 import type { ColdStore } from '../storage/cold/cold-store.ts';
 import { recordMaintenanceRun } from '../storage/postgres/pg-maintenance-runs.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';

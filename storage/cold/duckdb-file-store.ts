@@ -8,8 +8,8 @@ import { duckSchemaPlace } from '../duckdb/duck-schema.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
 import { migrateSchema, readSchemaMigrations } from '../schema-migrations.ts';
-import { REPLACING_MANIFEST } from './cold-manifest.ts';
 import type { MaintenanceSummary } from './cold-maintenance.ts';
+import { REPLACING_MANIFEST } from './cold-manifest.ts';
 import { COLD_MANIFEST_TABLE, type ColdSnapshot, type SnapshotLease } from './cold-store.ts';
 import { DuckColdStore } from './duck-cold-store.ts';
 
