@@ -3,16 +3,21 @@ import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
+import { readDeploymentStatus } from '../../client/deployment-status.ts';
+import { runColdMaintenance } from '../../client/maintenance.ts';
 import { startMigration } from '../../client/migrations.ts';
 import type { MaintenanceSummary } from '../../storage/cold/cold-maintenance.ts';
+import { listDueRetirements, retirePartition } from '../../storage/cold/cold-retention.ts';
 import { resolveReportRequest } from '../../storage/federation/report-request.ts';
 import { runReport } from '../../storage/federation/report-runner.ts';
+import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import {
   createTestDeploymentWithWorkers,
   seedDemoData,
   type TestDeploymentWithWorkers,
 } from '../helpers/deployment.ts';
 import type { TestColdStore } from '../helpers/global-setup.ts';
+import { holdPartitionLock } from '../helpers/partition-lock.ts';
 import { allEvents, DAY, partitionOfDay, utcMidnightToday } from '../helpers/truth.ts';
 
 const today = utcMidnightToday();
@@ -20,7 +25,8 @@ const generator = { rows: 2_400, days: 8, anchor: new Date(today), seed: 47 };
 const events = allEvents(generator);
 const dayAgo = (days: number) => partitionOfDay('events', new Date(today - days * DAY));
 const moved = [dayAgo(7), dayAgo(6), dayAgo(5), dayAgo(4)];
-const retiredPartition = moved[0]!;
+// With coldRetention 5d the two oldest are past it (upper bounds 6 and 5 days ago); the others are not.
+const [retiredPartition, archivedPartition, notDuePartition] = moved as [string, string, string, string];
 const rowsOf = (partition: string) => events.filter((e) => partitionOfDay('events', e.timestamp) === partition);
 const totals = (rows: typeof events) => ({
   n: rows.length,
@@ -71,7 +77,19 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
     env.config.cold.format === 'ducklake' && lakeStore === 'lake' ? parquetFiles(env.config.cold.dataPath) : [];
 
   beforeAll(async () => {
-    env = await createTestDeploymentWithWorkers(`upkeep_${coldStore.replace('-', '_')}`, { coldStore });
+    const name = `upkeep_${coldStore.replace('-', '_')}`;
+    const s3 = coldStore === 'lake-s3' ? inject('s3') : null;
+    env = await createTestDeploymentWithWorkers(name, {
+      coldStore,
+      tables: [
+        {
+          table: 'events',
+          timeColumn: 'timestamp',
+          coldRetention: '5d',
+          coldArchive: s3 ? `s3://${s3.bucket}/${name}-archive/` : path.join(inject('scratchDir'), name, 'archive'),
+        },
+      ],
+    });
     await seedDemoData(env, generator);
     for (const partition of moved) {
       const outcomes = await (await startMigration(env.temporal, env.config, { table: 'events', partition })).result();
@@ -101,20 +119,17 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
       });
       await reportOpen;
 
-      // While the report holds its snapshot: retire one cold partition (the record first, as cold retention does,
-      // then its rows), and run maintenance that keeps nothing for time's sake (retention 0, orphans of any age).
-      await env.pgPool.query(
-        `UPDATE ducktier.partition_moves SET state = 'retired' WHERE table_name = 'events' AND partition_name = $1`,
-        [retiredPartition],
+      // While the report holds its snapshot: retire one cold partition by cold retention's own protocol (the record
+      // first, then its rows), and run maintenance that keeps nothing for time's sake (retention 0, orphans of any age).
+      const policy = env.config.tables[0]!;
+      const [due] = (await listDueRetirements(env.pgPool, [policy], new Date())).filter(
+        (d) => d.partition === retiredPartition,
       );
+      const locks = new PartitionLocks(env.stack.postgres);
       expect(
-        await store.deletePartition({
-          schema: 'public',
-          table: 'events',
-          partition: retiredPartition,
-          coldTable: 'events_historical',
-        }),
-      ).toBe(rowsOf(retiredPartition).length);
+        await retirePartition({ store, pgPool: env.pgPool, locks }, { ...policy, coldArchive: undefined }, due!),
+      ).toMatchObject({ status: 'retired', rows: rowsOf(retiredPartition).length });
+      expect(await store.countPartition('events_historical', retiredPartition)).toBe(0);
       const during: MaintenanceSummary = await store.maintain(env.pgPool, { snapshotRetentionMs: 0, orphanAgeMs: 0 });
       expect(during).toMatchObject({ format: 'ducklake', leases: 1 });
       expect(during.mergedFiles).toBeGreaterThan(0);
@@ -156,5 +171,57 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
     expect(summary.bytesAfter).toBe(statSync(file).size);
     console.log(`maintenance (duckdb): ${JSON.stringify(summary)}`);
     expect(await report()).toEqual(totals(events));
+  });
+
+  test('the upkeep workflow retires what is past coldRetention (archived and checked first), leaves a locked partition for later, and status shows what is due and the last run', async () => {
+    const store = env.workers.coldStore;
+    const status = () => readDeploymentStatus({ config: env.config, stack: env.stack, pgPool: env.pgPool });
+    const duePartitions = (await status()).upkeep.dueRetirements.map((d) => d.partition);
+    expect(duePartitions).toContain(archivedPartition);
+    expect(duePartitions).not.toContain(notDuePartition);
+    const sizeBefore = (await status()).coldStore.bytes;
+
+    // A restore (or anything else) holding the partition's lock makes the run leave it alone.
+    const held = await holdPartitionLock(env.stack.postgres, 'public', archivedPartition, 'ducktier restore test');
+    const first = await runColdMaintenance(env.temporal, env.config);
+    await held.release();
+    expect(first.retired.find((r) => r.partition === archivedPartition)).toMatchObject({ status: 'locked' });
+    expect(await store.countPartition('events_historical', archivedPartition)).toBe(rowsOf(archivedPartition).length);
+
+    const second = await runColdMaintenance(env.temporal, env.config);
+    const outcome = second.retired.find((r) => r.partition === archivedPartition)!;
+    expect(outcome).toMatchObject({ status: 'retired', rows: rowsOf(archivedPartition).length });
+    expect(await store.countPartition('events_historical', archivedPartition)).toBe(0);
+    // The archive holds exactly the partition's rows, read back from the file.
+    const archived = await store.withConnection(async (connection) => {
+      const reader = await connection.runAndReadAll(
+        `SELECT count(*)::BIGINT AS n, sum(id)::BIGINT AS ids, count(DISTINCT id)::BIGINT AS distinct_ids FROM read_parquet('${outcome.archive!}')`,
+      );
+      return reader.getRowObjectsJson()[0]!;
+    });
+    const truth = totals(rowsOf(archivedPartition));
+    expect({ n: Number(archived.n), ids: Number(archived.ids), distinct: Number(archived.distinct_ids) }).toEqual({
+      n: truth.n,
+      ids: truth.ids,
+      distinct: truth.n,
+    });
+    // Repeating changes nothing: nothing is due, the next run retires nothing.
+    const third = await runColdMaintenance(env.temporal, env.config);
+    expect(third.retired).toEqual([]);
+    const after = await status();
+    expect(after.upkeep.dueRetirements).toEqual([]);
+    expect(after.upkeep.lastMaintenance).toMatchObject({
+      format: env.config.cold.format,
+      finishedAt: third.maintenance.finishedAt,
+    });
+    expect(after.tables[0]!.partitions.map((p) => p.partition)).not.toContain(archivedPartition);
+    console.log(
+      `upkeep (${coldStore}): ${JSON.stringify(second)}; cold tier bytes (status) before retirement ${sizeBefore}, after ${after.coldStore.bytes}`,
+    );
+    // Reports read every row not retired, exactly.
+    const retired = [retiredPartition, archivedPartition];
+    expect(await report()).toEqual(
+      totals(events.filter((e) => !retired.includes(partitionOfDay('events', e.timestamp)))),
+    );
   });
 });
