@@ -26,6 +26,9 @@ describe('numbered schema migrations', () => {
     expect(POSTGRES_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual([
       '1 partition-moves-and-change-capture',
       '2 sql-requests-and-move-history',
+      '3 reserved-for-another-branch',
+      '4 reserved-for-another-branch',
+      '5 cold-upkeep',
     ]);
     expect(COLD_FILE_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual(['1 cold-manifest']);
     expect(LAKE_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual(['1 lake-manifest']);
