@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
@@ -157,6 +157,22 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
       console.log(
         `maintenance (${coldStore}): during the held report ${JSON.stringify(during)}; after ${JSON.stringify(after)}; files on disk ${diskBefore.length} -> ${remaining.length}`,
       );
+      // Files a killed writer left (no catalog knows them) go once older than the orphan age, not before.
+      if (lakeStore === 'lake' && env.config.cold.format === 'ducklake') {
+        const dir = path.join(env.config.cold.dataPath, 'main', 'events_historical', `_ducktier_partition=${moved[3]}`);
+        const [live] = readdirSync(dir);
+        const oldOrphan = path.join(dir, 'ducklake-left-by-a-killed-writer.parquet');
+        const youngOrphan = path.join(dir, 'ducklake-still-being-written.parquet');
+        copyFileSync(path.join(dir, live!), oldOrphan);
+        copyFileSync(path.join(dir, live!), youngOrphan);
+        const twoDaysAgo = new Date(Date.now() - 2 * DAY);
+        utimesSync(oldOrphan, twoDaysAgo, twoDaysAgo);
+        const orphans = await store.maintain(env.pgPool, { snapshotRetentionMs: 0, orphanAgeMs: DAY });
+        expect(orphans.removedOrphans).toBe(1);
+        expect(existsSync(oldOrphan)).toBe(false);
+        expect(existsSync(youngOrphan)).toBe(true);
+        rmSync(youngOrphan);
+      }
       // A new report reads the lake without the retired partition, exactly.
       expect(await report()).toEqual(
         totals(events.filter((e) => partitionOfDay('events', e.timestamp) !== retiredPartition)),
