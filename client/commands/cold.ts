@@ -21,7 +21,7 @@ export async function coldCommand(context: CommandContext): Promise<number> {
   const config = context.config(values);
   const session = await openSession(config, values.json ? () => {} : context.log, { temporal: 'workers' });
   try {
-    context.log(`Maintaining ${describeColdTier(config.cold)}...`);
+    if (!values.json) context.log(`Maintaining ${describeColdTier(config.cold)}...`);
     const result = await runColdMaintenance(session.temporal!, config);
     context.print(values.json ? JSON.stringify(result, null, 2) : renderUpkeep(result));
     return 0;

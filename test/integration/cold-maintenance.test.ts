@@ -1,16 +1,29 @@
-import { copyFileSync, existsSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 
+import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 import { readDeploymentStatus } from '../../client/deployment-status.ts';
 import { runColdMaintenance } from '../../client/maintenance.ts';
 import { startMigration } from '../../client/migrations.ts';
+import { ensureMaintenanceSchedule } from '../../client/schedule.ts';
 import type { MaintenanceSummary } from '../../storage/cold/cold-maintenance.ts';
 import { listDueRetirements, retirePartition } from '../../storage/cold/cold-retention.ts';
 import { resolveReportRequest } from '../../storage/federation/report-request.ts';
 import { runReport } from '../../storage/federation/report-runner.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
+import type { ColdUpkeepResult } from '../../workflows/cold-maintenance.ts';
+import { ducktierSync } from '../helpers/cli.ts';
 import {
   createTestDeploymentWithWorkers,
   seedDemoData,
@@ -19,6 +32,7 @@ import {
 import type { TestColdStore } from '../helpers/global-setup.ts';
 import { holdPartitionLock } from '../helpers/partition-lock.ts';
 import { allEvents, DAY, partitionOfDay, utcMidnightToday } from '../helpers/truth.ts';
+import { newestScheduledWorkflowId } from '../helpers/wait-for.ts';
 
 const today = utcMidnightToday();
 const generator = { rows: 2_400, days: 8, anchor: new Date(today), seed: 47 };
@@ -240,4 +254,55 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
       totals(events.filter((e) => !retired.includes(partitionOfDay('events', e.timestamp)))),
     );
   });
+
+  test.runIf(coldStore !== 'duckdb')(
+    'ducktier cold maintain --json runs it from the CLI (its own workers beside those of the test, sharing the lake); status shows it; a too short retention is one line',
+    async () => {
+      const run = await env.cli(['cold', 'maintain', '--json']);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const result = JSON.parse(run.stdout) as { retired: unknown[]; maintenance: MaintenanceSummary };
+      expect(result.retired).toEqual([]);
+      expect(result.maintenance).toMatchObject({ format: 'ducklake', removedOrphans: 0 });
+      const status = await env.cli(['status']);
+      expect(status.stdout).toContain(`Last maintenance: ${result.maintenance.finishedAt}`);
+      const tooShort = path.join(env.config.dataDir, 'too-short-retention.json');
+      writeFileSync(
+        tooShort,
+        JSON.stringify({
+          ...JSON.parse(readFileSync(env.configFile, 'utf8')),
+          maintenance: { snapshotRetention: '10m' },
+        }),
+      );
+      const refused = ducktierSync(['cold', 'maintain', '--json', '--config', tooShort]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+      expect(refused.stderr).toContain(
+        "maintenance.snapshotRetention: '10m' is not longer than the longest a report may run (30m)",
+      );
+    },
+  );
+
+  test.runIf(coldStore === 'duckdb')(
+    'the maintenance schedule (03:30 UTC, overlap SKIP) starts the upkeep workflow on the main queue; a trigger runs it',
+    async () => {
+      expect(await ensureMaintenanceSchedule(env.temporal, env.config)).toBe('created');
+      expect(await ensureMaintenanceSchedule(env.temporal, env.config)).toBe('updated');
+      const handle = env.temporal.schedule.getHandle(env.config.maintenance.scheduleId);
+      const description = await handle.describe();
+      expect(description.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+      expect(description.spec.calendars?.[0]?.hour).toEqual([{ start: 3, end: 3, step: 1 }]);
+      expect(description.spec.calendars?.[0]?.minute).toEqual([{ start: 30, end: 30, step: 1 }]);
+      expect(description.action).toMatchObject({
+        type: 'startWorkflow',
+        workflowType: 'coldMaintenanceWorkflow',
+        taskQueue: env.config.temporal.taskQueue,
+        args: [{ coldTaskQueue: env.config.temporal.coldTaskQueue }],
+      });
+      await handle.trigger(ScheduleOverlapPolicy.SKIP);
+      const workflowId = await newestScheduledWorkflowId(env.temporal, env.config.maintenance.scheduleId);
+      const result = (await env.temporal.workflow.getHandle(workflowId).result()) as ColdUpkeepResult;
+      expect(result.maintenance.format).toBe('duckdb');
+    },
+  );
 });
