@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 
 import type { DucktierConfig } from '../config/config.ts';
-import type { coldMaintenanceWorkflow,ColdUpkeepResult } from '../workflows/cold-maintenance.ts';
+import type { coldMaintenanceWorkflow, ColdUpkeepResult } from '../workflows/cold-maintenance.ts';
 import { startLabels } from '../workflows/search-attributes.ts';
 import { coldMaintenanceWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
 
