@@ -119,7 +119,7 @@ export async function readDeploymentStatus(deployment: StatusSources) {
     /** null when Temporal could not be asked. */
     runningMoves: running ? runningMoves : null,
     inFlight: moves.filter(
-      (m) => !COLD_SERVING_STATES.includes(m.state) && !['failed', 'compensated'].includes(m.state),
+      (m) => !COLD_SERVING_STATES.includes(m.state) && !['failed', 'compensated', 'retired'].includes(m.state),
     ),
     recentMoves: moves.slice(0, 10),
   };

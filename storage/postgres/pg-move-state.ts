@@ -3,7 +3,8 @@ import type pg from 'pg';
 /**
  * ducktier's own record, kept in PostgreSQL next to the hot rows, of where each moved partition stands. Reports read
  * it in the same snapshot as the hot rows: cold rows count only for partitions recorded as detached or cold, so a
- * partition in flight is counted from PostgreSQL alone, never twice.
+ * partition in flight is counted from PostgreSQL alone, never twice. `retired`: cold retention deleted its rows
+ * (storage/cold/cold-retention.ts).
  */
 export const MOVE_STATES = [
   'copying',
