@@ -65,23 +65,25 @@ export async function maintainLake(
     const mergedFiles = (await scheduled()) - scheduledBeforeMerge;
     notes.push(`merged ${mergedFiles} small files (${filesBefore} live files before, ${await liveFiles()} after)`);
 
-    const hold = await liveLeases(client);
     const retention = `make_interval(secs => ${settings.snapshotRetentionMs / 1000})`;
-    const { rows: expirable } = await client.query<{ id: string }>(
-      `SELECT s.snapshot_id AS id FROM ${catalog('ducklake_snapshot')} s
-        WHERE s.snapshot_id < (SELECT max(snapshot_id) FROM ${catalog('ducklake_snapshot')})
-          AND ($1::bigint IS NULL OR s.snapshot_id < $1)
-          AND (SELECT min(n.snapshot_time) FROM ${catalog('ducklake_snapshot')} n WHERE n.snapshot_id > s.snapshot_id)
-              < now() - ${retention}
-        ORDER BY 1`,
-      [hold.oldestVersion],
-    );
-    if (expirable.length > 0)
-      await maintenanceLocks.whileScheduling(client, () =>
-        connection.run(
-          `CALL ducklake_expire_snapshots(${quoteLiteral(lake.alias)}, versions => [${expirable.map((row) => Number(row.id)).join(', ')}])`,
-        ),
+    // Under the scheduling lock, so no lease is taken between reading the leases and expiring.
+    const { hold, expirable } = await maintenanceLocks.whileScheduling(client, async () => {
+      const leases = await liveLeases(client);
+      const { rows } = await client.query<{ id: string }>(
+        `SELECT s.snapshot_id AS id FROM ${catalog('ducklake_snapshot')} s
+          WHERE s.snapshot_id < (SELECT max(snapshot_id) FROM ${catalog('ducklake_snapshot')})
+            AND ($1::bigint IS NULL OR s.snapshot_id < $1)
+            AND (SELECT min(n.snapshot_time) FROM ${catalog('ducklake_snapshot')} n WHERE n.snapshot_id > s.snapshot_id)
+                < now() - ${retention}
+          ORDER BY 1`,
+        [leases.oldestVersion],
       );
+      if (rows.length > 0)
+        await connection.run(
+          `CALL ducklake_expire_snapshots(${quoteLiteral(lake.alias)}, versions => [${rows.map((row) => Number(row.id)).join(', ')}])`,
+        );
+      return { hold: leases, expirable: rows };
+    });
     notes.push(
       `expired ${expirable.length} snapshots superseded over ${settings.snapshotRetentionMs / 1000}s ago` +
         (hold.leases > 0 ? `; ${hold.leases} report lease(s) hold snapshots from ${hold.oldestVersion} on` : ''),
