@@ -53,6 +53,8 @@ export function createPlanningActivities({ config, pgPool, now = () => new Date(
       return prepareMove(pgPool, policy, input.move, {
         now: now(),
         hotWindowMs: input.olderThanMs ?? policy.hotWindow,
+        deployment: config.temporal.taskQueue,
+        cold: config.cold,
       });
     },
   };

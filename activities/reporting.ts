@@ -34,7 +34,7 @@ export function createReportingActivities({ config, pgPool, cold, faults }: Repo
       const request = resolveReportRequest(config, input);
       const output = { ...config.reportOutput, directory: path.join(config.dataDir, 'results') };
       try {
-        return await runReport(cold, pgPool, config.tables, request, output, faults);
+        return await runReport(cold, pgPool, config.tables, request, output, faults, config.temporal.taskQueue);
       } catch (error) {
         const firstLine = error instanceof Error ? error.message.split('\n')[0]! : '';
         if (SQL_MISTAKE.test(firstLine) && !FROM_POSTGRES.test(firstLine))

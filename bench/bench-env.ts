@@ -13,11 +13,12 @@ import { DEMO_POLICY } from '../demo/demo-policy.ts';
 import { UsageError } from '../errors/usage-error.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { ProgressLog } from '../stack/progress.ts';
+import { startS3Server } from '../stack/s3-server.ts';
 import { type Stack, startStack } from '../stack/stack.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
 import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { bundleWorkflows } from '../worker/workflow-bundle.ts';
-import type { BenchSettings } from './bench-options.ts';
+import type { BenchFormat, BenchSettings } from './bench-options.ts';
 import { WorkerProcess } from './worker-process.ts';
 
 /** A ducktier deployment of the benchmark's own, in a scratch directory, every server on loopback. */
@@ -29,10 +30,17 @@ export interface BenchEnv {
   temporal: Client;
   /** Stopping it early (idempotent) frees the DuckDB file for the bench to read. */
   worker: WorkerProcess;
+  /** More worker processes beside the first, as a deployment scales out (stopped by close, or earlier). */
+  startMoreWorkers(count: number): Promise<WorkerProcess[]>;
   close(): Promise<void>;
 }
 
-export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: BenchSettings): Promise<BenchEnv> {
+export async function startBenchEnv(
+  log: ProgressLog,
+  keep: boolean,
+  settings: BenchSettings,
+  format: BenchFormat,
+): Promise<BenchEnv> {
   // The benchmark drops and fills tables: it must never reach a server the environment points at.
   if (process.env.PGHOST) throw new UsageError('bench: unset PGHOST; the benchmark starts its own PostgreSQL');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ducktier-bench-'));
@@ -54,6 +62,7 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
       temporal: { taskQueue: 'ducktier-bench' },
       tables: [DEMO_POLICY],
       duckdb,
+      cold: format === 'ducklake-s3' ? await startLakeOnS3(dataDir, log, closers) : { format },
     };
     const config = loadConfig({ values: configValues, env: {} }, DEMO_DEFAULTS);
     const stack = await startStack(config, log);
@@ -61,16 +70,31 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
     log('Bundling the workflows, starting the worker process...');
     const workflowBundlePath = path.join(dataDir, 'workflow-bundle.js');
     writeFileSync(workflowBundlePath, (await bundleWorkflows()).code);
-    const worker = await WorkerProcess.start({
-      configValues,
-      stack: {
-        postgres: stack.postgres,
-        temporal: stack.temporal,
-        extension: stack.extension,
-      },
-      workflowBundlePath,
-    });
+    const workerStack = { postgres: stack.postgres, temporal: stack.temporal, extension: stack.extension };
+    const worker = await WorkerProcess.start({ configValues, stack: workerStack, workflowBundlePath, coldStore: true });
     closers.unshift(() => worker.stop());
+    let started = 1;
+    const startMoreWorkers = async (count: number): Promise<WorkerProcess[]> => {
+      const more: WorkerProcess[] = [];
+      for (let i = 0; i < count; i++) {
+        // Each process has its own data directory (logs, scratch) and the same cold tier: a lake is opened by every
+        // worker; a DuckDB file by its one owner only, so the others poll the main queue alone (as `ducktier worker`).
+        const ownDir = path.join(dataDir, `worker-${++started}`);
+        const cold =
+          config.cold.format === 'ducklake'
+            ? { ...configValues.cold, dataPath: config.cold.dataPath }
+            : configValues.cold;
+        const next = await WorkerProcess.start({
+          configValues: { ...configValues, dataDir: ownDir, cold },
+          stack: workerStack,
+          workflowBundlePath,
+          coldStore: config.cold.format === 'ducklake',
+        });
+        closers.unshift(() => next.stop());
+        more.push(next);
+      }
+      return more;
+    };
     const pgPool = createPgPool(stack.postgres, 'ducktier bench', 6);
     closers.unshift(() => pgPool.end());
     await migratePostgresSchema(pgPool);
@@ -83,10 +107,30 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
       pgPool,
       temporal: temporal.client,
       worker,
+      startMoreWorkers,
       close,
     };
   } catch (error) {
     await close().catch(() => {});
     throw error;
   }
+}
+
+/** The S3-compatible server on loopback with a bucket for the lake; the lake's cold settings. */
+async function startLakeOnS3(
+  dataDir: string,
+  log: ProgressLog,
+  closers: Array<() => Promise<void>>,
+): Promise<Record<string, unknown>> {
+  log('Starting the S3-compatible server on loopback...');
+  const s3 = await startS3Server({ dataDir: path.join(dataDir, 's3'), log });
+  closers.unshift(s3.stop);
+  const bucket = 'ducktier-bench';
+  await s3.createBucket(bucket);
+  const { url, region, accessKeyId, secretAccessKey } = s3.endpoint;
+  return {
+    format: 'ducklake',
+    dataPath: `s3://${bucket}/lake/`,
+    s3: { endpoint: url, region, accessKeyId, secretAccessKey },
+  };
 }

@@ -19,7 +19,19 @@ export interface BenchSizes {
   runs: number;
   /** One-row partitions moved to time the orchestration. */
   oneRowMoves: number;
+  /** Partitions one migration moves together, once with one worker and once with three. */
+  batchPartitions: number;
+  batchPartitionRows: number;
+  /** event_summary runs per throughput measurement, and how many are in flight at once. */
+  throughputReports: number;
+  reportsInFlight: number;
 }
+
+/** A cold format, and for a lake where its Parquet files live: a directory, or the loopback S3-compatible server. */
+export const BENCH_FORMATS = ['duckdb', 'ducklake', 'ducklake-s3'] as const;
+export type BenchFormat = (typeof BENCH_FORMATS)[number];
+/** `both` is the two formats on local disk; `all` adds the lake on the S3 server. */
+const FORMAT_CHOICES = [...BENCH_FORMATS, 'both', 'all'] as const;
 
 /** Only settings that change how ducktier works: servers, tables and the data directory are the benchmark's own. */
 const SETTING_SECTIONS = ['duckdb', 'moves'] as const;
@@ -27,6 +39,8 @@ export type BenchSettings = Partial<Record<(typeof SETTING_SECTIONS)[number], Re
 
 export interface BenchOptions {
   mode: 'full' | 'quick';
+  /** The cold formats measured, one after the other, each on a stack of its own. */
+  formats: BenchFormat[];
   sizes: BenchSizes;
   /** The JSON results file. */
   out: string;
@@ -44,6 +58,10 @@ const FULL: BenchSizes = {
   writerInsertsPerSecond: 100,
   runs: 3,
   oneRowMoves: 5,
+  batchPartitions: 4,
+  batchPartitionRows: 500_000,
+  throughputReports: 12,
+  reportsInFlight: 6,
 };
 
 const QUICK: BenchSizes = {
@@ -54,7 +72,14 @@ const QUICK: BenchSizes = {
   writerInsertsPerSecond: 100,
   runs: 2,
   oneRowMoves: 3,
+  batchPartitions: 4,
+  batchPartitionRows: 25_000,
+  throughputReports: 12,
+  reportsInFlight: 6,
 };
+
+const USAGE =
+  'usage: npm run bench -- [--quick] [--rows N] [--format duckdb|ducklake|ducklake-s3|both|all] [--out FILE] [--keep] [--settings FILE.json]';
 
 export function parseBenchOptions(args: string[]): BenchOptions {
   let values;
@@ -63,6 +88,8 @@ export function parseBenchOptions(args: string[]): BenchOptions {
       args,
       options: {
         quick: { type: 'boolean' },
+        rows: { type: 'string' },
+        format: { type: 'string', default: 'both' },
         out: { type: 'string' },
         keep: { type: 'boolean' },
         settings: { type: 'string' },
@@ -70,17 +97,35 @@ export function parseBenchOptions(args: string[]): BenchOptions {
       strict: true,
     }));
   } catch (error) {
-    throw new UsageError(
-      `bench: ${(error as Error).message} (usage: npm run bench -- [--quick] [--out FILE] [--keep] [--settings FILE.json])`,
-    );
+    throw new UsageError(`bench: ${(error as Error).message} (${USAGE})`);
   }
+  const format = FORMAT_CHOICES.find((choice) => choice === values.format);
+  if (!format) throw new UsageError(`bench: --format '${values.format}' is not one of ${FORMAT_CHOICES.join(', ')}`);
+  const rows = values.rows === undefined ? undefined : Number(values.rows);
+  if (rows !== undefined && !(Number.isInteger(rows) && rows >= 10_000))
+    throw new UsageError(`bench: --rows '${values.rows}' is not a whole number of at least 10000`);
   const mode = values.quick ? 'quick' : 'full';
+  const sizes = mode === 'quick' ? QUICK : FULL;
   return {
     mode,
-    sizes: mode === 'quick' ? QUICK : FULL,
-    out: path.resolve(values.out ?? path.join('bench', 'results', `${mode}.json`)),
+    formats: format === 'both' ? ['duckdb', 'ducklake'] : format === 'all' ? [...BENCH_FORMATS] : [format],
+    sizes: rows === undefined ? sizes : scaledTo(sizes, rows),
+    out: path.resolve(
+      values.out ?? path.join('bench', 'results', `${mode}${rows === undefined ? '' : `-${rows}`}.json`),
+    ),
     keep: values.keep ?? false,
     settings: values.settings ? readSettings(values.settings) : {},
+  };
+}
+
+/** The sizes with `rows` per moving partition, the hot rows and the batches' partitions in the same proportions. */
+function scaledTo(sizes: BenchSizes, rows: number): BenchSizes {
+  const scale = rows / sizes.partitionRows;
+  return {
+    ...sizes,
+    partitionRows: rows,
+    hotRows: Math.round(sizes.hotRows * scale),
+    batchPartitionRows: Math.round(sizes.batchPartitionRows * scale),
   };
 }
 

@@ -9,6 +9,8 @@ export interface WorkerStart {
   configValues: Record<string, unknown>;
   stack: Omit<Stack, 'stop'>;
   workflowBundlePath: string;
+  /** Whether the process opens the cold tier (every process for a lake; the one owner of a DuckDB file). */
+  coldStore: boolean;
 }
 
 export type WorkerMessage = { type: 'ready' } | { type: 'failed'; error: string };

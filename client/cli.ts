@@ -8,8 +8,14 @@ import { installInterruptHandling } from './interrupts.ts';
 
 export interface CommandContext {
   args: string[];
-  /** Loads config with this command's --data-dir / --config / --federation applied. */
-  config(flags: { 'data-dir'?: string; config?: string; federation?: string }): DucktierConfig;
+  /**
+   * Loads config with this command's --data-dir / --config / --federation applied; `cold` names another cold store
+   * than the configured one (`ducktier cold convert`), with the config's other cold settings (catalog schema, S3).
+   */
+  config(
+    flags: { 'data-dir'?: string; config?: string; federation?: string },
+    cold?: { format?: string; dataPath?: string; catalogSchema?: string },
+  ): DucktierConfig;
   /** Progress for people: to stderr, so --json output stays one clean document on stdout. */
   log: ProgressLog;
   print(text: string): void;
@@ -30,9 +36,9 @@ async function main(argv: string[]): Promise<number> {
   }
   return command.run({
     args,
-    config: (flags) =>
+    config: (flags, cold) =>
       loadConfig(
-        { file: flags.config, overrides: { dataDir: flags['data-dir'], federation: flags.federation } },
+        { file: flags.config, overrides: { dataDir: flags['data-dir'], federation: flags.federation, cold } },
         DEMO_DEFAULTS,
       ),
     log: (message) => process.stderr.write(`${message}\n`),

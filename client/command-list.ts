@@ -60,16 +60,17 @@ export const COMMANDS: Record<string, CommandEntry> = {
     summary:
       'partitions per tier, the cold tier (format, location, files, bytes), locks, running migrations and recent moves',
   },
-  cold: {
-    run: coldCommand,
-    summary: 'the cold tier: `cold maintain` merges small files, expires snapshots, removes old and orphaned files now',
-    positionals: 'maintain',
-    options: COLD_OPTIONS,
-  },
   history: {
     run: historyCommand,
     summary: 'moves recorded in PostgreSQL: start, end, each step, rows, bytes, rows/s, attempts, outcome and errors',
     options: HISTORY_OPTIONS,
+  },
+  cold: {
+    run: coldCommand,
+    summary:
+      '`cold convert --to duckdb|ducklake` moves the cold tier to the other format (every partition copied and checked, then one switch; resumes); `cold maintain` runs its upkeep now (retention, merge, expire, remove files)',
+    positionals: 'convert|maintain',
+    options: COLD_OPTIONS,
   },
   health: {
     run: healthCommand,

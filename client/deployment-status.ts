@@ -6,6 +6,7 @@ import type { Stack } from '../stack/stack.ts';
 import { listDueRetirements } from '../storage/cold/cold-retention.ts';
 import { coldStoreUsage } from '../storage/cold/cold-usage.ts';
 import { listPartitions, rowsPerPartition } from '../storage/postgres/pg-catalog.ts';
+import { claimColdStore } from '../storage/postgres/pg-cold-store-record.ts';
 import { lastMaintenanceRun } from '../storage/postgres/pg-maintenance-runs.ts';
 import { COLD_SERVING_STATES, listMoves } from '../storage/postgres/pg-move-state.ts';
 import { listHeldLocks, lockSessionName } from '../storage/postgres/pg-partition-locks.ts';
@@ -32,6 +33,8 @@ export type DeploymentStatus = Awaited<ReturnType<typeof readDeploymentStatus>>;
  */
 export async function readDeploymentStatus(deployment: StatusSources) {
   const pool = deployment.pgPool;
+  // The status of another cold store than the deployment's would mislead: one line naming both instead.
+  await claimColdStore(pool, deployment.config.temporal.taskQueue, deployment.config.cold);
   const moves = await listMoves(pool);
   let temporalProblem = deployment.temporalUnavailable ?? null;
   const running = deployment.temporal

@@ -108,9 +108,14 @@ export function coldEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown>
   };
 }
 
+/** A deployment's DuckDB file cold tier: always in its data directory. */
+export function coldFilePath(dataDir: string): string {
+  return path.join(dataDir, 'cold', 'cold.duckdb');
+}
+
 /** Fills in the defaults that depend on the data directory and turns the S3 fields into what DuckDB takes. */
 export function resolveColdConfig(cold: z.output<typeof coldConfigSchema>, dataDir: string): ColdConfig {
-  if (cold.format === 'duckdb') return { format: 'duckdb', path: path.join(dataDir, 'cold', 'cold.duckdb') };
+  if (cold.format === 'duckdb') return { format: 'duckdb', path: coldFilePath(dataDir) };
   const given = cold.dataPath ?? path.join(dataDir, 'lake');
   const onS3 = given.startsWith('s3://');
   const dataPath = onS3 ? given : path.resolve(given);
@@ -132,9 +137,33 @@ export function resolveColdConfig(cold: z.output<typeof coldConfigSchema>, dataD
   };
 }
 
-/** The cold tier in a few words, for people: `DuckDB file <path>` or `DuckLake <data path> (catalog <schema>)`. */
+/** The cold tier in a few words, for people: `DuckDB file <path>` or `DuckLake <data path> (catalog schema <schema>)`. */
 export function describeColdTier(cold: ColdConfig): string {
+  return describeColdStore(coldStoreIdentity(cold));
+}
+
+/** A cold store as a deployment records it (ducktier.cold_store): its format and where it lives. */
+export interface ColdStoreIdentity {
+  format: ColdFormat;
+  /** The DuckDB file, or the lake's data path. */
+  location: string;
+  /** The lake's catalog schema; null for a DuckDB file. */
+  catalogSchema: string | null;
+}
+
+export function coldStoreIdentity(cold: ColdConfig): ColdStoreIdentity {
   return cold.format === 'duckdb'
-    ? `DuckDB file ${cold.path}`
-    : `DuckLake ${cold.dataPath} (catalog schema ${cold.catalogSchema})`;
+    ? { format: 'duckdb', location: cold.path, catalogSchema: null }
+    : { format: 'ducklake', location: cold.dataPath, catalogSchema: cold.catalogSchema };
+}
+
+export function sameColdStore(a: ColdStoreIdentity, b: ColdStoreIdentity): boolean {
+  return a.format === b.format && a.location === b.location && a.catalogSchema === b.catalogSchema;
+}
+
+/** `DuckDB file <path>` or `DuckLake <data path> (catalog schema <schema>)`. */
+export function describeColdStore(store: ColdStoreIdentity): string {
+  return store.format === 'duckdb'
+    ? `DuckDB file ${store.location}`
+    : `DuckLake ${store.location} (catalog schema ${store.catalogSchema ?? ''})`;
 }

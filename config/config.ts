@@ -185,7 +185,12 @@ export interface ConfigSources {
   /** Settings given directly (the programmatic API, tests); used instead of a config file. */
   values?: Record<string, unknown>;
   env?: NodeJS.ProcessEnv;
-  overrides?: { dataDir?: string; federation?: string };
+  /** Flags, over everything else; `cold` names another cold store than the deployment's (`ducktier cold convert`). */
+  overrides?: {
+    dataDir?: string;
+    federation?: string;
+    cold?: { format?: string; dataPath?: string; catalogSchema?: string } | undefined;
+  };
 }
 
 const DEFAULT_CONFIG_FILE = 'ducktier.config.json';
@@ -217,7 +222,7 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
       }),
     },
     schedule: { ...asRecord(raw.schedule), ...defined({ cron: env.DUCKTIER_SCHEDULE_CRON }) },
-    cold: mergeDefined(asRecord(raw.cold), coldEnvironment(env)),
+    cold: mergeDefined(mergeDefined(asRecord(raw.cold), coldEnvironment(env)), sources.overrides?.cold ?? {}),
   };
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw new UsageError(`invalid config: ${describeIssues(parsed.error)}`);

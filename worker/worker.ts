@@ -22,6 +22,7 @@ import type { ColdStore } from '../storage/cold/cold-store.ts';
 import { openColdStore } from '../storage/cold/open-cold-store.ts';
 import { COLD_STORE_SESSION_NAME } from '../storage/duckdb/pg-transport.ts';
 import type { ReportFaults } from '../storage/federation/report-runner.ts';
+import { claimColdStore } from '../storage/postgres/pg-cold-store-record.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool, processSessionName } from '../storage/postgres/pg-pool.ts';
 import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
@@ -90,6 +91,7 @@ export async function startWorkers(
   stack: Stack,
   options: StartWorkerOptions = {},
 ): Promise<RunningWorkers> {
+  await claimConfiguredColdStore(config, stack);
   const coldStore = await openColdStore(config, {
     pgTarget: stack.postgres,
     postgresExtension: stack.extension.available ? 'use' : { missing: stack.extension.reason },
@@ -103,6 +105,20 @@ export async function startWorkers(
     coldStore,
     holderQueue,
   };
+}
+
+/**
+ * A worker must open the deployment's cold store, not another the config names since (an empty one): checked, or
+ * recorded on the deployment's first use, before the store is opened (see claimColdStore).
+ */
+async function claimConfiguredColdStore(config: DucktierConfig, stack: Stack): Promise<void> {
+  const pgPool = createPgPool(stack.postgres, processSessionName('worker'), 1);
+  try {
+    await migratePostgresSchema(pgPool);
+    await claimColdStore(pgPool, config.temporal.taskQueue, config.cold);
+  } finally {
+    await pgPool.end().catch(() => {});
+  }
 }
 
 /** Starts only the main queue's worker, for a process beside the one that owns the DuckDB file. */

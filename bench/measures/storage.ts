@@ -3,6 +3,8 @@ import { statSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
 
+import { coldStoreUsage } from '../../storage/cold/cold-usage.ts';
+import type { LakeConfig } from '../../storage/cold/ducklake-store.ts';
 import type { ColumnMapping } from '../../storage/duckdb/duck-type-mapping.ts';
 import { qualify, quoteIdent, quoteLiteral } from '../../storage/sql-quoting.ts';
 
@@ -105,4 +107,48 @@ function columnBytesSql(table: string, blockSize: number): string {
            sum(coalesce(next_offset, ${blockSize}) - block_offset + overflow_blocks * ${blockSize})::BIGINT AS bytes,
            string_agg(DISTINCT compression, ', ' ORDER BY compression) AS compression
       FROM segments GROUP BY column_name ORDER BY bytes DESC`;
+}
+
+export interface LakeStorage {
+  rows: number;
+  /** Live data and delete files, from the lake's catalog. */
+  files: number;
+  bytes: number;
+  bytesPerRow: number;
+  catalog: CatalogFootprint;
+}
+
+/** A lake's footprint: its live Parquet files (from its catalog) for the `rows` cold rows, and the catalog itself. */
+export async function measureLakeStorage(pool: pg.Pool, lake: LakeConfig, rows: number): Promise<LakeStorage> {
+  const usage = await coldStoreUsage(lake, pool);
+  return {
+    rows,
+    files: usage.files,
+    bytes: usage.bytes,
+    bytesPerRow: usage.bytes / rows,
+    catalog: await catalogFootprint(pool, lake.catalogSchema),
+  };
+}
+
+export interface CatalogFootprint {
+  /** Rows in every table of the lake's catalog schema (DuckLake's tables and ducktier's manifest). */
+  rows: number;
+  /** Those tables with their indexes and TOAST. */
+  bytes: number;
+}
+
+/** What the lake's catalog holds in PostgreSQL: exact row counts, so the growth per move can be read off two calls. */
+export async function catalogFootprint(pool: pg.Pool, schema: string): Promise<CatalogFootprint> {
+  const { rows: tables } = await pool.query<{ name: string; bytes: string }>(
+    `SELECT c.relname AS name, pg_total_relation_size(c.oid) AS bytes
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relkind = 'r'`,
+    [schema],
+  );
+  let rows = 0;
+  for (const table of tables) {
+    const counted = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${qualify(schema, table.name)}`);
+    rows += Number(counted.rows[0]!.n);
+  }
+  return { rows, bytes: tables.reduce((sum, table) => sum + Number(table.bytes), 0) };
 }

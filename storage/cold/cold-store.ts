@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type pg from 'pg';
 
+import type { ColdStoreIdentity } from '../../config/cold-config.ts';
 import type { Federation } from '../../config/config.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import type { InstantSelection } from '../verification/instant-filter.ts';
@@ -90,6 +91,8 @@ export interface ColdStore {
   readonly withoutExtension: string | undefined;
   /** Where the cold rows live, for people: a file, or a lake's data path. */
   readonly location: string;
+  /** The store as the deployment records it (ducktier.cold_store). */
+  readonly identity: ColdStoreIdentity;
 
   /** A cold table (or the manifest) as a DuckDB relation at its latest state, for tools and tests. */
   relation(table: string): string;

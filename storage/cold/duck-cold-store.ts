@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
 
+import type { ColdStoreIdentity } from '../../config/cold-config.ts';
 import type { Federation } from '../../config/config.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
@@ -20,7 +21,7 @@ import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
 import type { MaintenanceSettings, MaintenanceSummary } from './cold-maintenance.ts';
-import type { ColdManifest } from './cold-manifest.ts';
+import type { ColdManifest, ManifestEntry } from './cold-manifest.ts';
 import {
   COLD_MANIFEST_TABLE,
   type ColdSnapshot,
@@ -72,6 +73,7 @@ export abstract class DuckColdStore implements ColdStore {
   abstract openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot>;
   abstract leaseSnapshot(pgPool: pg.Pool, holder: string): Promise<SnapshotLease>;
   abstract maintain(pgPool: pg.Pool, settings: MaintenanceSettings): Promise<MaintenanceSummary>;
+  abstract readonly identity: ColdStoreIdentity;
 
   /** `qualifier."name"`: a table of this store in SQL, at its latest state. */
   relation(table: string): string {
@@ -250,18 +252,8 @@ export abstract class DuckColdStore implements ColdStore {
   async fingerprintPartition(source: PartitionSource, selection?: InstantSelection): Promise<RowFingerprint> {
     return this.withConnection(async (connection) => {
       if (!(await this.tableExists(connection, source.coldTable))) return { rows: 0, sum: '0' };
-      const where = [
-        `${SOURCE_PARTITION_COLUMN} = $partition`,
-        ...(selection ? [instantFilter('duckdb', timeColumnOf(source.columns, source), selection)] : []),
-      ].join(' AND ');
-      const reader = await connection.runAndReadAll(
-        fingerprintSelect('duckdb', source.columns, this.relation(source.coldTable), where),
-        {
-          partition: source.partition,
-        },
-      );
-      const row = reader.getRowObjectsJson()[0];
-      return { rows: Number(row?.rows ?? 0), sum: String(row?.sum ?? '0') };
+      const instants = selection ? instantFilter('duckdb', timeColumnOf(source.columns, source), selection) : undefined;
+      return this.fingerprintOf(connection, this.relation(source.coldTable), source, instants);
     });
   }
 
@@ -280,6 +272,58 @@ export abstract class DuckColdStore implements ColdStore {
       const row = reader.getRowObjectsJson()[0];
       return { rows: Number(row?.rows ?? 0), sum: String(row?.sum ?? '0') };
     });
+  }
+
+  /**
+   * The content fingerprint of one partition's rows in any relation this store's DuckDB reads: its own cold tables,
+   * or those of another store attached to it (a conversion compares the two).
+   */
+  async fingerprintRelation(
+    relation: string,
+    source: Pick<PartitionSource, 'partition' | 'columns'>,
+  ): Promise<RowFingerprint> {
+    return this.withConnection((connection) => this.fingerprintOf(connection, relation, source));
+  }
+
+  private async fingerprintOf(
+    connection: DuckDBConnection,
+    relation: string,
+    source: Pick<PartitionSource, 'partition' | 'columns'>,
+    instants?: string,
+  ): Promise<RowFingerprint> {
+    const where = [`${SOURCE_PARTITION_COLUMN} = $partition`, ...(instants ? [instants] : [])].join(' AND ');
+    const reader = await connection.runAndReadAll(fingerprintSelect('duckdb', source.columns, relation, where), {
+      partition: source.partition,
+    });
+    const row = reader.getRowObjectsJson()[0];
+    return { rows: Number(row?.rows ?? 0), sum: String(row?.sum ?? '0') };
+  }
+
+  /**
+   * Copies one partition's rows from another store attached to this store's DuckDB (`from`: its cold table there) in
+   * one transaction that first deletes what an earlier attempt wrote, and records the same write ID in the manifest:
+   * the move records naming that write stay true of this store. Streamed inside DuckDB, never held in memory whole.
+   * Returns the rows copied.
+   */
+  async copyPartitionFrom(from: string, entry: ManifestEntry, columns: ColumnMapping[]): Promise<number> {
+    await this.ensureColdTable(entry.coldTable, columns);
+    const names = [...columns.map((c) => quoteIdent(c.name)), SOURCE_PARTITION_COLUMN].join(', ');
+    const coldTable = this.relation(entry.coldTable);
+    return this.withConnection((connection) =>
+      inDuckTransaction(connection, async () => {
+        const partition = { partition: entry.partition };
+        await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`, partition);
+        const inserted = await connection.run(
+          `INSERT INTO ${coldTable} (${names}) SELECT ${names} FROM ${from} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
+          partition,
+        );
+        await this.place.manifest.recordWrite(connection, this.relation(COLD_MANIFEST_TABLE), {
+          ...entry,
+          rows: inserted.rowsChanged,
+        });
+        return inserted.rowsChanged;
+      }),
+    );
   }
 
   /** The partition's manifest entry: the rows and identity of the write that last committed them. */

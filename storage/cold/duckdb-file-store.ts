@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
+import type { ColdStoreIdentity } from '../../config/cold-config.ts';
 import { duckSchemaPlace } from '../duckdb/duck-schema.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
@@ -32,6 +33,10 @@ export interface DuckDbFileOptions {
  * queue): its tables live in the file's `main` schema.
  */
 export class DuckDbFileStore extends DuckColdStore {
+  get identity(): ColdStoreIdentity {
+    return { format: 'duckdb', location: this.location, catalogSchema: null };
+  }
+
   static async open(options: DuckDbFileOptions): Promise<DuckDbFileStore> {
     mkdirSync(path.dirname(options.filePath), { recursive: true });
     const spoolDir = path.join(path.dirname(options.filePath), 'spool');

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
 
-import type { ColdConfig } from '../../config/cold-config.ts';
+import type { ColdConfig, ColdStoreIdentity } from '../../config/cold-config.ts';
 import { LONGEST_REPORT_MS } from '../../config/maintenance-config.ts';
 import { duckSchemaPlace, LAKE_VERSION_TABLE } from '../duckdb/duck-schema.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
@@ -79,6 +79,10 @@ export class DuckLakeStore extends DuckColdStore {
       tablesIn: `database_name = '${LAKE_ALIAS}' AND schema_name = 'main'`,
       manifest: APPENDING_MANIFEST,
     });
+  }
+
+  get identity(): ColdStoreIdentity {
+    return { format: 'ducklake', location: this.lake.dataPath, catalogSchema: this.lake.catalogSchema };
   }
 
   static async open(options: DuckLakeOptions): Promise<DuckLakeStore> {
@@ -226,6 +230,8 @@ export async function attachLake(
     });
     await connection.run(`CALL ${LAKE_ALIAS}.set_option('parquet_compression', 'zstd')`);
     // ducktier's own tables in the lake (the manifest), by numbered migrations, under the lock taken above.
+    const previous = await connection.runAndReadAll('SELECT current_database() AS name');
+    const home = String(previous.getRowObjectsJson()[0]?.name ?? 'memory');
     await connection.run(`USE ${LAKE_ALIAS}`);
     try {
       const place = duckSchemaPlace(
@@ -235,7 +241,7 @@ export async function attachLake(
       );
       await migrateSchema(place, LAKE_MIGRATIONS);
     } finally {
-      await connection.run('USE memory');
+      await connection.run(`USE ${quoteIdent(home)}`);
     }
   } finally {
     await lock.end().catch(() => {});

@@ -2,7 +2,8 @@ import path from 'node:path';
 
 import type { DucktierConfig } from '../../config/config.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
-import type { ColdStore, PostgresExtensionUse } from './cold-store.ts';
+import type { PostgresExtensionUse } from './cold-store.ts';
+import type { DuckColdStore } from './duck-cold-store.ts';
 import { DuckDbFileStore } from './duckdb-file-store.ts';
 import { DuckLakeStore } from './ducklake-store.ts';
 
@@ -15,7 +16,7 @@ export interface ColdStoreDeps {
 }
 
 /** Opens the cold tier the deployment configures, in this process. */
-export function openColdStore(config: DucktierConfig, deps: ColdStoreDeps): Promise<ColdStore> {
+export function openColdStore(config: DucktierConfig, deps: ColdStoreDeps): Promise<DuckColdStore> {
   const { cold } = config;
   if (cold.format === 'duckdb')
     return DuckDbFileStore.open({

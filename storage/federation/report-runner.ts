@@ -10,6 +10,7 @@ import { coldColumnsFor } from '../cold/cold-columns.ts';
 import type { ColdSnapshot, ColdStore } from '../cold/cold-store.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
+import { assertColdStoreCurrent } from '../postgres/pg-cold-store-record.ts';
 import {
   type AggregatePushdown,
   partialColumns,
@@ -117,6 +118,8 @@ export async function runReport(
   request: ReportRequest,
   output: ResultOutputOptions,
   faults: ReportFaults = {},
+  /** The deployment (its main task queue), whose recorded cold store the run checks it reads. */
+  deployment?: string,
 ): Promise<ReportResult> {
   const what = request.name === 'query' ? 'query' : `report '${request.name}'`;
   const federation = servedFederation(store, request.federation);
@@ -143,7 +146,9 @@ export async function runReport(
           const snapshot = await openSnapshot(federation, store, connection, pgPool, reads, request.params.range);
           try {
             await faults.reading?.();
-            const cold = await store.openSnapshot(connection, (sql) => snapshot.query(sql));
+            const inSnapshot = (sql: string) => snapshot.query(sql);
+            if (deployment !== undefined) await assertColdStoreCurrent(inSnapshot, deployment, store.identity);
+            const cold = await store.openSnapshot(connection, inSnapshot);
             if (lease.version !== null && cold.version !== null && cold.version < lease.version)
               throw new Error(`${what} pinned lake snapshot ${cold.version}, older than its lease (${lease.version})`);
             await faults.pinned?.();

@@ -1,11 +1,13 @@
 import type pg from 'pg';
 
+import type { ColdConfig } from '../../config/cold-config.ts';
 import { formatDuration } from '../../config/duration.ts';
 import type { TablePolicy } from '../../config/policy.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { Refusal } from '../../errors/refusal.ts';
 import { listPartitions } from '../postgres/pg-catalog.ts';
 import { installChangeCapture } from '../postgres/pg-change-capture.ts';
+import { assertMovesMayStart } from '../postgres/pg-cold-store-record.ts';
 import { beginMove, COLD_SERVING_STATES, getMove } from '../postgres/pg-move-state.ts';
 import { confirmLockFor } from '../postgres/pg-partition-locks.ts';
 import { withLockTimeout } from '../postgres/pg-partitions.ts';
@@ -15,13 +17,14 @@ import { moveKey, type MovePlan, type PartitionMoveRef } from './move-types.ts';
  * Checks the partition may move and records the move as started, with its change capture installed. Refuses, never
  * retried, a partition that does not exist, is the DEFAULT partition, still lies inside `hotWindowMs` (the policy's
  * hot window or a shorter threshold asked for), or reuses the name of one already moved. A move an earlier run got past
- * the detach resumes at the stage it reached. Records only under the partition's lock (see confirmLockFor).
+ * the detach resumes at the stage it reached. Records only under the partition's lock (see confirmLockFor), and only
+ * while the worker's cold store is the deployment's and no conversion copies the cold tier (see assertMovesMayStart).
  */
 export async function prepareMove(
   pgPool: pg.Pool,
   policy: TablePolicy,
   move: PartitionMoveRef,
-  options: { now: Date; hotWindowMs: number },
+  options: { now: Date; hotWindowMs: number; deployment: string; cold: ColdConfig },
 ): Promise<MovePlan> {
   const refuse = (message: string) => new Refusal(message, FAILURE_TYPES.RefusedMove);
   const record = await getMove(pgPool, moveKey(move));
@@ -55,6 +58,7 @@ export async function prepareMove(
     // This step runs on the main queue, in any worker, not in the process holding the move's lock: it confirms that
     // lock (or takes it for this transaction, if its session was lost since) before recording anything.
     await confirmLockFor(client, move.schema, move.partition, move.workflowId);
+    await assertMovesMayStart(client, options.deployment, options.cold);
     await beginMove(client, moveKey(move), range, move.workflowId);
     await installChangeCapture(client, moveKey(move), policy.timeColumn);
   });

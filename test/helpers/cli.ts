@@ -51,11 +51,11 @@ export function expectOneLineUsageError(result: CliResult, message: string | Reg
   expect(result.stderr).not.toMatch(/\n\s+at /);
 }
 
-/** Runs the real CLI as another process while this one goes on. */
-export function ducktier(args: string[]): Promise<CliResult> {
+/** Runs the real CLI as another process while this one goes on; `env` adds variables to its environment. */
+export function ducktier(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult & { signal: string | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
-      env: CLI_ENV,
+      env: { ...CLI_ENV, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: CLI_TIMEOUT_MS,
     });
@@ -64,7 +64,7 @@ export function ducktier(args: string[]): Promise<CliResult> {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.once('close', (code, signal) => resolve({ code, stdout, stderr, signal }));
   });
 }
 

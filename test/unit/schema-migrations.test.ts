@@ -26,7 +26,7 @@ describe('numbered schema migrations', () => {
     expect(POSTGRES_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual([
       '1 partition-moves-and-change-capture',
       '2 sql-requests-and-move-history',
-      '3 reserved-for-another-branch',
+      '3 cold-store-record-and-convert',
       '4 reserved-for-another-branch',
       '5 cold-upkeep',
     ]);

@@ -1,2 +1,0 @@
--- Placeholder: number 3 belongs to another branch's migration; this file keeps the numbering contiguous until it lands.
-SELECT 1;
