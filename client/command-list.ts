@@ -68,8 +68,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
   cold: {
     run: coldCommand,
     summary:
-      'move the cold tier to the other format (a DuckDB file or a DuckLake): every partition copied and checked, then one switch; resumes when interrupted',
-    positionals: 'convert',
+      '`cold convert --to duckdb|ducklake` moves the cold tier to the other format (every partition copied and checked, then one switch; resumes); `cold maintain` runs its upkeep now (retention, merge, expire, remove files)',
+    positionals: 'convert|maintain',
     options: COLD_OPTIONS,
   },
   health: {

@@ -3,9 +3,11 @@ import type pg from 'pg';
 
 import type { DucktierConfig } from '../config/config.ts';
 import type { Stack } from '../stack/stack.ts';
+import { listDueRetirements } from '../storage/cold/cold-retention.ts';
 import { coldStoreUsage } from '../storage/cold/cold-usage.ts';
 import { listPartitions, rowsPerPartition } from '../storage/postgres/pg-catalog.ts';
 import { claimColdStore } from '../storage/postgres/pg-cold-store-record.ts';
+import { lastMaintenanceRun } from '../storage/postgres/pg-maintenance-runs.ts';
 import { COLD_SERVING_STATES, listMoves } from '../storage/postgres/pg-move-state.ts';
 import { listHeldLocks, lockSessionName } from '../storage/postgres/pg-partition-locks.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
@@ -100,6 +102,12 @@ export async function readDeploymentStatus(deployment: StatusSources) {
     }
   }
   const coldStore = await coldStoreUsage(deployment.config.cold, pool);
+  const upkeep = {
+    /** The last maintenance run recorded; null when none ran yet. */
+    lastMaintenance: (await lastMaintenanceRun(pool)) ?? null,
+    /** Cold partitions past their table's coldRetention, which the next maintenance run retires. */
+    dueRetirements: await listDueRetirements(pool, deployment.config.tables, new Date()),
+  };
   return {
     dataDir: deployment.config.dataDir,
     postgres: deployment.stack.postgres.description,
@@ -109,11 +117,12 @@ export async function readDeploymentStatus(deployment: StatusSources) {
       problem: temporalProblem,
     },
     coldStore,
+    upkeep,
     tables,
     /** null when Temporal could not be asked. */
     runningMoves: running ? runningMoves : null,
     inFlight: moves.filter(
-      (m) => !COLD_SERVING_STATES.includes(m.state) && !['failed', 'compensated'].includes(m.state),
+      (m) => !COLD_SERVING_STATES.includes(m.state) && !['failed', 'compensated', 'retired'].includes(m.state),
     ),
     recentMoves: moves.slice(0, 10),
   };

@@ -6,10 +6,11 @@ import {
 } from '@temporalio/client';
 
 import type { DucktierConfig } from '../config/config.ts';
+import type { coldMaintenanceWorkflow } from '../workflows/cold-maintenance.ts';
 import { migrationSummary } from '../workflows/labels.ts';
 import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';
 import { startLabels } from '../workflows/search-attributes.ts';
-import { migrateDueWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
+import { coldMaintenanceWorkflowId, migrateDueWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
 import { migrationDetails } from './workflow-details.ts';
 
 /**
@@ -17,7 +18,6 @@ import { migrationDetails } from './workflow-details.ts';
  * still moving partitions when the next is due makes the next one a no-op instead of a second mover.
  */
 export async function ensureMigrationSchedule(client: Client, config: DucktierConfig): Promise<'created' | 'updated'> {
-  const spec = { cronExpressions: [config.schedule.cron], timezone: config.schedule.timezone };
   const action: ScheduleOptionsStartWorkflowAction<typeof migrateDueWorkflow> = {
     type: 'startWorkflow',
     workflowType: WORKFLOW_TYPES.migrateDue,
@@ -31,15 +31,50 @@ export async function ensureMigrationSchedule(client: Client, config: DucktierCo
     ),
     typedSearchAttributes: startLabels('migrate'),
   };
+  return ensureSchedule(client, config.schedule, action);
+}
+
+/**
+ * The Temporal Schedule that runs the cold tier's maintenance (daily at 03:30 by default, after the migration). Overlap
+ * SKIP: one run at a time.
+ */
+export async function ensureMaintenanceSchedule(
+  client: Client,
+  config: DucktierConfig,
+): Promise<'created' | 'updated'> {
+  const { maintenance } = config;
+  const action: ScheduleOptionsStartWorkflowAction<typeof coldMaintenanceWorkflow> = {
+    type: 'startWorkflow',
+    workflowType: WORKFLOW_TYPES.coldMaintenance,
+    workflowId: coldMaintenanceWorkflowId(config.temporal.taskQueue, 'scheduled'),
+    taskQueue: config.temporal.taskQueue,
+    args: [{ coldTaskQueue: config.temporal.coldTaskQueue }],
+    staticSummary: `Maintain the cold tier (schedule ${maintenance.scheduleId})`,
+    typedSearchAttributes: startLabels('maintain'),
+  };
+  return ensureSchedule(
+    client,
+    { id: maintenance.scheduleId, cron: maintenance.cron, timezone: maintenance.timezone },
+    action,
+  );
+}
+
+/** Creates the schedule, or makes an existing one match this config. */
+async function ensureSchedule(
+  client: Client,
+  schedule: { id: string; cron: string; timezone: string },
+  action: ScheduleOptionsStartWorkflowAction<typeof migrateDueWorkflow | typeof coldMaintenanceWorkflow>,
+): Promise<'created' | 'updated'> {
+  const spec = { cronExpressions: [schedule.cron], timezone: schedule.timezone };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' } as const;
-  const handle = client.schedule.getHandle(config.schedule.id);
+  const handle = client.schedule.getHandle(schedule.id);
   try {
     await handle.describe();
   } catch (error) {
     if (!(error instanceof ScheduleNotFoundError)) throw error;
     try {
       await client.schedule.create({
-        scheduleId: config.schedule.id,
+        scheduleId: schedule.id,
         spec,
         action,
         policies,

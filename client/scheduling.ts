@@ -2,13 +2,13 @@ import type { DucktierConfig } from '../config/config.ts';
 import type { Stack } from '../stack/stack.ts';
 import { maintainPartitions } from '../storage/postgres/pg-maintenance.ts';
 import { createPgPool, processSessionName } from '../storage/postgres/pg-pool.ts';
-import { ensureMigrationSchedule } from './schedule.ts';
+import { ensureMaintenanceSchedule, ensureMigrationSchedule } from './schedule.ts';
 import { connectTemporal } from './temporal-client.ts';
 
 /**
  * What the long-running process that keeps the schedule does at start (`ducktier up`, `ducktier worker --schedule`):
- * premake each table's future partitions, so inserts never fail, then create the migration schedule or make it match
- * this config. The schedule's daily run keeps premaking from then on.
+ * premake each table's future partitions, so inserts never fail, then create the migration and maintenance schedules or
+ * make them match this config. The schedule's daily run keeps premaking from then on.
  */
 export async function keepSchedule(config: DucktierConfig, stack: Stack, print: (text: string) => void): Promise<void> {
   await premakePartitions(config, stack, print);
@@ -17,6 +17,11 @@ export async function keepSchedule(config: DucktierConfig, stack: Stack, print: 
     const schedule = await ensureMigrationSchedule(temporal.client, config);
     print(
       `✓ Schedule '${config.schedule.id}' ${schedule}: ${config.schedule.cron} (${config.schedule.timezone}), overlap SKIP`,
+    );
+    const { maintenance } = config;
+    const upkeep = await ensureMaintenanceSchedule(temporal.client, config);
+    print(
+      `✓ Schedule '${maintenance.scheduleId}' ${upkeep}: ${maintenance.cron} (${maintenance.timezone}), cold tier maintenance, overlap SKIP`,
     );
   } finally {
     await temporal.close();

@@ -5,6 +5,8 @@ import { z } from 'zod';
 
 import { UsageError } from '../errors/usage-error.ts';
 import { type ColdConfig, coldConfigSchema, coldEnvironment, resolveColdConfig } from './cold-config.ts';
+import { formatDuration } from './duration.ts';
+import { maintenanceConfigSchema } from './maintenance-config.ts';
 import { type TablePolicy, type TablePolicyInput, tablePolicySchema } from './policy.ts';
 import { type ReportDefinition, reportDefinitionSchema } from './report-definition.ts';
 import { tierViewNames } from './tier-view-names.ts';
@@ -82,6 +84,8 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The cold tier's upkeep schedule: merging small files, expiring snapshots, removing files, retiring partitions. */
+    maintenance: maintenanceConfigSchema,
     /** One tiering policy per partitioned table. Default: the caller's defaults (the CLI's: the demo's table). */
     tables: z
       .array(tablePolicySchema, {
@@ -121,6 +125,12 @@ const configSchema = z
           message: `cold table '${policy.coldTable}' is used by two policies`,
         });
       coldTables.add(policy.coldTable);
+      if (policy.coldRetention && 'ms' in policy.coldRetention && policy.coldRetention.ms <= policy.hotWindow)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tables', index, 'coldRetention'],
+          message: `must be longer than the hot window (${formatDuration(policy.hotWindow)}): a partition reaches the cold tier only after it`,
+        });
       if (Object.values(tierViewNames(policy.table)).includes(policy.coldTable)) {
         ctx.addIssue({
           code: 'custom',

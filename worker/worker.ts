@@ -13,6 +13,7 @@ import { createPlanningActivities } from '../activities/planning.ts';
 import { createReportingActivities } from '../activities/reporting.ts';
 import { recordedSteps } from '../activities/step-history.ts';
 import { createTransferActivities, type TransferFaults } from '../activities/transfer.ts';
+import { createUpkeepActivities } from '../activities/upkeep.ts';
 import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
 import { extensionDirectory } from '../stack/duckdb-extensions.ts';
@@ -177,6 +178,7 @@ export function createActivities(deps: {
         cold: cold.coldStore,
         ...(faults.report ? { faults: faults.report } : {}),
       }),
+      ...createUpkeepActivities({ config, pgPool, cold: cold.coldStore, locks: cold.locks }),
     });
   return { mainActivities, coldActivities };
 }

@@ -4,6 +4,7 @@ import type { CompensationActivities } from '../activities/compensation.ts';
 import type { PlanningActivities } from '../activities/planning.ts';
 import type { ReportingActivities } from '../activities/reporting.ts';
 import type { TransferActivities } from '../activities/transfer.ts';
+import type { UpkeepActivities } from '../activities/upkeep.ts';
 
 /**
  * The failure model, in one place. PostgreSQL steps are short catalog changes that may wait on the parent's lock, so
@@ -91,5 +92,16 @@ export function reportingActivities(coldTaskQueue: string, summary?: string) {
     startToCloseTimeout: '30 minutes',
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
     retry: { ...STEP_RETRY, maximumAttempts: 3 },
+  });
+}
+
+/** The cold tier's upkeep, on the shared cold queue: a run may take long on a large lake, and is safe to repeat. */
+export function upkeepActivities(coldTaskQueue: string, summary?: string) {
+  return proxyActivities<UpkeepActivities>({
+    ...labelled(summary),
+    taskQueue: coldTaskQueue,
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
+    retry: { ...STEP_RETRY, maximumAttempts: 5 },
   });
 }

@@ -4,6 +4,7 @@
  * compiles TypeScript outside node_modules only, and the child runs on ducktier's workers anyway.
  */
 export type { ReportResult } from '../activities/activity-types.ts';
+export { type ColdMaintenanceInput, coldMaintenanceWorkflow, type ColdUpkeepResult } from './cold-maintenance.ts';
 export { type MigrateDueInput, migrateDueWorkflow } from './migrate-due.ts';
 export { type MigratePartitionInput, migratePartitionWorkflow } from './migrate-partition.ts';
 export type { MoveOutcome } from './move-outcome.ts';

@@ -12,7 +12,7 @@ import {
  * does it at worker start; a cluster that forbids it needs `temporal operator search-attribute create`, see README).
  */
 export const SEARCH_ATTRIBUTES = {
-  /** `migrate` (the parent job), `move` (one partition), `report`. */
+  /** `migrate` (the parent job), `move` (one partition), `report`, `maintain` (the cold tier's upkeep). */
   operation: defineSearchAttributeKey('DucktierOperation', SearchAttributeType.KEYWORD),
   /** `schema.table`; absent on a migration of every table. */
   table: defineSearchAttributeKey('DucktierTable', SearchAttributeType.KEYWORD),
@@ -22,7 +22,7 @@ export const SEARCH_ATTRIBUTES = {
   outcome: defineSearchAttributeKey('DucktierOutcome', SearchAttributeType.KEYWORD),
 } as const;
 
-export type Operation = 'migrate' | 'move' | 'report';
+export type Operation = 'migrate' | 'move' | 'report' | 'maintain';
 
 /**
  * What DucktierOutcome says. A move: `moved`, `already-cold`, `failed` (compensated: PostgreSQL whole) or `cancelled`.

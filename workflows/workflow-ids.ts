@@ -24,6 +24,7 @@ export const WORKFLOW_TYPES = {
   migrateDue: 'migrateDueWorkflow',
   migratePartition: 'migratePartitionWorkflow',
   report: 'reportWorkflow',
+  coldMaintenance: 'coldMaintenanceWorkflow',
 } as const;
 
 /** A request made in SQL (ducktier.requests) runs as this workflow: asking again for the same request finds it. */
@@ -33,4 +34,9 @@ export function requestWorkflowId(taskQueue: string, requestId: number): string 
 
 export function requestWorkflowIdPrefix(taskQueue: string): string {
   return `${taskQueue}-request-`;
+}
+
+/** The cold tier's maintenance: one ID per trigger (`scheduled`, or a manual run's own), fixed by deployment. */
+export function coldMaintenanceWorkflowId(taskQueue: string, trigger: string): string {
+  return `${taskQueue}-cold-maintenance-${trigger}`;
 }

@@ -6,18 +6,22 @@ import {
   type ColdStoreIdentity,
   coldStoreIdentity,
   describeColdStore,
+  describeColdTier,
   sameColdStore,
 } from '../../config/cold-config.ts';
 import type { DucktierConfig } from '../../config/config.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import { extensionDirectory } from '../../stack/duckdb-extensions.ts';
 import { provisionExtensionFor } from '../../stack/stack.ts';
+import type { MaintenanceSummary } from '../../storage/cold/cold-maintenance.ts';
 import { convertColdTier, type ConvertedPartition, type ConvertResult } from '../../storage/cold/convert-cold-tier.ts';
 import { openColdStore } from '../../storage/cold/open-cold-store.ts';
 import { alreadyCurrent, openConversion } from '../../storage/postgres/pg-cold-conversion.ts';
 import { readColdStoreRecord } from '../../storage/postgres/pg-cold-store-record.ts';
+import type { ColdUpkeepResult } from '../../workflows/cold-maintenance.ts';
 import type { CommandContext } from '../cli.ts';
 import { type CommandOptions, durationFlag, parseCommandArgs } from '../cli-args.ts';
+import { runColdMaintenance } from '../maintenance.ts';
 import { fmt } from '../render.ts';
 import { openSession } from '../session.ts';
 
@@ -42,17 +46,42 @@ const CRASH_AFTER_ENV = 'DUCKTIER_CONVERT_CRASH_AFTER';
 
 const DEFAULT_MOVES_WAIT_MS = 10 * 60_000;
 
+/** `ducktier cold convert|maintain`: the cold tier's own commands. */
+export async function coldCommand(context: CommandContext): Promise<number> {
+  const { values, positionals } = parseCommandArgs('cold', context.args, COLD_OPTIONS, true);
+  if (positionals.length === 1 && positionals[0] === 'convert') return convertCommand(context, values);
+  if (positionals.length === 1 && positionals[0] === 'maintain') return maintainCommand(context, values);
+  throw new UsageError(
+    `cold: expected \`ducktier cold convert --to duckdb|ducklake\` or \`ducktier cold maintain\`, got '${['cold', ...positionals].join(' ')}'`,
+  );
+}
+
+/** `ducktier cold maintain`: runs the cold tier's upkeep workflow now, waits, and prints what it did. */
+async function maintainCommand(
+  context: CommandContext,
+  values: ReturnType<typeof parseCommandArgs<typeof COLD_OPTIONS>>['values'],
+): Promise<number> {
+  const config = context.config(values);
+  const session = await openSession(config, values.json ? () => {} : context.log, { temporal: 'workers' });
+  try {
+    if (!values.json) context.log(`Maintaining ${describeColdTier(config.cold)}...`);
+    const result = await runColdMaintenance(session.temporal!, config);
+    context.print(values.json ? JSON.stringify(result, null, 2) : renderUpkeep(result));
+    return 0;
+  } finally {
+    await session.close();
+  }
+}
+
 /**
  * `ducktier cold convert --to duckdb|ducklake`: moves the deployment's cold tier into the other format (see
  * convertColdTier), resuming a conversion an earlier run left. Runs in this process, which opens both stores: a
  * DuckDB file may be open in one process only, so the worker owning one must be stopped first.
  */
-export async function coldCommand(context: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs('cold', context.args, COLD_OPTIONS, true);
-  if (positionals.length !== 1 || positionals[0] !== 'convert')
-    throw new UsageError(
-      `cold: expected \`ducktier cold convert --to duckdb|ducklake\`, got '${['cold', ...positionals].join(' ')}'`,
-    );
+async function convertCommand(
+  context: CommandContext,
+  values: ReturnType<typeof parseCommandArgs<typeof COLD_OPTIONS>>['values'],
+): Promise<number> {
   const to = values.to;
   if (to === undefined) throw new UsageError('cold convert: --to duckdb|ducklake is required');
   const format = COLD_FORMATS.find((known) => known === to);
@@ -151,5 +180,31 @@ function summary(result: ConvertResult, configHint: string | null): string {
     `  ${fmt(result.partitions.length)} partitions, ${fmt(result.rows)} rows, every one checked by its content fingerprint`,
     `  the old store is set aside: ${result.retired}`,
     ...(configHint ? [`  now ${configHint}`] : []),
+  ].join('\n');
+}
+
+/** An upkeep run: each partition retired (or left locked), then the maintenance. */
+export function renderUpkeep(result: ColdUpkeepResult): string {
+  const retired = result.retired.map((r) =>
+    r.status === 'retired'
+      ? `✓ retired ${r.table} ${r.partition}: ${fmt(r.rows ?? 0)} rows deleted${r.archive ? `, archived to ${r.archive} (row count and fingerprint checked)` : ''}`
+      : `• ${r.table} ${r.partition} is due but ${r.reason}; the next run retries it`,
+  );
+  return [
+    ...(retired.length > 0 ? retired : ['No cold partition is past its retention.']),
+    renderMaintenance(result.maintenance),
+  ].join('\n');
+}
+
+/** A maintenance run in a few lines: what it merged, expired and removed, and the size before and after. */
+export function renderMaintenance(summary: MaintenanceSummary): string {
+  return [
+    `Cold tier maintenance (${summary.format}) ${summary.startedAt} .. ${summary.finishedAt}`,
+    `  merged ${fmt(summary.mergedFiles)} small files; expired ${fmt(summary.expiredSnapshots)} snapshots; removed ${fmt(summary.removedFiles)} old files and ${fmt(summary.removedOrphans)} orphaned files`,
+    `  live files ${fmt(summary.filesBefore)} -> ${fmt(summary.filesAfter)}; bytes on storage ${fmt(summary.bytesBefore)} -> ${fmt(summary.bytesAfter)}`,
+    ...(summary.leases > 0
+      ? [`  ${fmt(summary.leases)} running report(s) hold lake snapshots from ${summary.oldestLeasedVersion} on`]
+      : []),
+    ...summary.notes.map((note) => `  - ${note}`),
   ].join('\n');
 }

@@ -27,6 +27,16 @@ export async function statusCommand(context: CommandContext): Promise<number> {
     context.print(
       `Data directory: ${status.dataDir}\nHot tier: ${status.postgres}\nCold tier: ${describeColdTier(config.cold)}: ${fmt(coldStore.files)} ${coldStore.files === 1 ? 'file' : 'files'}, ${formatBytes(coldStore.bytes)}${coldStore.snapshot === null ? '' : `, lake snapshot ${coldStore.snapshot}`}`,
     );
+    const { lastMaintenance, dueRetirements } = status.upkeep;
+    context.print(
+      lastMaintenance
+        ? `Last maintenance: ${lastMaintenance.finishedAt}: merged ${fmt(lastMaintenance.mergedFiles)} files, expired ${fmt(lastMaintenance.expiredSnapshots)} snapshots, removed ${fmt(lastMaintenance.removedFiles)} old and ${fmt(lastMaintenance.removedOrphans)} orphaned files, ${formatBytes(lastMaintenance.bytesBefore)} -> ${formatBytes(lastMaintenance.bytesAfter)}`
+        : `Last maintenance: none yet (schedule '${config.maintenance.scheduleId}', or ducktier cold maintain)`,
+    );
+    for (const due of dueRetirements)
+      context.print(
+        `  due for retirement: ${due.schema}.${due.table} ${due.partition} (up to ${due.rangeTo}${due.rows === null ? '' : `, ${fmt(due.rows)} rows`}${due.state === 'retired' ? ', retirement under way' : ''})`,
+      );
     if (running)
       context.print(`Moves: Temporal at ${status.temporal.address}, task queue '${status.temporal.taskQueue}'`);
     for (const table of tables) {

@@ -6,6 +6,7 @@ import type { Federation } from '../../config/config.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import type { InstantSelection } from '../verification/instant-filter.ts';
 import type { RowFingerprint } from '../verification/row-fingerprint.ts';
+import type { MaintenanceSettings, MaintenanceSummary } from './cold-maintenance.ts';
 
 /** The column recording which PostgreSQL partition a cold row came from: moves replace and reports filter by it. */
 export const SOURCE_PARTITION_COLUMN = '_ducktier_partition';
@@ -61,6 +62,15 @@ export interface ColdSnapshot {
     table: { schema: string; table: string },
     writes: Array<{ partition: string; writeId: string | null }>,
   ): Promise<boolean>;
+}
+
+/**
+ * A report's hold on the cold tier's current state, taken before its PostgreSQL snapshot opens: maintenance keeps what
+ * the held version (and any later one) reads until it is released. A DuckDB file needs none (null version).
+ */
+export interface SnapshotLease {
+  readonly version: number | null;
+  release(): Promise<void>;
 }
 
 /** Runs a PostgreSQL query in the report's snapshot (ducktier's own catalog queries, no user values). */
@@ -124,6 +134,15 @@ export interface ColdStore {
   deletePartition(ref: PartitionRef & { coldTable: string }): Promise<number>;
   /** A report run's view of the cold tier, inside `connection`'s open transaction (see ColdSnapshot). */
   openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot>;
+  /**
+   * Exports one partition's cold rows to `target` (a local path or s3:// URL) as zstd Parquet, replacing what an earlier
+   * attempt wrote there, and returns the fingerprint of what the file holds, read back from it.
+   */
+  archivePartition(source: PartitionSource, target: string): Promise<RowFingerprint>;
+  /** A lease on the current state for a report run named `holder` (see SnapshotLease). */
+  leaseSnapshot(pgPool: pg.Pool, holder: string): Promise<SnapshotLease>;
+  /** One maintenance run: what applies to the format, never removing what a leased report may read. */
+  maintain(pgPool: pg.Pool, settings: MaintenanceSettings): Promise<MaintenanceSummary>;
   /** A fresh file path for COPY spools, removed by the caller. */
   spoolFile(): string;
   close(): void;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -21,6 +21,7 @@ import { CopyProgress } from '../postgres/pg-copy-progress.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
+import type { MaintenanceSettings, MaintenanceSummary } from './cold-maintenance.ts';
 import type { ColdManifest, ManifestEntry } from './cold-manifest.ts';
 import {
   type ColdColumn,
@@ -40,6 +41,7 @@ import {
   type CopyStage,
   type PartitionRef,
   type PartitionSource,
+  type SnapshotLease,
   type SnapshotQuery,
   SOURCE_PARTITION_COLUMN,
 } from './cold-store.ts';
@@ -85,6 +87,8 @@ export abstract class DuckColdStore implements ColdStore {
   protected postgresAttached = false;
 
   abstract openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot>;
+  abstract leaseSnapshot(pgPool: pg.Pool, holder: string): Promise<SnapshotLease>;
+  abstract maintain(pgPool: pg.Pool, settings: MaintenanceSettings): Promise<MaintenanceSummary>;
   abstract readonly identity: ColdStoreIdentity;
 
   /** `qualifier."name"`: a table of this store in SQL, at its latest state. */
@@ -378,6 +382,23 @@ export abstract class DuckColdStore implements ColdStore {
       if (!(await this.tableExists(connection, source.coldTable))) return { rows: 0, sum: '0' };
       const instants = selection ? instantFilter('duckdb', timeColumnOf(source.columns, source), selection) : undefined;
       return this.fingerprintOf(connection, this.relation(source.coldTable), source, instants);
+    });
+  }
+
+  async archivePartition(source: PartitionSource, target: string): Promise<RowFingerprint> {
+    if (!target.startsWith('s3://')) mkdirSync(path.dirname(target), { recursive: true });
+    const names = source.columns.map((c) => quoteIdent(c.name)).join(', ');
+    return this.withConnection(async (connection) => {
+      await connection.run(
+        `COPY (SELECT ${names} FROM ${this.relation(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition)
+           TO ${quoteLiteral(target)} (FORMAT parquet, COMPRESSION zstd)`,
+        { partition: source.partition },
+      );
+      const reader = await connection.runAndReadAll(
+        fingerprintSelect('duckdb', source.columns, `read_parquet(${quoteLiteral(target)})`),
+      );
+      const row = reader.getRowObjectsJson()[0];
+      return { rows: Number(row?.rows ?? 0), sum: String(row?.sum ?? '0') };
     });
   }
 

@@ -1,25 +1,31 @@
 import { fileURLToPath } from 'node:url';
 
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type pg from 'pg';
 
 import type { ColdConfig, ColdStoreIdentity } from '../../config/cold-config.ts';
+import { LONGEST_REPORT_MS } from '../../config/maintenance-config.ts';
 import { duckSchemaPlace, LAKE_VERSION_TABLE } from '../duckdb/duck-schema.ts';
 import { normalizeDuckType } from '../duckdb/duck-type-mapping.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
 import { connectPgClient, processSessionName } from '../postgres/pg-pool.ts';
+import { releaseReadLease, takeReadLease } from '../postgres/pg-read-leases.ts';
 import { type PgTarget, withApplicationName } from '../postgres/pg-target.ts';
 import { migrateSchema, readSchemaMigrations } from '../schema-migrations.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
+import type { MaintenanceSettings, MaintenanceSummary } from './cold-maintenance.ts';
 import { APPENDING_MANIFEST } from './cold-manifest.ts';
 import { type ColdSchemaPlan, renamesCollide } from './cold-schema-changes.ts';
 import {
   COLD_MANIFEST_TABLE,
   type ColdSnapshot,
   type PostgresExtensionUse,
+  type SnapshotLease,
   type SnapshotQuery,
   SOURCE_PARTITION_COLUMN,
 } from './cold-store.ts';
 import { DuckColdStore } from './duck-cold-store.ts';
+import { maintainLake } from './lake-maintenance.ts';
 import { ProcessScratch } from './process-scratch.ts';
 
 export type LakeConfig = Extract<ColdConfig, { format: 'ducklake' }>;
@@ -159,6 +165,32 @@ export class DuckLakeStore extends DuckColdStore {
       relation: pinned,
       holdsWrites: (table, writes) => this.manifestHolds(connection, pinned(COLD_MANIFEST_TABLE), table, writes),
     };
+  }
+
+  /**
+   * Leases the lake's current snapshot for a report (see pg-read-leases.ts) until it is released, or for as long as a
+   * report may run.
+   */
+  async leaseSnapshot(pgPool: pg.Pool, holder: string): Promise<SnapshotLease> {
+    const lease = await takeReadLease(pgPool, this.lake.catalogSchema, holder, LONGEST_REPORT_MS);
+    return { version: lease.version, release: () => releaseReadLease(pgPool, lease.id) };
+  }
+
+  /** Merges small files, expires snapshots and removes files no report may still read (lake-maintenance.ts). */
+  async maintain(pgPool: pg.Pool, settings: MaintenanceSettings): Promise<MaintenanceSummary> {
+    const client = await pgPool.connect();
+    try {
+      return await this.withConnection((connection) =>
+        maintainLake(
+          connection,
+          client,
+          { alias: LAKE_ALIAS, catalogSchema: this.lake.catalogSchema, dataPath: this.lake.dataPath },
+          settings,
+        ),
+      );
+    } finally {
+      client.release();
+    }
   }
 
   override close(): void {

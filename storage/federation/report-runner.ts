@@ -60,6 +60,8 @@ export interface ReportRequest {
 export interface ReportFaults {
   /** The run's PostgreSQL snapshot is open; nothing has been read through it yet. */
   reading?: () => Promise<void>;
+  /** The run's cold snapshot is pinned (a lake version read in PostgreSQL's snapshot); no cold row is read yet. */
+  pinned?: () => Promise<void>;
 }
 
 /** What a run reads and how: shown by --explain and returned with every result. */
@@ -142,6 +144,9 @@ export async function runReport(
     await setRangeVariables(connection, request.params.range);
 
     for (let attempt = 1; attempt <= MAX_SNAPSHOT_ATTEMPTS; attempt++) {
+      // Before PostgreSQL's snapshot opens, so the lake version it pins is at least the leased one: maintenance keeps
+      // what that version and later ones read until the run releases it (storage/postgres/pg-read-leases.ts).
+      const lease = await store.leaseSnapshot(pgPool, `${what} (pid ${process.pid})`);
       const outcome = await inDuckTransaction(
         connection,
         async () => {
@@ -159,6 +164,9 @@ export async function runReport(
             const inSnapshot = (sql: string) => snapshot.query(sql);
             if (deployment !== undefined) await assertColdStoreCurrent(inSnapshot, deployment, store.identity);
             const cold = await store.openSnapshot(connection, inSnapshot);
+            if (lease.version !== null && cold.version !== null && cold.version < lease.version)
+              throw new Error(`${what} pinned lake snapshot ${cold.version}, older than its lease (${lease.version})`);
+            await faults.pinned?.();
             return await runInSnapshot(connection, snapshot, cold, reads, columnsOf, pushdown, request, output, {
               what,
               attempt,
@@ -168,12 +176,14 @@ export async function runReport(
           }
         },
         'read-only',
-      ).catch((error: unknown) => {
-        // The read-only transaction is the second guard, behind the parser check: a write that got past it ends here.
-        if (error instanceof Error && /read-only mode/.test(error.message))
-          throw new UsageError(`${what} tried to write (${error.message.split('\n')[0]}); reports are read-only`);
-        throw error;
-      });
+      )
+        .catch((error: unknown) => {
+          // The read-only transaction is the second guard, behind the parser check: a write that got past it ends here.
+          if (error instanceof Error && /read-only mode/.test(error.message))
+            throw new UsageError(`${what} tried to write (${error.message.split('\n')[0]}); reports are read-only`);
+          throw error;
+        })
+        .finally(() => lease.release());
       if (outcome)
         return {
           report: request.name,

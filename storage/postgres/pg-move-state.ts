@@ -3,9 +3,19 @@ import type pg from 'pg';
 /**
  * ducktier's own record, kept in PostgreSQL next to the hot rows, of where each moved partition stands. Reports read
  * it in the same snapshot as the hot rows: cold rows count only for partitions recorded as detached or cold, so a
- * partition in flight is counted from PostgreSQL alone, never twice.
+ * partition in flight is counted from PostgreSQL alone, never twice. `retired`: cold retention deleted its rows
+ * (storage/cold/cold-retention.ts).
  */
-export const MOVE_STATES = ['copying', 'copied', 'verified', 'detached', 'cold', 'failed', 'compensated'] as const;
+export const MOVE_STATES = [
+  'copying',
+  'copied',
+  'verified',
+  'detached',
+  'cold',
+  'failed',
+  'compensated',
+  'retired',
+] as const;
 export type MoveState = (typeof MOVE_STATES)[number];
 
 /** States in which the partition's rows are served from the cold tier. */

@@ -75,6 +75,11 @@ export async function createTestDeployment(name: string, options: DeploymentOpti
           .getHandle(config.schedule.id)
           .delete()
           .catch(() => {}),
+      () =>
+        temporal.client.schedule
+          .getHandle(config.maintenance.scheduleId)
+          .delete()
+          .catch(() => {}),
     );
     return {
       config,

@@ -128,7 +128,7 @@ describe('ducktier cold convert', () => {
     expect(await conversions()).toEqual([]);
     const help = await cli(['cold', 'convert', '--help'], fileEnv);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/usage: ducktier cold convert \[flags\][\s\S]*--to duckdb\|ducklake/);
+    expect(help.stdout).toMatch(/usage: ducktier cold convert\|maintain \[flags\][\s\S]*--to duckdb\|ducklake/);
   });
 
   test('converts to a lake: killed mid-way, it resumes and completes exactly; reports equal before and after', async () => {
