@@ -12,3 +12,9 @@ export type {
   PartitionMoveRef,
   VerifyResult,
 } from '../storage/moves/move-types.ts';
+export type {
+  AttachResult,
+  PartitionRestoreRef,
+  RestoreOutcome,
+  RestorePlan,
+} from '../storage/restore/restore-types.ts';

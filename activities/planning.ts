@@ -5,6 +5,8 @@ import { UsageError } from '../errors/usage-error.ts';
 import type { MovePlan, MovePlanning, PartitionMoveRef } from '../storage/moves/move-types.ts';
 import { planMoves } from '../storage/moves/plan-moves.ts';
 import { prepareMove } from '../storage/moves/prepare-move.ts';
+import { prepareRestore } from '../storage/restore/prepare-restore.ts';
+import type { PartitionRestoreRef, RestorePlan } from '../storage/restore/restore-types.ts';
 
 export interface PlanningDeps {
   config: DucktierConfig;
@@ -12,7 +14,7 @@ export interface PlanningDeps {
   now?: () => Date;
 }
 
-/** Deciding what moves and recording that a move starts: PostgreSQL only, so any worker on the main queue runs them. */
+/** Deciding what moves or comes back and recording that a move starts: PostgreSQL only, so any worker on the main queue runs them. */
 export function createPlanningActivities({ config, pgPool, now = () => new Date() }: PlanningDeps) {
   return {
     /**
@@ -37,6 +39,25 @@ export function createPlanningActivities({ config, pgPool, now = () => new Date(
         now: now(),
         hotWindowMs: input.olderThanMs ?? policy.hotWindow,
       });
+    },
+
+    /**
+     * Names the table's policy (`table` as `schema.table` or unambiguous name) and checks the partition can come back
+     * from the cold tier (see storage/restore/prepare-restore.ts).
+     */
+    async prepareRestore(input: {
+      table: string;
+      partition: string;
+      workflowId: string;
+    }): Promise<{ ref: PartitionRestoreRef; plan: RestorePlan }> {
+      const policy = findPolicy(config, input.table);
+      const ref = {
+        schema: policy.schema,
+        table: policy.table,
+        partition: input.partition,
+        workflowId: input.workflowId,
+      };
+      return { ref, plan: await prepareRestore(pgPool, policy, ref) };
     },
   };
 }

@@ -8,6 +8,7 @@ import { migrateCommand } from './commands/migrate.ts';
 import { provisionCommand } from './commands/provision.ts';
 import { queryCommand } from './commands/query.ts';
 import { reportCommand } from './commands/report.ts';
+import { restoreCommand } from './commands/restore.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
 import { workerCommand } from './commands/worker.ts';
@@ -35,6 +36,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     summary: 'run only the workers, against a running ducktier up or the configured servers',
   },
   migrate: { run: migrateCommand, summary: 'move partitions older than the hot window to DuckDB now' },
+  restore: {
+    run: restoreCommand,
+    summary: 'bring a partition back from the cold tier into PostgreSQL',
+  },
   report: { run: reportCommand, summary: 'run a named report over the tiers it needs' },
   query: { run: queryCommand, summary: 'run ad-hoc read-only SQL over the tier views (<table>_hot, _cold, _all)' },
   status: {
@@ -58,6 +63,7 @@ ${Object.entries(COMMANDS)
 flags for every command: --data-dir DIR (default ./.ducktier), --config FILE, --federation auto|extension|copy, --json
   demo     [--rows N] [--days D]
   migrate  [--table T] [--partition P | --older-than 2d] [--wait] | --via-schedule
+  restore  --table T --partition P [--keep-hot-until DATE]
   report   NAME [--from TS] [--to TS] [--param NAME=VALUE]... [--explain]   (ducktier report --list names them)
   query    "SELECT ... FROM <table>_all" [--from TS] [--to TS] [--explain]
   worker   needs a running \`ducktier up\` on the data directory, or postgres.url and temporal.address

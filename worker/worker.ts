@@ -9,6 +9,7 @@ import { createCompensationActivities } from '../activities/compensation.ts';
 import { keepAlive } from '../activities/keep-alive.ts';
 import { createPlanningActivities } from '../activities/planning.ts';
 import { createReportingActivities } from '../activities/reporting.ts';
+import { createRestoreActivities } from '../activities/restoring.ts';
 import { createTransferActivities } from '../activities/transfer.ts';
 import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
@@ -120,6 +121,7 @@ export function createActivities(deps: {
         locks: cold.locks,
         ...(cold.onCopyStage ? { onCopyStage: cold.onCopyStage } : {}),
       }),
+      ...createRestoreActivities({ config, pgPool, cold: cold.coldStore, locks: cold.locks }),
       ...createReportingActivities({ config, pgPool, cold: cold.coldStore }),
     });
   return { mainActivities, coldActivities };
@@ -172,7 +174,7 @@ async function launch(
           connection,
           namespace: stack.temporal.namespace,
           taskQueue: config.temporal.coldTaskQueue,
-          activities: keepAlive(coldActivities, ['copyPartitionToCold']),
+          activities: keepAlive(coldActivities, ['copyPartitionToCold', 'copyColdRowsToStaging']),
           interceptors,
           // Reports run beside a copy; DuckDB's MVCC keeps them apart.
           maxConcurrentActivityTaskExecutions: 4,

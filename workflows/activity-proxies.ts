@@ -3,6 +3,7 @@ import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow'
 import type { CompensationActivities } from '../activities/compensation.ts';
 import type { PlanningActivities } from '../activities/planning.ts';
 import type { ReportingActivities } from '../activities/reporting.ts';
+import type { RestoreActivities } from '../activities/restoring.ts';
 import type { TransferActivities } from '../activities/transfer.ts';
 
 /**
@@ -30,6 +31,20 @@ const POSTGRES_STEP = {
   cancellationType: WAIT_FOR_STEP,
 } as const;
 
+/** A step that needs the cold store: it may read or write a whole partition. */
+const COLD_STEP = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
+  retry: STEP_RETRY,
+  cancellationType: WAIT_FOR_STEP,
+} as const;
+/** A copy of a whole partition between the tiers: it may run for hours, and each retry starts it over. */
+const COPY_STEP = {
+  ...COLD_STEP,
+  startToCloseTimeout: '2 hours',
+  retry: { ...STEP_RETRY, maximumAttempts: 5 },
+} as const;
+
 export function planningActivities() {
   return proxyActivities<PlanningActivities>(POSTGRES_STEP);
 }
@@ -39,24 +54,12 @@ export function compensationActivities() {
 }
 
 export function transferActivities(coldTaskQueue: string) {
-  return proxyActivities<Omit<TransferActivities, 'copyPartitionToCold'>>({
-    taskQueue: coldTaskQueue,
-    startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
-    retry: STEP_RETRY,
-    cancellationType: WAIT_FOR_STEP,
-  });
+  return proxyActivities<Omit<TransferActivities, 'copyPartitionToCold'>>({ taskQueue: coldTaskQueue, ...COLD_STEP });
 }
 
 /** The copy alone: it may run for hours on a large partition, and each retry starts it over. */
 export function copyActivities(coldTaskQueue: string) {
-  return proxyActivities<Pick<TransferActivities, 'copyPartitionToCold'>>({
-    taskQueue: coldTaskQueue,
-    startToCloseTimeout: '2 hours',
-    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
-    retry: { ...STEP_RETRY, maximumAttempts: 5 },
-    cancellationType: WAIT_FOR_STEP,
-  });
+  return proxyActivities<Pick<TransferActivities, 'copyPartitionToCold'>>({ taskQueue: coldTaskQueue, ...COPY_STEP });
 }
 
 export function reportingActivities(coldTaskQueue: string) {
@@ -66,4 +69,13 @@ export function reportingActivities(coldTaskQueue: string) {
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
     retry: { ...STEP_RETRY, maximumAttempts: 3 },
   });
+}
+
+export function restoreActivities(coldTaskQueue: string) {
+  return proxyActivities<Omit<RestoreActivities, 'copyColdRowsToStaging'>>({ taskQueue: coldTaskQueue, ...COLD_STEP });
+}
+
+/** The restore's copy alone (see COPY_STEP). */
+export function restoreCopyActivities(coldTaskQueue: string) {
+  return proxyActivities<Pick<RestoreActivities, 'copyColdRowsToStaging'>>({ taskQueue: coldTaskQueue, ...COPY_STEP });
 }

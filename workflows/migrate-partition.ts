@@ -1,8 +1,8 @@
-import { ApplicationFailure, CancellationScope, log, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, log, workflowInfo } from '@temporalio/workflow';
 
 import type { PartitionMoveRef } from '../activities/activity-types.ts';
-import { FAILURE_TYPES } from '../errors/failure-types.ts';
 import { compensationActivities, copyActivities, planningActivities, transferActivities } from './activity-proxies.ts';
+import { runCompensations } from './compensations.ts';
 import { rootCauseMessage } from './failure-message.ts';
 import type { MoveOutcome } from './move-outcome.ts';
 
@@ -66,23 +66,5 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
     throw error;
   } finally {
     await CancellationScope.nonCancellable(() => transfer.unlockPartition({ move }));
-  }
-}
-
-/**
- * Runs compensations newest first and stops at the first that fails: a later one (discarding the cold copy) is only
- * safe once the earlier (re-attaching the partition) has succeeded. The failure is not swallowed; the data needs
- * attention, so the move fails loudly.
- */
-async function runCompensations(compensations: Array<() => Promise<unknown>>): Promise<void> {
-  for (const compensate of compensations) {
-    try {
-      await compensate();
-    } catch (error) {
-      throw ApplicationFailure.nonRetryable(
-        `compensation failed, the partition needs attention: ${rootCauseMessage(error)}`,
-        FAILURE_TYPES.CompensationFailed,
-      );
-    }
   }
 }

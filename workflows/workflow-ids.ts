@@ -12,6 +12,11 @@ export function moveWorkflowIdPrefix(taskQueue: string, schema: string, table: s
   return `${taskQueue}-move-${schema}.${table}-`;
 }
 
+/** A restore's ID, fixed like a move's: a second request for the same partition finds the first. */
+export function restoreWorkflowId(taskQueue: string, schema: string, table: string, partition: string): string {
+  return `${taskQueue}-restore-${schema}.${table}-${partition}`;
+}
+
 export function migrateDueWorkflowId(taskQueue: string, trigger: string): string {
   return `${taskQueue}-migrate-due-${trigger}`;
 }
@@ -24,4 +29,5 @@ export const WORKFLOW_TYPES = {
   migrateDue: 'migrateDueWorkflow',
   migratePartition: 'migratePartitionWorkflow',
   report: 'reportWorkflow',
+  restore: 'restorePartitionWorkflow',
 } as const;

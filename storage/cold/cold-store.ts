@@ -96,6 +96,16 @@ export interface ColdStore {
   countPartition(coldTable: string, partition: string): Promise<number>;
   /** Rows of every partition in the cold table (0 when the table does not exist yet). */
   countTable(coldTable: string): Promise<number>;
+  /**
+   * Streams one partition's cold rows into PostgreSQL (a restore): `COPY <target.table> (<target.columns>)` on
+   * `client`, in its transaction, each value rendered as PostgreSQL's input text. Returns the rows copied.
+   */
+  copyPartitionToPostgres(
+    source: PartitionSource,
+    client: pg.ClientBase,
+    target: { table: string; columns: string[] },
+    onProgress?: (rows: number) => void,
+  ): Promise<number>;
   /** Removes one partition's cold rows and manifest entry; safe to repeat. Returns the rows removed. */
   deletePartition(ref: PartitionRef & { coldTable: string }): Promise<number>;
   /** A report run's view of the cold tier, inside `connection`'s open transaction (see ColdSnapshot). */

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { Federation } from '../../config/config.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
+import { pgInputText, streamRowsToPostgres } from '../duckdb/pg-return-transport.ts';
 import { copyExportSelect, copyToCsvFile, csvSelect, extensionSelect } from '../duckdb/pg-transport.ts';
 import { CopyProgress } from '../postgres/pg-copy-progress.ts';
 import { quoteIdent } from '../sql-quoting.ts';
@@ -248,6 +249,33 @@ export abstract class DuckColdStore implements ColdStore {
       { partition },
     );
     return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
+  }
+
+  /** Streams one partition's cold rows into PostgreSQL's COPY (see storage/duckdb/pg-return-transport.ts). */
+  async copyPartitionToPostgres(
+    source: PartitionSource,
+    client: pg.ClientBase,
+    target: { table: string; columns: string[] },
+    onProgress?: (rows: number) => void,
+  ): Promise<number> {
+    const byName = new Map(source.columns.map((column) => [column.name, column]));
+    const list = target.columns.map((name) => {
+      const column = byName.get(name);
+      if (!column) throw new Error(`${name} is not a column of ${source.schema}.${source.table}`);
+      return `${pgInputText(column)} AS ${quoteIdent(name)}`;
+    });
+    return this.withConnection((connection) =>
+      streamRowsToPostgres(
+        connection,
+        {
+          sql: `SELECT ${list.join(', ')} FROM ${this.qualified(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
+          params: { partition: source.partition },
+        },
+        client,
+        target,
+        onProgress,
+      ),
+    );
   }
 
   /** Removes one partition's cold rows and manifest entry (compensation); safe to repeat. */

@@ -34,6 +34,10 @@ export async function prepareMove(
     const range = { from: record.rangeFrom?.toISOString() ?? '', to: record.rangeTo?.toISOString() ?? '' };
     return { stage: record.state === 'cold' ? 'cold' : 'detached', range };
   }
+  if (record?.state === 'expired')
+    throw refuse(
+      `${move.partition} passed its cold retention and was deleted${record.archivedTo ? ` (archived to ${record.archivedTo})` : ''}; a partition of that name cannot move again, rename it first`,
+    );
   if (!partition) {
     const names = partitions.filter((p) => !p.isDefault).map((p) => p.name);
     throw refuse(

@@ -8,11 +8,30 @@ import { CHANGE_CAPTURE_DDL } from './pg-change-capture.ts';
  * it in the same snapshot as the hot rows: cold rows count only for partitions recorded as detached or cold, so a
  * partition in flight is counted from PostgreSQL alone, never twice.
  */
-export const MOVE_STATES = ['copying', 'copied', 'verified', 'detached', 'cold', 'failed', 'compensated'] as const;
+export const MOVE_STATES = [
+  'copying',
+  'copied',
+  'verified',
+  'detached',
+  'cold',
+  'failed',
+  'compensated',
+  'restored',
+  'expired',
+] as const;
 export type MoveState = (typeof MOVE_STATES)[number];
 
 /** States in which the partition's rows are served from the cold tier. */
 export const COLD_SERVING_STATES: readonly MoveState[] = ['detached', 'cold'];
+
+/** States of a move still under way: the partition is attached, its change capture records every write. */
+export const IN_FLIGHT_STATES: readonly MoveState[] = ['copying', 'copied', 'verified'];
+
+/**
+ * States whose partition name is never created again by partition maintenance: served from the cold tier, or past its
+ * cold retention (the range is gone; later rows for it wait in DEFAULT).
+ */
+export const RETIRED_STATES: readonly MoveState[] = [...COLD_SERVING_STATES, 'expired'];
 
 export interface PartitionMove {
   tableSchema: string;
@@ -30,7 +49,30 @@ export interface PartitionMove {
   truncatedDuringMove: boolean;
   /** The DuckDB write the detach recorded as the partition's cold copy (its manifest entry's write_id). */
   coldWriteId: string | null;
+  /** A restored partition stays hot until then: the planner does not move it before. */
+  keepHotUntil: Date | null;
+  /** Where the cold retention exported the partition before deleting it (state `expired`). */
+  archivedTo: string | null;
 }
+
+/** Restores, cold retention and erasures: the states, columns and table they record. */
+const LIFECYCLE_DDL = [
+  `ALTER TABLE ducktier.partition_moves ADD COLUMN IF NOT EXISTS keep_hot_until timestamptz`,
+  `ALTER TABLE ducktier.partition_moves ADD COLUMN IF NOT EXISTS archived_to text`,
+  `ALTER TABLE ducktier.partition_moves DROP CONSTRAINT IF EXISTS partition_moves_state_check`,
+  `ALTER TABLE ducktier.partition_moves ADD CONSTRAINT partition_moves_state_check CHECK (state IN (${MOVE_STATES.map(quoteLiteral).join(', ')}))`,
+  `CREATE TABLE IF NOT EXISTS ducktier.erasures (
+     erase_id       text        NOT NULL,
+     table_schema   text        NOT NULL,
+     table_name     text        NOT NULL,
+     tier           text        NOT NULL CHECK (tier IN ('hot', 'cold')),
+     -- '' for the hot tier's one DELETE through the parent
+     partition_name text        NOT NULL,
+     rows           bigint      NOT NULL,
+     condition      text        NOT NULL,
+     erased_at      timestamptz NOT NULL DEFAULT now(),
+     PRIMARY KEY (erase_id, tier, partition_name))`,
+];
 
 const STATE_SCHEMA_LOCK = 0x6475636b; // 'duck': serialises the one-time creation below across processes
 
@@ -60,6 +102,7 @@ export async function ensureMoveStateSchema(pool: pg.Pool): Promise<void> {
     );
     await client.query(`ALTER TABLE ducktier.partition_moves ADD COLUMN IF NOT EXISTS cold_write_id text`);
     for (const statement of CHANGE_CAPTURE_DDL) await client.query(statement);
+    for (const statement of LIFECYCLE_DDL) await client.query(statement);
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [STATE_SCHEMA_LOCK]).catch(() => {});
     client.release();
@@ -85,8 +128,8 @@ export async function beginMove(
      ON CONFLICT (table_schema, table_name, partition_name) DO UPDATE
         SET range_from = EXCLUDED.range_from, range_to = EXCLUDED.range_to, state = 'copying',
             workflow_id = EXCLUDED.workflow_id, rows = NULL, error = NULL, truncated_during_move = false, cold_write_id = NULL,
-            started_at = now(), updated_at = now()
-      WHERE ducktier.partition_moves.state NOT IN ('detached', 'cold')`,
+            keep_hot_until = NULL, archived_to = NULL, started_at = now(), updated_at = now()
+      WHERE ducktier.partition_moves.state NOT IN (${RETIRED_STATES.map(quoteLiteral).join(', ')})`,
     [key.tableSchema, key.tableName, key.partitionName, range.from ?? null, range.to ?? null, workflowId],
   );
 }
@@ -123,6 +166,20 @@ export async function setMoveState(
       details.workflowId ?? null,
       details.coldWriteId ?? null,
     ],
+  );
+}
+
+/** A restore attached the partition: hot again, its record owned by the restore, kept hot until `keepHotUntil`. */
+export async function recordRestored(
+  client: pg.ClientBase,
+  key: MoveKey,
+  restore: { workflowId: string; keepHotUntil: Date | undefined; rows: number },
+): Promise<void> {
+  await client.query(
+    `UPDATE ducktier.partition_moves
+        SET state = 'restored', workflow_id = $4, keep_hot_until = $5, rows = $6, error = NULL, updated_at = now()
+      WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3`,
+    [key.tableSchema, key.tableName, key.partitionName, restore.workflowId, restore.keepHotUntil ?? null, restore.rows],
   );
 }
 
@@ -175,6 +232,20 @@ export async function listRetiredRanges(
   return rows.map((row) => ({ retiredName: row.retired_name, from: row.range_from, to: row.range_to }));
 }
 
+/** The partitions of `policy`'s table that a restore keeps hot past `now`. */
+export async function partitionsKeptHot(
+  db: pg.Pool | pg.ClientBase,
+  policy: { schema: string; table: string },
+  now: Date,
+): Promise<Set<string>> {
+  const { rows } = await db.query<{ partition_name: string }>(
+    `SELECT partition_name FROM ducktier.partition_moves
+      WHERE table_schema = $1 AND table_name = $2 AND state = 'restored' AND keep_hot_until > $3`,
+    [policy.schema, policy.table, now],
+  );
+  return new Set(rows.map((row) => row.partition_name));
+}
+
 /** Whether any move in `schema` was ever recorded under this partition name (its rows may be in the cold tier). */
 export async function isPartitionNameRecorded(
   db: pg.Pool | pg.ClientBase,
@@ -189,7 +260,8 @@ export async function isPartitionNameRecorded(
 }
 
 const SELECT_MOVES = `SELECT table_schema, table_name, partition_name, range_from, range_to, state, rows, workflow_id,
-                             started_at, updated_at, error, truncated_during_move, cold_write_id
+                             started_at, updated_at, error, truncated_during_move, cold_write_id, keep_hot_until,
+                             archived_to
                         FROM ducktier.partition_moves`;
 
 function toMove(row: Record<string, unknown>): PartitionMove {
@@ -207,5 +279,7 @@ function toMove(row: Record<string, unknown>): PartitionMove {
     error: (row.error as string | null) ?? null,
     truncatedDuringMove: row.truncated_during_move === true,
     coldWriteId: (row.cold_write_id as string | null) ?? null,
+    keepHotUntil: (row.keep_hot_until as Date | null) ?? null,
+    archivedTo: (row.archived_to as string | null) ?? null,
   };
 }

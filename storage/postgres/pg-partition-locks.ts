@@ -43,8 +43,10 @@ export class PartitionLocks {
     const key = `${schema}.${partition}`;
     const mine = this.held.get(key);
     if (mine && mine.owner === owner && (await this.stillConnected(mine.client))) return;
-    // Held here for another owner: a run of this partition's workflow that ended without unlocking (its ID is fixed,
-    // so no two live runs share a partition). Its session is closed before the new owner takes the lock.
+    // Held here for another workflow (a restore, an erase or a retention run of the same partition): it waits its turn.
+    if (mine && mine.owner !== owner)
+      throw new PartitionLockHeldError(`partition ${key} is locked by ${mine.owner} in this process`);
+    // Held for this owner on a session that died: take it again on a new one.
     if (mine) await this.drop(key);
     const client = await connectPgClient(this.target, lockSessionName(owner));
     client.on('error', () => this.held.delete(key));

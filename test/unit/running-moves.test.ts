@@ -76,6 +76,8 @@ const record = (
   error: null,
   truncatedDuringMove: false,
   coldWriteId: null,
+  keepHotUntil: null,
+  archivedTo: null,
 });
 
 describe('running moves', () => {
