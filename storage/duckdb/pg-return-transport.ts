@@ -22,7 +22,7 @@ export function pgInputText(column: ColumnMapping): string {
   if (!column.isList) return scalarText(column.baseType, name);
   // An array literal: every element double-quoted (backslash and quote escaped), NULL bare.
   const element = `CASE WHEN x IS NULL THEN 'NULL' ELSE '"' || replace(replace(${scalarText(column.baseType, 'x')}, '\\', '\\\\'), '"', '\\"') || '"' END`;
-  return `CASE WHEN ${name} IS NULL THEN NULL ELSE '{' || array_to_string(list_transform(${name}, x -> ${element}), ',') || '}' END`;
+  return `CASE WHEN ${name} IS NULL THEN NULL ELSE '{' || coalesce(array_to_string(list_transform(${name}, x -> ${element}), ','), '') || '}' END`;
 }
 
 function scalarText(baseType: string, expr: string): string {
