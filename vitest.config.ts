@@ -1,5 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
+// Vitest 4: a test worker's calls to the main process have no timeout. Vitest 3 gave them 60 s, so on a machine starved
+// of CPU a run whose tests all passed failed with `Timeout calling "onTaskUpdate"`; a real unhandled error still fails.
 export default defineConfig({
   test: {
     // Integration files share one PostgreSQL server and one Temporal dev server; on two cores they run one at a time.

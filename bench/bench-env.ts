@@ -14,8 +14,8 @@ import { UsageError } from '../errors/usage-error.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { ProgressLog } from '../stack/progress.ts';
 import { type Stack, startStack } from '../stack/stack.ts';
-import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { bundleWorkflows } from '../worker/workflow-bundle.ts';
 import type { BenchSettings } from './bench-options.ts';
 import { WorkerProcess } from './worker-process.ts';
@@ -74,7 +74,7 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
     closers.unshift(() => worker.stop());
     const pgPool = createPgPool(stack.postgres, 'ducktier bench', 6);
     closers.unshift(() => pgPool.end());
-    await ensureMoveStateSchema(pgPool);
+    await migratePostgresSchema(pgPool);
     const temporal = await connectTemporal(stack.temporal);
     closers.unshift(temporal.close);
     return {

@@ -25,7 +25,7 @@ const TUNED_WORK_MEM = '256MB';
 
 /**
  * `npm run bench [-- --quick]`: starts its own stack in a scratch directory, seeds the data, measures every figure of
- * issue 5 side by side in the same run, prints a markdown table on stdout and writes the JSON results file.
+ * BENCHMARKS.md side by side in the same run, prints a markdown table on stdout and writes the JSON results file.
  */
 async function main(): Promise<void> {
   const options = parseBenchOptions(process.argv.slice(2));

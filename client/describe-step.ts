@@ -1,7 +1,7 @@
 import type { MoveStep } from './migrations.ts';
 import { fmt } from './render.ts';
 
-/** One check-marked line per completed step of a move, in the seed's style. */
+/** One check-marked line per completed step of a move, as the demo prints them. */
 export function describeStep(step: MoveStep, partition: string, coldTable: string): string {
   const result = step.result as Record<string, unknown> | number | boolean | undefined;
   switch (step.activity) {

@@ -5,8 +5,8 @@ import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { ProgressLog } from '../stack/progress.ts';
 import { findRunningStack, type Stack, startStack } from '../stack/stack.ts';
-import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { type RunningWorkers, startWorkers } from '../worker/worker.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
 import { closeOnInterrupt } from './interrupts.ts';
@@ -53,7 +53,7 @@ export async function openSession(
   try {
     const pgPool = createPgPool(stack.postgres, 'ducktier cli', 4);
     closers.unshift(() => pgPool.end());
-    await ensureMoveStateSchema(pgPool);
+    await migratePostgresSchema(pgPool);
     let temporal: Client | undefined;
     let temporalUnavailable: string | undefined;
     let workers: RunningWorkers | undefined;

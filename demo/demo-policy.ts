@@ -1,6 +1,6 @@
 import type { TablePolicyInput } from '../config/policy.ts';
 
-/** The seed's `events` table is ducktier's demo policy; nothing outside demo/ may assume it. */
+/** The demo's `events` table and its tiering policy; nothing outside demo/ may assume it. */
 export const DEMO_POLICY: TablePolicyInput = {
   table: 'events',
   timeColumn: 'timestamp',

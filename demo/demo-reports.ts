@@ -12,7 +12,7 @@ function summaryOver(view: string): string {
            ORDER BY event_count DESC, event_type`;
 }
 
-/** The seed's reports over the demo `events` policy: configuration data, like the policy itself. */
+/** The demo's reports over its `events` policy: configuration data, like the policy itself. */
 export const DEMO_REPORTS: ReportDefinition[] = [
   {
     name: 'event_summary',

@@ -9,7 +9,7 @@ import { inTransaction } from '../storage/postgres/pg-pool.ts';
 import { qualify } from '../storage/sql-quoting.ts';
 import { eventToCsv, generateEvents, type GeneratorOptions } from './event-generator.ts';
 
-/** The seed's events table, range-partitioned by time (partitions are ensurePartitions' job). */
+/** The demo's events table, range-partitioned by time (partitions are ensurePartitions' job). */
 export async function createDemoTable(pool: pg.Pool, policy: TablePolicy): Promise<void> {
   await pool.query(`
     CREATE TABLE IF NOT EXISTS ${qualify(policy.schema, policy.table)} (
@@ -47,8 +47,8 @@ export async function findDemoSeed(pool: pg.Pool, policy: TablePolicy): Promise<
 }
 
 /**
- * Streams generated events into the table with COPY and records the seed in the same transaction, so a data directory
- * is seeded exactly once however often the demo runs. ANALYZE then gives the reports' pushdown decision the statistics
+ * Streams generated events into the table with COPY and records what it inserted in the same transaction, so a data
+ * directory is seeded exactly once however often the demo runs. ANALYZE then gives the reports' pushdown decision the statistics
  * autovacuum would gather only later.
  */
 export async function seedDemoEvents(

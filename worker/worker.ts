@@ -16,9 +16,9 @@ import { closeAll } from '../stack/close-all.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { ColdStore, CopyStage } from '../storage/cold/cold-store.ts';
 import { DuckDbFileStore } from '../storage/cold/duckdb-file-store.ts';
-import { ensureMoveStateSchema } from '../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
 import { loadWorkflowBundle } from './workflow-bundle.ts';
 
@@ -145,7 +145,7 @@ async function launch(
     );
   const workers: Worker[] = [];
   try {
-    await ensureMoveStateSchema(pgPool);
+    await migratePostgresSchema(pgPool);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
     const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());

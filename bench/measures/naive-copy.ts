@@ -12,8 +12,8 @@ export interface NaiveCopy {
 }
 
 /**
- * The seed's way, on a sample: SELECT the rows, then one prepared INSERT per row into a DuckDB file, each committing
- * on its own (autocommit), as the seed's Python loop did. Uses a scratch file, never the cold store.
+ * The naive way, on a sample: SELECT the rows, then one prepared INSERT per row into a DuckDB file, each committing
+ * on its own (autocommit), as a simple copy loop does. Uses a scratch file, never the cold store.
  */
 export async function measureNaiveCopy(
   pool: pg.Pool,

@@ -12,7 +12,7 @@ import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
 import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import type { CommandContext } from '../cli.ts';
-import { parseCommandArgs, positiveInt } from '../cli-args.ts';
+import { type CommandOptions, parseCommandArgs, positiveInt } from '../cli-args.ts';
 import { describeStep } from '../describe-step.ts';
 import { moveSteps, runReportWorkflow, startMigration } from '../migrations.ts';
 import { banner, fmt, renderTable } from '../render.ts';
@@ -21,6 +21,15 @@ import { openSession, type Session } from '../session.ts';
 const DEFAULT_ROWS = 50_000;
 const DEFAULT_DAYS = 10;
 const DEMO_SEED = 20260124;
+/** The demo's own flags (ducktier demo --help prints them). */
+export const DEMO_OPTIONS = {
+  rows: {
+    type: 'string',
+    value: 'N',
+    description: `events to insert into a fresh data directory (default ${DEFAULT_ROWS.toLocaleString('en-US')})`,
+  },
+  days: { type: 'string', value: 'D', description: `days the events span, ending now (default ${DEFAULT_DAYS})` },
+} as const satisfies CommandOptions;
 const DEMO_REPORT_ORDER = [
   'recent_summary',
   'historical_summary',
@@ -34,7 +43,7 @@ const DEMO_REPORT_ORDER = [
  * moved through the workflow, reports over both tiers, and a closing account that must add up.
  */
 export async function demoCommand(context: CommandContext): Promise<number> {
-  const { values } = parseCommandArgs('demo', context.args, { rows: { type: 'string' }, days: { type: 'string' } });
+  const { values } = parseCommandArgs('demo', context.args, DEMO_OPTIONS);
   const config = context.config(values);
   const rows = positiveInt('rows', values.rows, DEFAULT_ROWS);
   const days = positiveInt('days', values.days, DEFAULT_DAYS);
@@ -148,7 +157,7 @@ function demoPolicy(config: DucktierConfig): TablePolicy {
   }
 }
 
-/** Seeds the data directory once; a second run finds the seed record and moves on. */
+/** Seeds the data directory once; a second run finds that record and moves on. */
 async function seedOnce(
   session: Session,
   policy: TablePolicy,

@@ -3,21 +3,36 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { findPolicy } from '../../config/config.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import type { CommandContext } from '../cli.ts';
-import { durationFlag, parseCommandArgs } from '../cli-args.ts';
+import { type CommandOptions, durationFlag, parseCommandArgs } from '../cli-args.ts';
 import { startMigration } from '../migrations.ts';
 import { fmt } from '../render.ts';
 import { triggerMigrationSchedule } from '../schedule.ts';
 import { openSession } from '../session.ts';
 
+/** migrate's own flags (ducktier migrate --help prints them). */
+export const MIGRATE_OPTIONS = {
+  table: { type: 'string', value: 'T', description: 'only this table (name, or schema.name)' },
+  partition: {
+    type: 'string',
+    value: 'P',
+    description: 'only this partition (with --table when several tables have policies)',
+  },
+  'older-than': {
+    type: 'string',
+    value: 'AGE',
+    description: "this run's hot window instead of each policy's, e.g. 1d, 36h, 90m",
+  },
+  wait: { type: 'boolean', default: false, description: 'wait until the moves end and print how each ended' },
+  'via-schedule': {
+    type: 'boolean',
+    default: false,
+    description: 'trigger the daily schedule itself (needs a running ducktier up)',
+  },
+} as const satisfies CommandOptions;
+
 /** `ducktier migrate`: starts the same parent workflow the schedule runs, for one table, one partition or all. */
 export async function migrateCommand(context: CommandContext): Promise<number> {
-  const { values } = parseCommandArgs('migrate', context.args, {
-    table: { type: 'string' },
-    partition: { type: 'string' },
-    'older-than': { type: 'string' },
-    wait: { type: 'boolean', default: false },
-    'via-schedule': { type: 'boolean', default: false },
-  });
+  const { values } = parseCommandArgs('migrate', context.args, MIGRATE_OPTIONS);
   const config = context.config(values);
   if (values.partition && values['older-than'])
     throw new UsageError('give either --partition or --older-than, not both');

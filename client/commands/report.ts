@@ -2,26 +2,41 @@ import type { DucktierConfig } from '../../config/config.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import { type ReportInvocation, resolveReportRequest } from '../../storage/federation/report-request.ts';
 import type { CommandContext } from '../cli.ts';
-import { parseCommandArgs } from '../cli-args.ts';
+import { type CommandOptions, parseCommandArgs } from '../cli-args.ts';
 import { runReportInvocation } from '../migrations.ts';
 import { renderPlan, renderReportResult } from '../render-report.ts';
 import { openSession } from '../session.ts';
 
 /** Flags shared by `report` and `query`: the time range and --explain. */
 export const RUN_OPTIONS = {
-  from: { type: 'string' },
-  to: { type: 'string' },
-  explain: { type: 'boolean', default: false },
-} as const;
+  from: {
+    type: 'string',
+    value: 'TS',
+    description: 'start of the time range, inclusive (ISO 8601: 2026-11-20, 2026-11-20T06:00:00Z)',
+  },
+  to: { type: 'string', value: 'TS', description: 'end of the time range, exclusive' },
+  explain: {
+    type: 'boolean',
+    default: false,
+    description: 'print the plan (tiers, partitions, pushdown, federation, SQL) instead of rows',
+  },
+} as const satisfies CommandOptions;
+
+/** report's own flags (ducktier report --help prints them). */
+export const REPORT_OPTIONS = {
+  ...RUN_OPTIONS,
+  param: {
+    type: 'string',
+    multiple: true,
+    value: 'NAME=VALUE',
+    description: "a report parameter (ducktier report --list shows each report's); repeat for several",
+  },
+  list: { type: 'boolean', default: false, description: 'list the reports with their tables and parameters' },
+} as const satisfies CommandOptions;
 
 /** `ducktier report NAME`: runs a named report through the report workflow, on the process owning the cold file. */
 export async function reportCommand(context: CommandContext): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
-    'report',
-    context.args,
-    { ...RUN_OPTIONS, param: { type: 'string', multiple: true }, list: { type: 'boolean', default: false } },
-    true,
-  );
+  const { values, positionals } = parseCommandArgs('report', context.args, REPORT_OPTIONS, true);
   const config = context.config(values);
   if (values.list) {
     for (const report of config.reports) {

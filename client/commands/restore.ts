@@ -5,21 +5,28 @@ import { Refusal } from '../../errors/refusal.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import { prepareRestore } from '../../storage/restore/prepare-restore.ts';
 import type { CommandContext } from '../cli.ts';
-import { parseCommandArgs } from '../cli-args.ts';
+import { type CommandOptions, parseCommandArgs } from '../cli-args.ts';
 import { fmt } from '../render.ts';
 import { startRestore } from '../restores.ts';
 import { openSession } from '../session.ts';
+
+/** restore's own flags (ducktier restore --help prints them). */
+export const RESTORE_OPTIONS = {
+  table: { type: 'string', value: 'T', description: 'the table (name, or schema.name; needed when several have policies)' },
+  partition: { type: 'string', value: 'P', description: 'the partition to bring back (a name status lists as cold)' },
+  'keep-hot-until': {
+    type: 'string',
+    value: 'DATE',
+    description: 'scheduled migrations leave it hot until then (2026-12-31 or an ISO timestamp)',
+  },
+} as const satisfies CommandOptions;
 
 /**
  * `ducktier restore --table T --partition P [--keep-hot-until DATE]`: brings one partition back from the cold tier
  * into PostgreSQL through the restore workflow, and waits for it.
  */
 export async function restoreCommand(context: CommandContext): Promise<number> {
-  const { values } = parseCommandArgs('restore', context.args, {
-    table: { type: 'string' },
-    partition: { type: 'string' },
-    'keep-hot-until': { type: 'string' },
-  });
+  const { values } = parseCommandArgs('restore', context.args, RESTORE_OPTIONS);
   const config = context.config(values);
   if (!values.partition) throw new UsageError('restore: --partition is required (a partition in the cold tier)');
   const policy = findPolicy(config, values.table ?? onlyTable(config.tables.map((t) => `${t.schema}.${t.table}`)));

@@ -1,12 +1,18 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
+import { duckSchemaPlace } from '../duckdb/duck-schema.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
+import { migrateSchema, readSchemaMigrations } from '../schema-migrations.ts';
 import { COLD_MANIFEST_TABLE, type ColdSnapshot } from './cold-store.ts';
 import { DuckColdStore } from './duck-cold-store.ts';
+
+/** The file's own tables (the manifest), as numbered migrations (storage/schema-migrations.ts). */
+export const COLD_FILE_MIGRATIONS = readSchemaMigrations(fileURLToPath(new URL('./migrations/', import.meta.url)));
 
 export interface DuckDbFileOptions {
   filePath: string;
@@ -47,18 +53,18 @@ export class DuckDbFileStore extends DuckColdStore {
         tablesIn: `database_name = current_database() AND schema_name = 'main'`,
       },
     );
-    await store.withConnection(async (connection) => {
-      // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
-      // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
-      await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
-      if (store.federation === 'extension') await attachPostgres(connection, options.pgTarget);
-      await connection.run(`
-        CREATE TABLE IF NOT EXISTS ${COLD_MANIFEST_TABLE} (
-          table_schema VARCHAR NOT NULL, table_name VARCHAR NOT NULL, partition_name VARCHAR NOT NULL,
-          cold_table VARCHAR NOT NULL, rows BIGINT NOT NULL, written_at TIMESTAMPTZ NOT NULL, write_id VARCHAR,
-          PRIMARY KEY (table_schema, table_name, partition_name))`);
-      await connection.run(`ALTER TABLE ${COLD_MANIFEST_TABLE} ADD COLUMN IF NOT EXISTS write_id VARCHAR`);
-    });
+    try {
+      await store.withConnection(async (connection) => {
+        // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
+        // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
+        await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
+        if (store.federation === 'extension') await attachPostgres(connection, options.pgTarget);
+        await migrateSchema(duckSchemaPlace(connection, `cold store ${options.filePath}`), COLD_FILE_MIGRATIONS);
+      });
+    } catch (error) {
+      store.close();
+      throw error;
+    }
     return store;
   }
 

@@ -19,40 +19,6 @@ import type { MoveKey } from './pg-move-state.ts';
 const ROW_TRIGGER = 'ducktier_move_capture';
 const TRUNCATE_TRIGGER = 'ducktier_move_truncate';
 
-export const CHANGE_CAPTURE_DDL = [
-  `CREATE TABLE IF NOT EXISTS ducktier.move_changes (
-     table_schema   text        NOT NULL,
-     table_name     text        NOT NULL,
-     partition_name text        NOT NULL,
-     at             timestamptz NOT NULL,
-     -- copied to the cold tier (under the partition's lock) since it last changed
-     synced         boolean     NOT NULL DEFAULT false,
-     PRIMARY KEY (table_schema, table_name, partition_name, at))`,
-  // TG_ARGV: schema, table, time column. The partition is TG_TABLE_NAME, so the function serves every table.
-  `CREATE OR REPLACE FUNCTION ducktier.capture_move_change() RETURNS trigger
-   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog SET TimeZone = 'UTC' AS $fn$
-   BEGIN
-     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-       INSERT INTO ducktier.move_changes VALUES (TG_ARGV[0], TG_ARGV[1], TG_TABLE_NAME, (to_jsonb(OLD) ->> TG_ARGV[2])::timestamptz)
-       ON CONFLICT ON CONSTRAINT move_changes_pkey DO UPDATE SET synced = false WHERE move_changes.synced;
-     END IF;
-     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-       INSERT INTO ducktier.move_changes VALUES (TG_ARGV[0], TG_ARGV[1], TG_TABLE_NAME, (to_jsonb(NEW) ->> TG_ARGV[2])::timestamptz)
-       ON CONFLICT ON CONSTRAINT move_changes_pkey DO UPDATE SET synced = false WHERE move_changes.synced;
-     END IF;
-     RETURN NULL;
-   END
-   $fn$`,
-  `CREATE OR REPLACE FUNCTION ducktier.note_truncate_during_move() RETURNS trigger
-   LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
-   BEGIN
-     UPDATE ducktier.partition_moves SET truncated_during_move = true
-      WHERE table_schema = TG_ARGV[0] AND table_name = TG_ARGV[1] AND partition_name = TG_TABLE_NAME;
-     RETURN NULL;
-   END
-   $fn$`,
-];
-
 export async function installChangeCapture(client: pg.ClientBase, key: MoveKey, timeColumn: string): Promise<void> {
   const target = qualify(key.tableSchema, key.partitionName);
   const args = `${quoteLiteral(key.tableSchema)}, ${quoteLiteral(key.tableName)}`;

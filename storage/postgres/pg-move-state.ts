@@ -1,7 +1,6 @@
 import type pg from 'pg';
 
 import { quoteLiteral } from '../sql-quoting.ts';
-import { CHANGE_CAPTURE_DDL } from './pg-change-capture.ts';
 
 /**
  * ducktier's own record, kept in PostgreSQL next to the hot rows, of where each moved partition stands. Reports read
@@ -53,60 +52,6 @@ export interface PartitionMove {
   keepHotUntil: Date | null;
   /** Where the cold retention exported the partition before deleting it (state `expired`). */
   archivedTo: string | null;
-}
-
-/** Restores, cold retention and erasures: the states, columns and table they record. */
-const LIFECYCLE_DDL = [
-  `ALTER TABLE ducktier.partition_moves ADD COLUMN IF NOT EXISTS keep_hot_until timestamptz`,
-  `ALTER TABLE ducktier.partition_moves ADD COLUMN IF NOT EXISTS archived_to text`,
-  `ALTER TABLE ducktier.partition_moves DROP CONSTRAINT IF EXISTS partition_moves_state_check`,
-  `ALTER TABLE ducktier.partition_moves ADD CONSTRAINT partition_moves_state_check CHECK (state IN (${MOVE_STATES.map(quoteLiteral).join(', ')}))`,
-  `CREATE TABLE IF NOT EXISTS ducktier.erasures (
-     erase_id       text        NOT NULL,
-     table_schema   text        NOT NULL,
-     table_name     text        NOT NULL,
-     tier           text        NOT NULL CHECK (tier IN ('hot', 'cold')),
-     -- '' for the hot tier's one DELETE through the parent
-     partition_name text        NOT NULL,
-     rows           bigint      NOT NULL,
-     condition      text        NOT NULL,
-     erased_at      timestamptz NOT NULL DEFAULT now(),
-     PRIMARY KEY (erase_id, tier, partition_name))`,
-];
-
-const STATE_SCHEMA_LOCK = 0x6475636b; // 'duck': serialises the one-time creation below across processes
-
-export async function ensureMoveStateSchema(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('SELECT pg_advisory_lock($1)', [STATE_SCHEMA_LOCK]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ducktier`);
-    await client.query(`
-      CREATE TABLE IF NOT EXISTS ducktier.partition_moves (
-        table_schema   text        NOT NULL,
-        table_name     text        NOT NULL,
-        partition_name text        NOT NULL,
-        range_from     timestamptz,
-        range_to       timestamptz,
-        state          text        NOT NULL CHECK (state IN (${MOVE_STATES.map(quoteLiteral).join(', ')})),
-        rows           bigint,
-        workflow_id    text,
-        started_at     timestamptz NOT NULL DEFAULT now(),
-        updated_at     timestamptz NOT NULL DEFAULT now(),
-        error          text,
-        PRIMARY KEY (table_schema, table_name, partition_name)
-      )`);
-    // Columns added after the first release; older data directories gain them here.
-    await client.query(
-      `ALTER TABLE ducktier.partition_moves ADD COLUMN IF NOT EXISTS truncated_during_move boolean NOT NULL DEFAULT false`,
-    );
-    await client.query(`ALTER TABLE ducktier.partition_moves ADD COLUMN IF NOT EXISTS cold_write_id text`);
-    for (const statement of CHANGE_CAPTURE_DDL) await client.query(statement);
-    for (const statement of LIFECYCLE_DDL) await client.query(statement);
-  } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [STATE_SCHEMA_LOCK]).catch(() => {});
-    client.release();
-  }
 }
 
 export interface MoveKey {

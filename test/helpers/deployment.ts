@@ -12,8 +12,8 @@ import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
 import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
 import { coldStorePath, type Stack } from '../../stack/stack.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
-import { ensureMoveStateSchema } from '../../storage/postgres/pg-move-state.ts';
 import { createPgPool } from '../../storage/postgres/pg-pool.ts';
+import { migratePostgresSchema } from '../../storage/postgres/pg-schema.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
 import { type RunningWorkers, startWorkers } from '../../worker/worker.ts';
 import { type CliResult, ducktier, startUp, type UpProcess } from './cli.ts';
@@ -62,7 +62,7 @@ export async function createTestDeployment(name: string, options: DeploymentOpti
     for (const closer of closers.splice(0).reverse()) await closer();
   };
   try {
-    await ensureMoveStateSchema(pgPool);
+    await migratePostgresSchema(pgPool);
     const temporal = await connectTemporal({ address: config.temporal.address!, namespace: config.temporal.namespace });
     closers.push(
       () => temporal.close(),
@@ -174,7 +174,7 @@ export function testPgUrl(database: string): string {
   return `postgres://postgres:ducktier@127.0.0.1:${inject('pgPort')}/${database}`;
 }
 
-async function recreateDatabase(database: string): Promise<void> {
+export async function recreateDatabase(database: string): Promise<void> {
   const admin = new pg.Client(testPgTarget('postgres').pool);
   await admin.connect();
   try {

@@ -19,7 +19,7 @@ export interface SummaryRow {
   last_seen: number;
 }
 
-/** The seed's event summary, computed in JS. */
+/** The event_summary report, computed in JS. */
 export function eventSummary(events: DemoEvent[]): SummaryRow[] {
   const byType = new Map<string, { count: number; users: Set<number>; first: number; last: number }>();
   for (const event of events) {

@@ -1,11 +1,22 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { describe, expect, inject, test } from 'vitest';
 
+import { helpFor } from '../../client/command-list.ts';
 import { ducktierSync as ducktier, expectOneLineUsageError } from '../helpers/cli.ts';
 
 describe('the ducktier CLI', () => {
+  test('--help after a command prints that command’s flags with their descriptions, and starts nothing', () => {
+    for (const flag of ['--help', '-h'])
+      expect(ducktier(['report', flag, '--data-dir', path.join(inject('scratchDir'), 'cli-help')])).toEqual({
+        code: 0,
+        stdout: `${helpFor('report')}\n`,
+        stderr: '',
+      });
+    expect(existsSync(path.join(inject('scratchDir'), 'cli-help'))).toBe(false);
+  });
+
   test('bad flags, values and config are one clear line, exit code 2, before anything starts', () => {
     const dataDir = path.join(inject('scratchDir'), 'cli-bad-input');
     expectOneLineUsageError(ducktier(['demo', '--bogus', '--data-dir', dataDir]), /demo: Unknown option '--bogus'/);

@@ -54,7 +54,7 @@ describe('rows that land in DEFAULT for a range already moved to the cold tier',
   let env: TestDeploymentWithWorkers;
   /** What the cold tier must hold, each row with the partition it came from. */
   const cold: ColdTruth[] = [];
-  /** Rows written after the seed. */
+  /** Rows written after the seeded ones. */
   const inserted: DemoEvent[] = [];
 
   /** Runs the due migration; the seeded rows of every dated partition it moves join the cold truth. */

@@ -26,9 +26,9 @@ interface Totals {
 }
 
 /**
- * An insert-only writer, one row per transaction, never two at once, so the rows any snapshot sees are the seed plus a
- * prefix of its inserts. Rows fall on every day of the data, also on partitions being moved and ranges already moved
- * (which land in DEFAULT). `committed` counts inserts known to be committed; `issued` also counts the one in flight.
+ * An insert-only writer, one row per transaction, never two at once, so the rows any snapshot sees are the seeded rows
+ * plus a prefix of its inserts. Rows fall on every day of the data, also on partitions being moved and ranges already
+ * moved (which land in DEFAULT). `committed` counts inserts known to be committed; `issued` also counts the one in flight.
  */
 class InsertWriter {
   /** prefix[n]: the sum of user_id over the first n inserts. */
