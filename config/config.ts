@@ -73,6 +73,15 @@ const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The Temporal Schedule of the cold retention job (tables with `coldRetention`). Default: daily at 03:00. */
+    retentionSchedule: z
+      .object({
+        id: z.string().min(1).default('ducktier-cold-retention-daily'),
+        cron: z.string().min(1).default('0 3 * * *'),
+        timezone: z.string().min(1).default('UTC'),
+      })
+      .strict()
+      .prefault({}),
     /** One tiering policy per partitioned table. Default: the caller's defaults (the CLI's: the demo's table). */
     tables: z
       .array(tablePolicySchema, {

@@ -3,6 +3,7 @@ import type pg from 'pg';
 
 import type { Federation } from '../../config/config.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
+import type { RowCondition } from '../federation/row-condition.ts';
 import type { InstantSelection } from '../verification/instant-filter.ts';
 import type { RowFingerprint } from '../verification/row-fingerprint.ts';
 
@@ -106,6 +107,13 @@ export interface ColdStore {
     target: { table: string; columns: string[] },
     onProgress?: (rows: number) => void,
   ): Promise<number>;
+  /** Rows matching a condition per partition of the cold table (none when it does not exist yet). */
+  countMatching(coldTable: string, condition: RowCondition['duckdb']): Promise<Map<string, number>>;
+  /**
+   * Deletes one partition's rows matching a condition (an erasure) and records the rows left on its manifest entry,
+   * keeping its write ID. One cold transaction; safe to repeat. Returns the rows deleted.
+   */
+  eraseRows(ref: PartitionRef & { coldTable: string }, condition: RowCondition['duckdb']): Promise<number>;
   /** Removes one partition's cold rows and manifest entry; safe to repeat. Returns the rows removed. */
   deletePartition(ref: PartitionRef & { coldTable: string }): Promise<number>;
   /** A report run's view of the cold tier, inside `connection`'s open transaction (see ColdSnapshot). */

@@ -11,7 +11,8 @@ import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts
 import { pgInputText, streamRowsToPostgres } from '../duckdb/pg-return-transport.ts';
 import { copyExportSelect, copyToCsvFile, csvSelect, extensionSelect } from '../duckdb/pg-transport.ts';
 import { CopyProgress } from '../postgres/pg-copy-progress.ts';
-import { quoteIdent } from '../sql-quoting.ts';
+import type { RowCondition } from '../federation/row-condition.ts';
+import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
 import {
@@ -175,18 +176,7 @@ export abstract class DuckColdStore implements ColdStore {
           // A whole partition was just replaced, so it holds what was inserted; some instants replaced leave the rest.
           const rows = selection ? await this.countRows(connection, source.coldTable, source.partition) : inserted;
           const writeId = randomUUID();
-          await connection.run(
-            `INSERT OR REPLACE INTO ${this.qualified(COLD_MANIFEST_TABLE)} (table_schema, table_name, partition_name, cold_table, rows, written_at, write_id)
-             VALUES ($schema, $table, $partition, $cold, $rows, now(), $writeId)`,
-            {
-              schema: source.schema,
-              table: source.table,
-              partition: source.partition,
-              cold: source.coldTable,
-              rows,
-              writeId,
-            },
-          );
+          await this.recordManifestEntry(connection, { ...source, rows, writeId });
           onStage?.('written');
           return { rows, writeId };
         }),
@@ -195,6 +185,66 @@ export abstract class DuckColdStore implements ColdStore {
       stopWatching();
       if (spool) rmSync(spool, { force: true });
     }
+  }
+
+  /** Records (replaces) a partition's manifest entry, inside the caller's transaction. */
+  private async recordManifestEntry(
+    connection: DuckDBConnection,
+    entry: PartitionRef & { coldTable: string } & ColdWrite,
+  ): Promise<void> {
+    await connection.run(
+      `INSERT OR REPLACE INTO ${this.qualified(COLD_MANIFEST_TABLE)} (table_schema, table_name, partition_name, cold_table, rows, written_at, write_id)
+       VALUES ($schema, $table, $partition, $cold, $rows, now(), $writeId)`,
+      {
+        schema: entry.schema,
+        table: entry.table,
+        partition: entry.partition,
+        cold: entry.coldTable,
+        rows: entry.rows,
+        writeId: entry.writeId,
+      },
+    );
+  }
+
+  /** Rows matching `condition` per partition of the cold table (none when it does not exist yet). Read-only. */
+  async countMatching(coldTable: string, condition: RowCondition['duckdb']): Promise<Map<string, number>> {
+    return this.withConnection(async (connection) => {
+      if (!(await this.tableExists(connection, coldTable))) return new Map();
+      const reader = await connection.runAndReadAll(
+        `SELECT ${SOURCE_PARTITION_COLUMN} AS partition, count(*)::BIGINT AS n FROM ${this.qualified(coldTable)}
+          WHERE ${condition.sql} GROUP BY ALL`,
+        condition.params,
+      );
+      return new Map(reader.getRowObjectsJson().map((row) => [String(row.partition), Number(row.n)]));
+    });
+  }
+
+  /**
+   * Deletes one partition's rows matching `condition` and records the rows left on its manifest entry, keeping the
+   * entry's write ID (the move record names it; the copy it identifies has only lost rows). One cold transaction;
+   * safe to repeat. Returns the rows deleted.
+   */
+  async eraseRows(ref: PartitionRef & { coldTable: string }, condition: RowCondition['duckdb']): Promise<number> {
+    return this.withConnection((connection) =>
+      inDuckTransaction(connection, async () => {
+        if (!(await this.tableExists(connection, ref.coldTable))) return 0;
+        const inPartition = `${SOURCE_PARTITION_COLUMN} = ${quoteLiteral(ref.partition)}`;
+        const deleted = (
+          await connection.run(
+            `DELETE FROM ${this.qualified(ref.coldTable)} WHERE ${inPartition} AND (${condition.sql})`,
+            condition.params,
+          )
+        ).rowsChanged;
+        const entry = await this.manifestEntryOn(connection, ref);
+        if (deleted > 0 && entry)
+          await this.recordManifestEntry(connection, {
+            ...ref,
+            writeId: entry.writeId,
+            rows: await this.countRows(connection, ref.coldTable, ref.partition),
+          });
+        return deleted;
+      }),
+    );
   }
 
   /** The content fingerprint of one partition's cold rows (see row-fingerprint.ts), optionally of some instants only. */
@@ -218,14 +268,16 @@ export abstract class DuckColdStore implements ColdStore {
 
   /** The partition's manifest entry: the rows and identity of the write that last committed them. */
   async manifestEntry(source: PartitionRef): Promise<ColdWrite | undefined> {
-    return this.withConnection(async (connection) => {
-      const reader = await connection.runAndReadAll(
-        `SELECT rows, write_id FROM ${this.qualified(COLD_MANIFEST_TABLE)} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
-        { schema: source.schema, table: source.table, partition: source.partition },
-      );
-      const row = reader.getRowObjectsJson()[0];
-      return row ? { rows: Number(row.rows), writeId: String(row.write_id) } : undefined;
-    });
+    return this.withConnection((connection) => this.manifestEntryOn(connection, source));
+  }
+
+  private async manifestEntryOn(connection: DuckDBConnection, source: PartitionRef): Promise<ColdWrite | undefined> {
+    const reader = await connection.runAndReadAll(
+      `SELECT rows, write_id FROM ${this.qualified(COLD_MANIFEST_TABLE)} WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
+      { schema: source.schema, table: source.table, partition: source.partition },
+    );
+    const row = reader.getRowObjectsJson()[0];
+    return row ? { rows: Number(row.rows), writeId: String(row.write_id) } : undefined;
   }
 
   /** Rows of one partition in the cold table (0 when the table does not exist yet). Read-only. */
