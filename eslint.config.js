@@ -5,7 +5,7 @@ import simpleImportSort from 'eslint-plugin-simple-import-sort';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.ducktier/', 'bench/results/', 'eslint.config.js'] },
+  { ignores: ['node_modules/', '.ducktier/', 'bench/results/', 'eslint.config.js', 'test/fixtures/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

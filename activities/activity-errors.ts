@@ -7,12 +7,14 @@ import { TableShapeError } from '../storage/postgres/pg-catalog.ts';
 import { type ActivityFunction, wrapActivities } from './wrap-activities.ts';
 
 /**
- * A disk that is full or cannot be written (Node's error codes, or the OS's words inside DuckDB's messages). Retrying
- * within seconds does not free space; failing at once lets compensation run and the next scheduled run try again.
+ * A cold store that cannot be written: a disk that is full or read-only (Node's error codes, or the OS's words inside
+ * DuckDB's messages), or an object store that refuses us (HTTP 403 from S3 through DuckDB's httpfs). Retrying within
+ * seconds does not free space or grant access; failing at once lets compensation run and the next scheduled run try
+ * again. (A DuckLake `Transaction conflict` is not one of these: it is retried as it is.)
  */
 const UNWRITABLE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EACCES', 'EPERM']);
 const UNWRITABLE_MESSAGE =
-  /No space left on device|Disk quota exceeded|File too large|Read-only file system|Permission denied/;
+  /No space left on device|Disk quota exceeded|File too large|Read-only file system|Permission denied|\(HTTP code 403\)/;
 
 /** PostgreSQL's lock_not_available: a DDL's lock_timeout expired because the hot path was busy. */
 const LOCK_NOT_AVAILABLE = '55P03';

@@ -7,8 +7,10 @@ export type { ReportResult } from '../storage/federation/report-runner.ts';
 export type {
   DetachResult,
   DuePartition,
+  MoveJob,
   MovePlan,
   MovePlanning,
+  PartitionHold,
   PartitionMoveRef,
   VerifyResult,
 } from '../storage/moves/move-types.ts';

@@ -1,9 +1,8 @@
 import type pg from 'pg';
 
 import { type DucktierConfig, findPolicy, policyFor } from '../config/config.ts';
-import { UsageError } from '../errors/usage-error.ts';
-import type { MovePlan, MovePlanning, PartitionMoveRef } from '../storage/moves/move-types.ts';
-import { planMoves } from '../storage/moves/plan-moves.ts';
+import type { DuePartition, MoveJob, MovePlan, PartitionMoveRef } from '../storage/moves/move-types.ts';
+import { locatePartition, namedPartition, planMoves } from '../storage/moves/plan-moves.ts';
 import { prepareMove } from '../storage/moves/prepare-move.ts';
 import { prepareRestore } from '../storage/restore/prepare-restore.ts';
 import type { PartitionRestoreRef, RestorePlan } from '../storage/restore/restore-types.ts';
@@ -16,20 +15,38 @@ export interface PlanningDeps {
 
 /** Deciding what moves or comes back and recording that a move starts: PostgreSQL only, so any worker on the main queue runs them. */
 export function createPlanningActivities({ config, pgPool, now = () => new Date() }: PlanningDeps) {
+  const policiesOf = (table: string | undefined) => (table ? [findPolicy(config, table)] : config.tables);
+
   return {
     /**
-     * Premakes partitions, sweeps DEFAULT and lists the partitions past the threshold (each policy's hot window unless
-     * `olderThanMs` is given), or just the one partition asked for.
+     * What this deployment's config says a workflow started without input (from the Web UI's Start Workflow form)
+     * should use; recorded in the workflow's history like any step, so replays see the same.
      */
-    async planMoves(input: { table?: string; partition?: string; olderThanMs?: number }): Promise<MovePlanning> {
-      if (input.partition && !input.table) throw new UsageError('a partition was given without its table');
-      const policies = input.table ? [findPolicy(config, input.table)] : config.tables;
+    async deploymentDefaults(): Promise<DeploymentDefaults> {
+      return { coldTaskQueue: config.temporal.coldTaskQueue };
+    },
+
+    /** The table and rows of a partition a move was asked for by name alone (see locatePartition). */
+    async locatePartition(input: { partition: string; table?: string }): Promise<DuePartition> {
+      const { policy, partition } = await locatePartition(pgPool, policiesOf(input.table), input.partition);
+      return namedPartition(pgPool, policy, partition);
+    },
+
+    /**
+     * Premakes partitions, sweeps DEFAULT and lists the partitions past the threshold (each policy's hot window unless
+     * `olderThanMs` is given), or just the one partition asked for; with how many to move at once.
+     */
+    async planMoves(input: { table?: string; partition?: string; olderThanMs?: number }): Promise<MoveJob> {
+      const named = input.partition && (await locatePartition(pgPool, policiesOf(input.table), input.partition));
+      const policies = named ? [named.policy] : policiesOf(input.table);
+      const partition = named ? named.partition : undefined;
       const at = now();
-      return planMoves(pgPool, policies, {
+      const planning = await planMoves(pgPool, policies, {
         now: at,
         cutoff: (policy) => new Date(at.getTime() - (input.olderThanMs ?? policy.hotWindow)),
-        ...(input.partition ? { partition: input.partition } : {}),
+        ...(partition ? { partition } : {}),
       });
+      return { ...planning, concurrency: config.moves.concurrency };
     },
 
     /** Checks the partition may move and records the move as started (see storage/moves/prepare-move.ts). */
@@ -60,6 +77,11 @@ export function createPlanningActivities({ config, pgPool, now = () => new Date(
       return { ref, plan: await prepareRestore(pgPool, policy, ref) };
     },
   };
+}
+
+/** Settings a workflow takes from the deployment's config when its input leaves them out. */
+export interface DeploymentDefaults {
+  coldTaskQueue: string;
 }
 
 export type PlanningActivities = ReturnType<typeof createPlanningActivities>;

@@ -17,27 +17,33 @@ export interface RestoreDeps {
   pgPool: pg.Pool;
   cold: ColdStore;
   locks: PartitionLocks;
+  /** Only fault-injection runs pass this: a step has taken (or confirmed) its partition's lock and has not acted yet. */
+  locked?: (step: string) => Promise<void>;
 }
 
 /**
- * Bringing a partition's rows back from the cold tier, under its advisory lock (taken again by every step, so a step
- * retried in a new process holds it too): copy into a staging table, verify, attach, remove the cold copy. They read
- * the cold store, or must not interleave with an erase or a retention run of the partition, so they run on the cold
- * queue like the move's transfers.
+ * Bringing a partition's rows back from the cold tier, under its advisory lock: copy into a staging table, verify,
+ * attach, remove the cold copy. Like a move's later steps they run on the lock holder's own queue
+ * (workflows/lock-holder.ts); each takes the lock again (a step retried in a new process holds it too) and acts in the
+ * lock's own session, so a step whose lock was lost commits nothing (see PartitionLease).
  */
-export function createRestoreActivities({ config, pgPool, cold, locks }: RestoreDeps) {
+export function createRestoreActivities({ config, pgPool, cold, locks, locked }: RestoreDeps) {
   const policyOf = (ref: PartitionRestoreRef) => policyFor(config, ref.schema, ref.table);
-  const sourceOf = (ref: PartitionRestoreRef) => lockedSource(locks, pgPool, policyOf(ref), ref);
+  const sourceOf = async (ref: PartitionRestoreRef, step: string) => {
+    const held = await lockedSource(locks, pgPool, policyOf(ref), ref);
+    await locked?.(step);
+    return held;
+  };
 
   return {
     /** Streams the cold rows into the staging table; heartbeats the rows copied so far. */
     async copyColdRowsToStaging(input: { ref: PartitionRestoreRef; plan: RestorePlan }): Promise<number> {
-      const source = await sourceOf(input.ref);
+      const { source, lease } = await sourceOf(input.ref, 'copyColdRowsToStaging');
       const context = Context.current();
       let rowsProcessed = 0;
       const heartbeat = setInterval(() => context.heartbeat({ rowsProcessed }), KEEP_ALIVE_EVERY_MS);
       try {
-        return await copyColdToStaging(pgPool, cold, policyOf(input.ref), source, input.plan, (rows) => {
+        return await copyColdToStaging(lease, cold, policyOf(input.ref), source, input.plan, (rows) => {
           rowsProcessed = rows;
         });
       } finally {
@@ -47,7 +53,8 @@ export function createRestoreActivities({ config, pgPool, cold, locks }: Restore
 
     /** Compares the staging table's fingerprint with the cold copy's (see storage/restore/verify-restored-copy.ts). */
     async verifyRestoredCopy(input: { ref: PartitionRestoreRef }): Promise<number> {
-      return verifyRestoredCopy(pgPool, cold, policyOf(input.ref), await sourceOf(input.ref));
+      const { source, lease } = await sourceOf(input.ref, 'verifyRestoredCopy');
+      return verifyRestoredCopy(lease, cold, policyOf(input.ref), source);
     },
 
     /** Attaches the partition and records it restored, in one transaction (see storage/restore/attach-restored.ts). */
@@ -56,15 +63,15 @@ export function createRestoreActivities({ config, pgPool, cold, locks }: Restore
       plan: RestorePlan;
       keepHotUntil?: string;
     }): Promise<AttachResult> {
-      await locks.acquire(input.ref.schema, input.ref.partition, input.ref.workflowId);
+      const { lease } = await sourceOf(input.ref, 'attachRestoredPartition');
       const keepHotUntil = input.keepHotUntil ? new Date(input.keepHotUntil) : undefined;
-      return attachRestoredPartition(pgPool, policyOf(input.ref), input.ref, input.plan, keepHotUntil);
+      return attachRestoredPartition(lease, policyOf(input.ref), input.ref, input.plan, keepHotUntil);
     },
 
     /** Deletes the cold rows the attached partition no longer needs. */
     async removeRestoredColdCopy(input: { ref: PartitionRestoreRef }): Promise<number> {
-      await locks.acquire(input.ref.schema, input.ref.partition, input.ref.workflowId);
-      return removeRestoredColdCopy(pgPool, cold, policyOf(input.ref), input.ref);
+      const { lease } = await sourceOf(input.ref, 'removeRestoredColdCopy');
+      return removeRestoredColdCopy(lease, cold, policyOf(input.ref), input.ref);
     },
   };
 }

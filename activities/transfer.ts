@@ -8,7 +8,7 @@ import { detachMovedPartition } from '../storage/moves/detach-partition.ts';
 import { discardColdCopy } from '../storage/moves/discard-copy.ts';
 import { dropMovedPartition } from '../storage/moves/drop-partition.ts';
 import { lockedSource } from '../storage/moves/move-source.ts';
-import type { DetachResult, PartitionMoveRef, VerifyResult } from '../storage/moves/move-types.ts';
+import type { DetachResult, PartitionHold, PartitionMoveRef, VerifyResult } from '../storage/moves/move-types.ts';
 import { verifyCopy } from '../storage/moves/verify-copy.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { KEEP_ALIVE_EVERY_MS } from './keep-alive.ts';
@@ -18,23 +18,46 @@ export interface TransferDeps {
   pgPool: pg.Pool;
   cold: ColdStore;
   locks: PartitionLocks;
-  /** Told where each copy stands (see CopyStage); only fault-injection runs pass one. */
-  onCopyStage?: (stage: CopyStage) => void;
+  /** This worker process's own task queue, where the steps of the moves whose locks it holds run. */
+  holderQueue: string;
+  /** Only fault-injection runs pass these (worker/fault-injection.ts). */
+  faults?: TransferFaults;
+}
+
+/** Where fault-injection tests hook into the transfers. */
+export interface TransferFaults {
+  /** Told where each copy stands (see CopyStage). */
+  copyStage?: (stage: CopyStage) => void;
+  /** A step has taken (or confirmed) its partition's lock and has not acted yet. */
+  locked?: (step: string) => Promise<void>;
 }
 
 /**
  * Moving a partition's rows between the tiers, under its advisory lock: lock, copy, verify, detach, drop, unlock, and
- * discarding a copy that must not stay. They need the cold store, so they run in the process that owns it (the cold
- * queue); the locks live on sessions of that process. Every step that changes or compares data takes the lock again,
- * so a step retried in a new process holds it too.
+ * discarding a copy that must not stay. They need the cold store, so they run in worker processes that have one. The
+ * lock is taken on the shared cold queue and lives on a session of the process that took it; the later steps run on
+ * that process's own queue (workflows/lock-holder.ts). Every step that changes or compares data takes the lock again,
+ * so a step retried after its session was lost holds it too, and records what it did in the lock's own session, so a
+ * step whose lock was lost meanwhile fails (retryably) instead of acting unlocked (see PartitionLease).
  */
-export function createTransferActivities({ config, pgPool, cold, locks, onCopyStage }: TransferDeps) {
+export function createTransferActivities({ config, pgPool, cold, locks, holderQueue, faults }: TransferDeps) {
   const policyOf = (move: PartitionMoveRef) => policyFor(config, move.schema, move.table);
-  const sourceOf = (move: PartitionMoveRef) => lockedSource(locks, pgPool, policyOf(move), move);
+  const lockOf = async (move: PartitionMoveRef, step: string) => {
+    const lease = await locks.acquire(move.schema, move.partition, move.workflowId);
+    await faults?.locked?.(step);
+    return lease;
+  };
+  const sourceOf = async (move: PartitionMoveRef, step: string) => {
+    const locked = await lockedSource(locks, pgPool, policyOf(move), move);
+    await faults?.locked?.(step);
+    return locked;
+  };
 
   return {
-    async lockPartition(input: { move: PartitionMoveRef }): Promise<void> {
-      await locks.acquire(input.move.schema, input.move.partition, input.move.workflowId);
+    /** Takes the lock in this process, which then holds it: the move's later steps come to its own queue. */
+    async lockPartition(input: { move: PartitionMoveRef }): Promise<PartitionHold> {
+      await lockOf(input.move, 'lockPartition');
+      return { holderQueue };
     },
 
     async unlockPartition(input: { move: PartitionMoveRef }): Promise<void> {
@@ -46,15 +69,15 @@ export function createTransferActivities({ config, pgPool, cold, locks, onCopySt
      * far, which is also how a cancellation reaches it: the copy is then interrupted and rolled back.
      */
     async copyPartitionToCold(input: { move: PartitionMoveRef }): Promise<number> {
-      const source = await sourceOf(input.move);
+      const { source, lease } = await sourceOf(input.move, 'copyPartitionToCold');
       const context = Context.current();
       let rowsProcessed = 0;
       const heartbeat = setInterval(() => context.heartbeat({ rowsProcessed }), KEEP_ALIVE_EVERY_MS);
       try {
-        const write = await copyPartition(pgPool, cold, source, {
+        const write = await copyPartition(pgPool, cold, source, lease, {
           onProgress: (processed) => (rowsProcessed = processed),
           signal: context.cancellationSignal,
-          ...(onCopyStage ? { onStage: onCopyStage } : {}),
+          ...(faults?.copyStage ? { onStage: faults.copyStage } : {}),
         });
         return write.rows;
       } finally {
@@ -64,18 +87,19 @@ export function createTransferActivities({ config, pgPool, cold, locks, onCopySt
 
     /** Compares both tiers' fingerprints of the partition (see storage/moves/verify-copy.ts). */
     async verifyColdCopy(input: { move: PartitionMoveRef }): Promise<VerifyResult> {
-      return verifyCopy(pgPool, cold, await sourceOf(input.move), config.moves.verifyParallelWorkers);
+      const { source, lease } = await sourceOf(input.move, 'verifyColdCopy');
+      return verifyCopy(pgPool, cold, source, lease, config.moves.verifyParallelWorkers);
     },
 
     /** Copies the late writes, then detaches (see storage/moves/detach-partition.ts). */
     async detachPartition(input: { move: PartitionMoveRef }): Promise<DetachResult> {
-      return detachMovedPartition(pgPool, cold, await sourceOf(input.move));
+      const { source, lease } = await sourceOf(input.move, 'detachPartition');
+      return detachMovedPartition(pgPool, cold, source, lease);
     },
 
     /** The point of no return (see storage/moves/drop-partition.ts). */
     async dropPartition(input: { move: PartitionMoveRef }): Promise<boolean> {
-      await locks.acquire(input.move.schema, input.move.partition, input.move.workflowId);
-      return dropMovedPartition(pgPool, input.move);
+      return dropMovedPartition(await lockOf(input.move, 'dropPartition'), input.move);
     },
 
     /** Compensation: removes the move's cold copy while the partition is still attached in PostgreSQL. */

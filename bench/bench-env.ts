@@ -66,7 +66,6 @@ export async function startBenchEnv(log: ProgressLog, keep: boolean, settings: B
       stack: {
         postgres: stack.postgres,
         temporal: stack.temporal,
-        coldStorePath: stack.coldStorePath,
         extension: stack.extension,
       },
       workflowBundlePath,

@@ -83,7 +83,9 @@ async function main(): Promise<void> {
 
     log('Stopping the worker to read the cold file...');
     await env.worker.stop();
-    const duckStorage = await measureDuckStorage(env.stack.coldStorePath, policy.coldTable);
+    // The bench's settings choose no cold format: its deployment keeps the default, one DuckDB file.
+    if (env.config.cold.format !== 'duckdb') throw new Error('the benchmark measures a DuckDB file cold tier');
+    const duckStorage = await measureDuckStorage(env.config.cold.path, policy.coldTable);
 
     const partial: Omit<BenchResults, 'figures'> = {
       mode: options.mode,

@@ -2,6 +2,8 @@ import { UsageError } from '../errors/usage-error.ts';
 import type { CommandContext } from './cli.ts';
 import { commandHelp, type CommandOptions } from './cli-args.ts';
 import { DEMO_OPTIONS, demoCommand } from './commands/demo.ts';
+import { healthCommand } from './commands/health.ts';
+import { HISTORY_OPTIONS, historyCommand } from './commands/history.ts';
 import { MIGRATE_OPTIONS, migrateCommand } from './commands/migrate.ts';
 import { provisionCommand } from './commands/provision.ts';
 import { queryCommand } from './commands/query.ts';
@@ -9,7 +11,7 @@ import { REPORT_OPTIONS, reportCommand, RUN_OPTIONS } from './commands/report.ts
 import { RESTORE_OPTIONS, restoreCommand } from './commands/restore.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
-import { workerCommand } from './commands/worker.ts';
+import { WORKER_OPTIONS, workerCommand } from './commands/worker.ts';
 
 type Command = (context: CommandContext) => Promise<number>;
 
@@ -34,10 +36,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
     run: workerCommand,
     summary:
       'run only the workers, against a running ducktier up on the data directory, or postgres.url and temporal.address',
+    options: WORKER_OPTIONS,
   },
   migrate: {
     run: migrateCommand,
-    summary: 'move partitions older than the hot window to DuckDB now',
+    summary: 'move partitions older than the hot window to the cold tier now',
     options: MIGRATE_OPTIONS,
   },
   restore: {
@@ -59,7 +62,17 @@ export const COMMANDS: Record<string, CommandEntry> = {
   },
   status: {
     run: statusCommand,
-    summary: 'partitions per tier, cold file size, locks, running migrations and recent moves',
+    summary:
+      'partitions per tier, the cold tier (format, location, files, bytes), locks, running migrations and recent moves',
+  },
+  history: {
+    run: historyCommand,
+    summary: 'moves recorded in PostgreSQL: start, end, each step, rows, bytes, rows/s, attempts, outcome and errors',
+    options: HISTORY_OPTIONS,
+  },
+  health: {
+    run: healthCommand,
+    summary: "exit 0 when the data directory's worker (or up) runs and Temporal sees it polling both task queues",
   },
   provision: {
     run: provisionCommand,
@@ -76,7 +89,7 @@ ${Object.entries(COMMANDS)
   .join('\n')}
 
 ducktier <command> --help lists the command's flags.
-environment: DUCKTIER_PG_URL or PG*, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DUCKTIER_TEMPORAL_CLI, DUCKTIER_DUCKDB_EXTENSION_DIR`;
+environment: DUCKTIER_CONFIG_JSON, DUCKTIER_PG_URL or PG*, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, DUCKTIER_TEMPORAL_CLI, DUCKTIER_DUCKDB_EXTENSION_DIR`;
 
 /** What `ducktier <name> --help` prints. */
 export function helpFor(name: string): string {

@@ -40,6 +40,8 @@ export function renderPlan(name: string, plan: ReportPlan): string {
         `  pruned      ${table.pruned.hot} hot and ${table.pruned.cold} cold partitions lie outside the range`,
       );
   }
+  if (plan.coldSnapshot.lakeVersion !== null)
+    lines.push(`cold tier:  DuckLake snapshot ${plan.coldSnapshot.lakeVersion}, pinned in PostgreSQL's snapshot`);
   lines.push(`pushdown:   ${pushdownLine(plan.pushdown)}`);
   lines.push(`pg_duckdb:  ${plan.pgDuckdb.message}`);
   if (plan.sql) {

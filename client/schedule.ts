@@ -6,8 +6,11 @@ import {
 } from '@temporalio/client';
 
 import type { DucktierConfig } from '../config/config.ts';
+import { migrationSummary } from '../workflows/labels.ts';
 import type { migrateDueWorkflow } from '../workflows/migrate-due.ts';
+import { startLabels } from '../workflows/search-attributes.ts';
 import { migrateDueWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
+import { migrationDetails } from './workflow-details.ts';
 
 /**
  * The Temporal Schedule that runs the parent migration workflow (daily at 02:00 by default). Overlap SKIP: a run
@@ -21,6 +24,12 @@ export async function ensureMigrationSchedule(client: Client, config: DucktierCo
     workflowId: migrateDueWorkflowId(config.temporal.taskQueue, 'scheduled'),
     taskQueue: config.temporal.taskQueue,
     args: [{ coldTaskQueue: config.temporal.coldTaskQueue }],
+    staticSummary: migrationSummary({ by: `schedule ${config.schedule.id}` }),
+    staticDetails: migrationDetails(
+      config,
+      `schedule \`${config.schedule.id}\` (\`${config.schedule.cron}\` ${config.schedule.timezone})`,
+    ),
+    typedSearchAttributes: startLabels('migrate'),
   };
   const policies = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' } as const;
   const handle = client.schedule.getHandle(config.schedule.id);

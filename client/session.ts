@@ -5,7 +5,7 @@ import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
 import type { ProgressLog } from '../stack/progress.ts';
 import { findRunningStack, type Stack, startStack } from '../stack/stack.ts';
-import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { createPgPool, processSessionName } from '../storage/postgres/pg-pool.ts';
 import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { type RunningWorkers, startWorkers } from '../worker/worker.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
@@ -51,7 +51,7 @@ export async function openSession(
   const close = () => (closing ??= closeAll(closers).finally(() => forget()));
   const forget = closeOnInterrupt(close);
   try {
-    const pgPool = createPgPool(stack.postgres, 'ducktier cli', 4);
+    const pgPool = createPgPool(stack.postgres, processSessionName('cli'), 4);
     closers.unshift(() => pgPool.end());
     await migratePostgresSchema(pgPool);
     let temporal: Client | undefined;

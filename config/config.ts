@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { UsageError } from '../errors/usage-error.ts';
+import { type ColdConfig, coldConfigSchema, coldEnvironment, resolveColdConfig } from './cold-config.ts';
 import { type TablePolicy, type TablePolicyInput, tablePolicySchema } from './policy.ts';
 import { type ReportDefinition, reportDefinitionSchema } from './report-definition.ts';
 import { tierViewNames } from './tier-view-names.ts';
@@ -30,13 +31,16 @@ const configSchema = z
         /** An existing cluster (host:port); when absent ducktier runs the Temporal CLI dev server. */
         address: z.string().min(1).optional(),
         namespace: z.string().min(1).default('default'),
+        /** The cluster's Web UI (e.g. https://temporal.example.com), for the links `ducktier up` prints. */
+        uiUrl: z.url().optional(),
         /** Workflows and PostgreSQL-only activities. */
         taskQueue: z.string().min(1).default('ducktier'),
-        /** Activities that touch the DuckDB file; only the process that owns the file polls it. */
+        /** Activities that need the cold store: every worker process that opens it polls this queue. */
         coldTaskQueue: z.string().min(1).optional(),
       })
       .strict()
       .prefault({}),
+    cold: coldConfigSchema,
     duckdb: z
       .object({
         /** How DuckDB reads PostgreSQL: its postgres extension, COPY streams, or the extension when it loads. */
@@ -61,6 +65,11 @@ const configSchema = z
          * application's queries; 0 keeps the move to one backend so inserts stay near their idle latency.
          */
         verifyParallelWorkers: z.number().int().min(0).max(16).default(0),
+        /**
+         * Partitions one run moves at once. Default: 1 for a DuckDB file (one process writes it), 4 for a lake (every
+         * worker process takes moves: run at least as many as there are workers).
+         */
+        concurrency: z.number().int().min(1).max(64).optional(),
       })
       .strict()
       .prefault({}),
@@ -69,15 +78,6 @@ const configSchema = z
         id: z.string().min(1).default('ducktier-migrate-daily'),
         /** Cron expression (minute hour day month weekday), evaluated in `timezone`. Default: daily at 02:00. */
         cron: z.string().min(1).default('0 2 * * *'),
-        timezone: z.string().min(1).default('UTC'),
-      })
-      .strict()
-      .prefault({}),
-    /** The Temporal Schedule of the cold retention job (tables with `coldRetention`). Default: daily at 03:00. */
-    retentionSchedule: z
-      .object({
-        id: z.string().min(1).default('ducktier-cold-retention-daily'),
-        cron: z.string().min(1).default('0 3 * * *'),
         timezone: z.string().min(1).default('UTC'),
       })
       .strict()
@@ -148,8 +148,13 @@ const configSchema = z
     });
   });
 
-export type DucktierConfig = Omit<z.output<typeof configSchema>, 'temporal' | 'dataDir' | 'reports'> & {
+export type DucktierConfig = Omit<
+  z.output<typeof configSchema>,
+  'temporal' | 'dataDir' | 'reports' | 'cold' | 'moves'
+> & {
   dataDir: string;
+  cold: ColdConfig;
+  moves: z.output<typeof configSchema>['moves'] & { concurrency: number };
   reports: ReportDefinition[];
   temporal: z.output<typeof configSchema>['temporal'] & { coldTaskQueue: string };
   tables: TablePolicy[];
@@ -178,7 +183,7 @@ const DEFAULT_CONFIG_FILE = 'ducktier.config.json';
 /** Parses the configuration once, at the edge; everything inside receives the typed result. */
 export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefaults): DucktierConfig {
   const env = sources.env ?? process.env;
-  const raw = sources.values ?? readConfigFile(sources.file ?? env.DUCKTIER_CONFIG);
+  const raw = sources.values ?? readConfigSource(sources.file ?? env.DUCKTIER_CONFIG, env.DUCKTIER_CONFIG_JSON);
   const merged = {
     ...raw,
     tables: raw.tables ?? defaults?.tables,
@@ -189,6 +194,7 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
       ...defined({
         address: env.TEMPORAL_ADDRESS,
         namespace: env.TEMPORAL_NAMESPACE,
+        uiUrl: env.TEMPORAL_UI_URL,
         taskQueue: env.DUCKTIER_TASK_QUEUE,
       }),
     },
@@ -201,13 +207,17 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
       }),
     },
     schedule: { ...asRecord(raw.schedule), ...defined({ cron: env.DUCKTIER_SCHEDULE_CRON }) },
+    cold: mergeDefined(asRecord(raw.cold), coldEnvironment(env)),
   };
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw new UsageError(`invalid config: ${describeIssues(parsed.error)}`);
   const config = parsed.data;
+  const dataDir = path.resolve(config.dataDir);
   return {
     ...config,
-    dataDir: path.resolve(config.dataDir),
+    dataDir,
+    cold: resolveColdConfig(config.cold, dataDir),
+    moves: { ...config.moves, concurrency: config.moves.concurrency ?? (config.cold.format === 'ducklake' ? 4 : 1) },
     reports:
       config.reports ??
       (defaults?.reports ?? []).filter((report) => config.tables.some((policy) => policy.table === report.table)),
@@ -223,7 +233,12 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`).join('; ');
 }
 
-function readConfigFile(file: string | undefined): Record<string, unknown> {
+/** The config file, or the same JSON given in DUCKTIER_CONFIG_JSON (containers are configured by environment). */
+function readConfigSource(file: string | undefined, json: string | undefined): Record<string, unknown> {
+  if (json) {
+    if (file) throw new UsageError(`give the config either in ${file} or in DUCKTIER_CONFIG_JSON, not both`);
+    return parseConfigObject(json, 'DUCKTIER_CONFIG_JSON');
+  }
   const chosen = file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   if (!chosen) return {};
   let text: string;
@@ -232,14 +247,18 @@ function readConfigFile(file: string | undefined): Record<string, unknown> {
   } catch (error) {
     throw new UsageError(`cannot read config file ${chosen}: ${(error as Error).message}`);
   }
+  return parseConfigObject(text, `config file ${chosen}`);
+}
+
+function parseConfigObject(text: string, source: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`config file ${chosen} is not valid JSON: ${(error as Error).message}`);
+    throw new UsageError(`${source} is not valid JSON: ${(error as Error).message}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new UsageError(`config file ${chosen} must hold a JSON object`);
+    throw new UsageError(`${source} must hold a JSON object`);
   }
   return value as Record<string, unknown>;
 }
@@ -252,6 +271,16 @@ function unique(policies: TablePolicy[], table: string): TablePolicy | undefined
 
 function asRecord(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+/** `over` laid on `base`, nested objects merged the same way; fields `over` leaves undefined or empty keep `base`'s. */
+function mergeDefined(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const merged = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (typeof value === 'object' && value !== null) merged[key] = mergeDefined(asRecord(base[key]), asRecord(value));
+    else if (value !== undefined && value !== '') merged[key] = value;
+  }
+  return merged;
 }
 
 function defined(values: Record<string, string | undefined>): Record<string, string> {

@@ -19,6 +19,8 @@ export const FAILURE_TYPES = {
   LockTimeout: 'LockTimeout',
   /** A report's SQL is wrong (parser, binder or catalog error). */
   BadReportSql: 'BadReportSql',
+  /** A report asked for a federation mode the worker running reports cannot serve. */
+  FederationUnavailable: 'FederationUnavailable',
   /** A report ran out of DuckDB's memory limit. */
   ReportOutOfMemory: 'ReportOutOfMemory',
   /** Bad input: a flag, a config field, a name. */

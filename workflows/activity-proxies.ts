@@ -11,12 +11,21 @@ import type { TransferActivities } from '../activities/transfer.ts';
  * they retry with backoff for a long while; the copy may run for many minutes and heartbeats its progress. On
  * cancellation a step is waited for, never abandoned, so compensation never races a step still running. Every step
  * heartbeats while it runs (activities/keep-alive.ts), so a worker that dies mid-step is noticed within
- * STEP_HEARTBEAT_TIMEOUT and the step is retried on a live worker.
+ * STEP_HEARTBEAT_TIMEOUT and the step is retried.
  *
- * Planning and compensation need only PostgreSQL and run on the workflow's own task queue; transfers and reports need
- * the cold store and run on the queue of the process that owns it.
+ * Where steps run: planning and compensation need only PostgreSQL and run on the workflow's own task queue. Taking a
+ * partition's lock and reports need the cold store and run on the shared cold queue, which every worker process with a
+ * cold store polls. The lock lives on a PostgreSQL session of the process that took it, and the move's later steps act
+ * in that session, so they run on that process's own queue (the holder queue lockPartition returns). A retry there is
+ * picked up within HOLDER_PICKUP_TIMEOUT by a live holder; if the holder died, nobody polls its queue, the step fails
+ * with a schedule-to-start timeout, and the workflow takes the lock again on the shared queue (workflows/lock-holder.ts).
  */
 const STEP_HEARTBEAT_TIMEOUT = '15s';
+/**
+ * How long a step may wait on its holder's queue. A live holder has pollers waiting there at all times (the queue
+ * carries only the steps of moves whose locks it holds), so only a dead or cut-off holder leaves a step this long.
+ */
+export const HOLDER_PICKUP_TIMEOUT = '30s';
 const STEP_RETRY = {
   initialInterval: '1s',
   backoffCoefficient: 2,
@@ -31,51 +40,68 @@ const POSTGRES_STEP = {
   cancellationType: WAIT_FOR_STEP,
 } as const;
 
-/** A step that needs the cold store: it may read or write a whole partition. */
-const COLD_STEP = {
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
-  retry: STEP_RETRY,
-  cancellationType: WAIT_FOR_STEP,
-} as const;
-/** A copy of a whole partition between the tiers: it may run for hours, and each retry starts it over. */
-const COPY_STEP = {
-  ...COLD_STEP,
-  startToCloseTimeout: '2 hours',
-  retry: { ...STEP_RETRY, maximumAttempts: 5 },
-} as const;
+/** The line the Web UI's Timeline shows for the call (activity user metadata); none when absent. */
+const labelled = (summary: string | undefined) => (summary === undefined ? {} : { summary });
 
-export function planningActivities() {
-  return proxyActivities<PlanningActivities>(POSTGRES_STEP);
+export function planningActivities(summary?: string) {
+  return proxyActivities<PlanningActivities>({ ...POSTGRES_STEP, ...labelled(summary) });
 }
 
-export function compensationActivities() {
-  return proxyActivities<CompensationActivities>(POSTGRES_STEP);
+export function compensationActivities(summary?: string) {
+  return proxyActivities<CompensationActivities>({ ...POSTGRES_STEP, ...labelled(summary) });
 }
 
-export function transferActivities(coldTaskQueue: string) {
-  return proxyActivities<Omit<TransferActivities, 'copyPartitionToCold'>>({ taskQueue: coldTaskQueue, ...COLD_STEP });
+/** Taking the partition's lock, on the shared cold queue: whichever live worker takes it becomes the holder. */
+export function lockingActivities(coldTaskQueue: string, summary?: string) {
+  return proxyActivities<Pick<TransferActivities, 'lockPartition'>>({
+    ...POSTGRES_STEP,
+    ...labelled(summary),
+    taskQueue: coldTaskQueue,
+  });
 }
 
-/** The copy alone: it may run for hours on a large partition, and each retry starts it over. */
-export function copyActivities(coldTaskQueue: string) {
-  return proxyActivities<Pick<TransferActivities, 'copyPartitionToCold'>>({ taskQueue: coldTaskQueue, ...COPY_STEP });
+/** The steps that act under the partition's lock, on its holder's own queue: a move's and a restore's. */
+export type HolderSteps = Omit<TransferActivities, 'lockPartition'> & RestoreActivities;
+
+/** The steps that stream a whole partition between the tiers: they may run for hours, and each retry starts over. */
+type CopySteps = Pick<HolderSteps, 'copyPartitionToCold' | 'copyColdRowsToStaging'>;
+
+export function holderActivities(holderQueue: string, summary?: string): HolderSteps {
+  const onHolder = { ...labelled(summary), taskQueue: holderQueue, scheduleToStartTimeout: HOLDER_PICKUP_TIMEOUT };
+  const steps = proxyActivities<Omit<HolderSteps, keyof CopySteps>>({
+    ...onHolder,
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
+    retry: STEP_RETRY,
+    cancellationType: WAIT_FOR_STEP,
+  });
+  const copies = proxyActivities<CopySteps>({
+    ...onHolder,
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
+    retry: { ...STEP_RETRY, maximumAttempts: 5 },
+    cancellationType: WAIT_FOR_STEP,
+  });
+  return {
+    copyPartitionToCold: copies.copyPartitionToCold,
+    copyColdRowsToStaging: copies.copyColdRowsToStaging,
+    verifyColdCopy: steps.verifyColdCopy,
+    detachPartition: steps.detachPartition,
+    dropPartition: steps.dropPartition,
+    unlockPartition: steps.unlockPartition,
+    discardColdCopy: steps.discardColdCopy,
+    verifyRestoredCopy: steps.verifyRestoredCopy,
+    attachRestoredPartition: steps.attachRestoredPartition,
+    removeRestoredColdCopy: steps.removeRestoredColdCopy,
+  };
 }
 
-export function reportingActivities(coldTaskQueue: string) {
+export function reportingActivities(coldTaskQueue: string, summary?: string) {
   return proxyActivities<ReportingActivities>({
+    ...labelled(summary),
     taskQueue: coldTaskQueue,
     startToCloseTimeout: '30 minutes',
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
     retry: { ...STEP_RETRY, maximumAttempts: 3 },
   });
-}
-
-export function restoreActivities(coldTaskQueue: string) {
-  return proxyActivities<Omit<RestoreActivities, 'copyColdRowsToStaging'>>({ taskQueue: coldTaskQueue, ...COLD_STEP });
-}
-
-/** The restore's copy alone (see COPY_STEP). */
-export function restoreCopyActivities(coldTaskQueue: string) {
-  return proxyActivities<Pick<RestoreActivities, 'copyColdRowsToStaging'>>({ taskQueue: coldTaskQueue, ...COPY_STEP });
 }

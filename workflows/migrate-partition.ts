@@ -1,16 +1,33 @@
-import { CancellationScope, log, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  isCancellation,
+  log,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 
 import type { PartitionMoveRef } from '../activities/activity-types.ts';
-import { compensationActivities, copyActivities, planningActivities, transferActivities } from './activity-proxies.ts';
+import { compensationActivities, planningActivities } from './activity-proxies.ts';
 import { runCompensations } from './compensations.ts';
 import { rootCauseMessage } from './failure-message.ts';
+import { formatCount, type MoveLabelInput, moveStepDetails, moveStepSummaries } from './labels.ts';
+import { LockHolder } from './lock-holder.ts';
 import type { MoveOutcome } from './move-outcome.ts';
+import { outcomeLabel, ownLabels } from './search-attributes.ts';
 
+/**
+ * Its parent passes everything. Started by hand (the Web UI's form), `{"partition": "public.events_p20261120"}` is
+ * enough: the table, rows and cold queue are looked up.
+ */
 export interface MigratePartitionInput {
-  schema: string;
-  table: string;
   partition: string;
-  coldTaskQueue: string;
+  schema?: string;
+  table?: string;
+  /** The shared cold queue, where the lock is taken; the deployment's config says when absent. */
+  coldTaskQueue?: string;
+  /** Rows when planned, for the step summaries. */
+  rows?: number;
   /** Overrides the policy's hot window for this run. */
   olderThanMs?: number;
 }
@@ -18,53 +35,91 @@ export interface MigratePartitionInput {
 /**
  * Moves one partition to the cold tier as a saga: lock, copy, verify, detach, drop, unlock. Each step is followed by the
  * compensation it makes necessary; a failure before the drop undoes them newest first, leaving PostgreSQL whole.
- * After the drop there is only forward.
+ * After the drop there is only forward. The steps under the partition's lock run where the lock is held (LockHolder).
  */
 export async function migratePartitionWorkflow(input: MigratePartitionInput): Promise<MoveOutcome> {
+  const target = await resolveMove(input);
+  const qualified = { table: `${target.schema}.${target.table}`, partition: `${target.schema}.${target.partition}` };
+  upsertSearchAttributes(ownLabels('move', qualified));
   const move: PartitionMoveRef = {
-    schema: input.schema,
-    table: input.table,
-    partition: input.partition,
+    schema: target.schema,
+    table: target.table,
+    partition: target.partition,
     workflowId: workflowInfo().workflowId,
   };
-  const planning = planningActivities();
-  const transfer = transferActivities(input.coldTaskQueue);
-  const { copyPartitionToCold } = copyActivities(input.coldTaskQueue);
-  const undo = compensationActivities();
+  const say = moveStepSummaries(target);
+  const step = (name: Parameters<typeof moveStepDetails>[0]) => setCurrentDetails(moveStepDetails(name, target));
+  const planning = planningActivities(say.prepareMove);
+  const holder = new LockHolder(move, target.coldTaskQueue, say);
+  const undo = (summary: string) => compensationActivities(summary);
   const compensations: Array<() => Promise<unknown>> = [];
-  const outcome = { table: input.table, partition: input.partition };
+  const outcome = { table: target.table, partition: target.partition };
 
   try {
-    await transfer.lockPartition({ move });
+    step('lockPartition');
+    await holder.lock();
+    step('prepareMove');
     const plan = await planning.prepareMove({ move, olderThanMs: input.olderThanMs });
-    if (plan.stage === 'cold') return { ...outcome, status: 'already-cold' };
+    if (plan.stage === 'cold') return finish({ ...outcome, status: 'already-cold' }, 'Already cold: nothing to move');
     let rows: number;
     let lateInstants: number | undefined;
     if (plan.stage === 'fresh') {
-      compensations.unshift(() => undo.removeChangeCapture({ move }));
-      compensations.unshift(() => transfer.discardColdCopy({ move }));
+      compensations.unshift(() => undo(say.removeChangeCapture).removeChangeCapture({ move }));
+      compensations.unshift(() => holder.run(say.discardColdCopy, (steps) => steps.discardColdCopy({ move })));
       log.info('copying partition', { partition: move.partition });
-      await copyPartitionToCold({ move });
-      await transfer.verifyColdCopy({ move });
-      compensations.unshift(() => undo.reattachPartition({ move, range: plan.range }));
-      ({ rows, lateInstants } = await transfer.detachPartition({ move }));
+      step('copyPartitionToCold');
+      await holder.run(say.copyPartitionToCold, (steps) => steps.copyPartitionToCold({ move }));
+      step('verifyColdCopy');
+      await holder.run(say.verifyColdCopy, (steps) => steps.verifyColdCopy({ move }));
+      compensations.unshift(() => undo(say.reattachPartition).reattachPartition({ move, range: plan.range }));
+      step('detachPartition');
+      ({ rows, lateInstants } = await holder.run(say.detachPartition, (steps) => steps.detachPartition({ move })));
     } else {
       // A previous run got past the detach: check the cold copy again before the point of no return.
-      rows = (await transfer.verifyColdCopy({ move })).coldRows;
+      step('verifyColdCopy');
+      rows = (await holder.run(say.verifyColdCopy, (steps) => steps.verifyColdCopy({ move }))).coldRows;
     }
-    await transfer.dropPartition({ move });
+    step('dropPartition');
+    await holder.run(say.dropPartition, (steps) => steps.dropPartition({ move }));
     compensations.length = 0; // past the point of no return
-    return { ...outcome, status: 'moved', rows, ...(lateInstants ? { lateInstants } : {}) };
+    return finish(
+      { ...outcome, status: 'moved', rows, ...(lateInstants ? { lateInstants } : {}) },
+      `**Moved** ${formatCount(rows)} rows to DuckDB${lateInstants ? ` (${formatCount(lateInstants)} instants written during the move copied late)` : ''}`,
+    );
   } catch (error) {
     await CancellationScope.nonCancellable(async () => {
+      const why = rootCauseMessage(error);
+      upsertSearchAttributes(outcomeLabel(isCancellation(error) ? 'cancelled' : 'failed'));
+      setCurrentDetails(`**Failed**: ${why}\n\nUndoing the steps taken (newest first).`);
       // Recorded first, so a failing compensation cannot hide why the move failed; never allowed to stop them.
-      await undo
-        .recordMoveFailure({ move, error: rootCauseMessage(error) })
+      await undo(say.recordMoveFailure)
+        .recordMoveFailure({ move, error: why })
         .catch((recordError: unknown) => log.error('could not record the failure', { recordError }));
       await runCompensations(compensations);
+      setCurrentDetails(`**Failed**: ${why}\n\nUndone: the partition is whole in PostgreSQL.`);
     });
     throw error;
   } finally {
-    await CancellationScope.nonCancellable(() => transfer.unlockPartition({ move }));
+    await CancellationScope.nonCancellable(() => holder.unlock());
   }
+}
+
+/** Records how the move ended where the Web UI shows it (its outcome label and current details). */
+function finish(outcome: MoveOutcome, details: string): MoveOutcome {
+  upsertSearchAttributes(outcomeLabel(outcome.status === 'moved' ? 'moved' : 'already-cold'));
+  setCurrentDetails(details);
+  return outcome;
+}
+
+/** Fills in what a move started by hand left out (see MigratePartitionInput). */
+async function resolveMove(input: MigratePartitionInput): Promise<MoveLabelInput> {
+  const coldTaskQueue =
+    input.coldTaskQueue ??
+    (await planningActivities('Read defaults from the deployment config').deploymentDefaults()).coldTaskQueue;
+  if (input.schema && input.table) return { ...input, schema: input.schema, table: input.table, coldTaskQueue };
+  const located = await planningActivities(`Find the table of ${input.partition}`).locatePartition({
+    partition: input.partition,
+    ...(input.table ? { table: input.table } : {}),
+  });
+  return { ...located, coldTaskQueue };
 }

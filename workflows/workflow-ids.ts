@@ -31,3 +31,12 @@ export const WORKFLOW_TYPES = {
   report: 'reportWorkflow',
   restore: 'restorePartitionWorkflow',
 } as const;
+
+/** A request made in SQL (ducktier.requests) runs as this workflow: asking again for the same request finds it. */
+export function requestWorkflowId(taskQueue: string, requestId: number): string {
+  return `${requestWorkflowIdPrefix(taskQueue)}${requestId}`;
+}
+
+export function requestWorkflowIdPrefix(taskQueue: string): string {
+  return `${taskQueue}-request-`;
+}

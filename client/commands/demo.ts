@@ -1,20 +1,22 @@
-import { statSync } from 'node:fs';
-
+import { describeColdTier } from '../../config/cold-config.ts';
 import { type DucktierConfig, findPolicy, findReport } from '../../config/config.ts';
 import type { TablePolicy } from '../../config/policy.ts';
+import { tierViewNames } from '../../config/tier-view-names.ts';
 import { DEMO_POLICY } from '../../demo/demo-policy.ts';
 import { createDemoTable, findDemoSeed, seedDemoEvents } from '../../demo/demo-schema.ts';
 import { UsageError } from '../../errors/usage-error.ts';
+import { coldStoreUsage } from '../../storage/cold/cold-usage.ts';
 import type { JsonRow } from '../../storage/duckdb/duck-rows.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { countRows, rowsPerPartition } from '../../storage/postgres/pg-catalog.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
+import { quoteIdent } from '../../storage/sql-quoting.ts';
 import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import type { CommandContext } from '../cli.ts';
 import { type CommandOptions, parseCommandArgs, positiveInt } from '../cli-args.ts';
 import { describeStep } from '../describe-step.ts';
-import { moveSteps, runReportWorkflow, startMigration } from '../migrations.ts';
+import { moveSteps, runReportInvocation, runReportWorkflow, startMigration } from '../migrations.ts';
 import { banner, fmt, renderTable } from '../render.ts';
 import { openSession, type Session } from '../session.ts';
 
@@ -51,11 +53,9 @@ export async function demoCommand(context: CommandContext): Promise<number> {
   const json = values.json;
   const out = json ? () => {} : context.print;
 
+  // Beside a running `ducktier up` on the data directory the demo uses up's stack and workers, like every command.
   const session = await openSession(config, context.log, { temporal: 'workers' });
   try {
-    if (session.attached || !session.workers) {
-      throw new UsageError(`ducktier up is running on ${config.dataDir}; stop it or give the demo another --data-dir`);
-    }
     out(banner('SETUP'));
     await createDemoTable(session.pgPool, policy);
     const seed = await seedOnce(session, policy, rows, days, out);
@@ -66,7 +66,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
 
     out(banner('AUTOMATIC MIGRATION PROCESS (Temporal workflows)'));
     const temporal = session.temporal!;
-    const handle = await startMigration(temporal, config, { table: policy.table });
+    const handle = await startMigration(temporal, config, { table: policy.table }, { requestedBy: 'ducktier demo' });
     context.log(
       `Started ${handle.workflowId}; watch it in the Temporal UI${session.stack.temporal.uiUrl ? ` at ${session.stack.temporal.uiUrl}` : ''}`,
     );
@@ -99,9 +99,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
     out(
       `✓ Hot data: PostgreSQL partitions of ${policy.schema}.${policy.table} (row store): ${fmt(accounting.hotRows)} rows`,
     );
-    out(
-      `✓ Cold data: DuckDB file ${session.stack.coldStorePath} (${policy.coldTable}): ${fmt(accounting.coldRows)} rows`,
-    );
+    out(`✓ Cold data: ${describeColdTier(config.cold)} (${policy.coldTable}): ${fmt(accounting.coldRows)} rows`);
     out(`✓ Migration: Temporal workflows with advisory locks, verify before drop, saga compensation`);
     out(
       `✓ Federated queries: one SQL over both tiers in DuckDB (${federation === 'extension' ? 'postgres extension ATTACH' : 'COPY streams'})`,
@@ -120,8 +118,7 @@ export async function demoCommand(context: CommandContext): Promise<number> {
         JSON.stringify(
           {
             dataDir: config.dataDir,
-            coldStorePath: session.stack.coldStorePath,
-            coldStoreBytes: statSync(session.stack.coldStorePath).size,
+            coldStore: await coldStoreUsage(config.cold, session.pgPool),
             federation,
             temporalUi: session.stack.temporal.uiUrl ?? null,
             tables: [
@@ -205,9 +202,21 @@ async function printMove(
   for (const step of steps) out(describeStep(step, outcome.partition, policy.coldTable));
 }
 
-/** Rows in each tier, counted directly in each system: every inserted row must be in exactly one. */
+/**
+ * Rows in each tier, counted directly in each system: every inserted row must be in exactly one. Beside a running
+ * `ducktier up`, which owns the DuckDB file, up's worker counts the cold rows (the table's `_cold` view).
+ */
 async function account(session: Session, policy: TablePolicy): Promise<{ hotRows: number; coldRows: number }> {
   const hotRows = await countRows(session.pgPool, policy.schema, policy.table);
-  const coldRows = await session.workers!.coldStore.countTable(policy.coldTable);
+  const coldStore = session.workers?.coldStore;
+  const coldRows = coldStore
+    ? await coldStore.countTable(policy.coldTable)
+    : Number(
+        (
+          await runReportInvocation(session.temporal!, session.config, {
+            sql: `SELECT count(*) AS n FROM ${quoteIdent(tierViewNames(policy.table).cold)}`,
+          })
+        ).rows[0]?.n ?? 0,
+      );
   return { hotRows, coldRows };
 }

@@ -1,3 +1,5 @@
+import os from 'node:os';
+
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 
 import { findPolicy } from '../../config/config.ts';
@@ -68,7 +70,12 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
     const wait = values.wait || !session.attached;
     let handle;
     try {
-      handle = await startMigration(session.temporal!, config, { table, partition: values.partition, olderThanMs });
+      handle = await startMigration(
+        session.temporal!,
+        config,
+        { table, partition: values.partition, olderThanMs },
+        { requestedBy: `ducktier migrate by ${os.userInfo().username}` },
+      );
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError)
         throw new UsageError(`a migration with that ID is already running: ${error.workflowId}`);

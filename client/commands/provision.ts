@@ -1,3 +1,5 @@
+import { Connection } from '@temporalio/client';
+
 import {
   ALL_DUCKDB_EXTENSIONS,
   type DuckdbExtension,
@@ -6,6 +8,8 @@ import {
 } from '../../stack/duckdb-extensions.ts';
 import { provisionS3Server, S3RVER_VERSION } from '../../stack/s3-server.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
+import { ensureSearchAttributes } from '../../worker/search-attributes.ts';
+import { SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.ts';
 import type { CommandContext } from '../cli.ts';
 import { parseCommandArgs } from '../cli-args.ts';
 
@@ -32,10 +36,17 @@ export async function provisionCommand(context: CommandContext): Promise<number>
   const s3Server = await provisionS3Server(context.log).catch((error: unknown) => ({
     problem: (error as Error).message,
   }));
+  const searchAttributes = config.temporal.address
+    ? await registerSearchAttributes(config.temporal.address, config.temporal.namespace)
+    : null;
   const seconds = (Date.now() - started) / 1000;
   if (values.json) {
     context.print(
-      JSON.stringify({ temporalCli: temporal, duckdbExtensions: extensions, s3TestServer: s3Server, seconds }, null, 2),
+      JSON.stringify(
+        { temporalCli: temporal, duckdbExtensions: extensions, s3TestServer: s3Server, searchAttributes, seconds },
+        null,
+        2,
+      ),
     );
   } else {
     context.print(`✓ Temporal CLI: ${temporal.path ?? ''} (${temporal.source})`);
@@ -51,8 +62,24 @@ export async function provisionCommand(context: CommandContext): Promise<number>
         ? `✓ S3 test server: s3rver ${S3RVER_VERSION} in ${s3Server.packageDir} (${s3Server.source})`
         : `! S3 test server unavailable (tests and benchmarks of a lake on S3 cannot run): ${s3Server.problem}`,
     );
+    context.print(
+      searchAttributes
+        ? `✓ Search attributes ${searchAttributes.names.join(', ')} in namespace ${config.temporal.namespace} (${searchAttributes.added.length ? `registered ${searchAttributes.added.join(', ')}` : 'already registered'})`
+        : '✓ Search attributes: each worker registers them on the dev server it starts with',
+    );
     context.print(`Provisioned in ${seconds.toFixed(1)}s`);
   }
   if (!extensions.postgres.available && config.duckdb.federation === 'extension') return 1;
   return 0;
+}
+
+/** On a configured cluster: ducktier's search attributes, registered where missing (worker/search-attributes.ts). */
+async function registerSearchAttributes(address: string, namespace: string) {
+  const connection = await Connection.connect({ address });
+  try {
+    const added = await ensureSearchAttributes(connection.operatorService, namespace);
+    return { names: Object.values(SEARCH_ATTRIBUTES).map((key) => key.name), added };
+  } finally {
+    await connection.close();
+  }
 }

@@ -12,7 +12,11 @@ import { openSession } from '../session.ts';
 
 /** restore's own flags (ducktier restore --help prints them). */
 export const RESTORE_OPTIONS = {
-  table: { type: 'string', value: 'T', description: 'the table (name, or schema.name; needed when several have policies)' },
+  table: {
+    type: 'string',
+    value: 'T',
+    description: 'the table (name, or schema.name; needed when several have policies)',
+  },
   partition: { type: 'string', value: 'P', description: 'the partition to bring back (a name status lists as cold)' },
   'keep-hot-until': {
     type: 'string',

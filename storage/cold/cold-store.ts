@@ -3,7 +3,6 @@ import type pg from 'pg';
 
 import type { Federation } from '../../config/config.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
-import type { RowCondition } from '../federation/row-condition.ts';
 import type { InstantSelection } from '../verification/instant-filter.ts';
 import type { RowFingerprint } from '../verification/row-fingerprint.ts';
 
@@ -46,6 +45,8 @@ export interface ColdWrite {
  * says serve the partitions.
  */
 export interface ColdSnapshot {
+  /** The lake snapshot the run reads (pinned in its PostgreSQL snapshot); null for a DuckDB file. */
+  readonly version: number | null;
   /** A DuckDB relation holding the cold table's rows as this run sees them. */
   relation(coldTable: string): string;
   /**
@@ -58,6 +59,12 @@ export interface ColdSnapshot {
   ): Promise<boolean>;
 }
 
+/** A condition over a cold table's columns in DuckDB's SQL, with its `$name` parameters' values. */
+export interface ColdCondition {
+  sql: string;
+  params: Record<string, string>;
+}
+
 /** Runs a PostgreSQL query in the report's snapshot (ducktier's own catalog queries, no user values). */
 export type SnapshotQuery = (sql: string) => Promise<Array<Record<string, unknown>>>;
 
@@ -66,13 +73,26 @@ export type SnapshotQuery = (sql: string) => Promise<Array<Record<string, unknow
  * one transaction that replaces a partition's rows (or some instants of them) together with its manifest entry, so
  * repeating one leaves exactly one copy.
  */
+/**
+ * Whether a cold store's DuckDB reads PostgreSQL's rows through the postgres extension, or by COPY because the
+ * extension is not to be used (`missing` says why, for a report that asks for the extension).
+ */
+export type PostgresExtensionUse = 'use' | { missing: string };
+
 export interface ColdStore {
-  /** How DuckDB reads PostgreSQL in this process. */
+  /** How DuckDB reads PostgreSQL in this process (moves, and reports that ask for `auto`). */
   readonly federation: Federation;
+  /** Why DuckDB's postgres extension is not loaded here (federation `copy`), for a report that asks for it. */
+  readonly withoutExtension: string | undefined;
   /** Where the cold rows live, for people: a file, or a lake's data path. */
   readonly location: string;
 
-  /** A DuckDB connection of this store (PostgreSQL attached as `pg` when reading through the extension). */
+  /** A cold table (or the manifest) as a DuckDB relation at its latest state, for tools and tests. */
+  relation(table: string): string;
+  /**
+   * A DuckDB connection of this store (PostgreSQL attached as `pg` when reading through the extension, its cached
+   * session checked first).
+   */
   withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T>;
   /** Creates the cold table from the mapped columns, or adds columns PostgreSQL gained since. */
   ensureColdTable(coldTable: string, columns: ColumnMapping[]): Promise<void>;
@@ -107,14 +127,15 @@ export interface ColdStore {
     target: { table: string; columns: string[] },
     onProgress?: (rows: number) => void,
   ): Promise<number>;
-  /** Rows matching a condition per partition of the cold table (none when it does not exist yet). */
-  countMatching(coldTable: string, condition: RowCondition['duckdb']): Promise<Map<string, number>>;
+  /** Rows matching a condition (DuckDB's rendering of it) per partition of the cold table; none when it does not exist. */
+  countMatching(coldTable: string, condition: ColdCondition): Promise<Map<string, number>>;
   /**
-   * Deletes one partition's rows matching a condition (an erasure) and records the rows left on its manifest entry,
-   * keeping its write ID. One cold transaction; safe to repeat. Returns the rows deleted.
+   * Deletes one partition's rows matching a condition (an erasure) and records the rows left in its manifest entry,
+   * keeping its write ID (the move record names it; the copy it identifies has only lost rows). One cold transaction;
+   * safe to repeat. Returns the rows deleted.
    */
-  eraseRows(ref: PartitionRef & { coldTable: string }, condition: RowCondition['duckdb']): Promise<number>;
-  /** Removes one partition's cold rows and manifest entry; safe to repeat. Returns the rows removed. */
+  eraseRows(ref: PartitionRef & { coldTable: string }, condition: ColdCondition): Promise<number>;
+  /** Removes one partition's cold rows and its manifest entry; safe to repeat. Returns the rows removed. */
   deletePartition(ref: PartitionRef & { coldTable: string }): Promise<number>;
   /** A report run's view of the cold tier, inside `connection`'s open transaction (see ColdSnapshot). */
   openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot>;

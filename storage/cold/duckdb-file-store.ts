@@ -8,6 +8,7 @@ import { duckSchemaPlace } from '../duckdb/duck-schema.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
 import { migrateSchema, readSchemaMigrations } from '../schema-migrations.ts';
+import { REPLACING_MANIFEST } from './cold-manifest.ts';
 import { COLD_MANIFEST_TABLE, type ColdSnapshot } from './cold-store.ts';
 import { DuckColdStore } from './duck-cold-store.ts';
 
@@ -16,15 +17,18 @@ export const COLD_FILE_MIGRATIONS = readSchemaMigrations(fileURLToPath(new URL('
 
 export interface DuckDbFileOptions {
   filePath: string;
-  /** A DuckDB extension directory holding the postgres extension; without one, DuckDB reads PostgreSQL by COPY. */
-  extensionDir?: string;
+  /**
+   * A DuckDB extension directory holding the postgres extension; without one (`missing` says why), DuckDB reads
+   * PostgreSQL by COPY.
+   */
+  extension: { dir: string } | { missing: string };
   memoryLimit: string;
   pgTarget: PgTarget;
 }
 
 /**
- * The cold tier as one DuckDB file, opened read-write by exactly one process (the one polling the cold task queue):
- * its tables live in the file's `main` schema.
+ * The cold tier as one DuckDB file, opened read-write by exactly one process (the only one polling the cold task
+ * queue): its tables live in the file's `main` schema.
  */
 export class DuckDbFileStore extends DuckColdStore {
   static async open(options: DuckDbFileOptions): Promise<DuckDbFileStore> {
@@ -36,7 +40,8 @@ export class DuckDbFileStore extends DuckColdStore {
       autoinstall_known_extensions: 'false',
       memory_limit: options.memoryLimit,
     };
-    if (options.extensionDir) settings.extension_directory = options.extensionDir;
+    const extensionDir = 'dir' in options.extension ? options.extension.dir : undefined;
+    if (extensionDir) settings.extension_directory = extensionDir;
     let instance: DuckDBInstance;
     try {
       instance = await DuckDBInstance.create(options.filePath, settings);
@@ -45,12 +50,14 @@ export class DuckDbFileStore extends DuckColdStore {
     }
     const store = new DuckDbFileStore(
       instance,
-      options.extensionDir ? 'extension' : 'copy',
+      extensionDir ? 'extension' : 'copy',
+      'missing' in options.extension ? options.extension.missing : undefined,
       options.filePath,
       spoolDir,
       {
         qualifier: 'main',
         tablesIn: `database_name = current_database() AND schema_name = 'main'`,
+        manifest: REPLACING_MANIFEST,
       },
     );
     try {
@@ -58,7 +65,10 @@ export class DuckDbFileStore extends DuckColdStore {
         // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
         // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
         await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
-        if (store.federation === 'extension') await attachPostgres(connection, options.pgTarget);
+        if (store.federation === 'extension') {
+          await attachPostgres(connection, options.pgTarget);
+          store.postgresAttached = true;
+        }
         await migrateSchema(duckSchemaPlace(connection, `cold store ${options.filePath}`), COLD_FILE_MIGRATIONS);
       });
     } catch (error) {
@@ -76,20 +86,9 @@ export class DuckDbFileStore extends DuckColdStore {
    */
   async openSnapshot(connection: DuckDBConnection): Promise<ColdSnapshot> {
     return {
-      relation: (coldTable) => this.qualified(coldTable),
-      holdsWrites: async (table, writes) => {
-        if (writes.length === 0) return true;
-        const reader = await connection.runAndReadAll(
-          `SELECT partition_name, write_id FROM ${this.qualified(COLD_MANIFEST_TABLE)} WHERE table_schema = $schema AND table_name = $table`,
-          { schema: table.schema, table: table.table },
-        );
-        const held = new Map(
-          reader
-            .getRowObjectsJson()
-            .map((row) => [String(row.partition_name), row.write_id === null ? null : String(row.write_id)]),
-        );
-        return writes.every((write) => held.has(write.partition) && held.get(write.partition) === write.writeId);
-      },
+      version: null,
+      relation: (coldTable) => this.relation(coldTable),
+      holdsWrites: (table, writes) => this.manifestHolds(connection, this.relation(COLD_MANIFEST_TABLE), table, writes),
     };
   }
 }

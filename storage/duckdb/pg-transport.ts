@@ -5,7 +5,8 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 
-import type { PgTarget } from '../postgres/pg-target.ts';
+import { processSessionName } from '../postgres/pg-pool.ts';
+import { type PgTarget, withApplicationName } from '../postgres/pg-target.ts';
 import { qualify, quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { applyTemplate, type ColumnMapping } from './duck-type-mapping.ts';
 
@@ -17,11 +18,14 @@ import { applyTemplate, type ColumnMapping } from './duck-type-mapping.ts';
  */
 export const PG_CATALOG_ALIAS = 'pg';
 
+/** The application_name of the extension's sessions in pg_stat_activity, like every other ducktier session's. */
+export const COLD_STORE_SESSION_NAME = processSessionName('cold store');
+
+/** Attaches PostgreSQL read-only (see DuckColdStore.withConnection for keeping its cached session alive). */
 export async function attachPostgres(connection: DuckDBConnection, target: PgTarget): Promise<void> {
+  const libpq = withApplicationName(target.libpq, COLD_STORE_SESSION_NAME);
   await connection.run('LOAD postgres');
-  await connection.run(
-    `ATTACH IF NOT EXISTS ${quoteLiteral(target.libpq)} AS ${PG_CATALOG_ALIAS} (TYPE POSTGRES, READ_ONLY)`,
-  );
+  await connection.run(`ATTACH IF NOT EXISTS ${quoteLiteral(libpq)} AS ${PG_CATALOG_ALIAS} (TYPE POSTGRES, READ_ONLY)`);
 }
 
 /**

@@ -1,9 +1,10 @@
 import { rmSync, writeFileSync } from 'node:fs';
 
-import pg from 'pg';
+import type pg from 'pg';
 
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { copyExportList, copyExportSelect, copyToCsvFile, csvSelect } from '../duckdb/pg-transport.ts';
+import { connectLikePool } from '../postgres/pg-pool.ts';
 import { qualify } from '../sql-quoting.ts';
 import { type HotRead, lockParentsSql, type PgSnapshot } from './pg-snapshot.ts';
 import { pgBoundText, pgRangeCondition, RANGE_SETTINGS, type TimeRange } from './report-range.ts';
@@ -17,7 +18,8 @@ interface CopyJob {
 }
 
 /**
- * The COPY path's snapshot: one REPEATABLE READ, READ ONLY transaction on a connection of its own. Declared reads
+ * The COPY path's snapshot: one REPEATABLE READ, READ ONLY transaction on a connection of its own (not from the pool:
+ * a run holds several at once, and waiting on a shared pool could deadlock). Declared reads
  * become COPY ... TO STDOUT (FORMAT csv) streams into spool files, one per partition, which materialize() runs in
  * parallel on further connections that import this transaction's snapshot (pg_export_snapshot). The range's bounds
  * reach PostgreSQL as transaction settings set through bind parameters, since COPY takes none.
@@ -28,7 +30,7 @@ export async function openCopySnapshot(
   lockTables: Array<{ schema: string; table: string }>,
   range: TimeRange,
 ): Promise<PgSnapshot> {
-  const main = await openSession(pgPool.options);
+  const main = await connectLikePool(pgPool);
   const jobs: CopyJob[] = [];
   try {
     await main.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -83,7 +85,7 @@ export async function openCopySnapshot(
       const { rows } = await main.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
       const queue = [...jobs];
       const stream = async () => {
-        const session = await openSession(pgPool.options);
+        const session = await connectLikePool(pgPool);
         try {
           await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
           await session.query(`SET TRANSACTION SNAPSHOT '${rows[0]!.id}'`);
@@ -102,13 +104,6 @@ export async function openCopySnapshot(
       for (const job of jobs) rmSync(job.file, { force: true });
     },
   };
-}
-
-/** Sessions of their own, not from the pool: a run holds several at once, and waiting on a shared pool could deadlock. */
-async function openSession(options: pg.PoolConfig): Promise<pg.Client> {
-  const client = new pg.Client(options);
-  await client.connect();
-  return client;
 }
 
 async function setRange(client: pg.ClientBase, range: TimeRange): Promise<void> {

@@ -1,8 +1,10 @@
 import { type DuckDBConnection, DuckDBTypeId, StatementType } from '@duckdb/node-api';
 import type pg from 'pg';
 
-import type { Federation } from '../../config/config.ts';
+import type { Federation, FederationSetting } from '../../config/config.ts';
 import type { TablePolicy } from '../../config/policy.ts';
+import { FAILURE_TYPES } from '../../errors/failure-types.ts';
+import { Refusal } from '../../errors/refusal.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import { coldColumnsFor } from '../cold/cold-columns.ts';
 import type { ColdSnapshot, ColdStore } from '../cold/cold-store.ts';
@@ -46,6 +48,14 @@ export interface ReportRequest {
   params: ResolvedParams;
   /** Plan only: route, define the views, check the SQL, but read no rows. */
   explain: boolean;
+  /** How DuckDB reads PostgreSQL, as asked: `auto` takes the cold store's own way (see servedFederation). */
+  federation: FederationSetting;
+}
+
+/** Where fault-injection tests hook into a run. */
+export interface ReportFaults {
+  /** The run's PostgreSQL snapshot is open; nothing has been read through it yet. */
+  reading?: () => Promise<void>;
 }
 
 /** What a run reads and how: shown by --explain and returned with every result. */
@@ -54,6 +64,11 @@ export interface ReportPlan {
   federation: Federation;
   range: { from: string | null; to: string | null };
   tables: TablePlan[];
+  /**
+   * The cold tier's side of the run's snapshot: the lake snapshot it pinned (null for a DuckDB file), and the attempt
+   * that held every write PostgreSQL's snapshot names (a DuckDB file's snapshot may predate it: the run starts again).
+   */
+  coldSnapshot: { lakeVersion: number | null; attempt: number };
   /** Whether aggregates were computed per partition in PostgreSQL, and which; or why not. */
   pushdown: PushdownPlan;
   pgDuckdb: PgDuckdbStatus;
@@ -90,8 +105,8 @@ export interface ReportResult extends ReportRows {
 /**
  * Runs one report as a single DuckDB statement over the tiers it needs, inside one read-only DuckDB transaction and
  * one PostgreSQL snapshot (see pg-snapshot.ts). The run's time range routes it: only partitions whose bounds meet
- * the range are read, from the tier their move record in that snapshot assigns them to. Starts again if the DuckDB
- * snapshot turns out older than PostgreSQL's.
+ * the range are read, from the tier their move record in that snapshot assigns them to. A lake is pinned in that same
+ * snapshot; a DuckDB file's snapshot may turn out older than PostgreSQL's, and the run then starts again.
  */
 export async function runReport(
   store: ColdStore,
@@ -99,8 +114,10 @@ export async function runReport(
   policies: TablePolicy[],
   request: ReportRequest,
   output: ResultOutputOptions,
+  faults: ReportFaults = {},
 ): Promise<ReportResult> {
   const what = request.name === 'query' ? 'query' : `report '${request.name}'`;
+  const federation = servedFederation(store, request.federation);
   return store.withConnection(async (connection) => {
     const reads = await analyzeReportSql(connection, request.sql, policies, what);
     const columns = new Map<TablePolicy, ColumnMapping[]>();
@@ -118,10 +135,14 @@ export async function runReport(
       const outcome = await inDuckTransaction(
         connection,
         async () => {
-          const snapshot = await openSnapshot(store, connection, pgPool, reads, request.params.range);
+          const snapshot = await openSnapshot(federation, store, connection, pgPool, reads, request.params.range);
           try {
+            await faults.reading?.();
             const cold = await store.openSnapshot(connection, (sql) => snapshot.query(sql));
-            return await runInSnapshot(connection, snapshot, cold, reads, columnsOf, pushdown, request, output, what);
+            return await runInSnapshot(connection, snapshot, cold, reads, columnsOf, pushdown, request, output, {
+              what,
+              attempt,
+            });
           } finally {
             await snapshot.close();
           }
@@ -154,7 +175,7 @@ async function runInSnapshot(
   pushdown: AggregatePushdown | { reason: string },
   request: ReportRequest,
   output: ResultOutputOptions,
-  what: string,
+  { what, attempt }: { what: string; attempt: number },
 ): Promise<(ReportRows & { plan: ReportPlan }) | undefined> {
   const { range } = request.params;
   const tables: TablePlan[] = [];
@@ -210,6 +231,7 @@ async function runInSnapshot(
     federation: snapshot.federation,
     range: { from: range.from?.toISOString() ?? null, to: range.to?.toISOString() ?? null },
     tables,
+    coldSnapshot: { lakeVersion: cold.version, attempt },
     pushdown: pushdownPlan,
     pgDuckdb,
   };
@@ -247,7 +269,23 @@ async function rewriteForPushdown(
   return same ? { sql } : { reason: 'the rewritten query would not return the same columns and types' };
 }
 
+/**
+ * The way this run reads PostgreSQL: the one asked for, or the cold store's own for `auto`. COPY needs nothing but a
+ * session; the extension must be loaded in this process, and a run asking for it where it is not is refused (never
+ * answered the other way).
+ */
+export function servedFederation(store: ColdStore, asked: FederationSetting): Federation {
+  if (asked === 'auto') return store.federation;
+  if (asked === 'extension' && store.federation !== 'extension')
+    throw new Refusal(
+      `federation 'extension' was asked for, but the worker running reports has no DuckDB postgres extension loaded (${store.withoutExtension}); ask for --federation copy or auto`,
+      FAILURE_TYPES.FederationUnavailable,
+    );
+  return asked;
+}
+
 function openSnapshot(
+  federation: Federation,
   store: ColdStore,
   connection: DuckDBConnection,
   pgPool: pg.Pool,
@@ -258,7 +296,7 @@ function openSnapshot(
   const lockTables = reads.tables
     .filter((t) => readsHot(t))
     .map((t) => ({ schema: t.policy.schema, table: t.policy.table }));
-  return store.federation === 'extension'
+  return federation === 'extension'
     ? openExtensionSnapshot(connection, lockTables)
     : openCopySnapshot(pgPool, () => store.spoolFile(), lockTables, range);
 }

@@ -72,6 +72,8 @@ export async function parseRowCondition(
   columns: readonly string[],
   params: Readonly<Record<string, string>>,
   what: string,
+  /** Columns of the table the condition may not use, each with why. */
+  incomparable: Readonly<Record<string, string>> = {},
 ): Promise<RowCondition> {
   const tree = await parseSql(connection, `SELECT ${text}`);
   const statements = tree.statements ?? [];
@@ -85,7 +87,7 @@ export async function parseRowCondition(
   const render = (dialect: 'postgres' | 'duckdb') =>
     renderNode(list[0] as SqlNode, {
       dialect,
-      column: (name) => resolveColumn(name, columns, what),
+      column: (name) => resolveColumn(name, columns, incomparable, what),
       parameter: (name) => {
         if (!(name in params))
           throw new UsageError(`${what}: uses $${name}, which no --param gives (${describeParams(params)})`);
@@ -128,10 +130,17 @@ function describeParams(params: Readonly<Record<string, string>>): string {
   return names.length > 0 ? `given: ${names.join(', ')}` : 'none given';
 }
 
-function resolveColumn(name: string, columns: readonly string[], what: string): string {
+function resolveColumn(
+  name: string,
+  columns: readonly string[],
+  incomparable: Readonly<Record<string, string>>,
+  what: string,
+): string {
   if (columns.includes(name)) return name;
   const folded = columns.filter((column) => column.toLowerCase() === name.toLowerCase());
   if (folded.length === 1) return folded[0]!;
+  const refused = Object.keys(incomparable).find((column) => column.toLowerCase() === name.toLowerCase());
+  if (refused) throw new UsageError(`${what}: may not use the column '${refused}': ${incomparable[refused]}`);
   throw new UsageError(`${what}: '${name}' is not a column of the table (columns: ${columns.join(', ')})`);
 }
 

@@ -2,19 +2,27 @@ import type pg from 'pg';
 
 import type { ColdStore, ColdWrite, CopyStage, PartitionSource } from '../cold/cold-store.ts';
 import { setMoveState } from '../postgres/pg-move-state.ts';
+import type { PartitionLease } from '../postgres/pg-partition-locks.ts';
 import { moveKey } from './move-types.ts';
 
 /**
- * Streams the partition into the cold tier, replacing any earlier attempt's rows, and records the count on the move.
- * `signal` interrupts the copy (it then rolls back); `onProgress` hears the rows read so far.
+ * Streams the partition into the cold tier, replacing any earlier attempt's rows, and records the count on the move,
+ * in the lock's session. `signal` interrupts the copy (it then rolls back), and so does the loss of the lock: a copy
+ * whose lock went stops, failing with PartitionLockLostError. `onProgress` hears the rows read so far.
  */
 export async function copyPartition(
   pgPool: pg.Pool,
   cold: ColdStore,
   source: PartitionSource,
+  lease: PartitionLease,
   options: { onProgress: (rowsRead: number) => void; signal?: AbortSignal; onStage?: (stage: CopyStage) => void },
 ): Promise<ColdWrite> {
-  const write = await cold.writePartition(source, pgPool, options.onProgress, options.signal, options.onStage);
-  await setMoveState(pgPool, moveKey(source), 'copied', { rows: write.rows });
-  return write;
+  const signal = options.signal ? AbortSignal.any([options.signal, lease.signal]) : lease.signal;
+  try {
+    const write = await cold.writePartition(source, pgPool, options.onProgress, signal, options.onStage);
+    await lease.withSession((client) => setMoveState(client, moveKey(source), 'copied', { rows: write.rows }));
+    return write;
+  } catch (error) {
+    throw lease.explain(error);
+  }
 }

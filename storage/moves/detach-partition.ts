@@ -10,6 +10,7 @@ import {
   markInstantsSynced,
 } from '../postgres/pg-change-capture.ts';
 import { COLD_SERVING_STATES, getMove, type PartitionMove, setMoveState } from '../postgres/pg-move-state.ts';
+import type { PartitionLease } from '../postgres/pg-partition-locks.ts';
 import {
   detachIfAttached,
   isAttached,
@@ -34,11 +35,13 @@ const FEW_INSTANTS = 50;
  *
  * A lock timeout (PostgreSQL's 55P03) rolls back only that transaction and is thrown for the caller to retry with
  * backoff; every copy here is idempotent. Safe to repeat: a partition already detached by this move is left as it is.
+ * Every transaction runs in the session holding the partition's lock: a detach whose lock was lost commits nothing.
  */
 export async function detachMovedPartition(
   pgPool: pg.Pool,
   cold: ColdStore,
   source: PartitionSource,
+  lease: PartitionLease,
 ): Promise<DetachResult> {
   const key = moveKey(source);
   const syncChanges = async (client: pg.ClientBase): Promise<number> => {
@@ -56,14 +59,14 @@ export async function detachMovedPartition(
     return instants.length;
   };
   for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
-    const copied = await withLockTimeout(pgPool, async (client) => {
+    const copied = await withLockTimeout(lease, async (client) => {
       if (await alreadyDetached(client, source)) return 0;
       await lockAgainstWrites(client, source.schema, source.partition);
       return syncChanges(client);
     });
     if (copied <= FEW_INSTANTS) break;
   }
-  return withLockTimeout(pgPool, async (client) => {
+  return withLockTimeout(lease, async (client) => {
     const done = await alreadyDetached(client, source);
     if (done) return { detached: false, lateInstants: 0, rows: done.rows ?? 0 };
     await lockParentExclusively(client, source.schema, source.table);

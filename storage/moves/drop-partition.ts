@@ -1,9 +1,8 @@
-import type pg from 'pg';
-
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { Refusal } from '../../errors/refusal.ts';
 import { clearChangedInstants, countChangedInstants } from '../postgres/pg-change-capture.ts';
 import { COLD_SERVING_STATES, getMove, setMoveState } from '../postgres/pg-move-state.ts';
+import type { PartitionLease } from '../postgres/pg-partition-locks.ts';
 import { dropDetached } from '../postgres/pg-partitions.ts';
 import { inTransaction } from '../postgres/pg-pool.ts';
 import { moveKey, type PartitionMoveRef } from './move-types.ts';
@@ -11,10 +10,11 @@ import { moveKey, type PartitionMoveRef } from './move-types.ts';
 /**
  * Drops the detached partition: the point of no return, allowed only once the move is recorded as detached (which
  * only a verified move reaches) and nothing has written to the detached table since. Records the move `cold`. Returns
- * false when an earlier attempt had already dropped it. The caller holds the partition's lock.
+ * false when an earlier attempt had already dropped it. Runs in the session holding the partition's lock, so it commits
+ * only while the lock is held.
  */
-export async function dropMovedPartition(pgPool: pg.Pool, move: PartitionMoveRef): Promise<boolean> {
-  return inTransaction(pgPool, async (client) => {
+export async function dropMovedPartition(lease: PartitionLease, move: PartitionMoveRef): Promise<boolean> {
+  return inTransaction(lease, async (client) => {
     const key = moveKey(move);
     const state = (await getMove(client, key))?.state;
     if (state === undefined || !COLD_SERVING_STATES.includes(state))

@@ -15,6 +15,11 @@ export function moveKey(move: Pick<PartitionMoveRef, 'schema' | 'table' | 'parti
   return { tableSchema: move.schema, tableName: move.table, partitionName: move.partition };
 }
 
+/** Where a move's partition lock is held: the task queue of the worker process holding it, where its steps run. */
+export interface PartitionHold {
+  holderQueue: string;
+}
+
 export interface MovePlan {
   /** fresh: copy from the start; detached: a previous run got past detach, only the drop is left; cold: nothing left. */
   stage: 'fresh' | 'detached' | 'cold';
@@ -42,10 +47,19 @@ export interface DuePartition {
   schema: string;
   table: string;
   partition: string;
+  /** Its rows when planned; absent when the partition asked for does not exist (the move refuses it). */
+  rows?: number;
 }
 
 /** What the job will move, and the tables it had to skip (and why). */
 export interface MovePlanning {
+  /** The tables planned, `schema.table`. */
+  tables: string[];
   due: DuePartition[];
   problems: Array<{ table: string; error: string }>;
+}
+
+/** The job's plan: what to move, and how many partitions to move at once (moves.concurrency). */
+export interface MoveJob extends MovePlanning {
+  concurrency: number;
 }

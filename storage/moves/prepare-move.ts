@@ -7,6 +7,7 @@ import { Refusal } from '../../errors/refusal.ts';
 import { listPartitions } from '../postgres/pg-catalog.ts';
 import { installChangeCapture } from '../postgres/pg-change-capture.ts';
 import { beginMove, COLD_SERVING_STATES, getMove } from '../postgres/pg-move-state.ts';
+import { confirmLockFor } from '../postgres/pg-partition-locks.ts';
 import { withLockTimeout } from '../postgres/pg-partitions.ts';
 import { moveKey, type MovePlan, type PartitionMoveRef } from './move-types.ts';
 
@@ -14,7 +15,7 @@ import { moveKey, type MovePlan, type PartitionMoveRef } from './move-types.ts';
  * Checks the partition may move and records the move as started, with its change capture installed. Refuses, never
  * retried, a partition that does not exist, is the DEFAULT partition, still lies inside `hotWindowMs` (the policy's
  * hot window or a shorter threshold asked for), or reuses the name of one already moved. A move an earlier run got past
- * the detach resumes at the stage it reached.
+ * the detach resumes at the stage it reached. Records only under the partition's lock (see confirmLockFor).
  */
 export async function prepareMove(
   pgPool: pg.Pool,
@@ -34,10 +35,6 @@ export async function prepareMove(
     const range = { from: record.rangeFrom?.toISOString() ?? '', to: record.rangeTo?.toISOString() ?? '' };
     return { stage: record.state === 'cold' ? 'cold' : 'detached', range };
   }
-  if (record?.state === 'expired')
-    throw refuse(
-      `${move.partition} passed its cold retention and was deleted${record.archivedTo ? ` (archived to ${record.archivedTo})` : ''}; a partition of that name cannot move again, rename it first`,
-    );
   if (!partition) {
     const names = partitions.filter((p) => !p.isDefault).map((p) => p.name);
     throw refuse(
@@ -55,6 +52,9 @@ export async function prepareMove(
   }
   const range = { from: partition.from, to: partition.to };
   await withLockTimeout(pgPool, async (client) => {
+    // This step runs on the main queue, in any worker, not in the process holding the move's lock: it confirms that
+    // lock (or takes it for this transaction, if its session was lost since) before recording anything.
+    await confirmLockFor(client, move.schema, move.partition, move.workflowId);
     await beginMove(client, moveKey(move), range, move.workflowId);
     await installChangeCapture(client, moveKey(move), policy.timeColumn);
   });

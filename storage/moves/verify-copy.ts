@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { ColdStore, PartitionSource } from '../cold/cold-store.ts';
 import { changedInstants } from '../postgres/pg-change-capture.ts';
 import { COLD_SERVING_STATES, getMove, setMoveState } from '../postgres/pg-move-state.ts';
+import type { PartitionLease } from '../postgres/pg-partition-locks.ts';
 import { inTransaction } from '../postgres/pg-pool.ts';
 import { assertSameRows, fingerprintBothTiers } from './fingerprint-check.ts';
 import { refuseIfTruncated } from './move-checks.ts';
@@ -13,7 +14,7 @@ import { moveKey, type VerifyResult } from './move-types.ts';
  * PostgreSQL changes. Rows at instants written since the move began are left to the detach, which copies and checks
  * them under a lock; the captured instants and the rows are read in one PostgreSQL snapshot, so every write is either
  * excluded or compared. After a detach (a resumed run) nothing is excluded. Read-only apart from recording the result,
- * which never moves the record backwards.
+ * which never moves the record backwards, and is done in the lock's session: a verify whose lock was lost records nothing.
  *
  * `parallelWorkers` bounds PostgreSQL's parallel workers for its fingerprint: each takes a core from the application.
  */
@@ -21,6 +22,7 @@ export async function verifyCopy(
   pgPool: pg.Pool,
   cold: ColdStore,
   source: PartitionSource,
+  lease: PartitionLease,
   parallelWorkers: number,
 ): Promise<VerifyResult> {
   const key = moveKey(source);
@@ -43,6 +45,6 @@ export async function verifyCopy(
     },
     'snapshot',
   );
-  await setMoveState(pgPool, key, 'verified', { onlyFrom: ['copying', 'copied'] });
+  await lease.withSession((client) => setMoveState(client, key, 'verified', { onlyFrom: ['copying', 'copied'] }));
   return { pgRows: pgSide.rows, coldRows: coldSide.rows, lateInstants };
 }

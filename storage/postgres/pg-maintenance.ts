@@ -2,7 +2,7 @@ import type pg from 'pg';
 
 import type { TablePolicy } from '../../config/policy.ts';
 import { nextIntervalStart } from './partition-ranges.ts';
-import { listMoves, RETIRED_STATES } from './pg-move-state.ts';
+import { COLD_SERVING_STATES, listMoves } from './pg-move-state.ts';
 import { ensurePartitions, type EnsurePartitionsResult } from './pg-partitions.ts';
 
 /**
@@ -21,8 +21,8 @@ export async function maintainPartitions(
   return { ...(await ensurePartitions(pool, policy, from, until, retired)), until };
 }
 
-/** Partition names already served from the cold tier, or past its retention. */
+/** Partition names already served from the cold tier. */
 async function retiredPartitions(pool: pg.Pool, policy: TablePolicy): Promise<Set<string>> {
   const moves = await listMoves(pool, { schema: policy.schema, table: policy.table });
-  return new Set(moves.filter((m) => RETIRED_STATES.includes(m.state)).map((m) => m.partitionName));
+  return new Set(moves.filter((m) => COLD_SERVING_STATES.includes(m.state)).map((m) => m.partitionName));
 }

@@ -16,21 +16,11 @@ export const MOVE_STATES = [
   'failed',
   'compensated',
   'restored',
-  'expired',
 ] as const;
 export type MoveState = (typeof MOVE_STATES)[number];
 
 /** States in which the partition's rows are served from the cold tier. */
 export const COLD_SERVING_STATES: readonly MoveState[] = ['detached', 'cold'];
-
-/** States of a move still under way: the partition is attached, its change capture records every write. */
-export const IN_FLIGHT_STATES: readonly MoveState[] = ['copying', 'copied', 'verified'];
-
-/**
- * States whose partition name is never created again by partition maintenance: served from the cold tier, or past its
- * cold retention (the range is gone; later rows for it wait in DEFAULT).
- */
-export const RETIRED_STATES: readonly MoveState[] = [...COLD_SERVING_STATES, 'expired'];
 
 export interface PartitionMove {
   tableSchema: string;
@@ -50,8 +40,6 @@ export interface PartitionMove {
   coldWriteId: string | null;
   /** A restored partition stays hot until then: the planner does not move it before. */
   keepHotUntil: Date | null;
-  /** Where the cold retention exported the partition before deleting it (state `expired`). */
-  archivedTo: string | null;
 }
 
 export interface MoveKey {
@@ -73,8 +61,8 @@ export async function beginMove(
      ON CONFLICT (table_schema, table_name, partition_name) DO UPDATE
         SET range_from = EXCLUDED.range_from, range_to = EXCLUDED.range_to, state = 'copying',
             workflow_id = EXCLUDED.workflow_id, rows = NULL, error = NULL, truncated_during_move = false, cold_write_id = NULL,
-            keep_hot_until = NULL, archived_to = NULL, started_at = now(), updated_at = now()
-      WHERE ducktier.partition_moves.state NOT IN (${RETIRED_STATES.map(quoteLiteral).join(', ')})`,
+            keep_hot_until = NULL, started_at = now(), updated_at = now()
+      WHERE ducktier.partition_moves.state NOT IN (${COLD_SERVING_STATES.map(quoteLiteral).join(', ')})`,
     [key.tableSchema, key.tableName, key.partitionName, range.from ?? null, range.to ?? null, workflowId],
   );
 }
@@ -205,8 +193,7 @@ export async function isPartitionNameRecorded(
 }
 
 const SELECT_MOVES = `SELECT table_schema, table_name, partition_name, range_from, range_to, state, rows, workflow_id,
-                             started_at, updated_at, error, truncated_during_move, cold_write_id, keep_hot_until,
-                             archived_to
+                             started_at, updated_at, error, truncated_during_move, cold_write_id, keep_hot_until
                         FROM ducktier.partition_moves`;
 
 function toMove(row: Record<string, unknown>): PartitionMove {
@@ -225,6 +212,5 @@ function toMove(row: Record<string, unknown>): PartitionMove {
     truncatedDuringMove: row.truncated_during_move === true,
     coldWriteId: (row.cold_write_id as string | null) ?? null,
     keepHotUntil: (row.keep_hot_until as Date | null) ?? null,
-    archivedTo: (row.archived_to as string | null) ?? null,
   };
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 
-import { connectPgClient } from './pg-pool.ts';
+import { connectPgClient, type SessionLender } from './pg-pool.ts';
 import type { PgTarget } from './pg-target.ts';
 
 /**
@@ -10,7 +10,9 @@ import type { PgTarget } from './pg-target.ts';
  *     pg_try_advisory_lock(hashtext('ducktier'), hashtext('<schema>.<partition>'))
  *
  * It lives on a session of its own, so a worker that dies loses its connection and PostgreSQL frees the lock: a dead
- * holder never blocks a partition forever.
+ * holder never blocks a partition forever. The other side of that coin: the lock is gone the moment its session is
+ * (a PostgreSQL restart or failover, `pg_terminate_backend`, `idle_session_timeout`), while the worker may still be in
+ * the middle of a step. See PartitionLease for how no step acts unlocked.
  */
 export const LOCK_NAMESPACE = 'ducktier';
 
@@ -23,8 +25,14 @@ export function lockSessionName(owner: string): string {
   return `ducktier lock ${owner}`.slice(0, 63);
 }
 
+/** Someone else holds the partition's lock; retryable (the step waits its turn). */
 export class PartitionLockHeldError extends Error {
   override readonly name = 'PartitionLockHeldError';
+}
+
+/** The lock's session ended, and the lock with it; retryable: the step's retry takes the lock again before acting. */
+export class PartitionLockLostError extends Error {
+  override readonly name = 'PartitionLockLostError';
 }
 
 export interface LockHolder {
@@ -33,40 +41,164 @@ export interface LockHolder {
   since: Date | null;
 }
 
+/**
+ * A partition's lock as a step holds it, with the session it lives on. A step that changes anything in PostgreSQL does
+ * it *in that session* (`withSession`, or inTransaction over the lease), so its commit and the lock share one fate: if
+ * the session is lost, PostgreSQL rolls back whatever was open on it at the instant it frees the lock, and nothing
+ * commits unlocked. Checking the lock and then acting on another session would leave a window between the two; acting in
+ * the lock's own session has none. The statement then fails, and the step with PartitionLockLostError (retryable).
+ * `signal` aborts once the loss is noticed, so work outside PostgreSQL (the copy into DuckDB) stops as well.
+ */
+export class PartitionLease implements SessionLender {
+  private readonly lost = new AbortController();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly partition: string,
+    readonly owner: string,
+    /** The backend holding the lock, as pg_stat_activity shows it. */
+    readonly backendPid: number,
+    private readonly client: pg.Client,
+  ) {}
+
+  /** Aborted, with a PartitionLockLostError, once the lock's session is lost. */
+  get signal(): AbortSignal {
+    return this.lost.signal;
+  }
+
+  markLost(cause: Error): void {
+    if (this.lost.signal.aborted) return;
+    this.lost.abort(
+      new PartitionLockLostError(
+        `the lock on ${this.partition} was lost with its PostgreSQL session (${cause.message.split('\n')[0]}); the step stopped before acting and its retry takes the lock again`,
+      ),
+    );
+  }
+
+  /** Throws PartitionLockLostError once the lock's session is lost. */
+  assertHeld(): void {
+    this.lost.signal.throwIfAborted();
+  }
+
+  /** What a failure of work under this lock means: the lock's loss if that is what happened, else the error itself. */
+  explain(error: unknown): unknown {
+    return this.lost.signal.aborted ? this.lost.signal.reason : error;
+  }
+
+  /** Runs `work` on the lock's own session, one at a time; fails with PartitionLockLostError if the session is gone. */
+  withSession<T>(work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => {
+      this.assertHeld();
+      try {
+        return await work(this.client);
+      } catch (error) {
+        // The error may be the session's end itself (whose 'error' event can come a moment later): ask the session.
+        if (!(await this.answers())) this.markLost(error instanceof Error ? error : new Error(String(error)));
+        throw this.explain(error);
+      }
+    });
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Whether the session still answers (and so still holds the lock: only ending it or unlocking frees it). */
+  async isHeld(): Promise<boolean> {
+    if (this.lost.signal.aborted) return false;
+    try {
+      await this.withSession((client) => client.query('SELECT 1'));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async answers(): Promise<boolean> {
+    try {
+      await this.client.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Ends the session, which releases the lock. */
+  async close(): Promise<void> {
+    await this.client.end().catch(() => {});
+  }
+}
+
 export class PartitionLocks {
-  private readonly held = new Map<string, { client: pg.Client; owner: string }>();
+  private readonly held = new Map<string, PartitionLease>();
 
   constructor(private readonly target: PgTarget) {}
 
-  /** Takes the lock for `owner` (a workflow ID), or confirms this process already holds it for that owner. */
-  async acquire(schema: string, partition: string, owner: string): Promise<void> {
+  /**
+   * Takes the lock for `owner` (a workflow ID) on a new session, or confirms this process still holds it for that
+   * owner; returns the lease a step acts under.
+   */
+  async acquire(schema: string, partition: string, owner: string): Promise<PartitionLease> {
     const key = `${schema}.${partition}`;
     const mine = this.held.get(key);
-    if (mine && mine.owner === owner && (await this.stillConnected(mine.client))) return;
-    // Held here for another workflow (a restore, an erase or a retention run of the same partition): it waits its turn.
-    if (mine && mine.owner !== owner)
-      throw new PartitionLockHeldError(`partition ${key} is locked by ${mine.owner} in this process`);
-    // Held for this owner on a session that died: take it again on a new one.
+    if (mine && mine.owner === owner && (await mine.isHeld())) return mine;
+    // Lost, or held here for another owner: a run of this partition's workflow that ended without unlocking (its ID
+    // is fixed, so no two live runs share a partition). Its session is closed before the new owner takes the lock.
     if (mine) await this.drop(key);
-    const client = await connectPgClient(this.target, lockSessionName(owner));
-    client.on('error', () => this.held.delete(key));
-    let locked = false;
+    let lease: PartitionLease | undefined;
+    const client = await connectPgClient(this.target, lockSessionName(owner), (error) => lease?.markLost(error));
     try {
-      const { rows } = await client.query<{ locked: boolean }>(
-        `SELECT pg_try_advisory_lock(${lockKeySql('$1', '$2')}) AS locked`,
+      const { rows } = await client.query<{ locked: boolean; pid: number }>(
+        `SELECT pg_try_advisory_lock(${lockKeySql('$1', '$2')}) AS locked, pg_backend_pid() AS pid`,
         [schema, partition],
       );
-      locked = rows[0]?.locked === true;
+      if (rows[0]?.locked === true) lease = new PartitionLease(key, owner, rows[0].pid, client);
     } finally {
-      if (!locked) await client.end().catch(() => {});
+      if (!lease) await client.end().catch(() => {});
     }
-    if (!locked) {
-      const holder = await findLockHolder(this.target, schema, partition);
+    if (!lease) {
+      const [holder] = await findLockHolders(this.target, schema, partition);
       throw new PartitionLockHeldError(
         `partition ${key} is locked by another session${holder ? ` (pid ${holder.pid}, ${holder.applicationName})` : ''}`,
       );
     }
-    this.held.set(key, { client, owner });
+    const taken = lease;
+    taken.signal.addEventListener('abort', () => {
+      if (this.held.get(key) === taken) this.held.delete(key);
+    });
+    this.held.set(key, taken);
+    return taken;
+  }
+
+  /**
+   * Takes the partition's lock for `owner` on a session of its own, only for the duration of `work` (a step that acts
+   * on one partition and is done, like an erasure's), then ends the session, which releases it. Kept apart from the
+   * leases above: it never takes over, nor closes, a lock this process holds for a move or a restore; PostgreSQL
+   * arbitrates between the sessions, and a held lock is PartitionLockHeldError (retryable: the step waits its turn).
+   */
+  async withBriefLock<T>(
+    schema: string,
+    partition: string,
+    owner: string,
+    work: (lease: PartitionLease) => Promise<T>,
+  ): Promise<T> {
+    const key = `${schema}.${partition}`;
+    let lease: PartitionLease | undefined;
+    const client = await connectPgClient(this.target, lockSessionName(owner), (error) => lease?.markLost(error));
+    try {
+      const { rows } = await client.query<{ locked: boolean; pid: number }>(
+        `SELECT pg_try_advisory_lock(${lockKeySql('$1', '$2')}) AS locked, pg_backend_pid() AS pid`,
+        [schema, partition],
+      );
+      if (rows[0]?.locked !== true) {
+        const [holder] = await findLockHolders(this.target, schema, partition);
+        throw new PartitionLockHeldError(
+          `partition ${key} is locked by another session${holder ? ` (pid ${holder.pid}, ${holder.applicationName})` : ''}`,
+        );
+      }
+      lease = new PartitionLease(key, owner, rows[0].pid, client);
+      return await work(lease);
+    } finally {
+      await client.end().catch(() => {});
+    }
   }
 
   /** Releases the lock if this process holds it; a no-op otherwise, so it is safe to repeat. */
@@ -78,36 +210,49 @@ export class PartitionLocks {
     for (const key of [...this.held.keys()]) await this.drop(key);
   }
 
-  private async drop(key: string): Promise<void> {
-    const entry = this.held.get(key);
-    this.held.delete(key);
-    // Closing the session releases every advisory lock it holds.
-    await entry?.client.end().catch(() => {});
+  /** The backends of the sessions holding this process's locks (fault injection ends them). */
+  backendPids(): number[] {
+    return [...this.held.values()].map((lease) => lease.backendPid);
   }
 
-  private async stillConnected(client: pg.Client): Promise<boolean> {
-    try {
-      await client.query('SELECT 1');
-      return true;
-    } catch {
-      return false;
-    }
+  private async drop(key: string): Promise<void> {
+    const lease = this.held.get(key);
+    this.held.delete(key);
+    // Closing the session releases every advisory lock it holds.
+    await lease?.close();
   }
 }
 
-async function findLockHolder(target: PgTarget, schema: string, partition: string): Promise<LockHolder | undefined> {
+/**
+ * Inside a transaction on any session: makes sure the move `owner` may act on the partition until the transaction
+ * ends, for steps that run in another process than the one holding the move's lock (preparing a move runs on the main
+ * queue). Either nobody holds the lock, and this transaction takes it (`pg_try_advisory_xact_lock`, released at its
+ * end), or the move's own lock session holds it (another process's, known by its application_name). Anyone else:
+ * PartitionLockHeldError (retryable). The move's session could still end between this check and the commit; the
+ * steps that move data (copy, verify, detach, drop) therefore act in the lock's own session instead (PartitionLease).
+ */
+export async function confirmLockFor(
+  client: pg.ClientBase,
+  schema: string,
+  partition: string,
+  owner: string,
+): Promise<void> {
+  const { rows } = await client.query<{ taken: boolean }>(
+    `SELECT pg_try_advisory_xact_lock(${lockKeySql('$1', '$2')}) AS taken`,
+    [schema, partition],
+  );
+  if (rows[0]?.taken) return;
+  const holders = await listHeldLocks(client, [{ schema, partition }]);
+  if (holders.some((holder) => holder.applicationName === lockSessionName(owner))) return;
+  throw new PartitionLockHeldError(
+    `partition ${schema}.${partition} is locked by another session${holders[0] ? ` (pid ${holders[0].pid}, ${holders[0].applicationName})` : ''}`,
+  );
+}
+
+async function findLockHolders(target: PgTarget, schema: string, partition: string): Promise<LockHolder[]> {
   const client = await connectPgClient(target, 'ducktier lock probe');
   try {
-    const { rows } = await client.query<{ pid: number; application_name: string; backend_start: Date | null }>(
-      `SELECT a.pid, a.application_name, a.backend_start
-         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
-          AND l.classid::bigint = (hashtext('${LOCK_NAMESPACE}')::bigint & 4294967295)
-          AND l.objid::bigint = (hashtext($1 || '.' || $2)::bigint & 4294967295)`,
-      [schema, partition],
-    );
-    const row = rows[0];
-    return row ? { pid: row.pid, applicationName: row.application_name, since: row.backend_start } : undefined;
+    return await listHeldLocks(client, [{ schema, partition }]);
   } finally {
     await client.end();
   }
@@ -115,7 +260,7 @@ async function findLockHolder(target: PgTarget, schema: string, partition: strin
 
 /** Every ducktier partition lock currently held, for `ducktier status`. */
 export async function listHeldLocks(
-  db: pg.Pool,
+  db: pg.Pool | pg.ClientBase,
   partitions: Array<{ schema: string; partition: string }>,
 ): Promise<Array<{ schema: string; partition: string } & LockHolder>> {
   if (partitions.length === 0) return [];

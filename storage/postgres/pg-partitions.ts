@@ -10,7 +10,7 @@ import {
   tableExists,
   TableShapeError,
 } from './pg-catalog.ts';
-import { inTransaction } from './pg-pool.ts';
+import { inTransaction, type SessionLender } from './pg-pool.ts';
 
 /** How long DDL waits for the parent's lock before giving up and letting the caller retry with backoff. */
 export const DDL_LOCK_TIMEOUT_MS = 500;
@@ -115,8 +115,11 @@ export async function boundStyle(db: pg.Pool | pg.ClientBase, policy: TablePolic
 }
 
 /** Runs DDL in a transaction that waits at most DDL_LOCK_TIMEOUT_MS for locks, so it never stalls the hot path. */
-export function withLockTimeout<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return inTransaction(pool, async (client) => {
+export function withLockTimeout<T>(
+  source: pg.Pool | SessionLender,
+  work: (client: pg.ClientBase) => Promise<T>,
+): Promise<T> {
+  return inTransaction(source, async (client) => {
     await setLockTimeout(client);
     return work(client);
   });

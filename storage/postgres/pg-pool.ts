@@ -3,43 +3,108 @@ import pg from 'pg';
 import type { PgTarget } from './pg-target.ts';
 
 /**
- * A pool whose sessions run in UTC, so partition bounds and timestamps read back identically everywhere, and carry an
- * application_name that shows up in pg_stat_activity.
+ * PostgreSQL drops sessions all the time: a restart or failover, `idle_session_timeout`, a connection pooler, an
+ * administrator's `pg_terminate_backend`. node-postgres reports that as an 'error' event on the session's client, and on
+ * the pool when the session was idle there; an 'error' event nobody listens to ends the process. So every session
+ * ducktier opens is watched: the loss is reported in one line, an idle pooled session is replaced on next use (the pool
+ * drops it), and a statement on a lost session fails, which fails the step using it; Temporal retries the step.
  */
-export function createPgPool(target: PgTarget, applicationName: string, max = 8): pg.Pool {
-  return new pg.Pool({ ...target.pool, max, application_name: applicationName, options: '-c TimeZone=UTC' });
+function watchSession(client: pg.Client, applicationName: string, onLost?: (error: Error) => void): void {
+  let reported = false;
+  client.on('error', (error: Error) => {
+    if (reported) return;
+    reported = true;
+    process.stderr.write(
+      `ducktier: PostgreSQL ended the session '${applicationName}': ${firstLine(error)}; the next use opens a new one\n`,
+    );
+    onLost?.(error);
+  });
 }
 
-/** A single dedicated session (for advisory locks, which belong to the session holding them). */
-export async function connectPgClient(target: PgTarget, applicationName: string): Promise<pg.Client> {
-  const client = new pg.Client({
-    ...target.pool,
-    application_name: applicationName.slice(0, 63),
-    options: '-c TimeZone=UTC',
-  });
+function firstLine(error: Error): string {
+  const code = (error as { code?: string }).code;
+  return `${error.message.split('\n')[0]}${code ? ` (${code})` : ''}`;
+}
+
+/** The application_name of a process's sessions: what it is and its process ID, as pg_stat_activity shows them. */
+export function processSessionName(role: string): string {
+  return `ducktier ${role} (pid ${process.pid})`;
+}
+
+/**
+ * A pool whose sessions run in UTC, so partition bounds and timestamps read back identically everywhere, and carry an
+ * application_name that shows up in pg_stat_activity. A session PostgreSQL drops is replaced (see watchSession).
+ */
+export function createPgPool(target: PgTarget, applicationName: string, max = 8): pg.Pool {
+  const pool = new pg.Pool({ ...target.pool, max, application_name: applicationName, options: '-c TimeZone=UTC' });
+  pool.on('connect', (client) => watchSession(client, applicationName));
+  // An idle session's loss reaches the pool too, after its client reported it; the pool has already dropped it.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
+ * A single dedicated session (for advisory locks, which belong to the session holding them). `onLost` hears of the
+ * session's loss (see watchSession).
+ */
+export async function connectPgClient(
+  target: PgTarget,
+  applicationName: string,
+  onLost?: (error: Error) => void,
+): Promise<pg.Client> {
+  return connectSession({ ...target.pool, application_name: applicationName.slice(0, 63) }, onLost);
+}
+
+/** A session of its own with the pool's settings, not taken from the pool (see copy-snapshot.ts for why). */
+export function connectLikePool(pool: pg.Pool): Promise<pg.Client> {
+  return connectSession(pool.options);
+}
+
+async function connectSession(config: pg.ClientConfig, onLost?: (error: Error) => void): Promise<pg.Client> {
+  // A pool keeps its password out of sight (not enumerable), so a copy of its options names it explicitly.
+  const password = config.password === undefined ? {} : { password: config.password };
+  const client = new pg.Client({ options: '-c TimeZone=UTC', ...config, ...password });
+  watchSession(client, config.application_name ?? 'ducktier', onLost);
   await client.connect();
   return client;
 }
 
 /**
- * Runs `work` inside one transaction on a pooled client, rolling back on any error. `snapshot` makes every statement
- * read the same snapshot (REPEATABLE READ, read-only).
+ * Lends one session at a time: a partition lock's own session (pg-partition-locks.ts) is one, so a step can act in the
+ * very session that holds the lock.
  */
-export async function inTransaction<T>(
-  pool: pg.Pool,
-  work: (client: pg.PoolClient) => Promise<T>,
-  mode: 'write' | 'snapshot' = 'write',
-): Promise<T> {
+export interface SessionLender {
+  withSession<T>(work: (client: pg.ClientBase) => Promise<T>): Promise<T>;
+}
+
+async function withPooledSession<T>(pool: pg.Pool, work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query(mode === 'snapshot' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
-    const result = await work(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
+    return await work(client);
   } finally {
     client.release();
   }
+}
+
+/**
+ * Runs `work` inside one transaction on a session of `source` (any of a pool's, or a lender's own), rolling back on any
+ * error. `snapshot` makes every statement read the same snapshot (REPEATABLE READ, read-only).
+ */
+export async function inTransaction<T>(
+  source: pg.Pool | SessionLender,
+  work: (client: pg.ClientBase) => Promise<T>,
+  mode: 'write' | 'snapshot' = 'write',
+): Promise<T> {
+  const inSession = async (client: pg.ClientBase): Promise<T> => {
+    try {
+      await client.query(mode === 'snapshot' ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    }
+  };
+  return source instanceof pg.Pool ? withPooledSession(source, inSession) : source.withSession(inSession);
 }

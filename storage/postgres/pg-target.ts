@@ -26,3 +26,15 @@ export function externalPgTarget(url: string | undefined, env: NodeJS.ProcessEnv
     description: `PostgreSQL from PG* variables (${env.PGHOST ?? 'localhost'}:${env.PGPORT ?? '5432'}/${env.PGDATABASE ?? env.PGUSER ?? ''})`,
   };
 }
+
+/**
+ * A libpq connection string (URI or key=value) that also sets application_name, unless it sets one already. libpq
+ * decodes URIs by percent-escapes only, and takes quoted values with backslash escapes in key=value strings.
+ */
+export function withApplicationName(libpq: string, applicationName: string): string {
+  if (/(^|[\s?&])application_name=/.test(libpq)) return libpq;
+  if (/^postgres(ql)?:\/\//.test(libpq))
+    return `${libpq}${libpq.includes('?') ? '&' : '?'}application_name=${encodeURIComponent(applicationName)}`;
+  const quoted = applicationName.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+  return `${libpq} application_name='${quoted}'`.trim();
+}

@@ -1,11 +1,10 @@
-import type pg from 'pg';
-
 import type { TablePolicy } from '../../config/policy.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { Refusal } from '../../errors/refusal.ts';
 import { moveKey } from '../moves/move-types.ts';
 import { countRows, listPartitions } from '../postgres/pg-catalog.ts';
 import { getMove, recordRestored } from '../postgres/pg-move-state.ts';
+import type { PartitionLease } from '../postgres/pg-partition-locks.ts';
 import { attachIfDetached, boundStyle, withLockTimeout } from '../postgres/pg-partitions.ts';
 import { copiedColumnList, lockForAttach, moveRowsInRange } from '../postgres/pg-range-rows.ts';
 import { qualify } from '../sql-quoting.ts';
@@ -18,10 +17,11 @@ import type { AttachResult, PartitionRestoreRef, RestorePlan } from './restore-t
  * attached partition, never both and never neither. Rows that DEFAULT holds for the range move into the partition in
  * the same transaction (ATTACH would otherwise refuse); when a partition with exactly these bounds is attached already
  * (a later one for the range), the rows join it instead. Waits at most the DDL lock timeout for its locks (retried
- * with backoff). Safe to repeat: once restored, it returns the partition's rows.
+ * with backoff). Safe to repeat: once restored, it returns the partition's rows. Runs in the session holding the
+ * partition's lock: an attach whose lock was lost commits nothing.
  */
 export async function attachRestoredPartition(
-  pgPool: pg.Pool,
+  lease: PartitionLease,
   policy: TablePolicy,
   ref: PartitionRestoreRef,
   plan: RestorePlan,
@@ -29,7 +29,7 @@ export async function attachRestoredPartition(
 ): Promise<AttachResult> {
   const key = moveKey(ref);
   const range = { from: new Date(plan.range.from), to: new Date(plan.range.to) };
-  return withLockTimeout(pgPool, async (client) => {
+  return withLockTimeout(lease, async (client) => {
     const record = await getMove(client, key);
     if (record?.state === 'restored' && record.workflowId === ref.workflowId)
       return { rows: record.rows ?? 0, fromDefault: 0 };

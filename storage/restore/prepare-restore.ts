@@ -11,7 +11,7 @@ import type { PartitionRestoreRef, RestorePlan } from './restore-types.ts';
 
 /**
  * Checks the partition can come back and says where the restore starts. Refuses, never retried, a partition the cold
- * tier does not serve (never moved, a move still finishing, expired) and one whose range an attached partition now
+ * tier does not serve (never moved, a move still finishing) and one whose range an attached partition now
  * covers only in part. Writes nothing: the move record says `cold` until the attach, so reports read the cold copy.
  */
 export async function prepareRestore(
@@ -36,9 +36,7 @@ export async function prepareRestore(
     const why =
       record.state === 'detached'
         ? 'its move is still finishing (detached, not yet dropped); restore it once it is cold'
-        : record.state === 'expired'
-          ? 'its cold retention deleted it'
-          : `it is not in the cold tier (its record is '${record.state}')`;
+        : `it is not in the cold tier (its record is '${record.state}')`;
     throw refuse(`cannot restore ${ref.partition}: ${why}`);
   }
   if (!record.rangeFrom || !record.rangeTo)

@@ -7,6 +7,7 @@ import type { ColdStore, PartitionSource } from '../cold/cold-store.ts';
 import { moveKey } from '../moves/move-types.ts';
 import { describeColumns, tableExists } from '../postgres/pg-catalog.ts';
 import { getMove } from '../postgres/pg-move-state.ts';
+import type { PartitionLease } from '../postgres/pg-partition-locks.ts';
 import { boundStyle, boundText, isAttached } from '../postgres/pg-partitions.ts';
 import { inTransaction } from '../postgres/pg-pool.ts';
 import { createTableLikeParent, inRange } from '../postgres/pg-range-rows.ts';
@@ -37,11 +38,12 @@ export async function isRestoreStaging(
 
 /**
  * Copies the partition's cold rows into a new table of its name, in one PostgreSQL transaction: a crash leaves
- * nothing, and a repeat replaces what an earlier attempt committed. Streams (see ColdStore.copyPartitionToPostgres).
+ * nothing, and a repeat replaces what an earlier attempt committed. Runs in the session holding the partition's lock,
+ * so it commits only while the lock is held. Streams (see ColdStore.copyPartitionToPostgres).
  * Cold rows that break a constraint the table gained since they moved refuse the restore, naming the constraint.
  */
 export async function copyColdToStaging(
-  pgPool: pg.Pool,
+  lease: PartitionLease,
   cold: ColdStore,
   policy: TablePolicy,
   source: PartitionSource,
@@ -49,7 +51,7 @@ export async function copyColdToStaging(
   onProgress: (rows: number) => void,
 ): Promise<number> {
   const table = qualify(policy.schema, source.partition);
-  return inTransaction(pgPool, async (client) => {
+  return inTransaction(lease, async (client) => {
     const state = (await getMove(client, moveKey(source)))?.state;
     if (state !== 'cold')
       throw new Refusal(

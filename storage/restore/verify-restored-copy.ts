@@ -1,10 +1,9 @@
-import type pg from 'pg';
-
 import type { TablePolicy } from '../../config/policy.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { Refusal } from '../../errors/refusal.ts';
 import type { ColdStore, PartitionSource } from '../cold/cold-store.ts';
 import { assertSameRows, fingerprintBothTiers } from '../moves/fingerprint-check.ts';
+import type { PartitionLease } from '../postgres/pg-partition-locks.ts';
 import { inTransaction } from '../postgres/pg-pool.ts';
 import { isRestoreStaging } from './restore-staging.ts';
 
@@ -13,13 +12,13 @@ import { isRestoreStaging } from './restore-staging.ts';
  * is attached. Read-only. Returns the rows.
  */
 export async function verifyRestoredCopy(
-  pgPool: pg.Pool,
+  lease: PartitionLease,
   cold: ColdStore,
   policy: TablePolicy,
   source: PartitionSource,
 ): Promise<number> {
   return inTransaction(
-    pgPool,
+    lease,
     async (client) => {
       if (!(await isRestoreStaging(client, policy, source.partition)))
         throw new Refusal(

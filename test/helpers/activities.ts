@@ -7,7 +7,7 @@ export function activitiesOf(env: TestDeploymentWithWorkers, locks: PartitionLoc
   const { mainActivities, coldActivities } = createActivities({
     config: env.config,
     pgPool: env.pgPool,
-    cold: { coldStore: env.workers.coldStore, locks },
+    cold: { coldStore: env.workers.coldStore, locks, holderQueue: 'test-holder' },
   });
   return { mainActivities, coldActivities: coldActivities! };
 }

@@ -6,8 +6,23 @@ import { expect } from 'vitest';
 
 const BIN = path.resolve('bin/ducktier.mjs');
 
+/**
+ * The cold format of the run (DUCKTIER_TEST_COLD_STORE), for ducktier processes the tests start: a command given only
+ * `--data-dir` (the demo's, `up`'s) then runs on it too (a lake in its data directory); a deployment's config file
+ * names the same format, and its own data path.
+ */
+export const RUN_COLD_ENV: NodeJS.ProcessEnv = {
+  DUCKTIER_COLD_FORMAT: (process.env.DUCKTIER_TEST_COLD_STORE ?? '').startsWith('lake') ? 'ducklake' : '',
+};
+
 /** The CLI's environment: this process's, minus anything that would point it at another stack. */
-const CLI_ENV: NodeJS.ProcessEnv = { ...process.env, DUCKTIER_PG_URL: '', TEMPORAL_ADDRESS: '', PGHOST: '' };
+const CLI_ENV: NodeJS.ProcessEnv = {
+  ...process.env,
+  DUCKTIER_PG_URL: '',
+  TEMPORAL_ADDRESS: '',
+  PGHOST: '',
+  ...RUN_COLD_ENV,
+};
 
 const CLI_TIMEOUT_MS = 240_000;
 
@@ -54,15 +69,30 @@ export function ducktier(args: string[]): Promise<CliResult> {
 }
 
 export interface UpProcess {
+  pid: number;
   /** Everything it printed on stdout so far, line by line. */
   lines: string[];
-  /** Stops it as Ctrl-C does; resolves with its exit code. */
+  /** Everything it printed on stderr so far. */
+  readonly stderr: string;
+  readonly running: boolean;
+  /** Resolves with its exit code once it exits. */
+  exited: Promise<number | null>;
+  /** Stops it with SIGINT to its process alone; resolves with its exit code. */
   stop(): Promise<number | null>;
+  /** Ctrl-C as a terminal sends it: SIGINT to its whole process group; resolves with its exit code. */
+  interruptGroup(): Promise<number | null>;
 }
 
-/** Starts `ducktier up` and resolves once it says it is up; rejects with its last words if it exits before. */
+/**
+ * Starts `ducktier up` as a terminal starts a job (the leader of a process group of its own) and resolves once it says
+ * it is up; rejects with its last words if it exits before.
+ */
 export async function startUp(args: string[]): Promise<UpProcess> {
-  const child = spawn(process.execPath, [BIN, 'up', ...args], { env: CLI_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'up', ...args], {
+    env: CLI_ENV,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const lines: string[] = [];
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
@@ -80,10 +110,23 @@ export async function startUp(args: string[]): Promise<UpProcess> {
       ),
     );
   });
+  const running = () => child.exitCode === null && child.signalCode === null;
   return {
+    pid: child.pid!,
     lines,
+    get stderr() {
+      return stderr;
+    },
+    get running() {
+      return running();
+    },
+    exited,
     stop: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      if (running()) child.kill('SIGINT');
+      return exited;
+    },
+    interruptGroup: () => {
+      if (running()) process.kill(-child.pid!, 'SIGINT');
       return exited;
     },
   };

@@ -1,23 +1,37 @@
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { expect } from 'vitest';
 
 import type { DemoEvent } from '../../demo/event-generator.ts';
-import { readColdFile } from './cold-file.ts';
+import type { ColdStore } from '../../storage/cold/cold-store.ts';
 import { partitionOfDay } from './truth.ts';
 
 type ColdRow = Record<string, unknown>;
 
 /** Every cold row of the demo table, in id order. */
-export async function readColdEvents(connection: DuckDBConnection): Promise<ColdRow[]> {
-  const reader = await connection.runAndReadAll(
-    `SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM events_historical ORDER BY id`,
-  );
-  return reader.getRowObjectsJS();
+export async function readColdEvents(store: ColdStore): Promise<ColdRow[]> {
+  return store.withConnection((connection) => readEventsTable(connection, store.relation('events_historical')));
 }
 
-/** The same, from a cold file no process holds open (DuckDB lets one writer at a time open it). */
-export function readColdEventsFromFile(filePath: string): Promise<ColdRow[]> {
-  return readColdFile(filePath, readColdEvents);
+/** The same from a cold DuckDB file alone (no ducktier, no PostgreSQL), once no process holds it open. */
+export async function readColdEventsFromFile(file: string): Promise<ColdRow[]> {
+  const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+  try {
+    const connection = await instance.connect();
+    try {
+      return await readEventsTable(connection, 'events_historical');
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+async function readEventsTable(connection: DuckDBConnection, relation: string): Promise<ColdRow[]> {
+  const reader = await connection.runAndReadAll(
+    `SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM ${relation} ORDER BY id`,
+  );
+  return reader.getRowObjectsJS();
 }
 
 /** The cold rows are exactly these events (sorted by id), value for value, each tagged with its partition. */

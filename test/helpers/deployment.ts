@@ -10,17 +10,19 @@ import { type DucktierConfig, type Federation, findPolicy, loadConfig } from '..
 import type { TablePolicyInput } from '../../config/policy.ts';
 import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
 import { createDemoTable, seedDemoEvents } from '../../demo/demo-schema.ts';
-import { coldStorePath, type Stack } from '../../stack/stack.ts';
+import type { Stack } from '../../stack/stack.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
 import { createPgPool } from '../../storage/postgres/pg-pool.ts';
 import { migratePostgresSchema } from '../../storage/postgres/pg-schema.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
 import { type RunningWorkers, startWorkers } from '../../worker/worker.ts';
 import { type CliResult, ducktier, startUp, type UpProcess } from './cli.ts';
+import type { TestColdStore } from './global-setup.ts';
 
 /**
  * One ducktier deployment on the shared test stack: a fresh PostgreSQL database, its own task queues, schedule ID and
- * DuckDB file, and a config file that worker processes, `ducktier up` and other CLI runs of the deployment read.
+ * cold tier (a DuckDB file, or a lake with its own catalog schema and data path, as the run chooses: see
+ * TestColdStore), and a config file that worker processes, `ducktier up` and other CLI runs of the deployment read.
  */
 export interface TestDeployment {
   config: DucktierConfig;
@@ -48,6 +50,8 @@ export interface DeploymentOptions {
   federation?: Federation;
   /** A Temporal server of the test's own instead of the shared one. */
   temporalAddress?: string;
+  /** The cold tier; the run's (DUCKTIER_TEST_COLD_STORE) unless a test chooses. */
+  coldStore?: TestColdStore;
   extraConfig?: Record<string, unknown>;
 }
 
@@ -134,6 +138,7 @@ export function writeDeploymentConfig(
     postgres: { url: testPgUrl(database) },
     temporal: { address: options.temporalAddress ?? inject('temporalAddress'), taskQueue: `test-${name}` },
     duckdb: { federation, ...(extensionDir ? { extensionDir } : {}) },
+    cold: testColdSettings(name, options.coldStore ?? inject('testColdStore')),
     schedule: { id: `test-${name}-schedule` },
     ...(options.tables ? { tables: options.tables } : {}),
     ...options.extraConfig,
@@ -145,13 +150,31 @@ export function writeDeploymentConfig(
   return { config, configFile };
 }
 
+/**
+ * The `cold` settings of a deployment named `name`: nothing for a DuckDB file (its own data directory holds it); for
+ * a lake, a catalog schema of its own (deployments may share a database) and, on S3, a prefix of its own in the run's
+ * bucket.
+ */
+export function testColdSettings(name: string, store: TestColdStore): Record<string, unknown> {
+  if (store === 'duckdb') return { format: 'duckdb' };
+  const catalogSchema = `lake_${name.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+  if (store === 'lake') return { format: 'ducklake', catalogSchema };
+  const s3 = inject('s3');
+  if (!s3) throw new Error('the run has no S3 test server (DUCKTIER_TEST_COLD_STORE=lake-s3 starts one)');
+  return {
+    format: 'ducklake',
+    catalogSchema,
+    dataPath: `s3://${s3.bucket}/${name}/`,
+    s3: { endpoint: s3.url, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  };
+}
+
 /** What startStack would give a process of this deployment, without starting anything. */
 function testStack(config: DucktierConfig, database: string): Stack {
   const extensionDir = inject('extensionDir');
   return {
     postgres: testPgTarget(database),
     temporal: { address: config.temporal.address!, namespace: config.temporal.namespace },
-    coldStorePath: coldStorePath(config),
     extension:
       config.duckdb.federation !== 'copy' && extensionDir !== null
         ? { available: true, extensionDir, source: 'local directory' }

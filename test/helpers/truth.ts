@@ -50,3 +50,8 @@ export function eventSummary(events: DemoEvent[]): SummaryRow[] {
 export function duckTimestampMs(text: unknown): number {
   return new Date(`${String(text).replace(' ', 'T')}Z`).getTime();
 }
+
+export const DAY = 86_400_000;
+
+/** Today's 00:00 UTC in ms: tests anchor their generated days to it, so partitions fall on whole days. */
+export const utcMidnightToday = (): number => new Date(new Date().toISOString().slice(0, 10)).getTime();

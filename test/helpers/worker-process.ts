@@ -3,9 +3,11 @@ import path from 'node:path';
 import readline from 'node:readline';
 
 import { CRASH_AT_ENV } from '../../worker/crash-points.ts';
+import { DROP_SESSIONS_AT_ENV } from '../../worker/session-drops.ts';
+import { RUN_COLD_ENV } from './cli.ts';
 
 const BIN = path.resolve('bin/ducktier.mjs');
-const START_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = 150_000;
 
 export interface ProcessExit {
   code: number | null;
@@ -15,6 +17,8 @@ export interface ProcessExit {
 export interface WorkerProcessOptions {
   /** DUCKTIER_CRASH_AT for this process only. */
   crashAt?: string;
+  /** DUCKTIER_DROP_SESSIONS_AT for this process only. */
+  dropSessionsAt?: string;
   /** RLIMIT_FSIZE: no file this process writes may grow past it (writes beyond fail with EFBIG; Node ignores SIGXFSZ). */
   maxFileBytes?: number;
 }
@@ -40,7 +44,12 @@ export class WorkerProcess {
 
   /** Starts `ducktier worker <flags>` and waits until it polls its task queues. */
   static async start(flags: string[], options: WorkerProcessOptions = {}): Promise<WorkerProcess> {
-    const env = { ...process.env, [CRASH_AT_ENV]: options.crashAt ?? '' };
+    const env = {
+      ...process.env,
+      ...RUN_COLD_ENV,
+      [CRASH_AT_ENV]: options.crashAt ?? '',
+      [DROP_SESSIONS_AT_ENV]: options.dropSessionsAt ?? '',
+    };
     const args = [BIN, 'worker', ...flags];
     const spawnOptions = { env, stdio: ['ignore', 'pipe', 'pipe'] } satisfies SpawnOptions;
     const worker = new WorkerProcess(
@@ -50,6 +59,11 @@ export class WorkerProcess {
     );
     await worker.untilPrinted(/Workers? polling/, START_TIMEOUT_MS);
     return worker;
+  }
+
+  /** Its process ID (Temporal names the worker that ran an activity `<pid>@<host>`). */
+  get pid(): number {
+    return this.child.pid!;
   }
 
   /** Everything it printed so far, stdout and stderr, line by line. */

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 import { startMigration } from '../../client/migrations.ts';
 import { startRestore } from '../../client/restores.ts';
@@ -13,6 +13,12 @@ const TABLE = 'Order "Events"';
 const COLD = 'order events cold';
 const oldDay = new Date(Date.now() - 5 * DAY);
 const oldIso = `${oldDay.toISOString().slice(0, 10)}`;
+
+// Parquet cannot hold a negative interval, so a lake gets a positive one (README, What is not done yet).
+const span =
+  inject('testColdStore') === 'duckdb'
+    ? { insert: '-3 mons', expected: '-3 months' }
+    : { insert: '3 mons', expected: '3 months' };
 
 /** Values inserted as PostgreSQL literals, and what the cold tier must show for them (DuckDB's text forms). */
 const ROWS = [
@@ -39,7 +45,7 @@ const ROWS = [
     },
   },
   {
-    insert: `(2, '${oldIso} 23:59:59.999999+00', -0.01, NULL, NULL, '{}', NULL, 'null', NULL, '\\x', '', false, 'sad', NULL, '-3 mons', NULL)`,
+    insert: `(2, '${oldIso} 23:59:59.999999+00', -0.01, NULL, NULL, '{}', NULL, 'null', NULL, '\\x', '', false, 'sad', NULL, '${span.insert}', NULL)`,
     expected: {
       id: 2,
       at: `${oldIso} 23:59:59.999999+00`,
@@ -55,7 +61,7 @@ const ROWS = [
       flag: false,
       mood: 'sad',
       addr: null,
-      span: '-3 months',
+      span: span.expected,
       day: null,
       payload_is_sql_null: false,
     },
@@ -124,7 +130,7 @@ describe.each(['extension', 'copy'] as const)(
           await connection.runAndReadAll(`
           SELECT id::INTEGER AS id, "Created At"::VARCHAR AS at, amount::VARCHAR AS amount, huge, ratio, tags, nums, payload::VARCHAR AS payload,
                  uid::VARCHAR AS uid, hex(blob) AS blob, note, flag, mood, addr, span::VARCHAR AS span, day::VARCHAR AS day, payload IS NULL AS payload_is_sql_null
-            FROM "${COLD}" ORDER BY id`)
+            FROM ${env.workers.coldStore.relation(COLD)} ORDER BY id`)
         ).getRowObjectsJson(),
       );
       expect(

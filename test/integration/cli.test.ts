@@ -67,7 +67,14 @@ describe('the ducktier CLI', () => {
     expect(first.code).toBe(0);
     const report = JSON.parse(first.stdout);
     expect(report.dataDir).toBe(dataDir);
-    expect(report.coldStorePath).toBe(path.join(dataDir, 'cold', 'cold.duckdb'));
+    // The cold tier in the data directory: files holding the moved rows, bytes > 0.
+    expect(report.coldStore).toMatchObject(
+      inject('testColdStore') === 'duckdb'
+        ? { format: 'duckdb', location: path.join(dataDir, 'cold', 'cold.duckdb'), catalogSchema: null }
+        : { format: 'ducklake', location: `${path.join(dataDir, 'lake')}/`, catalogSchema: 'ducktier_lake' },
+    );
+    expect(report.coldStore.files).toBeGreaterThanOrEqual(1);
+    expect(report.coldStore.bytes).toBeGreaterThan(0);
     const [table] = report.tables;
     expect(table).toMatchObject({ table: 'events', insertedRows: 4000 });
     expect(table.hotRows + table.coldRows).toBe(4000);
@@ -87,6 +94,8 @@ describe('the ducktier CLI', () => {
 
     const status = ducktier(['status', '--data-dir', dataDir, '--json']);
     expect(status.code).toBe(0);
+    // status reads the same usage without opening the cold tier (a lake's from its catalog).
+    expect(JSON.parse(status.stdout).coldStore).toEqual(again.coldStore);
     const partitions = JSON.parse(status.stdout).tables[0].partitions as Array<{
       partition: string;
       tier: string;

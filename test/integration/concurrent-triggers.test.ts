@@ -7,14 +7,14 @@ import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import type { UpProcess } from '../helpers/cli.ts';
-import { expectColdEventsEqual, readColdEventsFromFile } from '../helpers/cold-events.ts';
+import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
+import { withColdStore } from '../helpers/cold-store.ts';
 import { createTestDeployment, seedDemoData, type TestDeployment } from '../helpers/deployment.ts';
 import { holdPartitionLock } from '../helpers/partition-lock.ts';
-import { allEvents, partitionOfDay } from '../helpers/truth.ts';
+import { allEvents, DAY, partitionOfDay, utcMidnightToday } from '../helpers/truth.ts';
 import { newestScheduledWorkflowId, waitFor } from '../helpers/wait-for.ts';
 
-const DAY = 86_400_000;
-const today = new Date(new Date().toISOString().slice(0, 10)).getTime();
+const today = utcMidnightToday();
 // Three days anchored at noon: exactly one partition (the oldest, half a day of rows) is past the two-day hot window.
 const generator = { rows: 1_500, days: 3, anchor: new Date(today + DAY / 2), seed: 5 };
 const target = partitionOfDay('events', new Date(today - 3 * DAY));
@@ -108,8 +108,8 @@ describe('triggers racing for one partition', () => {
       },
     ]);
 
-    // DuckDB holds exactly the partition's original rows, once (read after `up` lets go of the file).
+    // The cold tier holds exactly the partition's original rows, once (read after `up` lets go of a DuckDB file).
     expect(await up.stop()).toBe(0);
-    expectColdEventsEqual(await readColdEventsFromFile(deployment.stack.coldStorePath), expected);
+    expectColdEventsEqual(await withColdStore(deployment, readColdEvents), expected);
   });
 });

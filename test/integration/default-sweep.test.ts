@@ -87,7 +87,7 @@ describe('rows that land in DEFAULT for a range already moved to the cold tier',
     const rows = await env.workers.coldStore.withConnection(async (connection) =>
       (
         await connection.runAndReadAll(
-          `SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM events_historical ORDER BY id`,
+          `SELECT id, event_type, user_id, "timestamp", data, _ducktier_partition FROM ${env.workers.coldStore.relation('events_historical')} ORDER BY id`,
         )
       ).getRowObjectsJS(),
     );

@@ -9,9 +9,9 @@ import {
   DUCKDB_EXTENSIONS,
   type DuckdbExtension,
   type ExtensionFetcher,
-  placeAtomically,
   provisionDuckdbExtension,
 } from '../../stack/duckdb-extensions.ts';
+import { placeAtomically } from '../../stack/pypi-wheel.ts';
 
 /**
  * The provisioning chain with the network sources replaced: a repository that is unreachable, and a "wheel" that hands

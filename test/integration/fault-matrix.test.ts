@@ -1,289 +1,632 @@
+import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 
+import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 import { startMigration } from '../../client/migrations.ts';
-import type { DucktierConfig } from '../../config/config.ts';
+import { connectTemporal } from '../../client/temporal-client.ts';
+import { loadConfig } from '../../config/config.ts';
+import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
+import { startEmbeddedPostgres } from '../../stack/embedded-postgres.ts';
 import { freePort } from '../../stack/free-port.ts';
-import { coldStorePath } from '../../stack/stack.ts';
+import { createBucket } from '../../stack/s3-request.ts';
+import { setWriteRefusal } from '../../stack/s3-server.ts';
 import { locateTemporalCli } from '../../stack/temporal-cli.ts';
 import { startTemporalDevServer } from '../../stack/temporal-dev-server.ts';
+import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
-import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
-import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
-import { readColdFile } from '../helpers/cold-file.ts';
+import { createPgPool } from '../../storage/postgres/pg-pool.ts';
+import { migratePostgresSchema } from '../../storage/postgres/pg-schema.ts';
+import type { PgTarget } from '../../storage/postgres/pg-target.ts';
+import { reportWorkflowId, WORKFLOW_TYPES } from '../../workflows/workflow-ids.ts';
+import { ducktier, RUN_COLD_ENV, startUp } from '../helpers/cli.ts';
+import { createTestDeployment, seedDemoData, testColdSettings, type TestDeployment } from '../helpers/deployment.ts';
 import {
-  createTestDeployment,
-  type DeploymentOptions,
-  seedDemoData,
-  type TestDeployment,
-  writeDeploymentConfig,
-} from '../helpers/deployment.ts';
-import { stepAttempts } from '../helpers/move-history.ts';
-import { allEvents, partitionOfDay } from '../helpers/truth.ts';
+  coldContents,
+  createLane,
+  expectMovedWhole,
+  expectNoLockOrCapture,
+  type Lane,
+  laneName,
+  moveKeyOf,
+  pgRows,
+  truthOf,
+} from '../helpers/fault-lanes.ts';
+import { MOVE_STEPS, stepAttempts, stepRecords } from '../helpers/move-history.ts';
+import { allEvents, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { killLeftoverWorkers, WorkerProcess } from '../helpers/worker-process.ts';
 
 /**
- * Every move here runs in real `ducktier worker` processes: the first dies at a crash point (SIGKILL), a fresh one
- * finishes the move. Cases run side by side, each with its own task queues, DuckDB file and partition of one table.
+ * Every move here runs in real `ducktier worker` processes (or a real `ducktier migrate --wait`, or `ducktier up`), on
+ * real servers, and something production does to processes and connections happens mid-move: the worker is killed,
+ * PostgreSQL ends its sessions, PostgreSQL or Temporal restarts, a terminal's Ctrl-C reaches `up`'s process group.
+ * Each move still ends exact: the partition's rows once, in one tier, value for value, no lock or change capture left.
  */
 const DAY = 86_400_000;
 const today = new Date();
 const anchor = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate())); // whole UTC days
-const generator = { rows: 12_000, days: 12, anchor, seed: 23 };
+const daysAgo = (days: number) => new Date(anchor.getTime() - days * DAY);
+const partitionDaysAgo = (days: number) => partitionOfDay('events', daysAgo(days));
+const generator = { rows: 20_000, days: 20, anchor, seed: 23 };
 const events = allEvents(generator);
 const DATABASE = 'faults';
-const partitionDaysAgo = (days: number) => partitionOfDay('events', new Date(anchor.getTime() - days * DAY));
+/**
+ * One day of many rows, so a copy or a fingerprint runs long enough (a second or so) to be caught in the act. Its
+ * anchor lies in the past: the day is past the hot window.
+ */
+const bulkGenerator = { rows: 120_000, days: 1, anchor: daysAgo(3), seed: 29 };
+const bulkEvents = allEvents(bulkGenerator);
+const BULK_PARTITION = partitionDaysAgo(4);
 
-/** Each point, and the step that is therefore retried (on attempt 2) by the fresh worker. */
+/**
+ * Each point, and what the fresh worker does again. A step of the shared queues the dead worker had taken is retried
+ * there (`retried`, attempt 2). A step sent to the dead worker's own queue, where the steps under the locks it held
+ * run, is never picked up (`relockAt`): it times out waiting, the fresh worker takes the lock and runs the step anew.
+ */
 const CRASHES = [
   { point: 'after:lockPartition', retried: 'lockPartition' },
-  { point: 'after:prepareMove', retried: 'prepareMove' },
-  { point: 'copy:extracting', retried: 'copyPartitionToCold' },
-  { point: 'copy:written', retried: 'copyPartitionToCold' },
-  { point: 'after:copyPartitionToCold', retried: 'copyPartitionToCold' },
-  { point: 'after:verifyColdCopy', retried: 'verifyColdCopy' },
-  { point: 'after:detachPartition', retried: 'detachPartition' },
-  { point: 'after:dropPartition', retried: 'dropPartition' },
+  { point: 'after:prepareMove', retried: 'prepareMove', relockAt: 'copyPartitionToCold' },
+  { point: 'copy:extracting', relockAt: 'copyPartitionToCold' },
+  { point: 'copy:written', relockAt: 'copyPartitionToCold' },
+  { point: 'after:copyPartitionToCold', relockAt: 'copyPartitionToCold' },
+  { point: 'after:verifyColdCopy', relockAt: 'verifyColdCopy' },
+  { point: 'after:detachPartition', relockAt: 'detachPartition' },
+  { point: 'after:dropPartition', relockAt: 'dropPartition' },
 ] as const;
-const MOVE_STEPS = [
-  'lockPartition',
-  'prepareMove',
-  'copyPartitionToCold',
-  'verifyColdCopy',
-  'detachPartition',
-  'dropPartition',
-  'unlockPartition',
-];
+
+/**
+ * Where PostgreSQL ends every session of the worker (its pool's, the partition lock's, DuckDB's), and the step that
+ * therefore fails once and completes on attempt 2: a step whose lock was lost before it acted must not act. Losing
+ * the lock between steps costs nothing (the next step takes it again, prepare confirms it in its transaction).
+ */
+const SESSION_DROPS = [
+  { point: 'locked:lockPartition', retried: undefined },
+  { point: 'before:prepareMove', retried: undefined },
+  { point: 'locked:copyPartitionToCold', retried: 'copyPartitionToCold' },
+  { point: 'locked:verifyColdCopy', retried: 'verifyColdCopy' },
+  { point: 'locked:detachPartition', retried: 'detachPartition' },
+  { point: 'locked:dropPartition', retried: 'dropPartition' },
+  { point: 'before:unlockPartition', retried: undefined },
+] as const;
+
 const ONE_ATTEMPT_EACH = Object.fromEntries(MOVE_STEPS.map((step) => [step, 1]));
 
-/** Small enough that the DuckDB write of one partition (~1,000 rows) cannot fit, large enough to open the file. */
-const FILE_SIZE_LIMIT = 64 * 1024;
+/** How each step of a move ended (`<step> <outcome> <worker or timeout> <attempt>`) when its worker died at `crash`. */
+function stepsAfterCrash(crash: { retried?: string; relockAt?: string }): string[] {
+  const redoneFrom = MOVE_STEPS.indexOf((crash.retried ?? crash.relockAt)!);
+  const steps = MOVE_STEPS.slice(0, redoneFrom).map((step) => `${step} completed doomed 1`);
+  let rest = MOVE_STEPS.slice(redoneFrom);
+  if (crash.retried) {
+    steps.push(`${crash.retried} completed fresh 2`);
+    rest = rest.slice(1);
+  }
+  // Nobody ever started it on the dead worker's queue: no attempt, no worker.
+  if (crash.relockAt) steps.push(`${crash.relockAt} timed out SCHEDULE_TO_START 0`, 'lockPartition completed fresh 1');
+  return [...steps, ...rest.map((step) => `${step} completed fresh 1`)];
+}
+
+/**
+ * Small enough that the cold write of one partition (~1,000 rows) cannot fit, large enough to open a DuckDB file. A
+ * lake's worker writes no DuckDB file (its catalog is in PostgreSQL) but a zstd Parquet file per partition, ~28 bytes a
+ * row: a smaller limit, so that file cannot fit either.
+ */
+const FILE_SIZE_LIMIT = inject('testColdStore') === 'duckdb' ? 64 * 1024 : 12 * 1024;
 const FILE_TOO_LARGE =
-  /^(IO|TransactionContext) Error: .*Could not write file ".*cold\.duckdb(\.wal)?": File too large$/;
+  /^(IO|TransactionContext) Error: .*Could not write file ".*(cold\.duckdb(\.wal)?|\.parquet)": File too large$/;
 
-interface TruthRow {
-  id: number;
-  event_type: string;
-  user_id: number;
-  ms: number;
-  data: unknown;
+/** A lake on S3 whose bucket refuses writes: DuckDB's httpfs fails the Parquet upload. */
+const REFUSING_BUCKET = 'refusing-writes';
+const WRITES_REFUSED = /HTTP Error: .*Forbidden \(HTTP code 403\)$/;
+
+/** What the worker prints when PostgreSQL ends one of its sessions: one line each, and it goes on. */
+const SESSION_ENDED = /^ducktier: PostgreSQL ended the session 'ducktier [^']+': .+; the next use opens a new one$/m;
+
+const moveLane = (name: string, partition: string, options: Parameters<typeof createLane>[4] = {}) =>
+  createLane(name, `ducktier_${DATABASE}`, partition, events, options);
+
+async function moveThrough(deployment: TestDeployment, lane: Lane) {
+  return (
+    await startMigration(deployment.temporal, lane.config, { table: 'events', partition: lane.partition })
+  ).result();
 }
 
-function truthOf(partition: string): TruthRow[] {
-  return events
-    .filter((event) => partitionOfDay('events', event.timestamp) === partition)
-    .sort((a, b) => a.id - b.id)
-    .map((event) => ({
-      id: event.id,
-      event_type: event.eventType,
-      user_id: event.userId,
-      ms: event.timestamp.getTime(),
-      data: event.data,
-    }));
-}
+/** Cases run side by side on two shared cores: each waits for its turn, its worker processes and the servers. */
+const SLOW = { timeout: 400_000 };
 
-/** One case's deployment: its config file for the worker processes, its task queues and DuckDB file, its partition. */
-interface Lane {
-  config: DucktierConfig;
-  configFile: string;
-  partition: string;
-  truth: TruthRow[];
-  moveId: string;
-}
+describe.concurrent(
+  'fault matrix: worker processes killed, their sessions ended; every move completes exactly once',
+  SLOW,
+  () => {
+    let deployment: TestDeployment;
+    let bulk: TestDeployment;
+    let reports: TestDeployment;
+    const reportGenerator = { rows: 3_000, days: 5, anchor, seed: 31 };
 
-function createLane(name: string, database: string, partition: string, options: DeploymentOptions = {}): Lane {
-  const { config, configFile } = writeDeploymentConfig(name, database, options);
-  return {
-    config,
-    configFile,
-    partition,
-    truth: truthOf(partition),
-    moveId: moveWorkflowId(config.temporal.taskQueue, 'public', 'events', partition),
-  };
-}
+    beforeAll(async () => {
+      deployment = await createTestDeployment(DATABASE);
+      await seedDemoData(deployment, generator);
+      bulk = await createTestDeployment(`${DATABASE}_bulk`);
+      await seedDemoData(bulk, bulkGenerator);
+      reports = await createTestDeployment(`${DATABASE}_reports`);
+      await seedDemoData(reports, reportGenerator);
+    });
+    afterAll(async () => {
+      killLeftoverWorkers();
+      await deployment?.close();
+      await bulk?.close();
+      await reports?.close();
+    });
 
-const laneName = (point: string) => `${DATABASE}_${point.replace(/\W+/g, '_').toLowerCase()}`;
-const moveKey = (partition: string) => ({ tableSchema: 'public', tableName: 'events', partitionName: partition });
+    CRASHES.forEach((crash, index) => {
+      test(`SIGKILL ${crash.point}: a fresh worker finishes the move`, async () => {
+        const lane = moveLane(laneName(DATABASE, crash.point), partitionDaysAgo(3 + index));
+        expect(lane.truth.length).toBeGreaterThan(800);
+        const doomed = await WorkerProcess.start(['--config', lane.configFile], { crashAt: crash.point });
+        const handle = await startMigration(deployment.temporal, lane.config, {
+          table: 'events',
+          partition: lane.partition,
+        });
+        expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' });
 
-async function pgRows(db: pg.Pool, partition: string): Promise<TruthRow[]> {
-  const { rows } = await db.query<TruthRow>(
-    `SELECT id, event_type, user_id, (extract(epoch FROM "timestamp") * 1000)::float8 AS ms, data FROM public."${partition}" ORDER BY id`,
-  );
-  return rows;
-}
-
-/** The whole cold file of a lane (it only ever received this lane's partition), read after its worker stopped. */
-async function coldContents(lane: Lane) {
-  return readColdFile(coldStorePath(lane.config), async (connection) => {
-    const read = async (sql: string) => (await connection.runAndReadAll(sql)).getRowObjectsJS();
-    const tables = await read(`SELECT table_name FROM duckdb_tables() WHERE table_name = 'events_historical'`);
-    const rows =
-      tables.length === 0
-        ? []
-        : await read(
-            `SELECT id, event_type, user_id, epoch_ms("timestamp")::DOUBLE AS ms, data, _ducktier_partition FROM events_historical ORDER BY id`,
-          );
-    const manifest = await read(
-      `SELECT partition_name, rows::DOUBLE AS rows FROM ducktier_cold_partitions ORDER BY partition_name`,
-    );
-    return { rows: rows.map((row) => ({ ...row, data: JSON.parse(String(row.data)) })), manifest };
-  });
-}
-
-/** What every completed move must leave: PostgreSQL without the partition, DuckDB with exactly its rows once. */
-async function expectMovedWhole(deployment: TestDeployment, lane: Lane, worker: WorkerProcess): Promise<void> {
-  const { rows } = await deployment.pgPool.query('SELECT to_regclass($1) AS oid', [`public."${lane.partition}"`]);
-  expect(rows).toEqual([{ oid: null }]);
-  expect(await getMove(deployment.pgPool, moveKey(lane.partition))).toMatchObject({
-    state: 'cold',
-    rows: lane.truth.length,
-    truncatedDuringMove: false,
-    error: null,
-  });
-  expect(await listHeldLocks(deployment.pgPool, [{ schema: 'public', partition: lane.partition }])).toEqual([]);
-  expect((await deployment.temporal.workflow.getHandle(lane.moveId).describe()).status.name).toBe('COMPLETED');
-  expect(await worker.interrupt()).toEqual({ code: 0, signal: null });
-  expect(await coldContents(lane)).toEqual({
-    rows: lane.truth.map((row) => ({ ...row, _ducktier_partition: lane.partition })),
-    manifest: [{ partition_name: lane.partition, rows: lane.truth.length }],
-  });
-}
-
-describe.concurrent('fault matrix: real worker processes die mid-move, the move still completes exactly once', () => {
-  let deployment: TestDeployment;
-
-  beforeAll(async () => {
-    deployment = await createTestDeployment(DATABASE);
-    await seedDemoData(deployment, generator);
-  });
-  afterAll(async () => {
-    killLeftoverWorkers();
-    await deployment?.close();
-  });
-
-  CRASHES.forEach(({ point, retried }, index) => {
-    test(`SIGKILL ${point}: a fresh worker finishes the move`, async () => {
-      const lane = createLane(laneName(point), `ducktier_${DATABASE}`, partitionDaysAgo(3 + index));
-      expect(lane.truth.length).toBeGreaterThan(800);
-      const doomed = await WorkerProcess.start(['--config', lane.configFile], { crashAt: point });
-      const handle = await startMigration(deployment.temporal, lane.config, {
-        table: 'events',
-        partition: lane.partition,
+        const fresh = await WorkerProcess.start(['--config', lane.configFile]);
+        expect(await handle.result()).toEqual([
+          { table: 'events', partition: lane.partition, status: 'moved', rows: lane.truth.length },
+        ]);
+        const workerOf = (identity: string) =>
+          ({ [`${doomed.pid}`]: 'doomed', [`${fresh.pid}`]: 'fresh' })[identity.split('@')[0]!] ?? identity;
+        const steps = (await stepRecords(deployment.temporal, lane.moveId)).map((step) =>
+          [step.activity, step.outcome, step.timeout ?? workerOf(step.identity), step.attempt].join(' '),
+        );
+        expect(steps).toEqual(stepsAfterCrash(crash));
+        await expectMovedWhole(deployment, lane, () => fresh.interrupt());
       });
-      expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    });
 
-      const fresh = await WorkerProcess.start(['--config', lane.configFile]);
-      expect(await handle.result()).toEqual([
+    SESSION_DROPS.forEach(({ point, retried }, index) => {
+      test(`PostgreSQL ends every session of the worker at ${point}: the same worker finishes the move`, async () => {
+        const lane = moveLane(laneName(`${DATABASE}_drop`, point), partitionDaysAgo(12 + index));
+        expect(lane.truth.length).toBeGreaterThan(800);
+        const worker = await WorkerProcess.start(['--config', lane.configFile], { dropSessionsAt: point });
+        expect(await moveThrough(deployment, lane)).toEqual([
+          { table: 'events', partition: lane.partition, status: 'moved', rows: lane.truth.length },
+        ]);
+        expect(worker.printed).toMatch(
+          new RegExp(
+            `^ducktier: fault injection: PostgreSQL ended [1-9]\\d* sessions of this process at ${point}$`,
+            'm',
+          ),
+        );
+        expect(worker.printed).toMatch(SESSION_ENDED);
+        expect(worker.running).toBe(true);
+        // A step whose lock went with its session stopped before acting, saying why.
+        const lockLost = `the lock on public.${lane.partition} was lost with its PostgreSQL session`;
+        expect(retriedBecause(lane).some((reason) => reason.startsWith(lockLost))).toBe(
+          point.startsWith('locked:') && retried !== undefined,
+        );
+        expect(await stepAttempts(deployment.temporal, lane.moveId)).toEqual({
+          completed: { ...ONE_ATTEMPT_EACH, ...(retried ? { [retried]: 2 } : {}) },
+          failed: {},
+        });
+        await expectMovedWhole(deployment, lane, () => worker.interrupt());
+      });
+    });
+
+    test('PostgreSQL ends every session of the worker while the copy reads the partition: the copy is retried', async () => {
+      const lane = createLane(
+        `${DATABASE}_drop_copy_extracting`,
+        `ducktier_${DATABASE}_bulk`,
+        BULK_PARTITION,
+        bulkEvents,
+      );
+      expect(lane.truth.length).toBe(bulkGenerator.rows);
+      const worker = await WorkerProcess.start(['--config', lane.configFile], { dropSessionsAt: 'copy:extracting' });
+      expect(await moveThrough(bulk, lane)).toEqual([
         { table: 'events', partition: lane.partition, status: 'moved', rows: lane.truth.length },
       ]);
-      expect(await stepAttempts(deployment.temporal, lane.moveId)).toEqual({
-        completed: { ...ONE_ATTEMPT_EACH, [retried]: 2 },
+      expect(worker.printed).toMatch(
+        /fault injection: PostgreSQL ended [1-9]\d* sessions of this process at copy:extracting/,
+      );
+      expect(await stepAttempts(bulk.temporal, lane.moveId)).toEqual({
+        completed: { ...ONE_ATTEMPT_EACH, copyPartitionToCold: 2 },
         failed: {},
       });
-      await expectMovedWhole(deployment, lane, fresh);
-    });
-  });
-
-  test('a cold store that cannot grow fails the copy at once; compensation leaves PostgreSQL whole and DuckDB without the partition', async () => {
-    const lane = createLane(`${DATABASE}_disk_full`, `ducktier_${DATABASE}`, partitionDaysAgo(11));
-    const worker = await WorkerProcess.start(['--config', lane.configFile], { maxFileBytes: FILE_SIZE_LIMIT });
-    const [outcome] = await (
-      await startMigration(deployment.temporal, lane.config, { table: 'events', partition: lane.partition })
-    ).result();
-    expect(outcome).toEqual({
-      table: 'events',
-      partition: lane.partition,
-      status: 'failed',
-      error: expect.stringMatching(FILE_TOO_LARGE),
-    });
-    // The copy failed on its first attempt, not retried; both compensations ran.
-    expect(await stepAttempts(deployment.temporal, lane.moveId)).toEqual({
-      completed: {
-        lockPartition: 1,
-        prepareMove: 1,
-        recordMoveFailure: 1,
-        discardColdCopy: 1,
-        removeChangeCapture: 1,
-        unlockPartition: 1,
-      },
-      failed: { copyPartitionToCold: 1 },
+      await expectMovedWhole(bulk, lane, () => worker.interrupt());
     });
 
-    const from = new Date(anchor.getTime() - 11 * DAY);
-    const partition = (await listPartitions(deployment.pgPool, 'public', 'events')).find(
-      (p) => p.name === lane.partition,
-    );
-    expect(partition).toMatchObject({ isDefault: false, from, to: new Date(from.getTime() + DAY) });
-    expect(await pgRows(deployment.pgPool, lane.partition)).toEqual(lane.truth);
-    const { rows: triggers } = await deployment.pgPool.query(
-      'SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass($1)',
-      [`public."${lane.partition}"`],
-    );
-    expect(triggers).toEqual([]);
-    expect(await getMove(deployment.pgPool, moveKey(lane.partition))).toMatchObject({
-      state: 'failed',
-      error: expect.stringMatching(FILE_TOO_LARGE),
+    (['extension', 'copy'] as const).forEach((federation) => {
+      test(`PostgreSQL ends every session of the worker during a report (${federation}): the retried report is exact`, async () => {
+        const lane = createLane(
+          `${DATABASE}_drop_report_${federation}`,
+          `ducktier_${DATABASE}_reports`,
+          partitionDaysAgo(3),
+          [],
+          { federation },
+        );
+        const worker = await WorkerProcess.start(['--config', lane.configFile], { dropSessionsAt: 'report:reading' });
+        const workflowId = reportWorkflowId(lane.config.temporal.taskQueue, 'event_summary', 'dropped');
+        const result: ReportResult = await reports.temporal.workflow.execute(WORKFLOW_TYPES.report, {
+          taskQueue: lane.config.temporal.taskQueue,
+          workflowId,
+          args: [{ coldTaskQueue: lane.config.temporal.coldTaskQueue, report: 'event_summary', federation }],
+        });
+        expect(result.plan.federation).toBe(federation);
+        expect(
+          result.rows.map((row) => ({
+            ...row,
+            first_seen: duckTimestampMs(row.first_seen),
+            last_seen: duckTimestampMs(row.last_seen),
+          })),
+        ).toEqual(eventSummary(allEvents(reportGenerator)));
+        expect(worker.printed).toMatch(
+          /fault injection: PostgreSQL ended [1-9]\d* sessions of this process at report:reading/,
+        );
+        expect(await stepAttempts(reports.temporal, workflowId)).toEqual({ completed: { runReport: 2 }, failed: {} });
+        expect(await worker.interrupt()).toEqual({ code: 0, signal: null });
+      });
     });
-    expect(await listHeldLocks(deployment.pgPool, [{ schema: 'public', partition: lane.partition }])).toEqual([]);
 
-    expect(await worker.interrupt()).toEqual({ code: 0, signal: null });
-    expect(await coldContents(lane)).toEqual({ rows: [], manifest: [] });
-  });
-
-  test('the Temporal dev server restarts while the detach is in flight; the running worker reconnects and the move completes', async () => {
-    // A server of its own on a fixed port (the worker reconnects to the same address), its state in a file.
-    const cli = await locateTemporalCli(() => {});
-    const port = await freePort();
-    const serverOptions = {
-      cliPath: cli.path,
-      stateDir: path.join(inject('scratchDir'), 'faults-temporal'),
-      port,
-      uiPort: await freePort(),
-      namespace: 'default',
-      log: () => {},
-    };
-    let server = await startTemporalDevServer(serverOptions);
-    const name = `${DATABASE}_restart`;
-    let own: TestDeployment | undefined;
-    let reader: pg.Client | undefined;
-    try {
-      own = await createTestDeployment(name, { temporalAddress: server.address });
-      await seedDemoData(own, generator);
-      const lane = createLane(name, `ducktier_${name}`, partitionDaysAgo(3), { temporalAddress: server.address });
-      const worker = await WorkerProcess.start(['--config', lane.configFile]);
-      // A reader of the partition keeps its DETACH (ACCESS EXCLUSIVE) waiting and retrying: the move holds still there.
-      reader = new pg.Client(own.stack.postgres.pool);
-      await reader.connect();
-      await reader.query('BEGIN');
-      await reader.query(`SELECT count(*) FROM public."${lane.partition}"`);
-      const handle = await startMigration(own.temporal, lane.config, { table: 'events', partition: lane.partition });
-      const hot = own.pgPool;
-      await waitFor('the cold copy to be verified', async () =>
-        (await getMove(hot, moveKey(lane.partition)))?.state === 'verified' ? true : undefined,
+    test('a cold store that cannot grow fails the copy at once; compensation leaves PostgreSQL whole and DuckDB without the partition', async () => {
+      // On S3 a lake cannot grow when its bucket refuses writes: a bucket of the lane's own, so other lanes write on.
+      const s3 = inject('testColdStore') === 'lake-s3' ? inject('s3') : null;
+      const name = `${DATABASE}_disk_full`;
+      const lane = moveLane(
+        name,
+        partitionDaysAgo(11),
+        s3
+          ? { extraConfig: { cold: { ...testColdSettings(name, 'lake-s3'), dataPath: `s3://${REFUSING_BUCKET}/` } } }
+          : {},
       );
+      const cannotGrow = s3 ? WRITES_REFUSED : FILE_TOO_LARGE;
+      if (s3) await createBucket(s3, REFUSING_BUCKET);
+      const worker = await WorkerProcess.start(
+        ['--config', lane.configFile],
+        s3 ? {} : { maxFileBytes: FILE_SIZE_LIMIT },
+      );
+      // Once the worker has set the lake up (its own tables are Parquet files too), the bucket refuses every write.
+      if (s3) await setWriteRefusal(s3.url, REFUSING_BUCKET, true);
+      const [outcome] = await moveThrough(deployment, lane);
+      expect(outcome).toEqual({
+        table: 'events',
+        partition: lane.partition,
+        status: 'failed',
+        error: expect.stringMatching(cannotGrow),
+      });
+      // The copy failed on its first attempt, not retried; both compensations ran.
+      expect(await stepAttempts(deployment.temporal, lane.moveId)).toEqual({
+        completed: {
+          lockPartition: 1,
+          prepareMove: 1,
+          recordMoveFailure: 1,
+          discardColdCopy: 1,
+          removeChangeCapture: 1,
+          unlockPartition: 1,
+        },
+        failed: { copyPartitionToCold: 1 },
+      });
 
+      const from = daysAgo(11);
+      const partition = (await listPartitions(deployment.pgPool, 'public', 'events')).find(
+        (p) => p.name === lane.partition,
+      );
+      expect(partition).toMatchObject({ isDefault: false, from, to: new Date(from.getTime() + DAY) });
+      expect(await pgRows(deployment.pgPool, lane.partition)).toEqual(lane.truth);
+      await expectNoLockOrCapture(deployment.pgPool, lane.partition);
+      expect(await getMove(deployment.pgPool, moveKeyOf(lane.partition))).toMatchObject({
+        state: 'failed',
+        error: expect.stringMatching(cannotGrow),
+      });
+
+      expect(await worker.interrupt()).toEqual({ code: 0, signal: null });
+      expect(await coldContents(lane)).toEqual({ rows: [], manifest: [] });
+    });
+
+    test('the Temporal dev server restarts while the detach is in flight; the running worker reconnects and the move completes', async () => {
+      // A server of its own on a fixed port (the worker reconnects to the same address), its state in a file.
+      const cli = await locateTemporalCli(() => {});
+      const port = await freePort();
+      const serverOptions = {
+        cliPath: cli.path,
+        stateDir: path.join(inject('scratchDir'), 'faults-temporal'),
+        port,
+        uiPort: await freePort(),
+        namespace: 'default',
+        log: () => {},
+      };
+      let server = await startTemporalDevServer(serverOptions);
+      const name = `${DATABASE}_restart`;
+      let own: TestDeployment | undefined;
+      let reader: pg.Client | undefined;
+      try {
+        own = await createTestDeployment(name, { temporalAddress: server.address });
+        await seedDemoData(own, generator);
+        const lane = createLane(name, `ducktier_${name}`, partitionDaysAgo(3), events, {
+          temporalAddress: server.address,
+        });
+        const worker = await WorkerProcess.start(['--config', lane.configFile]);
+        // A reader of the partition keeps its DETACH (ACCESS EXCLUSIVE) waiting and retrying: the move holds still there.
+        reader = await holdPartition(own.stack.postgres, lane.partition);
+        const handle = await startMigration(own.temporal, lane.config, { table: 'events', partition: lane.partition });
+        await untilMoveIs(own.pgPool, lane.partition, 'verified');
+
+        await server.stop();
+        server = await startTemporalDevServer(serverOptions);
+        expect(worker.running).toBe(true);
+        await reader.query('COMMIT');
+
+        expect(await handle.result()).toEqual([
+          { table: 'events', partition: lane.partition, status: 'moved', rows: lane.truth.length },
+        ]);
+        const steps = await stepAttempts(own.temporal, lane.moveId);
+        expect({ completed: Object.keys(steps.completed).sort(), failed: steps.failed }).toEqual({
+          completed: [...MOVE_STEPS].sort(),
+          failed: {},
+        });
+        await expectMovedWhole(own, lane, () => worker.interrupt());
+      } finally {
+        await reader?.end().catch(() => {});
+        await own?.close();
+        await server.stop();
+      }
+    });
+  },
+);
+
+/** Why the lane's worker saw activities fail (its log, written by the Temporal SDK: one JSON record per failure). */
+function retriedBecause(lane: Lane): string[] {
+  return readFileSync(path.join(lane.config.dataDir, 'logs', 'worker.log'), 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(' Activity failed '))
+    .map((line) => String((JSON.parse(line.slice(line.indexOf('{'))) as { error?: unknown }).error));
+}
+
+/** Opens a transaction that has read the partition, so its DETACH (ACCESS EXCLUSIVE) waits until it ends. */
+async function holdPartition(target: PgTarget, partition: string): Promise<pg.Client> {
+  const reader = new pg.Client(target.pool);
+  reader.on('error', () => {}); // PostgreSQL may end it (a restart): then the lock is gone with it.
+  await reader.connect();
+  await reader.query('BEGIN');
+  await reader.query(`SELECT count(*) FROM public."${partition}"`);
+  return reader;
+}
+
+async function untilMoveIs(pgPool: pg.Pool, partition: string, state: string): Promise<void> {
+  await waitFor(`the move of ${partition} to be ${state}`, async () =>
+    (await getMove(pgPool, moveKeyOf(partition)))?.state === state ? true : undefined,
+  );
+}
+
+/** Polls PostgreSQL (every few milliseconds, on a session of its own) until some session runs a query like `pattern`. */
+async function untilRunning(target: PgTarget, pattern: string, what: string): Promise<void> {
+  const watcher = new pg.Client(target.pool);
+  await watcher.connect();
+  try {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const { rows } = await watcher.query(
+        `SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query ILIKE $1`,
+        [pattern],
+      );
+      if (rows.length > 0) return;
+      if (Date.now() > deadline) throw new Error(`PostgreSQL never ran ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  } finally {
+    await watcher.end();
+  }
+}
+
+describe(
+  'fault matrix: PostgreSQL restarts (stopped and started) mid-move; `ducktier migrate --wait` rides it out',
+  SLOW,
+  () => {
+    // A server of its own: restarting the shared one would disturb every other test.
+    const clusterDir = path.join(inject('scratchDir'), 'faults-postgres', 'cluster');
+    const restartGenerator = { rows: 240_000, days: 3, anchor: daysAgo(3), seed: 37 };
+    const restartEvents = allEvents(restartGenerator);
+    let port: number;
+    let server: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
+    let own: { pgPool: pg.Pool; temporal: Client; close(): Promise<void> };
+    let url: string;
+
+    beforeAll(async () => {
+      port = await freePort();
+      server = await startEmbeddedPostgres(clusterDir, port);
+      const { pool } = server.target;
+      url = `postgres://${pool.user}:${pool.password}@${pool.host}:${port}/${pool.database}`;
+      const config = loadConfig({ env: {}, values: { postgres: { url } } }, DEMO_DEFAULTS);
+      const pgPool = createPgPool(server.target, 'ducktier test');
+      await migratePostgresSchema(pgPool);
+      await seedDemoData({ config, pgPool }, restartGenerator);
+      const temporal = await connectTemporal({ address: inject('temporalAddress'), namespace: 'default' });
+      own = {
+        pgPool,
+        temporal: temporal.client,
+        close: async () => {
+          await temporal.close();
+          await pgPool.end();
+        },
+      };
+    });
+    afterAll(async () => {
+      await own?.close();
+      await server?.stop();
+    });
+
+    async function restartPostgres(): Promise<void> {
       await server.stop();
-      server = await startTemporalDevServer(serverOptions);
-      expect(worker.running).toBe(true);
-      await reader.query('COMMIT');
+      server = await startEmbeddedPostgres(clusterDir, port);
+    }
 
-      expect(await handle.result()).toEqual([
+    /**
+     * Runs `ducktier migrate --wait` for the partition (its workers in its own process) and restarts PostgreSQL once
+     * `whenRunning` matches a query PostgreSQL runs for it, or once `hold` says the move holds still.
+     */
+    async function moveAcrossRestart(
+      name: string,
+      daysBack: number,
+      during: { query: string; what: string } | { heldAt: 'verified' },
+    ): Promise<{ lane: Lane; migrate: { code: number | null; stdout: string; stderr: string } }> {
+      const partition = partitionOfDay('events', daysAgo(daysBack));
+      const lane = createLane(name, 'postgres', partition, restartEvents, { postgresUrl: url });
+      expect(lane.truth.length).toBeGreaterThan(70_000);
+      const reader = 'heldAt' in during ? await holdPartition(server.target, partition) : undefined;
+      const migrate = ducktier([
+        'migrate',
+        '--config',
+        lane.configFile,
+        '--table',
+        'events',
+        '--partition',
+        partition,
+        '--wait',
+        '--json',
+      ]);
+      if ('heldAt' in during) await untilMoveIs(own.pgPool, partition, during.heldAt);
+      else await untilRunning(server.target, during.query.replace('{partition}', partition), during.what);
+      await restartPostgres();
+      await reader?.end().catch(() => {});
+      return { lane, migrate: await migrate };
+    }
+
+    async function expectRodeItOut(
+      { lane, migrate }: Awaited<ReturnType<typeof moveAcrossRestart>>,
+      retried: string,
+    ): Promise<void> {
+      expect(migrate.stderr).toMatch(SESSION_ENDED);
+      expect(migrate.code, migrate.stderr).toBe(0);
+      expect(JSON.parse(migrate.stdout).outcomes).toEqual([
         { table: 'events', partition: lane.partition, status: 'moved', rows: lane.truth.length },
       ]);
       const steps = await stepAttempts(own.temporal, lane.moveId);
-      expect({ completed: Object.keys(steps.completed).sort(), failed: steps.failed }).toEqual({
-        completed: [...MOVE_STEPS].sort(),
-        failed: {},
-      });
-      await expectMovedWhole(own, lane, worker);
-    } finally {
-      await reader?.end().catch(() => {});
-      await own?.close();
-      await server.stop();
+      expect(steps.failed).toEqual({});
+      expect(Object.keys(steps.completed).sort()).toEqual([...MOVE_STEPS].sort());
+      expect(steps.completed[retried]).toBeGreaterThanOrEqual(2);
+      await expectMovedWhole(own, lane, async () => ({ code: migrate.code, signal: null }));
     }
-  });
+
+    test('during the copy', async () => {
+      const run = await moveAcrossRestart(`${DATABASE}_pg_restart_copy`, 4, {
+        query: 'COPY%{partition}%',
+        what: "DuckDB's COPY of the partition",
+      });
+      await expectRodeItOut(run, 'copyPartitionToCold');
+    });
+
+    test('during the verify', async () => {
+      const run = await moveAcrossRestart(`${DATABASE}_pg_restart_verify`, 5, {
+        // Only this move runs on this server; the fingerprint's SQL is too long for pg_stat_activity to show its end.
+        query: '%substr(md5(%',
+        what: "the verify's fingerprint of the partition",
+      });
+      await expectRodeItOut(run, 'verifyColdCopy');
+    });
+
+    test('during the detach', async () => {
+      const run = await moveAcrossRestart(`${DATABASE}_pg_restart_detach`, 6, { heldAt: 'verified' });
+      await expectRodeItOut(run, 'detachPartition');
+    });
+  },
+);
+
+describe('fault matrix: Ctrl-C reaches the whole process group of `ducktier up` mid-move', SLOW, () => {
+  test(
+    'up stops cleanly with exit code 0 (its servers stopped after its workers), and the move completes once it is up again',
+    { timeout: 600_000 },
+    async () => {
+      const dataDir = path.join(inject('scratchDir'), 'faults-ctrl-c');
+      const config = loadConfig({ env: RUN_COLD_ENV, values: { dataDir } }, DEMO_DEFAULTS);
+      const stackFile = path.join(dataDir, 'stack.json');
+      const ctrlCGenerator = { rows: 5_000, days: 6, anchor, seed: 41 };
+      const partition = partitionDaysAgo(3);
+      const truth = truthOf(allEvents(ctrlCGenerator), partition);
+      const cold = {
+        rows: truth.map((row) => ({ ...row, _ducktier_partition: partition })),
+        manifest: [{ partition_name: partition, rows: truth.length }],
+      };
+
+      // Up's servers, as it published them (a restarted up may listen on other ports).
+      const reach = async () => {
+        const stack = JSON.parse(readFileSync(stackFile, 'utf8')) as {
+          postgres: PgTarget;
+          temporal: { address: string };
+        };
+        const temporal = await connectTemporal({ address: stack.temporal.address, namespace: 'default' });
+        const pgPool = createPgPool(stack.postgres, 'ducktier test');
+        return { stack, pgPool, temporal, close: () => Promise.all([temporal.close(), pgPool.end()]) };
+      };
+
+      let up = await startUp(['--data-dir', dataDir]);
+      let servers = await reach();
+      const { stack, pgPool, temporal } = servers;
+      let reader: pg.Client | undefined;
+      try {
+        await seedDemoData({ config, pgPool }, ctrlCGenerator);
+        reader = await holdPartition(stack.postgres, partition);
+        const handle = await startMigration(temporal.client, config, { table: 'events', partition });
+        await untilMoveIs(pgPool, partition, 'verified');
+
+        // The terminal's Ctrl-C: SIGINT to up and to everything in its process group.
+        expect(await up.interruptGroup(), up.stderr).toBe(0);
+        expect(up.stderr).not.toMatch(/Unhandled|ducktier: error/);
+        // Its servers were not stopped under it: up stopped its workers (closing their sessions) before PostgreSQL.
+        expect(up.stderr).not.toMatch(/PostgreSQL ended the session/);
+        expect(existsSync(stackFile)).toBe(false);
+        expect(existsSync(path.join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+        expect(await answers(stack.temporal.address)).toBe(false);
+        await reader.end().catch(() => {});
+        await servers.close();
+
+        up = await startUp(['--data-dir', dataDir]);
+        servers = await reach();
+        const [outcome] = await servers.temporal.client.workflow.getHandle(handle.workflowId).result();
+        expect(outcome).toEqual({ table: 'events', partition, status: 'moved', rows: truth.length });
+        const again = servers.pgPool;
+        expect((await again.query('SELECT to_regclass($1) AS oid', [`public."${partition}"`])).rows).toEqual([
+          { oid: null },
+        ]);
+        await expectNoLockOrCapture(again, partition);
+
+        // An administrator ends every session of the running up: it says so and carries on.
+        const ended = await again.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE $1`,
+          [`ducktier % (pid ${up.pid})`],
+        );
+        expect(ended.rows.length).toBeGreaterThan(0);
+        await waitFor('up to report the ended sessions', async () =>
+          SESSION_ENDED.test(up.stderr) ? true : undefined,
+        );
+        const status = await ducktier(['status', '--data-dir', dataDir, '--json']);
+        expect(status.code, status.stderr).toBe(0);
+        expect(up.running).toBe(true);
+
+        // A lake's catalog is in up's PostgreSQL, readable while it runs; a DuckDB file only once up closed it.
+        if (config.cold.format === 'ducklake')
+          expect(await coldContents({ config, partition }, servers.stack.postgres)).toEqual(cold);
+        expect(await up.interruptGroup(), up.stderr).toBe(0);
+      } finally {
+        await reader?.end().catch(() => {});
+        await servers.close().catch(() => {});
+        await up.stop();
+      }
+      if (config.cold.format === 'duckdb') expect(await coldContents({ config, partition })).toEqual(cold);
+    },
+  );
 });
+
+/** Whether something accepts TCP connections at host:port. */
+function answers(address: string): Promise<boolean> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port: Number(port) });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -180,7 +180,7 @@ describe('writes to a partition while it moves', () => {
       (
         await connection.runAndReadAll(
           `SELECT id::INTEGER AS id, event_type, user_id::INTEGER AS user_id, strftime("timestamp", '%Y-%m-%dT%H:%M:%S.%f') AS ts, data::VARCHAR AS data
-             FROM events_historical WHERE _ducktier_partition = $1`,
+             FROM ${env.workers.coldStore.relation('events_historical')} WHERE _ducktier_partition = $1`,
           [target],
         )
       ).getRowObjectsJson(),

@@ -65,7 +65,7 @@ describe('moving partitions through the workflow', () => {
     const expected = events
       .filter((e) => due.includes(partitionOfDay('events', e.timestamp)))
       .sort((a, b) => a.id - b.id);
-    const cold = await env.workers.coldStore.withConnection(readColdEvents);
+    const cold = await readColdEvents(env.workers.coldStore);
     expectColdEventsEqual(cold, expected);
     // The worker's DuckDB runs under the configured memory limit (256MB = 244.1 MiB as DuckDB prints it).
     const limit = await env.workers.coldStore.withConnection(
@@ -213,9 +213,10 @@ describe('moving partitions through the workflow', () => {
     await environment.run(hot.prepareMove, { move, olderThanMs });
     await environment.run(cold.copyPartitionToCold, { move });
     const faithful = await env.workers.coldStore.fingerprintPartition(source);
+    const coldTable = env.workers.coldStore.relation('events_historical');
     await env.workers.coldStore.withConnection((connection) =>
       connection.run(
-        `UPDATE events_historical SET user_id = user_id + 1 WHERE _ducktier_partition = $1 AND id = (SELECT min(id) FROM events_historical WHERE _ducktier_partition = $1)`,
+        `UPDATE ${coldTable} SET user_id = user_id + 1 WHERE _ducktier_partition = $1 AND id = (SELECT min(id) FROM ${coldTable} WHERE _ducktier_partition = $1)`,
         [partition],
       ),
     );
@@ -288,5 +289,3 @@ describe('moving partitions through the workflow', () => {
     await locks.releaseAll();
   });
 });
-
-/** The activities as a worker of `env` registers them (errors classified), the cold ones holding locks in `locks`. */

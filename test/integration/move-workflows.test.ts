@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { temporal as proto } from '@temporalio/proto';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, test } from 'vitest';
 
@@ -15,6 +16,7 @@ import type { DuePartition, MovePlan } from '../../storage/moves/move-types.ts';
 import { migrateDueWorkflow, migratePartitionWorkflow } from '../../workflows/index.ts';
 import type { MigratePartitionInput } from '../../workflows/migrate-partition.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
+import { MOVE_STEPS } from '../helpers/move-history.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 /**
@@ -28,21 +30,14 @@ type Script = { [S in Step]?: (...args: Parameters<MoveActivities[S]>) => Return
 
 const ROWS = 1_234;
 const RANGE = { from: '2024-01-01T00:00:00.000Z', to: '2024-01-02T00:00:00.000Z' };
-const FULL_MOVE: Step[] = [
-  'lockPartition',
-  'prepareMove',
-  'copyPartitionToCold',
-  'verifyColdCopy',
-  'detachPartition',
-  'dropPartition',
-  'unlockPartition',
-];
 
 /** What each stub does unless the test scripts otherwise: a move that succeeds. */
 const SUCCESS: Required<Script> = {
-  planMoves: async () => ({ due: [], problems: [] }),
+  deploymentDefaults: async () => ({ coldTaskQueue: 'stubbed-cold' }),
+  locatePartition: async ({ partition }) => ({ schema: 'public', table: 'stubbed', partition }),
+  planMoves: async () => ({ tables: ['public.stubbed'], due: [], problems: [], concurrency: 1 }),
   prepareMove: async () => ({ stage: 'fresh', range: RANGE }),
-  lockPartition: async () => {},
+  lockPartition: async () => ({ holderQueue: HOLDER_QUEUE }),
   unlockPartition: async () => {},
   copyPartitionToCold: async () => ROWS,
   verifyColdCopy: async () => ({ pgRows: ROWS, coldRows: ROWS, lateInstants: 0 }),
@@ -61,11 +56,19 @@ const SUCCESS: Required<Script> = {
 
 /** Every call any stub received, per workflow ID, in the order they started (entries like 'copy:stopped' are notes). */
 const calls = new Map<string, string[]>();
+/** The same calls as `<step>@<task queue it ran on>`. */
+const placed = new Map<string, string[]>();
 let script: Script = {};
 
 function note(entry: string): void {
   const workflowId = Context.current().info.workflowExecution?.workflowId ?? '(no workflow)';
   calls.set(workflowId, [...(calls.get(workflowId) ?? []), entry]);
+}
+
+function notePlace(step: string): void {
+  const { workflowExecution, taskQueue } = Context.current().info;
+  const workflowId = workflowExecution?.workflowId ?? '(no workflow)';
+  placed.set(workflowId, [...(placed.get(workflowId) ?? []), `${step}@${taskQueue}`]);
 }
 
 /** Real activity functions (Temporal runs them as it runs ducktier's), each recording its call, then scripted. */
@@ -75,6 +78,7 @@ function stubActivities(steps: Step[]): Record<string, (input: never) => Promise
       step,
       async (input: never) => {
         note(step);
+        notePlace(step);
         const run = (script[step] ?? SUCCESS[step]) as (input: never) => Promise<unknown>;
         return run(input);
       },
@@ -83,6 +87,8 @@ function stubActivities(steps: Step[]): Record<string, (input: never) => Promise
 }
 
 const PLANNING_AND_COMPENSATION: Step[] = [
+  'deploymentDefaults',
+  'locatePartition',
   'planMoves',
   'prepareMove',
   'reattachPartition',
@@ -103,9 +109,13 @@ const refuse = (message: string) => async (): Promise<never> => {
   throw ApplicationFailure.nonRetryable(message, FAILURE_TYPES.RefusedMove);
 };
 
+const taskQueue = `stub-moves-${randomUUID().slice(0, 8)}`;
+const coldTaskQueue = `${taskQueue}-cold`;
+/** The one live lock holder's own queue; DEAD_HOLDER_QUEUE is one whose worker is gone (nobody polls it). */
+const HOLDER_QUEUE = `${coldTaskQueue}-holder-live`;
+const DEAD_HOLDER_QUEUE = `${coldTaskQueue}-holder-dead`;
+
 describe('the move workflows with stub activities', () => {
-  const taskQueue = `stub-moves-${randomUUID().slice(0, 8)}`;
-  const coldTaskQueue = `${taskQueue}-cold`;
   let temporal: Awaited<ReturnType<typeof connectTemporal>>;
   let connection: NativeConnection;
   let workers: Worker[];
@@ -129,6 +139,12 @@ describe('the move workflows with stub activities', () => {
       await Worker.create({
         connection,
         taskQueue: coldTaskQueue,
+        activities: stubActivities(TRANSFER),
+        ...heartbeats,
+      }),
+      await Worker.create({
+        connection,
+        taskQueue: HOLDER_QUEUE,
         activities: stubActivities(TRANSFER),
         ...heartbeats,
       }),
@@ -188,13 +204,14 @@ describe('the move workflows with stub activities', () => {
       rows: ROWS,
       lateInstants: 3,
     });
-    expect(callsOf(handle)).toEqual(FULL_MOVE);
+    expect(callsOf(handle)).toEqual(MOVE_STEPS);
   });
 
   const COMPENSATED = [
     {
+      // No lock was taken, so there is no holder to release one.
       failing: 'lockPartition',
-      calls: ['lockPartition', 'recordMoveFailure', 'unlockPartition'],
+      calls: ['lockPartition', 'recordMoveFailure'],
     },
     {
       failing: 'prepareMove',
@@ -259,7 +276,7 @@ describe('the move workflows with stub activities', () => {
   ] as const;
 
   test.each(COMPENSATED)(
-    'when $failing fails, the failure is recorded, the compensations run newest first, the lock is released',
+    'when $failing fails, the failure is recorded, the compensations run newest first, a lock taken is released',
     async ({ failing, calls: expected }) => {
       const recorded: string[] = [];
       script = {
@@ -412,12 +429,19 @@ describe('the move workflows with stub activities', () => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     script = {
-      planMoves: async () => ({ due: [busy, free], problems: [{ table: 'broken', error: 'not partitioned' }] }),
+      planMoves: async () => ({
+        tables: ['public.stubbed', 'public.broken'],
+        due: [busy, free],
+        problems: [{ table: 'broken', error: 'not partitioned' }],
+        concurrency: 1,
+      }),
       lockPartition: async ({ move }) => {
-        if (move.partition !== busy.partition) return;
-        const context = Context.current();
-        const beat = setInterval(() => context.heartbeat(), 1_000);
-        await released.finally(() => clearInterval(beat));
+        if (move.partition === busy.partition) {
+          const context = Context.current();
+          const beat = setInterval(() => context.heartbeat(), 1_000);
+          await released.finally(() => clearInterval(beat));
+        }
+        return { holderQueue: HOLDER_QUEUE };
       },
     };
     const first = await startMove(busy.partition);
@@ -440,8 +464,82 @@ describe('the move workflows with stub activities', () => {
       release();
     }
     expect(callsOf(parent)).toEqual(['planMoves']);
-    expect(callsOf({ workflowId: moveWorkflowId(taskQueue, 'public', 'stubbed', free.partition) })).toEqual(FULL_MOVE);
+    expect(callsOf({ workflowId: moveWorkflowId(taskQueue, 'public', 'stubbed', free.partition) })).toEqual(MOVE_STEPS);
     expect(await first.result()).toMatchObject({ status: 'moved' });
-    expect(callsOf(first)).toEqual(FULL_MOVE);
+    expect(callsOf(first)).toEqual(MOVE_STEPS);
+  });
+
+  test('the lock is taken on the shared cold queue; every step under it runs on the holder queue lockPartition returned', async () => {
+    const handle = await startMove('p_placed');
+    expect(await handle.result()).toMatchObject({ status: 'moved' });
+    expect(placed.get(handle.workflowId)).toEqual([
+      `lockPartition@${coldTaskQueue}`,
+      `prepareMove@${taskQueue}`,
+      ...['copyPartitionToCold', 'verifyColdCopy', 'detachPartition', 'dropPartition', 'unlockPartition'].map(
+        (step) => `${step}@${HOLDER_QUEUE}`,
+      ),
+    ]);
+  });
+
+  test('a holder that is gone: its step times out waiting on its queue, the lock is taken again on a live worker, and the move resumes there', async () => {
+    let locks = 0;
+    // The first lock is taken by a worker that then dies: its queue has no poller.
+    script = { lockPartition: async () => ({ holderQueue: ++locks === 1 ? DEAD_HOLDER_QUEUE : HOLDER_QUEUE }) };
+    const handle = await startMove('p_holder_gone');
+    expect(await handle.result()).toMatchObject({ status: 'moved', rows: ROWS });
+    expect(placed.get(handle.workflowId)).toEqual([
+      `lockPartition@${coldTaskQueue}`,
+      `prepareMove@${taskQueue}`,
+      `lockPartition@${coldTaskQueue}`,
+      ...['copyPartitionToCold', 'verifyColdCopy', 'detachPartition', 'dropPartition', 'unlockPartition'].map(
+        (step) => `${step}@${HOLDER_QUEUE}`,
+      ),
+    ]);
+    const timedOut = (await handle.fetchHistory()).events?.filter((event) => event.activityTaskTimedOutEventAttributes);
+    expect(
+      timedOut?.map((event) => event.activityTaskTimedOutEventAttributes?.failure?.timeoutFailureInfo?.timeoutType),
+    ).toEqual([proto.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START]);
+  });
+
+  test('releasing the lock on a holder that is gone is given up, without taking the lock again', async () => {
+    script = {
+      lockPartition: async () => ({ holderQueue: DEAD_HOLDER_QUEUE }),
+      prepareMove: async (): Promise<MovePlan> => ({ stage: 'cold', range: RANGE }),
+    };
+    const handle = await startMove('p_unlock_gone');
+    expect(await handle.result()).toEqual({ table: 'stubbed', partition: 'p_unlock_gone', status: 'already-cold' });
+    expect(callsOf(handle)).toEqual(['lockPartition', 'prepareMove']);
+  });
+
+  test('migrateDueWorkflow moves as many partitions at once as planned, and reports them in the planned order', async () => {
+    const due = ['p_batch_a', 'p_batch_b', 'p_batch_c'].map((partition) => ({
+      schema: 'public',
+      table: 'stubbed',
+      partition,
+    }));
+    const inLock = new Set<string>();
+    let mostAtOnce = 0;
+    script = {
+      planMoves: async () => ({ tables: ['public.stubbed'], due, problems: [], concurrency: 2 }),
+      // Each lock is held until a second move is taking its own, or a while has passed: two must overlap.
+      lockPartition: async ({ move }) => {
+        inLock.add(move.partition);
+        mostAtOnce = Math.max(mostAtOnce, inLock.size);
+        const deadline = Date.now() + 5_000;
+        while (inLock.size < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        inLock.delete(move.partition);
+        return { holderQueue: HOLDER_QUEUE };
+      },
+    };
+    const parent = await temporal.client.workflow.start(migrateDueWorkflow, {
+      taskQueue,
+      workflowId: `${taskQueue}-due-batch`,
+      args: [{ coldTaskQueue }],
+    });
+    expect(await parent.result()).toEqual(
+      due.map(({ partition }) => ({ table: 'stubbed', partition, status: 'moved', rows: ROWS })),
+    );
+    expect(mostAtOnce).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { toPgTimestamp } from '../../demo/event-generator.ts';
@@ -134,6 +134,7 @@ describe.each(['extension', 'copy'] as const)(
         after: number;
         rows: number;
         sum: number;
+        attempt: number;
       }> = [];
       const readLoop = async (report: string) => {
         while (migrating) {
@@ -148,6 +149,7 @@ describe.each(['extension', 'copy'] as const)(
             after,
             rows: Number(row.n),
             sum: Number(row.s),
+            attempt: result.plan.coldSnapshot.attempt,
           });
         }
       };
@@ -169,6 +171,9 @@ describe.each(['extension', 'copy'] as const)(
         return inserted < a.before || inserted > a.after || a.sum !== expectedFor(inserted).sum;
       });
       expect(wrong).toEqual([]);
+      // A lake is pinned in the report's PostgreSQL snapshot: no answer ever needed a second attempt. (A DuckDB file's
+      // snapshot may predate a detach PostgreSQL's snapshot sees; those runs start again, and were checked above.)
+      if (inject('testColdStore') !== 'duckdb') expect(answers.filter((a) => a.attempt > 1)).toEqual([]);
       const final = (await runReportWorkflow(env.temporal, env.config, 'totals', {})).rows[0]!;
       expect({ rows: Number(final.n), sum: Number(final.s) }).toEqual(expectedFor(written));
     });

@@ -102,7 +102,7 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
       const cold = createActivities({
         config,
         pgPool: env.pgPool,
-        cold: { coldStore: env.workers.coldStore, locks },
+        cold: { coldStore: env.workers.coldStore, locks, holderQueue: 'test-holder' },
       }).coldActivities!;
       // One list of every row's 10 kB string: ~50 MB that DuckDB cannot spill.
       const sql = `SELECT list(repeat(event_type, 1000)) AS everything FROM events_all`;

@@ -8,11 +8,10 @@ import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import { ducktier } from '../helpers/cli.ts';
 import { createTestDeployment, seedDemoData, type TestDeployment, testPgUrl } from '../helpers/deployment.ts';
 import { holdPartitionLock } from '../helpers/partition-lock.ts';
-import { allEvents, partitionOfDay } from '../helpers/truth.ts';
+import { allEvents, DAY, partitionOfDay, utcMidnightToday } from '../helpers/truth.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
-const DAY = 86_400_000;
-const today = new Date(new Date().toISOString().slice(0, 10)).getTime();
+const today = utcMidnightToday();
 // Anchored at noon, so the oldest day holds half a day of rows whatever the time of the run.
 const generator = { rows: 2_000, days: 4, anchor: new Date(today + DAY / 2), seed: 11 };
 const events = allEvents(generator);
@@ -125,6 +124,7 @@ describe('ducktier status', () => {
     expect(text.stdout.split('\n').filter((line) => line.includes('Temporal'))).toEqual([
       `Running migrations: not shown; ${report.temporal.problem}`,
     ]);
-    expect(text.stdout).toContain(`public.events -> DuckDB events_historical`);
+    const engine = inject('testColdStore') === 'duckdb' ? 'DuckDB' : 'DuckLake';
+    expect(text.stdout).toContain(`public.events -> ${engine} events_historical`);
   });
 });

@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 import { describe, expect, test } from 'vitest';
 
 import { loadConfig } from '../../config/config.ts';
@@ -26,8 +28,9 @@ describe('configuration', () => {
       coldTaskQueue: 'ducktier-cold',
     });
     expect(config.duckdb).toMatchObject({ federation: 'auto', memoryLimit: '256MB' });
-    expect(config.moves).toEqual({ verifyParallelWorkers: 0 });
+    expect(config.moves).toEqual({ verifyParallelWorkers: 0, concurrency: 1 });
     expect(config.dataDir.endsWith('.ducktier')).toBe(true);
+    expect(config.cold).toEqual({ format: 'duckdb', path: path.join(config.dataDir, 'cold', 'cold.duckdb') });
     expect(config.reports.map((r) => r.name)).toContain('event_summary');
   });
 
@@ -63,6 +66,115 @@ describe('configuration', () => {
     expect(config.postgres.url).toBe('postgresql://u@db:5432/app');
     expect(config.temporal).toMatchObject({ address: 'temporal:7233', namespace: 'prod' });
     expect(config.duckdb.federation).toBe('copy');
+  });
+
+  test('a lake defaults to a directory in the data directory, its catalog in a schema of the hot database', () => {
+    const config = loadConfig(
+      { env: { DUCKTIER_COLD_FORMAT: 'ducklake' }, values: { dataDir: '/srv/ducktier' } },
+      DEMO_DEFAULTS,
+    );
+    expect(config.cold).toEqual({
+      format: 'ducklake',
+      dataPath: '/srv/ducktier/lake/',
+      catalogSchema: 'ducktier_lake',
+      s3: undefined,
+    });
+    // Every worker process takes moves from a lake: a run moves several partitions at once.
+    expect(config.moves.concurrency).toBe(4);
+  });
+
+  test('a lake on S3 takes the usual AWS variables, an S3-compatible endpoint as DuckDB addresses it', () => {
+    const env = {
+      DUCKTIER_COLD_FORMAT: 'ducklake',
+      DUCKTIER_COLD_DATA_PATH: 's3://cold-bucket/ducktier',
+      AWS_ACCESS_KEY_ID: 'AKID',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_REGION: 'eu-west-1',
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:9000',
+    };
+    const config = loadConfig({ env, values: { cold: { catalogSchema: 'lake_prod' } } }, DEMO_DEFAULTS);
+    expect(config.cold).toEqual({
+      format: 'ducklake',
+      dataPath: 's3://cold-bucket/ducktier/',
+      catalogSchema: 'lake_prod',
+      s3: {
+        endpoint: '127.0.0.1:9000',
+        useSsl: false,
+        region: 'eu-west-1',
+        accessKeyId: 'AKID',
+        secretAccessKey: 'secret',
+        sessionToken: undefined,
+      },
+    });
+    const aws = loadConfig(
+      {
+        env: { ...env, AWS_ENDPOINT_URL: '', DUCKTIER_COLD_DATA_PATH: '' },
+        values: { cold: { dataPath: 's3://bkt/p/' } },
+      },
+      DEMO_DEFAULTS,
+    );
+    expect(aws.cold).toMatchObject({ dataPath: 's3://bkt/p/', s3: { endpoint: undefined, useSsl: true } });
+  });
+
+  test.each([
+    [{ cold: { format: 'iceberg' } }, /cold\.format/],
+    [{ cold: { dataPath: '/data/lake' } }, /cold\.dataPath: only a DuckLake has a data path/],
+    [
+      { cold: { format: 'ducklake', dataPath: 'gs://b/p' } },
+      /cold\.dataPath: 'gs:\/\/b\/p' is neither a directory nor/,
+    ],
+    [
+      { cold: { format: 'ducklake', dataPath: 's3://bucket/p' } },
+      /cold\.s3\.accessKeyId: an s3:\/\/ data path needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/,
+    ],
+    [
+      { cold: { format: 'ducklake', dataPath: 's3://bucket/p', s3: { accessKeyId: 'k' } } },
+      /cold\.s3\.secretAccessKey: an s3:\/\/ data path needs/,
+    ],
+    [
+      { cold: { format: 'ducklake', s3: { endpoint: 'localhost:9000' } } },
+      /cold\.s3\.endpoint: expected http\(s\):\/\/host:port/,
+    ],
+    [
+      { cold: { format: 'ducklake', catalogSchema: 'Lake-1' } },
+      /cold\.catalogSchema: expected a lower-case PostgreSQL name/,
+    ],
+    [{ cold: { format: 'ducklake', bucket: 'x' } }, /cold.*bucket/],
+    [
+      { cold: { format: 'ducklake', dataPath: 's3://B/p' } },
+      /cold\.dataPath: 's3:\/\/B\/p' is not s3:\/\/bucket\/prefix \(a bucket is 3-63/,
+    ],
+  ])('rejects the cold tier %j with a message naming the field', (values, message) => {
+    expect(() => loadConfig({ env: {}, values }, DEMO_DEFAULTS)).toThrow(UsageError);
+    expect(() => loadConfig({ env: {}, values }, DEMO_DEFAULTS)).toThrow(message);
+  });
+
+  test('the whole config can come from DUCKTIER_CONFIG_JSON, with the other variables still on top', () => {
+    const config = loadConfig({
+      env: {
+        DUCKTIER_CONFIG_JSON: JSON.stringify({
+          tables: [{ table: 'metrics', timeColumn: 'at' }],
+          temporal: { taskQueue: 'q' },
+        }),
+        DUCKTIER_TASK_QUEUE: 'from-env',
+      },
+    });
+    expect(config.tables.map((policy) => policy.table)).toEqual(['metrics']);
+    expect(config.temporal.taskQueue).toBe('from-env');
+  });
+
+  test.each([
+    ['{"tables": [', /^DUCKTIER_CONFIG_JSON is not valid JSON: /],
+    ['[]', /^DUCKTIER_CONFIG_JSON must hold a JSON object$/],
+    ['{"tables": [{"table": "e"}]}', /tables\.0\.timeColumn/],
+  ])('rejects DUCKTIER_CONFIG_JSON=%s in one line', (json, message) => {
+    expect(() => loadConfig({ env: { DUCKTIER_CONFIG_JSON: json } })).toThrow(message);
+  });
+
+  test('refuses a config file and DUCKTIER_CONFIG_JSON together', () => {
+    expect(() => loadConfig({ env: { DUCKTIER_CONFIG_JSON: '{}', DUCKTIER_CONFIG: 'prod.json' } })).toThrow(
+      'give the config either in prod.json or in DUCKTIER_CONFIG_JSON, not both',
+    );
   });
 
   test.each([

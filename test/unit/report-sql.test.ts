@@ -151,6 +151,12 @@ describe('report SQL is checked with DuckDB’s parser', () => {
     expect(message(() => resolveReportRequest(config, { sql: 'SELECT 1', params: { values: { x: '1' } } }))).toBe(
       "query has no parameter 'x' (it takes none besides --from/--to)",
     );
+    // The read mode a request asks for travels with it; none asked means the worker's own.
+    expect(run('event_summary').federation).toBe('auto');
+    expect(resolveReportRequest(config, { report: 'event_summary', federation: 'copy' }).federation).toBe('copy');
+    expect(message(() => resolveReportRequest(config, { report: 'event_summary', federation: 'odbc' as never }))).toBe(
+      "federation must be one of auto, extension, copy, got 'odbc'",
+    );
   });
 
   test('aggregates are pushed down only where partial results combine exactly', async () => {

@@ -77,7 +77,6 @@ const record = (
   truncatedDuringMove: false,
   coldWriteId: null,
   keepHotUntil: null,
-  archivedTo: null,
 });
 
 describe('running moves', () => {

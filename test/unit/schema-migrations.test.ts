@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 
 import { COLD_FILE_MIGRATIONS } from '../../storage/cold/duckdb-file-store.ts';
+import { LAKE_MIGRATIONS } from '../../storage/cold/ducklake-store.ts';
 import { POSTGRES_MIGRATIONS } from '../../storage/postgres/pg-schema.ts';
 import { readSchemaMigrations } from '../../storage/schema-migrations.ts';
 
@@ -24,8 +25,11 @@ describe('numbered schema migrations', () => {
   test('the shipped migrations are numbered from 1 without gaps', () => {
     expect(POSTGRES_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual([
       '1 partition-moves-and-change-capture',
+      '2 sql-requests-and-move-history',
+      '3 restore-and-erasure',
     ]);
     expect(COLD_FILE_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual(['1 cold-manifest']);
+    expect(LAKE_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual(['1 lake-manifest']);
   });
 
   test('are read in order of their numbers, whatever the directory order', () => {

@@ -1,0 +1,211 @@
+import { fileURLToPath } from 'node:url';
+
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+
+import type { ColdConfig } from '../../config/cold-config.ts';
+import { duckSchemaPlace, LAKE_VERSION_TABLE } from '../duckdb/duck-schema.ts';
+import { attachPostgres } from '../duckdb/pg-transport.ts';
+import { connectPgClient, processSessionName } from '../postgres/pg-pool.ts';
+import { type PgTarget, withApplicationName } from '../postgres/pg-target.ts';
+import { migrateSchema, readSchemaMigrations } from '../schema-migrations.ts';
+import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
+import { APPENDING_MANIFEST } from './cold-manifest.ts';
+import {
+  COLD_MANIFEST_TABLE,
+  type ColdSnapshot,
+  type PostgresExtensionUse,
+  type SnapshotQuery,
+  SOURCE_PARTITION_COLUMN,
+} from './cold-store.ts';
+import { DuckColdStore } from './duck-cold-store.ts';
+import { ProcessScratch } from './process-scratch.ts';
+
+export type LakeConfig = Extract<ColdConfig, { format: 'ducklake' }>;
+
+/** ducktier's own tables in a lake (the manifest), as numbered migrations (storage/schema-migrations.ts). */
+export const LAKE_MIGRATIONS = readSchemaMigrations(fileURLToPath(new URL('./lake-migrations/', import.meta.url)));
+
+/** The name the lake is attached under in every DuckDB instance ducktier opens on it. */
+export const LAKE_ALIAS = 'lake';
+
+/** The application_name of the lake's catalog sessions (DuckLake's own, through the postgres extension). */
+export const LAKE_CATALOG_SESSION_NAME = processSessionName('lake catalog');
+
+/** Serialises the first attach (which creates the catalog's tables) and ducktier's own tables across processes. */
+const LAKE_SETUP_LOCK = `hashtext('ducktier lake'), hashtext($1)`;
+
+export interface DuckLakeOptions {
+  lake: LakeConfig;
+  /** Holds DuckDB's postgres and ducklake extensions (and httpfs for S3). */
+  extensionDir: string;
+  /**
+   * How this process reads PostgreSQL's hot rows: through the postgres extension, or by COPY when it is not to be used
+   * (`missing` says why); the lake's catalog is reached through the postgres extension either way.
+   */
+  postgresExtension: PostgresExtensionUse;
+  memoryLimit: string;
+  /** The hot database, which also holds the lake's catalog. */
+  pgTarget: PgTarget;
+  /** This process's scratch space (COPY spools, DuckDB's spill files) is made under it. */
+  scratchRoot: string;
+}
+
+/**
+ * The cold tier as a DuckLake: the catalog in the hot PostgreSQL database (its own schema), the rows as zstd Parquet
+ * files on a directory or S3, one table per cold table partitioned by the source partition (replacing or deleting
+ * one partition's rows touches only its files, so moves of different partitions never conflict). Every worker process
+ * opens it, once, in one DuckDB instance that serves all its moves and reports; there is no owner.
+ *
+ * A report pins the lake's snapshot: it reads the latest snapshot ID from the catalog inside its PostgreSQL snapshot
+ * and reads the cold tables `AT (VERSION => n)`. A copy's lake commit precedes its detach, in the same database, so a
+ * PostgreSQL snapshot that records a partition as detached always sees the lake snapshot holding its rows.
+ */
+export class DuckLakeStore extends DuckColdStore {
+  private constructor(
+    instance: DuckDBInstance,
+    postgresExtension: PostgresExtensionUse,
+    private readonly lake: LakeConfig,
+    private readonly scratch: ProcessScratch,
+  ) {
+    const missing = postgresExtension === 'use' ? undefined : postgresExtension.missing;
+    super(instance, missing === undefined ? 'extension' : 'copy', missing, lake.dataPath, scratch.dir, {
+      qualifier: LAKE_ALIAS,
+      tablesIn: `database_name = '${LAKE_ALIAS}' AND schema_name = 'main'`,
+      manifest: APPENDING_MANIFEST,
+    });
+  }
+
+  static async open(options: DuckLakeOptions): Promise<DuckLakeStore> {
+    const scratch = ProcessScratch.create(options.scratchRoot);
+    let instance: DuckDBInstance | undefined;
+    try {
+      instance = await DuckDBInstance.create(':memory:', {
+        autoinstall_known_extensions: 'false',
+        extension_directory: options.extensionDir,
+        memory_limit: options.memoryLimit,
+        temp_directory: scratch.dir,
+      });
+      const store = new DuckLakeStore(instance, options.postgresExtension, options.lake, scratch);
+      await store.withConnection(async (connection) => {
+        await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
+        // The lake first: attaching it makes the postgres extension read the catalog of every PostgreSQL database
+        // attached by then, and it keeps what it read (a schema created later would stay unknown to reports).
+        await attachLake(connection, options.lake, options.pgTarget, 'read-write');
+        if (store.federation === 'extension') {
+          await attachPostgres(connection, options.pgTarget);
+          store.postgresAttached = true;
+        }
+      });
+      return store;
+    } catch (error) {
+      instance?.closeSync();
+      scratch.remove();
+      throw error;
+    }
+  }
+
+  protected override createTableStatements(table: string, columnList: string): string[] {
+    return [
+      ...super.createTableStatements(table, columnList),
+      `ALTER TABLE ${this.relation(table)} SET PARTITIONED BY (${SOURCE_PARTITION_COLUMN})`,
+    ];
+  }
+
+  /**
+   * Pins the run's view of the lake to the latest lake snapshot its PostgreSQL snapshot sees (see the class comment);
+   * the pinned manifest then always holds the writes the move records name, so holdsWrites should never fail.
+   *
+   * DuckLake fixes a DuckDB transaction's view of the lake at the transaction's first read of it; a version committed
+   * after that is "not found". The run must therefore not read the lake before this pin: its first read (the pinned
+   * manifest) then comes after the pinned snapshot committed, and sees it.
+   */
+  async openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot> {
+    const [row] = await inSnapshot(
+      `SELECT max(snapshot_id) AS version FROM ${quoteIdent(this.lake.catalogSchema)}.ducklake_snapshot`,
+    );
+    const version = Number(row?.version);
+    if (!Number.isSafeInteger(version))
+      throw new Error(`the lake's catalog has no snapshot (read ${String(row?.version)})`);
+    const pinned = (table: string) => `${this.relation(table)} AT (VERSION => ${version})`;
+    return {
+      version,
+      relation: pinned,
+      holdsWrites: (table, writes) => this.manifestHolds(connection, pinned(COLD_MANIFEST_TABLE), table, writes),
+    };
+  }
+
+  override close(): void {
+    super.close();
+    this.scratch.remove();
+  }
+}
+
+/**
+ * Loads what the lake needs and attaches it as `lake` to the connection's DuckDB instance: read-write creates the
+ * catalog on first use (zstd Parquet, no data inlining: every write is a whole partition or its changed instants, and
+ * inlined rows would live in the hot database's catalog) and brings ducktier's own tables up to date. First attaches
+ * from several processes at once would race to create the catalog, so they take turns under a PostgreSQL advisory
+ * lock, which also serialises the migrations.
+ */
+export async function attachLake(
+  connection: DuckDBConnection,
+  lake: LakeConfig,
+  pgTarget: PgTarget,
+  mode: 'read-write' | 'read-only',
+): Promise<void> {
+  await connection.run('LOAD postgres');
+  await connection.run('LOAD ducklake');
+  if (lake.s3) {
+    await connection.run('LOAD httpfs');
+    const { s3 } = lake;
+    const settings = [
+      `TYPE S3`,
+      `KEY_ID ${quoteLiteral(s3.accessKeyId)}`,
+      `SECRET ${quoteLiteral(s3.secretAccessKey)}`,
+      `REGION ${quoteLiteral(s3.region)}`,
+      `USE_SSL ${s3.useSsl}`,
+      ...(s3.sessionToken ? [`SESSION_TOKEN ${quoteLiteral(s3.sessionToken)}`] : []),
+      // An S3-compatible server on its own address takes the bucket in the path, not the host name.
+      ...(s3.endpoint ? [`ENDPOINT ${quoteLiteral(s3.endpoint)}`, `URL_STYLE 'path'`] : []),
+    ];
+    await connection.run(`CREATE OR REPLACE SECRET ducktier_lake_s3 (${settings.join(', ')})`);
+  }
+  const options =
+    mode === 'read-only'
+      ? `METADATA_SCHEMA ${quoteLiteral(lake.catalogSchema)}, READ_ONLY`
+      : `DATA_PATH ${quoteLiteral(lake.dataPath)}, METADATA_SCHEMA ${quoteLiteral(lake.catalogSchema)}, DATA_INLINING_ROW_LIMIT 0`;
+  const catalog = withApplicationName(pgTarget.libpq, LAKE_CATALOG_SESSION_NAME);
+  const attach = `ATTACH IF NOT EXISTS ${quoteLiteral(`ducklake:postgres:${catalog}`)} AS ${LAKE_ALIAS} (${options})`;
+  const describe = (error: unknown) =>
+    new Error(
+      `cannot open the lake (catalog ${lake.catalogSchema} in ${pgTarget.description}, data path ${lake.dataPath}): ${(error as Error).message.split('\n')[0]}`,
+    );
+  if (mode === 'read-only') {
+    await connection.run(attach).catch((error: unknown) => {
+      throw describe(error);
+    });
+    return;
+  }
+  const lock = await connectPgClient(pgTarget, 'ducktier lake setup');
+  try {
+    await lock.query(`SELECT pg_advisory_lock(${LAKE_SETUP_LOCK})`, [lake.catalogSchema]);
+    await connection.run(attach).catch((error: unknown) => {
+      throw describe(error);
+    });
+    await connection.run(`CALL ${LAKE_ALIAS}.set_option('parquet_compression', 'zstd')`);
+    // ducktier's own tables in the lake (the manifest), by numbered migrations, under the lock taken above.
+    await connection.run(`USE ${LAKE_ALIAS}`);
+    try {
+      const place = duckSchemaPlace(
+        connection,
+        `lake ${lake.dataPath} (catalog schema ${lake.catalogSchema})`,
+        LAKE_VERSION_TABLE,
+      );
+      await migrateSchema(place, LAKE_MIGRATIONS);
+    } finally {
+      await connection.run('USE memory');
+    }
+  } finally {
+    await lock.end().catch(() => {});
+  }
+}
