@@ -2,6 +2,7 @@
  * The data the activities take and return, for the workflows, which import activities as types only (their code
  * must not reach the workflow bundle).
  */
+export type { EraseCheck, EraseOutcome, EraseRef } from '../storage/erase/erase-types.ts';
 export type { ReportInvocation } from '../storage/federation/report-request.ts';
 export type { ReportResult } from '../storage/federation/report-runner.ts';
 export type {

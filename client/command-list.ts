@@ -2,6 +2,7 @@ import { UsageError } from '../errors/usage-error.ts';
 import type { CommandContext } from './cli.ts';
 import { commandHelp, type CommandOptions } from './cli-args.ts';
 import { DEMO_OPTIONS, demoCommand } from './commands/demo.ts';
+import { ERASE_OPTIONS, eraseCommand } from './commands/erase.ts';
 import { healthCommand } from './commands/health.ts';
 import { HISTORY_OPTIONS, historyCommand } from './commands/history.ts';
 import { MIGRATE_OPTIONS, migrateCommand } from './commands/migrate.ts';
@@ -47,6 +48,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
     run: restoreCommand,
     summary: 'bring a partition back from the cold tier into PostgreSQL',
     options: RESTORE_OPTIONS,
+  },
+  erase: {
+    run: eraseCommand,
+    summary: 'delete the rows matching a condition from both tiers, with the count per tier',
+    options: ERASE_OPTIONS,
   },
   report: {
     run: reportCommand,

@@ -8,6 +8,7 @@ import type pg from 'pg';
 
 import { classified } from '../activities/activity-errors.ts';
 import { createCompensationActivities } from '../activities/compensation.ts';
+import { createErasingActivities } from '../activities/erasing.ts';
 import { keepAlive } from '../activities/keep-alive.ts';
 import { createPlanningActivities } from '../activities/planning.ts';
 import { createReportingActivities } from '../activities/reporting.ts';
@@ -163,6 +164,7 @@ export function createActivities(deps: {
         locks: cold.locks,
         ...(faults.transfer?.locked ? { locked: faults.transfer.locked } : {}),
       }),
+      ...createErasingActivities({ config, pgPool, cold: cold.coldStore, locks: cold.locks }),
       ...createReportingActivities({
         config,
         pgPool,

@@ -1,6 +1,7 @@
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 
 import type { CompensationActivities } from '../activities/compensation.ts';
+import type { ErasingActivities } from '../activities/erasing.ts';
 import type { PlanningActivities } from '../activities/planning.ts';
 import type { ReportingActivities } from '../activities/reporting.ts';
 import type { RestoreActivities } from '../activities/restoring.ts';
@@ -93,6 +94,31 @@ export function holderActivities(holderQueue: string, summary?: string): HolderS
     verifyRestoredCopy: steps.verifyRestoredCopy,
     attachRestoredPartition: steps.attachRestoredPartition,
     removeRestoredColdCopy: steps.removeRestoredColdCopy,
+  };
+}
+
+/**
+ * An erasure's steps, on the shared cold queue. Deleting a cold partition's rows waits for its lock while a move or a
+ * restore of it runs, so that step retries for much longer (at most 30 s apart, about two hours in all).
+ */
+export function erasingActivities(coldTaskQueue: string, summary?: string) {
+  const options = {
+    ...labelled(summary),
+    taskQueue: coldTaskQueue,
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
+    cancellationType: WAIT_FOR_STEP,
+  };
+  const steps = proxyActivities<Omit<ErasingActivities, 'eraseColdPartition'>>({ ...options, retry: STEP_RETRY });
+  const { eraseColdPartition } = proxyActivities<Pick<ErasingActivities, 'eraseColdPartition'>>({
+    ...options,
+    retry: { ...STEP_RETRY, maximumAttempts: 250 },
+  });
+  return {
+    checkErase: steps.checkErase,
+    eraseHotRows: steps.eraseHotRows,
+    coldPartitionsMatching: steps.coldPartitionsMatching,
+    eraseColdPartition,
   };
 }
 

@@ -5,6 +5,8 @@
  */
 export type { ReportResult } from '../activities/activity-types.ts';
 export type { RestoreOutcome } from '../activities/activity-types.ts';
+export type { EraseOutcome } from '../activities/activity-types.ts';
+export { type EraseRowsInput, eraseRowsWorkflow } from './erase-rows.ts';
 export { type MigrateDueInput, migrateDueWorkflow } from './migrate-due.ts';
 export { type MigratePartitionInput, migratePartitionWorkflow } from './migrate-partition.ts';
 export type { MoveOutcome } from './move-outcome.ts';

@@ -12,7 +12,7 @@ import {
  * does it at worker start; a cluster that forbids it needs `temporal operator search-attribute create`, see README).
  */
 export const SEARCH_ATTRIBUTES = {
-  /** `migrate` (the parent job), `move` (one partition), `report`. */
+  /** `migrate` (the parent job), `move` (one partition), `report`, `erase`. */
   operation: defineSearchAttributeKey('DucktierOperation', SearchAttributeType.KEYWORD),
   /** `schema.table`; absent on a migration of every table. */
   table: defineSearchAttributeKey('DucktierTable', SearchAttributeType.KEYWORD),
@@ -22,12 +22,12 @@ export const SEARCH_ATTRIBUTES = {
   outcome: defineSearchAttributeKey('DucktierOutcome', SearchAttributeType.KEYWORD),
 } as const;
 
-export type Operation = 'migrate' | 'move' | 'report';
+export type Operation = 'migrate' | 'move' | 'report' | 'erase';
 
 /**
  * What DucktierOutcome says. A move: `moved`, `already-cold`, `failed` (compensated: PostgreSQL whole) or `cancelled`.
  * A migration: `succeeded` (every due partition moved or was already cold), `nothing-due` or `failed` (some move
- * failed). A report: `succeeded` or `failed`.
+ * failed). A report or an erasure: `succeeded` or `failed`.
  */
 export type Outcome = 'moved' | 'already-cold' | 'failed' | 'cancelled' | 'succeeded' | 'nothing-due';
 

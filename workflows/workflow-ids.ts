@@ -17,6 +17,11 @@ export function restoreWorkflowId(taskQueue: string, schema: string, table: stri
   return `${taskQueue}-restore-${schema}.${table}-${partition}`;
 }
 
+/** An erasure's ID: unique per run (`unique`), since the same condition may rightly be erased again later. */
+export function eraseWorkflowId(taskQueue: string, schema: string, table: string, unique: string): string {
+  return `${taskQueue}-erase-${schema}.${table}-${unique}`;
+}
+
 export function migrateDueWorkflowId(taskQueue: string, trigger: string): string {
   return `${taskQueue}-migrate-due-${trigger}`;
 }
@@ -30,6 +35,7 @@ export const WORKFLOW_TYPES = {
   migratePartition: 'migratePartitionWorkflow',
   report: 'reportWorkflow',
   restore: 'restorePartitionWorkflow',
+  erase: 'eraseRowsWorkflow',
 } as const;
 
 /** A request made in SQL (ducktier.requests) runs as this workflow: asking again for the same request finds it. */
