@@ -3,6 +3,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { DucktierConfig } from '../config/config.ts';
 import type { TablePolicy } from '../config/policy.ts';
 import type { restorePartitionWorkflow } from '../workflows/restore-partition.ts';
+import { startLabels } from '../workflows/search-attributes.ts';
 import { restoreWorkflowId, WORKFLOW_TYPES } from '../workflows/workflow-ids.ts';
 
 export interface RestoreRequest {
@@ -24,6 +25,10 @@ export async function startRestore(
   return client.workflow.start<typeof restorePartitionWorkflow>(WORKFLOW_TYPES.restore, {
     taskQueue: config.temporal.taskQueue,
     workflowId: restoreWorkflowId(config.temporal.taskQueue, policy.schema, policy.table, partition),
+    typedSearchAttributes: startLabels('restore', {
+      table: `${policy.schema}.${policy.table}`,
+      partition: `${policy.schema}.${partition}`,
+    }),
     args: [
       {
         table: `${policy.schema}.${policy.table}`,

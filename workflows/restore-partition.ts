@@ -1,9 +1,16 @@
-import { CancellationScope, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  isCancellation,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 
 import type { RestoreOutcome } from '../activities/activity-types.ts';
 import { compensationActivities, planningActivities } from './activity-proxies.ts';
 import { runCompensations } from './compensations.ts';
 import { LockHolder } from './lock-holder.ts';
+import { outcomeLabel, ownLabels } from './search-attributes.ts';
 
 export interface RestorePartitionInput {
   /** The table, as `schema.table` or by name alone when one policy has it. */
@@ -32,6 +39,7 @@ export async function restorePartitionWorkflow(input: RestorePartitionInput): Pr
 
   const { ref, plan } = await planning.prepareRestore({ table: input.table, partition: input.partition, workflowId });
   const name = `${ref.schema}.${ref.partition}`;
+  upsertSearchAttributes(ownLabels('restore', { table: `${ref.schema}.${ref.table}`, partition: name }));
   const holder = new LockHolder(ref, coldTaskQueue, {
     lockPartition: `Lock ${name}`,
     unlockPartition: `Unlock ${name}`,
@@ -63,6 +71,7 @@ export async function restorePartitionWorkflow(input: RestorePartitionInput): Pr
       steps.removeRestoredColdCopy({ ref }),
     );
     setCurrentDetails(`**Restored** ${name}`);
+    upsertSearchAttributes(outcomeLabel(plan.stage === 'fresh' ? 'restored' : 'already-restored'));
     return {
       table: `${ref.schema}.${ref.table}`,
       partition: ref.partition,
@@ -74,6 +83,7 @@ export async function restorePartitionWorkflow(input: RestorePartitionInput): Pr
       coldRowsRemoved,
     };
   } catch (error) {
+    upsertSearchAttributes(outcomeLabel(isCancellation(error) ? 'cancelled' : 'failed'));
     await CancellationScope.nonCancellable(() => runCompensations(compensations));
     throw error;
   } finally {
