@@ -69,7 +69,7 @@ async function eraseRows(input: EraseRowsInput): Promise<EraseOutcome> {
   const ref: EraseRef = { schema: check.schema, table: check.table, eraseId: workflowInfo().workflowId };
   const { condition } = check;
   setCurrentDetails(`Erasing from ${table}: PostgreSQL`);
-  let hot = await say(`Erase matching rows in PostgreSQL`).eraseHotRows({ ref, condition });
+  await say(`Erase matching rows in PostgreSQL`).eraseHotRows({ ref, condition });
   // Listed after the hot delete: a partition detached before it committed is served from the cold tier and listed here.
   const partitions = await say(`List cold partitions with matching rows`).coldPartitionsMatching({ ref, condition });
   const coldPartitions: EraseOutcome['coldPartitions'] = [];
@@ -82,7 +82,8 @@ async function eraseRows(input: EraseRowsInput): Promise<EraseOutcome> {
     });
     if (rows > 0) coldPartitions.push({ partition, rows });
   }
-  hot += await say(`Erase rows a restore brought back meanwhile`).eraseHotRows({ ref, condition });
+  // Each hot pass returns the erasure's recorded total: a step retried after its commit neither loses nor doubles it.
+  const hot = await say(`Erase rows a restore brought back meanwhile`).eraseHotRows({ ref, condition });
   const outcome = result(hot, coldPartitions);
   setCurrentDetails(`**Erased** ${formatCount(outcome.hot)} hot and ${formatCount(outcome.cold)} cold rows`);
   upsertSearchAttributes(outcomeLabel('succeeded'));

@@ -7,18 +7,21 @@ import type { EraseRef } from './erase-types.ts';
  * parent). The hot tier's rows are added in the transaction that deleted them; a cold partition's are recorded once,
  * under its lock, before the delete they count (see erase-cold.ts).
  */
+/** Adds the rows a hot delete removed to the erasure's record; returns the record's total. */
 export async function addHotErased(
   client: pg.ClientBase,
   ref: EraseRef,
   condition: string,
   rows: number,
-): Promise<void> {
-  await client.query(
+): Promise<number> {
+  const { rows: recorded } = await client.query<{ rows: string }>(
     `INSERT INTO ducktier.erasures (erase_id, table_schema, table_name, tier, partition_name, rows, condition)
      VALUES ($1, $2, $3, 'hot', '', $4, $5)
-     ON CONFLICT (erase_id, tier, partition_name) DO UPDATE SET rows = ducktier.erasures.rows + EXCLUDED.rows`,
+     ON CONFLICT (erase_id, tier, partition_name) DO UPDATE SET rows = ducktier.erasures.rows + EXCLUDED.rows
+     RETURNING rows`,
     [ref.eraseId, ref.schema, ref.table, rows, condition],
   );
+  return Number(recorded[0]!.rows);
 }
 
 /** The cold rows recorded for one partition of this erasure, if any. */

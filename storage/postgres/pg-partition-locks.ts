@@ -143,24 +143,7 @@ export class PartitionLocks {
     // Lost, or held here for another owner: a run of this partition's workflow that ended without unlocking (its ID
     // is fixed, so no two live runs share a partition). Its session is closed before the new owner takes the lock.
     if (mine) await this.drop(key);
-    let lease: PartitionLease | undefined;
-    const client = await connectPgClient(this.target, lockSessionName(owner), (error) => lease?.markLost(error));
-    try {
-      const { rows } = await client.query<{ locked: boolean; pid: number }>(
-        `SELECT pg_try_advisory_lock(${lockKeySql('$1', '$2')}) AS locked, pg_backend_pid() AS pid`,
-        [schema, partition],
-      );
-      if (rows[0]?.locked === true) lease = new PartitionLease(key, owner, rows[0].pid, client);
-    } finally {
-      if (!lease) await client.end().catch(() => {});
-    }
-    if (!lease) {
-      const [holder] = await findLockHolders(this.target, schema, partition);
-      throw new PartitionLockHeldError(
-        `partition ${key} is locked by another session${holder ? ` (pid ${holder.pid}, ${holder.applicationName})` : ''}`,
-      );
-    }
-    const taken = lease;
+    const taken = await this.take(schema, partition, owner);
     taken.signal.addEventListener('abort', () => {
       if (this.held.get(key) === taken) this.held.delete(key);
     });
@@ -180,6 +163,16 @@ export class PartitionLocks {
     owner: string,
     work: (lease: PartitionLease) => Promise<T>,
   ): Promise<T> {
+    const lease = await this.take(schema, partition, owner);
+    try {
+      return await work(lease);
+    } finally {
+      await lease.close();
+    }
+  }
+
+  /** Takes the lock on a new session of its own, or fails with PartitionLockHeldError naming who holds it. */
+  private async take(schema: string, partition: string, owner: string): Promise<PartitionLease> {
     const key = `${schema}.${partition}`;
     let lease: PartitionLease | undefined;
     const client = await connectPgClient(this.target, lockSessionName(owner), (error) => lease?.markLost(error));
@@ -188,17 +181,15 @@ export class PartitionLocks {
         `SELECT pg_try_advisory_lock(${lockKeySql('$1', '$2')}) AS locked, pg_backend_pid() AS pid`,
         [schema, partition],
       );
-      if (rows[0]?.locked !== true) {
-        const [holder] = await findLockHolders(this.target, schema, partition);
-        throw new PartitionLockHeldError(
-          `partition ${key} is locked by another session${holder ? ` (pid ${holder.pid}, ${holder.applicationName})` : ''}`,
-        );
-      }
-      lease = new PartitionLease(key, owner, rows[0].pid, client);
-      return await work(lease);
+      if (rows[0]?.locked === true) lease = new PartitionLease(key, owner, rows[0].pid, client);
     } finally {
-      await client.end().catch(() => {});
+      if (!lease) await client.end().catch(() => {});
     }
+    if (lease) return lease;
+    const [holder] = await findLockHolders(this.target, schema, partition);
+    throw new PartitionLockHeldError(
+      `partition ${key} is locked by another session${holder ? ` (pid ${holder.pid}, ${holder.applicationName})` : ''}`,
+    );
   }
 
   /** Releases the lock if this process holds it; a no-op otherwise, so it is safe to repeat. */
