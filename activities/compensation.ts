@@ -3,6 +3,8 @@ import type pg from 'pg';
 import { type DucktierConfig, policyFor } from '../config/config.ts';
 import { dropChangeCapture, reattachPartition, recordMoveFailure } from '../storage/moves/compensate-move.ts';
 import type { MovePlan, PartitionMoveRef } from '../storage/moves/move-types.ts';
+import { dropRestoreStaging } from '../storage/restore/restore-staging.ts';
+import type { PartitionRestoreRef } from '../storage/restore/restore-types.ts';
 
 export interface CompensationDeps {
   config: DucktierConfig;
@@ -10,8 +12,8 @@ export interface CompensationDeps {
 }
 
 /**
- * Undoing a failed move in PostgreSQL (re-attaching its partition, removing its change capture) and recording why it
- * failed: PostgreSQL only, so any worker on the main queue runs them.
+ * Undoing a failed move in PostgreSQL (re-attaching its partition, removing its change capture) or restore (dropping
+ * its staging table) and recording why a move failed: PostgreSQL only, so any worker on the main queue runs them.
  */
 export function createCompensationActivities({ config, pgPool }: CompensationDeps) {
   return {
@@ -22,6 +24,11 @@ export function createCompensationActivities({ config, pgPool }: CompensationDep
 
     async removeChangeCapture(input: { move: PartitionMoveRef }): Promise<void> {
       await dropChangeCapture(pgPool, input.move);
+    },
+
+    /** A failed restore's staging table goes; PostgreSQL and the cold tier are as before it. */
+    async dropRestoreStaging(input: { ref: PartitionRestoreRef }): Promise<boolean> {
+      return dropRestoreStaging(pgPool, policyFor(config, input.ref.schema, input.ref.table), input.ref.partition);
     },
 
     async recordMoveFailure(input: { move: PartitionMoveRef; error: string }): Promise<void> {

@@ -4,6 +4,8 @@ import { type DucktierConfig, findPolicy, policyFor } from '../config/config.ts'
 import type { DuePartition, MoveJob, MovePlan, PartitionMoveRef } from '../storage/moves/move-types.ts';
 import { locatePartition, namedPartition, planMoves } from '../storage/moves/plan-moves.ts';
 import { prepareMove } from '../storage/moves/prepare-move.ts';
+import { prepareRestore } from '../storage/restore/prepare-restore.ts';
+import type { PartitionRestoreRef, RestorePlan } from '../storage/restore/restore-types.ts';
 
 export interface PlanningDeps {
   config: DucktierConfig;
@@ -11,7 +13,7 @@ export interface PlanningDeps {
   now?: () => Date;
 }
 
-/** Deciding what moves and recording that a move starts: PostgreSQL only, so any worker on the main queue runs them. */
+/** Deciding what moves or comes back and recording that a move starts: PostgreSQL only, so any worker on the main queue runs them. */
 export function createPlanningActivities({ config, pgPool, now = () => new Date() }: PlanningDeps) {
   const policiesOf = (table: string | undefined) => (table ? [findPolicy(config, table)] : config.tables);
 
@@ -56,6 +58,25 @@ export function createPlanningActivities({ config, pgPool, now = () => new Date(
         deployment: config.temporal.taskQueue,
         cold: config.cold,
       });
+    },
+
+    /**
+     * Names the table's policy (`table` as `schema.table` or unambiguous name) and checks the partition can come back
+     * from the cold tier (see storage/restore/prepare-restore.ts).
+     */
+    async prepareRestore(input: {
+      table: string;
+      partition: string;
+      workflowId: string;
+    }): Promise<{ ref: PartitionRestoreRef; plan: RestorePlan }> {
+      const policy = findPolicy(config, input.table);
+      const ref = {
+        schema: policy.schema,
+        table: policy.table,
+        partition: input.partition,
+        workflowId: input.workflowId,
+      };
+      return { ref, plan: await prepareRestore(pgPool, policy, ref) };
     },
   };
 }

@@ -12,6 +12,9 @@ import {
 } from '../storage/postgres/pg-move-history.ts';
 import { type ActivityFunction, wrapActivities } from './wrap-activities.ts';
 
+/** The workflow whose steps make the move history (workflows/workflow-ids.ts names it too). */
+const MOVE_WORKFLOW_TYPE = 'migratePartitionWorkflow';
+
 /**
  * Wraps every step of a move (an activity whose input names a `move`) so each attempt records itself in ducktier's move
  * history as it starts and as it ends: with its rows, or why it failed. The copy also records the partition's size. The
@@ -23,7 +26,8 @@ export function recordedSteps<T extends Record<string, ActivityFunction>>(activi
     const move = moveOf(args[0]);
     const { info } = Context.current();
     const execution = info.workflowExecution;
-    if (!move || !execution) return activity(...args);
+    // Only a move's steps: a restore takes and releases the same lock, and is no move.
+    if (!move || !execution || info.workflowType !== MOVE_WORKFLOW_TYPE) return activity(...args);
     const key: StepAttemptKey = {
       workflowId: execution.workflowId,
       runId: execution.runId,

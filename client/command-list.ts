@@ -3,12 +3,14 @@ import type { CommandContext } from './cli.ts';
 import { commandHelp, type CommandOptions } from './cli-args.ts';
 import { COLD_OPTIONS, coldCommand } from './commands/cold.ts';
 import { DEMO_OPTIONS, demoCommand } from './commands/demo.ts';
+import { ERASE_OPTIONS, eraseCommand } from './commands/erase.ts';
 import { healthCommand } from './commands/health.ts';
 import { HISTORY_OPTIONS, historyCommand } from './commands/history.ts';
 import { MIGRATE_OPTIONS, migrateCommand } from './commands/migrate.ts';
 import { provisionCommand } from './commands/provision.ts';
 import { queryCommand } from './commands/query.ts';
 import { REPORT_OPTIONS, reportCommand, RUN_OPTIONS } from './commands/report.ts';
+import { RESTORE_OPTIONS, restoreCommand } from './commands/restore.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
 import { WORKER_OPTIONS, workerCommand } from './commands/worker.ts';
@@ -42,6 +44,16 @@ export const COMMANDS: Record<string, CommandEntry> = {
     run: migrateCommand,
     summary: 'move partitions older than the hot window to the cold tier now',
     options: MIGRATE_OPTIONS,
+  },
+  restore: {
+    run: restoreCommand,
+    summary: 'bring a partition back from the cold tier into PostgreSQL',
+    options: RESTORE_OPTIONS,
+  },
+  erase: {
+    run: eraseCommand,
+    summary: 'delete the rows matching a condition from both tiers, with the count per tier',
+    options: ERASE_OPTIONS,
   },
   report: {
     run: reportCommand,

@@ -8,9 +8,11 @@ import type pg from 'pg';
 
 import { classified } from '../activities/activity-errors.ts';
 import { createCompensationActivities } from '../activities/compensation.ts';
+import { createErasingActivities } from '../activities/erasing.ts';
 import { keepAlive } from '../activities/keep-alive.ts';
 import { createPlanningActivities } from '../activities/planning.ts';
 import { createReportingActivities } from '../activities/reporting.ts';
+import { createRestoreActivities } from '../activities/restoring.ts';
 import { recordedSteps } from '../activities/step-history.ts';
 import { createTransferActivities, type TransferFaults } from '../activities/transfer.ts';
 import { createUpkeepActivities } from '../activities/upkeep.ts';
@@ -172,6 +174,14 @@ export function createActivities(deps: {
         }),
         pgPool,
       ),
+      ...createRestoreActivities({
+        config,
+        pgPool,
+        cold: cold.coldStore,
+        locks: cold.locks,
+        ...(faults.transfer?.locked ? { locked: faults.transfer.locked } : {}),
+      }),
+      ...createErasingActivities({ config, pgPool, cold: cold.coldStore, locks: cold.locks }),
       ...createReportingActivities({
         config,
         pgPool,
@@ -250,7 +260,7 @@ async function launch(
       }),
     );
     if (cold && coldActivities) {
-      const activities = keepAlive(coldActivities, ['copyPartitionToCold']);
+      const activities = keepAlive(coldActivities, ['copyPartitionToCold', 'copyColdRowsToStaging']);
       workers.push(
         await Worker.create({
           connection,

@@ -1,8 +1,10 @@
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 
 import type { CompensationActivities } from '../activities/compensation.ts';
+import type { ErasingActivities } from '../activities/erasing.ts';
 import type { PlanningActivities } from '../activities/planning.ts';
 import type { ReportingActivities } from '../activities/reporting.ts';
+import type { RestoreActivities } from '../activities/restoring.ts';
 import type { TransferActivities } from '../activities/transfer.ts';
 import type { UpkeepActivities } from '../activities/upkeep.ts';
 
@@ -60,29 +62,65 @@ export function lockingActivities(coldTaskQueue: string, summary?: string) {
   });
 }
 
-/** The steps that act under the partition's lock, on its holder's own queue. */
-export type HolderSteps = Omit<TransferActivities, 'lockPartition'>;
+/** The steps that act under the partition's lock, on its holder's own queue: a move's and a restore's. */
+export type HolderSteps = Omit<TransferActivities, 'lockPartition'> & RestoreActivities;
+
+/** The steps that stream a whole partition between the tiers: they may run for hours, and each retry starts over. */
+type CopySteps = Pick<HolderSteps, 'copyPartitionToCold' | 'copyColdRowsToStaging'>;
 
 export function holderActivities(holderQueue: string, summary?: string): HolderSteps {
   const onHolder = { ...labelled(summary), taskQueue: holderQueue, scheduleToStartTimeout: HOLDER_PICKUP_TIMEOUT };
-  const { verifyColdCopy, detachPartition, dropPartition, unlockPartition, discardColdCopy } = proxyActivities<
-    Omit<HolderSteps, 'copyPartitionToCold'>
-  >({
+  const steps = proxyActivities<Omit<HolderSteps, keyof CopySteps>>({
     ...onHolder,
     startToCloseTimeout: '10 minutes',
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
     retry: STEP_RETRY,
     cancellationType: WAIT_FOR_STEP,
   });
-  // The copy alone: it may run for hours on a large partition, and each retry starts it over.
-  const { copyPartitionToCold } = proxyActivities<Pick<HolderSteps, 'copyPartitionToCold'>>({
+  const copies = proxyActivities<CopySteps>({
     ...onHolder,
     startToCloseTimeout: '2 hours',
     heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
     retry: { ...STEP_RETRY, maximumAttempts: 5 },
     cancellationType: WAIT_FOR_STEP,
   });
-  return { copyPartitionToCold, verifyColdCopy, detachPartition, dropPartition, unlockPartition, discardColdCopy };
+  return {
+    copyPartitionToCold: copies.copyPartitionToCold,
+    copyColdRowsToStaging: copies.copyColdRowsToStaging,
+    verifyColdCopy: steps.verifyColdCopy,
+    detachPartition: steps.detachPartition,
+    dropPartition: steps.dropPartition,
+    unlockPartition: steps.unlockPartition,
+    discardColdCopy: steps.discardColdCopy,
+    verifyRestoredCopy: steps.verifyRestoredCopy,
+    attachRestoredPartition: steps.attachRestoredPartition,
+    removeRestoredColdCopy: steps.removeRestoredColdCopy,
+  };
+}
+
+/**
+ * An erasure's steps, on the shared cold queue. Deleting a cold partition's rows waits for its lock while a move or a
+ * restore of it runs, so that step retries for much longer (at most 30 s apart, about two hours in all).
+ */
+export function erasingActivities(coldTaskQueue: string, summary?: string) {
+  const options = {
+    ...labelled(summary),
+    taskQueue: coldTaskQueue,
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: STEP_HEARTBEAT_TIMEOUT,
+    cancellationType: WAIT_FOR_STEP,
+  };
+  const steps = proxyActivities<Omit<ErasingActivities, 'eraseColdPartition'>>({ ...options, retry: STEP_RETRY });
+  const { eraseColdPartition } = proxyActivities<Pick<ErasingActivities, 'eraseColdPartition'>>({
+    ...options,
+    retry: { ...STEP_RETRY, maximumAttempts: 250 },
+  });
+  return {
+    checkErase: steps.checkErase,
+    eraseHotRows: steps.eraseHotRows,
+    coldPartitionsMatching: steps.coldPartitionsMatching,
+    eraseColdPartition,
+  };
 }
 
 export function reportingActivities(coldTaskQueue: string, summary?: string) {

@@ -1,5 +1,4 @@
 import {
-  ApplicationFailure,
   CancellationScope,
   isCancellation,
   log,
@@ -9,8 +8,8 @@ import {
 } from '@temporalio/workflow';
 
 import type { PartitionMoveRef } from '../activities/activity-types.ts';
-import { FAILURE_TYPES } from '../errors/failure-types.ts';
 import { compensationActivities, planningActivities } from './activity-proxies.ts';
+import { runCompensations } from './compensations.ts';
 import { rootCauseMessage } from './failure-message.ts';
 import { formatCount, type MoveLabelInput, moveStepDetails, moveStepSummaries } from './labels.ts';
 import { LockHolder } from './lock-holder.ts';
@@ -123,22 +122,4 @@ async function resolveMove(input: MigratePartitionInput): Promise<MoveLabelInput
     ...(input.table ? { table: input.table } : {}),
   });
   return { ...located, coldTaskQueue };
-}
-
-/**
- * Runs compensations newest first and stops at the first that fails: a later one (discarding the cold copy) is only
- * safe once the earlier (re-attaching the partition) has succeeded. The failure is not swallowed; the data needs
- * attention, so the move fails loudly.
- */
-async function runCompensations(compensations: Array<() => Promise<unknown>>): Promise<void> {
-  for (const compensate of compensations) {
-    try {
-      await compensate();
-    } catch (error) {
-      throw ApplicationFailure.nonRetryable(
-        `compensation failed, the partition needs attention: ${rootCauseMessage(error)}`,
-        FAILURE_TYPES.CompensationFailed,
-      );
-    }
-  }
 }

@@ -12,7 +12,7 @@ import {
  * does it at worker start; a cluster that forbids it needs `temporal operator search-attribute create`, see README).
  */
 export const SEARCH_ATTRIBUTES = {
-  /** `migrate` (the parent job), `move` (one partition), `report`, `maintain` (the cold tier's upkeep). */
+  /** `migrate` (the parent job), `move` (one partition), `report`, `maintain` (the cold tier's upkeep), `restore`, `erase`. */
   operation: defineSearchAttributeKey('DucktierOperation', SearchAttributeType.KEYWORD),
   /** `schema.table`; absent on a migration of every table. */
   table: defineSearchAttributeKey('DucktierTable', SearchAttributeType.KEYWORD),
@@ -22,14 +22,15 @@ export const SEARCH_ATTRIBUTES = {
   outcome: defineSearchAttributeKey('DucktierOutcome', SearchAttributeType.KEYWORD),
 } as const;
 
-export type Operation = 'migrate' | 'move' | 'report' | 'maintain';
+export type Operation = 'migrate' | 'move' | 'report' | 'maintain' | 'restore' | 'erase';
 
 /**
  * What DucktierOutcome says. A move: `moved`, `already-cold`, `failed` (compensated: PostgreSQL whole) or `cancelled`.
  * A migration: `succeeded` (every due partition moved or was already cold), `nothing-due` or `failed` (some move
- * failed). A report: `succeeded` or `failed`.
+ * failed). A report or an erasure: `succeeded` or `failed`. A restore: `restored`, `already-restored` or `failed`.
  */
-export type Outcome = 'moved' | 'already-cold' | 'failed' | 'cancelled' | 'succeeded' | 'nothing-due';
+export type Outcome =
+  'moved' | 'already-cold' | 'failed' | 'cancelled' | 'succeeded' | 'nothing-due' | 'restored' | 'already-restored';
 
 /** The labels a workflow is started with (by a client, the schedule or its parent): what it works on. */
 export function startLabels(

@@ -12,6 +12,16 @@ export function moveWorkflowIdPrefix(taskQueue: string, schema: string, table: s
   return `${taskQueue}-move-${schema}.${table}-`;
 }
 
+/** A restore's ID, fixed like a move's: a second request for the same partition finds the first. */
+export function restoreWorkflowId(taskQueue: string, schema: string, table: string, partition: string): string {
+  return `${taskQueue}-restore-${schema}.${table}-${partition}`;
+}
+
+/** An erasure's ID: unique per run (`unique`), since the same condition may rightly be erased again later. */
+export function eraseWorkflowId(taskQueue: string, schema: string, table: string, unique: string): string {
+  return `${taskQueue}-erase-${schema}.${table}-${unique}`;
+}
+
 export function migrateDueWorkflowId(taskQueue: string, trigger: string): string {
   return `${taskQueue}-migrate-due-${trigger}`;
 }
@@ -25,6 +35,8 @@ export const WORKFLOW_TYPES = {
   migratePartition: 'migratePartitionWorkflow',
   report: 'reportWorkflow',
   coldMaintenance: 'coldMaintenanceWorkflow',
+  restore: 'restorePartitionWorkflow',
+  erase: 'eraseRowsWorkflow',
 } as const;
 
 /** A request made in SQL (ducktier.requests) runs as this workflow: asking again for the same request finds it. */

@@ -73,20 +73,26 @@ export interface SnapshotLease {
   release(): Promise<void>;
 }
 
+/** A condition over a cold table's columns in DuckDB's SQL, with its `$name` parameters' values. */
+export interface ColdCondition {
+  sql: string;
+  params: Record<string, string>;
+}
+
 /** Runs a PostgreSQL query in the report's snapshot (ducktier's own catalog queries, no user values). */
 export type SnapshotQuery = (sql: string) => Promise<Array<Record<string, unknown>>>;
 
-/**
- * The cold tier, whatever its format: what moves write, verify and discard, and what reports read. Every write is
- * one transaction that replaces a partition's rows (or some instants of them) together with its manifest entry, so
- * repeating one leaves exactly one copy.
- */
 /**
  * Whether a cold store's DuckDB reads PostgreSQL's rows through the postgres extension, or by COPY because the
  * extension is not to be used (`missing` says why, for a report that asks for the extension).
  */
 export type PostgresExtensionUse = 'use' | { missing: string };
 
+/**
+ * The cold tier, whatever its format: what moves write, verify and discard, and what reports read. Every write is
+ * one transaction that replaces a partition's rows (or some instants of them) together with its manifest entry, so
+ * repeating one leaves exactly one copy.
+ */
 export interface ColdStore {
   /** How DuckDB reads PostgreSQL in this process (moves, and reports that ask for `auto`). */
   readonly federation: Federation;
@@ -130,6 +136,24 @@ export interface ColdStore {
   countPartition(coldTable: string, partition: string): Promise<number>;
   /** Rows of every partition in the cold table (0 when the table does not exist yet). */
   countTable(coldTable: string): Promise<number>;
+  /**
+   * Streams one partition's cold rows into PostgreSQL (a restore): `COPY <target.table> (<target.columns>)` on
+   * `client`, in its transaction, each value rendered as PostgreSQL's input text. Returns the rows copied.
+   */
+  copyPartitionToPostgres(
+    source: PartitionSource,
+    client: pg.ClientBase,
+    target: { table: string; columns: string[] },
+    onProgress?: (rows: number) => void,
+  ): Promise<number>;
+  /** Rows matching a condition (DuckDB's rendering of it) per partition of the cold table; none when it does not exist. */
+  countMatching(coldTable: string, condition: ColdCondition): Promise<Map<string, number>>;
+  /**
+   * Deletes one partition's rows matching a condition (an erasure) and records the rows left in its manifest entry,
+   * keeping its write ID (the move record names it; the copy it identifies has only lost rows). One cold transaction;
+   * safe to repeat. Returns the rows deleted.
+   */
+  eraseRows(ref: PartitionRef & { coldTable: string }, condition: ColdCondition): Promise<number>;
   /** Removes one partition's cold rows and its manifest entry; safe to repeat. Returns the rows removed. */
   deletePartition(ref: PartitionRef & { coldTable: string }): Promise<number>;
   /** A report run's view of the cold tier, inside `connection`'s open transaction (see ColdSnapshot). */

@@ -9,6 +9,7 @@ import type { ColdStoreIdentity } from '../../config/cold-config.ts';
 import type { Federation } from '../../config/config.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
+import { pgInputText, streamRowsToPostgres } from '../duckdb/pg-return-transport.ts';
 import {
   copyExportSelect,
   copyToCsvFile,
@@ -34,6 +35,7 @@ import {
 } from './cold-schema-changes.ts';
 import {
   COLD_MANIFEST_TABLE,
+  type ColdCondition,
   type ColdSnapshot,
   type ColdStore,
   type ColdTableRef,
@@ -511,6 +513,80 @@ export abstract class DuckColdStore implements ColdStore {
       { partition },
     );
     return Number(reader.getRowObjectsJson()[0]?.n ?? 0);
+  }
+
+  /** Streams one partition's cold rows into PostgreSQL's COPY (see storage/duckdb/pg-return-transport.ts). */
+  async copyPartitionToPostgres(
+    source: PartitionSource,
+    client: pg.ClientBase,
+    target: { table: string; columns: string[] },
+    onProgress?: (rows: number) => void,
+  ): Promise<number> {
+    const byName = new Map(source.columns.map((column) => [column.name, column]));
+    const list = target.columns.map((name) => {
+      const column = byName.get(name);
+      if (!column) throw new Error(`${name} is not a column of ${source.schema}.${source.table}`);
+      return `${pgInputText(column)} AS ${quoteIdent(name)}`;
+    });
+    return this.withConnection((connection) =>
+      streamRowsToPostgres(
+        connection,
+        {
+          sql: `SELECT ${list.join(', ')} FROM ${this.relation(source.coldTable)} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`,
+          params: { partition: source.partition },
+        },
+        client,
+        target,
+        onProgress,
+      ),
+    );
+  }
+
+  /** Rows matching `condition` per partition of the cold table (none when it does not exist yet). Read-only. */
+  async countMatching(coldTable: string, condition: ColdCondition): Promise<Map<string, number>> {
+    return this.withConnection(async (connection) => {
+      if (!(await this.tableExists(connection, coldTable))) return new Map();
+      const reader = await connection.runAndReadAll(
+        `SELECT ${SOURCE_PARTITION_COLUMN} AS partition, count(*)::BIGINT AS n FROM ${this.relation(coldTable)}
+          WHERE ${condition.sql} GROUP BY ALL`,
+        condition.params,
+      );
+      return new Map(reader.getRowObjectsJson().map((row) => [String(row.partition), Number(row.n)]));
+    });
+  }
+
+  /**
+   * Deletes one partition's rows matching `condition` and records the rows left in its manifest entry, keeping the
+   * entry's write ID, all in one cold transaction. On a lake the partition's rows are files of their own, so the delete
+   * touches only them. Safe to repeat. Returns the rows deleted.
+   */
+  async eraseRows(ref: PartitionRef & { coldTable: string }, condition: ColdCondition): Promise<number> {
+    return this.withConnection((connection) =>
+      inDuckTransaction(connection, async () => {
+        if (!(await this.tableExists(connection, ref.coldTable))) return 0;
+        const deleted = (
+          await connection.run(
+            `DELETE FROM ${this.relation(ref.coldTable)}
+              WHERE ${SOURCE_PARTITION_COLUMN} = ${quoteLiteral(ref.partition)} AND (${condition.sql})`,
+            condition.params,
+          )
+        ).rowsChanged;
+        const manifest = this.relation(COLD_MANIFEST_TABLE);
+        const reader = await connection.runAndReadAll(
+          `SELECT write_id FROM ${this.place.manifest.current(manifest)}
+            WHERE table_schema = $schema AND table_name = $table AND partition_name = $partition`,
+          { schema: ref.schema, table: ref.table, partition: ref.partition },
+        );
+        const writeId = reader.getRowObjectsJson()[0]?.write_id;
+        if (deleted > 0 && typeof writeId === 'string')
+          await this.place.manifest.recordWrite(connection, manifest, {
+            ...ref,
+            writeId,
+            rows: await this.countRows(connection, ref.coldTable, ref.partition),
+          });
+        return deleted;
+      }),
+    );
   }
 
   /** Removes one partition's cold rows and records it in the manifest (compensation); safe to repeat. */

@@ -75,14 +75,14 @@ export async function analyzeReportSql(
   return { tables: [...reads].map(([policy, views]) => ({ policy, views: [...views] })), statement, namedParams };
 }
 
-interface SqlTree {
+export interface SqlTree {
   error: boolean;
   error_message?: string;
   statements?: Array<{ node: SqlNode; named_param_map?: unknown }>;
 }
 
 /** DuckDB's parse tree of `sql` (json_serialize_sql: parses, never binds or runs). */
-async function parseSql(connection: DuckDBConnection, sql: string): Promise<SqlTree> {
+export async function parseSql(connection: DuckDBConnection, sql: string): Promise<SqlTree> {
   const reader = await connection.runAndReadAll('SELECT json_serialize_sql(CAST($sql AS VARCHAR)) AS tree', { sql });
   // "No location" is the largest 64-bit integer, which a JavaScript number cannot hold; 0 reads back as a location.
   return JSON.parse(

@@ -5,6 +5,7 @@ import { UsageError } from '../../errors/usage-error.ts';
 import { countRows, listPartitions, tableExists, TableShapeError } from '../postgres/pg-catalog.ts';
 import { sweepDefaultPartition } from '../postgres/pg-default-sweep.ts';
 import { maintainPartitions } from '../postgres/pg-maintenance.ts';
+import { partitionsKeptHot } from '../postgres/pg-move-state.ts';
 import type { DuePartition, MovePlanning } from './move-types.ts';
 
 /**
@@ -34,8 +35,10 @@ export async function planMoves(
       // Rows that arrived in DEFAULT for a range already moved get a partition of their own, due below like any other.
       await sweepDefaultPartition(pgPool, policy);
       const cutoff = options.cutoff(policy).getTime();
+      // A restored partition stays hot until the date its restore gave.
+      const keptHot = await partitionsKeptHot(pgPool, policy, options.now);
       for (const partition of await listPartitions(pgPool, policy.schema, policy.table)) {
-        if (!partition.isDefault && partition.to && partition.to.getTime() <= cutoff) {
+        if (!partition.isDefault && partition.to && partition.to.getTime() <= cutoff && !keptHot.has(partition.name)) {
           // Counted for the moves' summaries (what the Web UI shows); old partitions are usually all-visible, so
           // PostgreSQL counts them from the index.
           const rows = await countRows(pgPool, policy.schema, partition.name);

@@ -1,17 +1,12 @@
 import type pg from 'pg';
 
 import type { TablePolicy } from '../../config/policy.ts';
-import { qualify, quoteIdent } from '../sql-quoting.ts';
+import { qualify } from '../sql-quoting.ts';
 import { sweptPartitionName } from './partition-ranges.ts';
-import {
-  describeColumns,
-  isReferencedByForeignKey,
-  listPartitions,
-  type PgPartition,
-  tableExists,
-} from './pg-catalog.ts';
+import { isReferencedByForeignKey, listPartitions, tableExists } from './pg-catalog.ts';
 import { isPartitionNameRecorded, listRetiredRanges, type RetiredRange } from './pg-move-state.ts';
 import { attachIfDetached, type BoundStyle, boundStyle, boundText, withLockTimeout } from './pg-partitions.ts';
+import { createTableLikeParent, inRange, lockForAttach, moveRowsInRange, overlapsRange } from './pg-range-rows.ts';
 
 export interface SweptPartition {
   name: string;
@@ -70,15 +65,14 @@ async function moveRowsToNewPartition(
   range: RetiredRange,
   style: BoundStyle,
 ): Promise<SweptPartition | undefined> {
-  const parent = qualify(policy.schema, policy.table);
   const source = qualify(policy.schema, defaultName);
   const bounds = [boundText(range.from, style), boundText(range.to, style)];
   const inThisRange = inRange(policy.timeColumn, style, '$1', '$2');
   return withLockTimeout(pool, async (client) => {
-    await client.query(`LOCK TABLE ONLY ${parent} IN SHARE UPDATE EXCLUSIVE MODE`);
-    await client.query(`LOCK TABLE ${source} IN ACCESS EXCLUSIVE MODE`);
+    await lockForAttach(client, policy, defaultName);
     // A partition overlapping the range (only after the policy's interval changed) leaves its rows to DEFAULT.
-    if ((await listPartitions(client, policy.schema, policy.table)).some((p) => overlaps(p, range))) return undefined;
+    if ((await listPartitions(client, policy.schema, policy.table)).some((p) => overlapsRange(p, range)))
+      return undefined;
     const { rows } = await client.query<{ present: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM ${source} WHERE ${inThisRange}) AS present`,
       bounds,
@@ -86,38 +80,12 @@ async function moveRowsToNewPartition(
     if (!rows[0]?.present) return undefined;
 
     const name = await unusedPartitionName(client, policy.schema, range.retiredName);
-    const target = qualify(policy.schema, name);
-    // Named columns, as the DEFAULT partition's column order may differ from the parent's; generated ones recompute.
-    const columns = (await describeColumns(client, policy.schema, policy.table))
-      .filter((c) => !c.generated)
-      .map((c) => quoteIdent(c.name))
-      .join(', ');
-    // Not PARTITION OF, which PostgreSQL refuses while DEFAULT holds rows of the range. Identity columns stay plain:
-    // ATTACH makes them share the parent's.
-    await client.query(
-      `CREATE TABLE ${target} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMPRESSION)`,
-    );
-    const moved = await client.query(
-      `WITH moved AS (DELETE FROM ${source} WHERE ${inThisRange} RETURNING ${columns}) INSERT INTO ${target} (${columns}) SELECT ${columns} FROM moved`,
-      bounds,
-    );
+    // Not PARTITION OF, which PostgreSQL refuses while DEFAULT holds rows of the range.
+    await createTableLikeParent(client, policy, name, { indexes: false });
+    const moved = await moveRowsInRange(client, policy, { from: defaultName, to: name }, range, style);
     await attachIfDetached(client, policy, name, range);
-    return { name, rows: moved.rowCount ?? 0 };
+    return { name, rows: moved };
   });
-}
-
-/** `column` in [from, to), the bounds being SQL text read in the column's own type: exactly a partition's constraint. */
-function inRange(column: string, style: BoundStyle, from: string, to: string): string {
-  const time = quoteIdent(column);
-  return `${time} >= (${from})::${style} AND ${time} < (${to})::${style}`;
-}
-
-function overlaps(partition: PgPartition, range: RetiredRange): boolean {
-  if (partition.isDefault) return false;
-  return (
-    (partition.from?.getTime() ?? -Infinity) < range.to.getTime() &&
-    (partition.to?.getTime() ?? Infinity) > range.from.getTime()
-  );
 }
 
 /** The first `_rN` name that no relation in the schema has and no move ever recorded, so cold rows never mix names. */

@@ -1,5 +1,7 @@
 import type pg from 'pg';
 
+import { quoteLiteral } from '../sql-quoting.ts';
+
 /**
  * ducktier's own record, kept in PostgreSQL next to the hot rows, of where each moved partition stands. Reports read
  * it in the same snapshot as the hot rows: cold rows count only for partitions recorded as detached or cold, so a
@@ -15,6 +17,7 @@ export const MOVE_STATES = [
   'failed',
   'compensated',
   'retired',
+  'restored',
 ] as const;
 export type MoveState = (typeof MOVE_STATES)[number];
 
@@ -37,6 +40,8 @@ export interface PartitionMove {
   truncatedDuringMove: boolean;
   /** The DuckDB write the detach recorded as the partition's cold copy (its manifest entry's write_id). */
   coldWriteId: string | null;
+  /** A restored partition stays hot until then: the planner does not move it before. */
+  keepHotUntil: Date | null;
 }
 
 export interface MoveKey {
@@ -58,8 +63,8 @@ export async function beginMove(
      ON CONFLICT (table_schema, table_name, partition_name) DO UPDATE
         SET range_from = EXCLUDED.range_from, range_to = EXCLUDED.range_to, state = 'copying',
             workflow_id = EXCLUDED.workflow_id, rows = NULL, error = NULL, truncated_during_move = false, cold_write_id = NULL,
-            started_at = now(), updated_at = now()
-      WHERE ducktier.partition_moves.state NOT IN ('detached', 'cold')`,
+            keep_hot_until = NULL, started_at = now(), updated_at = now()
+      WHERE ducktier.partition_moves.state NOT IN (${COLD_SERVING_STATES.map(quoteLiteral).join(', ')})`,
     [key.tableSchema, key.tableName, key.partitionName, range.from ?? null, range.to ?? null, workflowId],
   );
 }
@@ -96,6 +101,20 @@ export async function setMoveState(
       details.workflowId ?? null,
       details.coldWriteId ?? null,
     ],
+  );
+}
+
+/** A restore attached the partition: hot again, its record owned by the restore, kept hot until `keepHotUntil`. */
+export async function recordRestored(
+  client: pg.ClientBase,
+  key: MoveKey,
+  restore: { workflowId: string; keepHotUntil: Date | undefined; rows: number },
+): Promise<void> {
+  await client.query(
+    `UPDATE ducktier.partition_moves
+        SET state = 'restored', workflow_id = $4, keep_hot_until = $5, rows = $6, error = NULL, updated_at = now()
+      WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3`,
+    [key.tableSchema, key.tableName, key.partitionName, restore.workflowId, restore.keepHotUntil ?? null, restore.rows],
   );
 }
 
@@ -148,6 +167,20 @@ export async function listRetiredRanges(
   return rows.map((row) => ({ retiredName: row.retired_name, from: row.range_from, to: row.range_to }));
 }
 
+/** The partitions of `policy`'s table that a restore keeps hot past `now`. */
+export async function partitionsKeptHot(
+  db: pg.Pool | pg.ClientBase,
+  policy: { schema: string; table: string },
+  now: Date,
+): Promise<Set<string>> {
+  const { rows } = await db.query<{ partition_name: string }>(
+    `SELECT partition_name FROM ducktier.partition_moves
+      WHERE table_schema = $1 AND table_name = $2 AND state = 'restored' AND keep_hot_until > $3`,
+    [policy.schema, policy.table, now],
+  );
+  return new Set(rows.map((row) => row.partition_name));
+}
+
 /** Whether any move in `schema` was ever recorded under this partition name (its rows may be in the cold tier). */
 export async function isPartitionNameRecorded(
   db: pg.Pool | pg.ClientBase,
@@ -162,7 +195,7 @@ export async function isPartitionNameRecorded(
 }
 
 const SELECT_MOVES = `SELECT table_schema, table_name, partition_name, range_from, range_to, state, rows, workflow_id,
-                             started_at, updated_at, error, truncated_during_move, cold_write_id
+                             started_at, updated_at, error, truncated_during_move, cold_write_id, keep_hot_until
                         FROM ducktier.partition_moves`;
 
 function toMove(row: Record<string, unknown>): PartitionMove {
@@ -180,5 +213,6 @@ function toMove(row: Record<string, unknown>): PartitionMove {
     error: (row.error as string | null) ?? null,
     truncatedDuringMove: row.truncated_during_move === true,
     coldWriteId: (row.cold_write_id as string | null) ?? null,
+    keepHotUntil: (row.keep_hot_until as Date | null) ?? null,
   };
 }

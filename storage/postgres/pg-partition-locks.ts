@@ -143,6 +143,37 @@ export class PartitionLocks {
     // Lost, or held here for another owner: a run of this partition's workflow that ended without unlocking (its ID
     // is fixed, so no two live runs share a partition). Its session is closed before the new owner takes the lock.
     if (mine) await this.drop(key);
+    const taken = await this.take(schema, partition, owner);
+    taken.signal.addEventListener('abort', () => {
+      if (this.held.get(key) === taken) this.held.delete(key);
+    });
+    this.held.set(key, taken);
+    return taken;
+  }
+
+  /**
+   * Takes the partition's lock for `owner` on a session of its own, only for the duration of `work` (a step that acts
+   * on one partition and is done, like an erasure's), then ends the session, which releases it. Kept apart from the
+   * leases above: it never takes over, nor closes, a lock this process holds for a move or a restore; PostgreSQL
+   * arbitrates between the sessions, and a held lock is PartitionLockHeldError (retryable: the step waits its turn).
+   */
+  async withBriefLock<T>(
+    schema: string,
+    partition: string,
+    owner: string,
+    work: (lease: PartitionLease) => Promise<T>,
+  ): Promise<T> {
+    const lease = await this.take(schema, partition, owner);
+    try {
+      return await work(lease);
+    } finally {
+      await lease.close();
+    }
+  }
+
+  /** Takes the lock on a new session of its own, or fails with PartitionLockHeldError naming who holds it. */
+  private async take(schema: string, partition: string, owner: string): Promise<PartitionLease> {
+    const key = `${schema}.${partition}`;
     let lease: PartitionLease | undefined;
     const client = await connectPgClient(this.target, lockSessionName(owner), (error) => lease?.markLost(error));
     try {
@@ -154,18 +185,11 @@ export class PartitionLocks {
     } finally {
       if (!lease) await client.end().catch(() => {});
     }
-    if (!lease) {
-      const [holder] = await findLockHolders(this.target, schema, partition);
-      throw new PartitionLockHeldError(
-        `partition ${key} is locked by another session${holder ? ` (pid ${holder.pid}, ${holder.applicationName})` : ''}`,
-      );
-    }
-    const taken = lease;
-    taken.signal.addEventListener('abort', () => {
-      if (this.held.get(key) === taken) this.held.delete(key);
-    });
-    this.held.set(key, taken);
-    return taken;
+    if (lease) return lease;
+    const [holder] = await findLockHolders(this.target, schema, partition);
+    throw new PartitionLockHeldError(
+      `partition ${key} is locked by another session${holder ? ` (pid ${holder.pid}, ${holder.applicationName})` : ''}`,
+    );
   }
 
   /** Releases the lock if this process holds it; a no-op otherwise, so it is safe to repeat. */

@@ -24,8 +24,12 @@ export interface TruthRow {
 
 /** The generator's rows of one partition, in id order. */
 export function truthOf(events: DemoEvent[], partition: string): TruthRow[] {
-  return events
-    .filter((event) => partitionOfDay('events', event.timestamp) === partition)
+  return truthRows(events.filter((event) => partitionOfDay('events', event.timestamp) === partition));
+}
+
+/** Events as the fault tests compare rows, in id order. */
+export function truthRows(events: DemoEvent[]): TruthRow[] {
+  return [...events]
     .sort((a, b) => a.id - b.id)
     .map((event) => ({
       id: event.id,

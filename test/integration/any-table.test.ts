@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 import { startMigration } from '../../client/migrations.ts';
+import { startRestore } from '../../client/restores.ts';
 import { findPolicy } from '../../config/config.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
@@ -71,6 +72,14 @@ describe.each(['extension', 'copy'] as const)(
   'a table with awkward names and many column types, via %s',
   (federation) => {
     let env: TestDeploymentWithWorkers;
+    /** The old rows as PostgreSQL prints them (every column's own text form), before they moved. */
+    let rowsAsPostgresPrintsThem: string[];
+    const printedRows = async () =>
+      (
+        await env.pgPool.query<{ row: string }>(
+          `SELECT t::text AS row FROM "Sales Data"."Order ""Events""" t WHERE id IN (1, 2) ORDER BY id`,
+        )
+      ).rows.map((r) => r.row);
 
     beforeAll(async () => {
       env = await createTestDeploymentWithWorkers(`any_table_${federation}`, {
@@ -104,6 +113,7 @@ describe.each(['extension', 'copy'] as const)(
     afterAll(async () => env?.close());
 
     test('moves the old partition and keeps every value exactly; a table that cannot be tiered is reported, not fatal', async () => {
+      rowsAsPostgresPrintsThem = await printedRows();
       const all = await (await startMigration(env.temporal, env.config, {})).result();
       expect(all.filter((o) => o.table === 'not_created_yet')).toEqual([
         { table: 'not_created_yet', status: 'failed', error: 'table public.not_created_yet does not exist' },
@@ -128,6 +138,16 @@ describe.each(['extension', 'copy'] as const)(
       ).toEqual(ROWS.map((r) => r.expected));
       const { rows } = await env.pgPool.query(`SELECT id FROM "Sales Data"."Order ""Events"""`);
       expect(rows.map((r) => Number(r.id))).toEqual([3]);
+    });
+
+    test('a restore brings every value back exactly as PostgreSQL held it', async () => {
+      const partition = `${TABLE}_p${oldIso.replaceAll('-', '')}`;
+      const outcome = await (
+        await startRestore(env.temporal, env.config, { policy: findPolicy(env.config, TABLE), partition })
+      ).result();
+      expect(outcome).toMatchObject({ status: 'restored', rows: 2, coldRowsRemoved: 2 });
+      expect(await printedRows()).toEqual(rowsAsPostgresPrintsThem);
+      expect(await env.workers.coldStore.countPartition(COLD, partition)).toBe(0);
     });
   },
 );

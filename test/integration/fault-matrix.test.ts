@@ -6,10 +6,13 @@ import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
+import { startErase } from '../../client/erases.ts';
 import { startMigration } from '../../client/migrations.ts';
+import { startRestore } from '../../client/restores.ts';
 import { connectTemporal } from '../../client/temporal-client.ts';
-import { loadConfig } from '../../config/config.ts';
+import { findPolicy, loadConfig } from '../../config/config.ts';
 import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
+import type { DemoEvent } from '../../demo/event-generator.ts';
 import { startEmbeddedPostgres } from '../../stack/embedded-postgres.ts';
 import { freePort } from '../../stack/free-port.ts';
 import { createBucket } from '../../stack/s3-request.ts';
@@ -19,6 +22,7 @@ import { startTemporalDevServer } from '../../stack/temporal-dev-server.ts';
 import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
+import { listHeldLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { createPgPool } from '../../storage/postgres/pg-pool.ts';
 import { migratePostgresSchema } from '../../storage/postgres/pg-schema.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
@@ -35,6 +39,7 @@ import {
   moveKeyOf,
   pgRows,
   truthOf,
+  truthRows,
 } from '../helpers/fault-lanes.ts';
 import { MOVE_STEPS, stepAttempts, stepRecords } from '../helpers/move-history.ts';
 import { allEvents, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
@@ -94,6 +99,25 @@ const SESSION_DROPS = [
   { point: 'before:unlockPartition', retried: undefined },
 ] as const;
 
+/**
+ * Where a restore's worker dies: with the rows copied to the staging table (not yet attached), and after the attach
+ * (the point of no return) with the cold copy not yet removed. Its steps run on the holder's queue, so the fresh worker
+ * takes the lock again and redoes the step.
+ */
+const RESTORE_CRASHES = ['after:copyColdRowsToStaging', 'after:attachRestoredPartition'] as const;
+/** A restore lane's deployment (its partitions moved, then brought back): a database of its own. */
+const restoreGenerator = { rows: 4_000, days: 8, anchor, seed: 37 };
+const restoreEvents = allEvents(restoreGenerator);
+/**
+ * Where an erasure's worker dies: after the hot delete committed, and after a cold partition's rows were recorded and
+ * deleted; either step's retry (on the shared cold queue) must not count or delete twice.
+ */
+const ERASE_CRASHES = [
+  { point: 'after:eraseHotRows', lo: 0, hi: 40 },
+  { point: 'after:eraseColdPartition', lo: 40, hi: 80 },
+] as const;
+const eraseGenerator = { rows: 4_000, days: 8, anchor, seed: 47 };
+
 const ONE_ATTEMPT_EACH = Object.fromEntries(MOVE_STEPS.map((step) => [step, 1]));
 
 /** How each step of a move ended (`<step> <outcome> <worker or timeout> <attempt>`) when its worker died at `crash`. */
@@ -145,6 +169,8 @@ describe.concurrent(
     let deployment: TestDeployment;
     let bulk: TestDeployment;
     let reports: TestDeployment;
+    let restores: TestDeployment;
+    let erasing: TestDeployment;
     const reportGenerator = { rows: 3_000, days: 5, anchor, seed: 31 };
 
     beforeAll(async () => {
@@ -154,12 +180,106 @@ describe.concurrent(
       await seedDemoData(bulk, bulkGenerator);
       reports = await createTestDeployment(`${DATABASE}_reports`);
       await seedDemoData(reports, reportGenerator);
+      restores = await createTestDeployment(`${DATABASE}_restore`);
+      await seedDemoData(restores, restoreGenerator);
+      erasing = await createTestDeployment(`${DATABASE}_erase`);
+      await seedDemoData(erasing, eraseGenerator);
     });
     afterAll(async () => {
       killLeftoverWorkers();
       await deployment?.close();
       await bulk?.close();
       await reports?.close();
+      await restores?.close();
+      await erasing?.close();
+    });
+
+    RESTORE_CRASHES.forEach((point, index) => {
+      test(`SIGKILL ${point} during a restore: a fresh worker finishes it, the rows exactly once, hot`, async () => {
+        const lane = createLane(
+          laneName(`${DATABASE}_restore`, point),
+          `ducktier_${DATABASE}_restore`,
+          partitionDaysAgo(3 + index),
+          restoreEvents,
+        );
+        expect(lane.truth.length).toBeGreaterThan(300);
+        const mover = await WorkerProcess.start(['--config', lane.configFile]);
+        expect(await moveThrough(restores, lane)).toEqual([
+          { table: 'events', partition: lane.partition, status: 'moved', rows: lane.truth.length },
+        ]);
+        expect(await mover.interrupt()).toEqual({ code: 0, signal: null });
+
+        const doomed = await WorkerProcess.start(['--config', lane.configFile], { crashAt: point });
+        const handle = await startRestore(restores.temporal, lane.config, {
+          policy: findPolicy(lane.config, 'events'),
+          partition: lane.partition,
+        });
+        expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' });
+        const fresh = await WorkerProcess.start(['--config', lane.configFile]);
+        expect(await handle.result()).toMatchObject({
+          status: 'restored',
+          rows: lane.truth.length,
+          coldRowsRemoved: lane.truth.length,
+        });
+        expect(await pgRows(restores.pgPool, lane.partition)).toEqual(lane.truth);
+        expect(await getMove(restores.pgPool, moveKeyOf(lane.partition))).toMatchObject({
+          state: 'restored',
+          rows: lane.truth.length,
+        });
+        expect(await listHeldLocks(restores.pgPool, [{ schema: 'public', partition: lane.partition }])).toEqual([]);
+        expect(await fresh.interrupt()).toEqual({ code: 0, signal: null });
+        expect(await coldContents(lane)).toEqual({ rows: [], manifest: [] });
+      });
+    });
+
+    test('SIGKILL during an erasure (after the hot delete, after a cold partition): each retried step counts and deletes once', async () => {
+      const lane = createLane(`${DATABASE}_erase`, `ducktier_${DATABASE}_erase`, partitionDaysAgo(3), []);
+      let everything: DemoEvent[] = allEvents(eraseGenerator);
+      const mover = await WorkerProcess.start(['--config', lane.configFile]);
+      const moved = await (await startMigration(erasing.temporal, lane.config, { table: 'events' })).result();
+      const cold = new Set(moved.filter((o) => o.status === 'moved').map((o) => o.partition));
+      expect(cold.size).toBe(6);
+      expect(await mover.interrupt()).toEqual({ code: 0, signal: null });
+      const isCold = (e: DemoEvent) => cold.has(partitionOfDay('events', e.timestamp));
+
+      for (const { point, lo, hi } of ERASE_CRASHES) {
+        const matches = (e: DemoEvent) => e.userId >= lo && e.userId < hi;
+        const doomed = await WorkerProcess.start(['--config', lane.configFile], { crashAt: point });
+        const handle = await startErase(erasing.temporal, lane.config, {
+          policy: findPolicy(lane.config, 'events'),
+          where: 'user_id >= $lo AND user_id < $hi',
+          params: { lo: String(lo), hi: String(hi) },
+          dryRun: false,
+        });
+        expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' });
+        const fresh = await WorkerProcess.start(['--config', lane.configFile]);
+        const outcome = await handle.result();
+        const matching = everything.filter(matches);
+        expect(matching.filter(isCold).length).toBeGreaterThan(100);
+        expect(matching.filter((e) => !isCold(e)).length).toBeGreaterThan(50);
+        expect(outcome, point).toMatchObject({
+          hot: matching.filter((e) => !isCold(e)).length,
+          cold: matching.filter(isCold).length,
+        });
+        everything = everything.filter((e) => !matches(e));
+        const { rows: recorded } = await erasing.pgPool.query(
+          `SELECT tier, sum(rows)::int AS rows FROM ducktier.erasures WHERE erase_id = $1 GROUP BY tier ORDER BY tier`,
+          [handle.workflowId],
+        );
+        expect(recorded, point).toEqual([
+          { tier: 'cold', rows: outcome.cold },
+          { tier: 'hot', rows: outcome.hot },
+        ]);
+        expect(await fresh.interrupt()).toEqual({ code: 0, signal: null });
+        // Both tiers against the truth: the hot rows through the parent, the cold tier read whole.
+        expect(await pgRows(erasing.pgPool, 'events')).toEqual(truthRows(everything.filter((e) => !isCold(e))));
+        expect((await coldContents(lane)).rows).toEqual(
+          truthRows(everything.filter(isCold)).map((row) => ({
+            ...row,
+            _ducktier_partition: partitionOfDay('events', new Date(row.ms)),
+          })),
+        );
+      }
     });
 
     CRASHES.forEach((crash, index) => {

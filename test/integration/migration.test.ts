@@ -8,8 +8,8 @@ import { coldColumnsFor } from '../../storage/cold/cold-columns.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
-import { createActivities } from '../../worker/worker.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
+import { activitiesOf } from '../helpers/activities.ts';
 import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
 import {
   createTestDeploymentWithWorkers,
@@ -289,13 +289,3 @@ describe('moving partitions through the workflow', () => {
     await locks.releaseAll();
   });
 });
-
-/** The activities as a worker of `env` registers them (errors classified), the cold ones holding locks in `locks`. */
-function activitiesOf(env: TestDeploymentWithWorkers, locks: PartitionLocks) {
-  const { mainActivities, coldActivities } = createActivities({
-    config: env.config,
-    pgPool: env.pgPool,
-    cold: { coldStore: env.workers.coldStore, locks, holderQueue: 'test-holder' },
-  });
-  return { mainActivities, coldActivities: coldActivities! };
-}

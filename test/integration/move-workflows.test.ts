@@ -47,6 +47,11 @@ const SUCCESS: Required<Script> = {
   reattachPartition: async () => true,
   removeChangeCapture: async () => {},
   recordMoveFailure: async () => {},
+  prepareRestore: async (input) => ({
+    ref: { schema: 'public', table: input.table, partition: input.partition, workflowId: input.workflowId },
+    plan: { stage: 'fresh', range: RANGE },
+  }),
+  dropRestoreStaging: async () => true,
 };
 
 /** Every call any stub received, per workflow ID, in the order they started (entries like 'copy:stopped' are notes). */

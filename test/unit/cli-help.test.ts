@@ -44,7 +44,7 @@ describe('per-command --help, made from the options each command parses', () => 
 
   test('an unknown command is one line naming the commands', () => {
     expect(() => helpFor('reprot')).toThrow(
-      "unknown command 'reprot' (commands: demo, up, worker, migrate, report, query, status, history, cold, health, provision)",
+      "unknown command 'reprot' (commands: demo, up, worker, migrate, restore, erase, report, query, status, history, cold, health, provision)",
     );
   });
 });

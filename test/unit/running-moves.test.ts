@@ -76,6 +76,7 @@ const record = (
   error: null,
   truncatedDuringMove: false,
   coldWriteId: null,
+  keepHotUntil: null,
 });
 
 describe('running moves', () => {

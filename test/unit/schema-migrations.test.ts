@@ -28,6 +28,7 @@ describe('numbered schema migrations', () => {
       '2 sql-requests-and-move-history',
       '3 cold-store-record-and-convert',
       '4 cold-upkeep',
+      '5 restore-and-erasure',
     ]);
     expect(COLD_FILE_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual(['1 cold-manifest']);
     expect(LAKE_MIGRATIONS.map(({ version, name }) => `${version} ${name}`)).toEqual(['1 lake-manifest']);
