@@ -522,6 +522,8 @@ export abstract class DuckColdStore implements ColdStore {
     target: { table: string; columns: string[] },
     onProgress?: (rows: number) => void,
   ): Promise<number> {
+    // The cold table follows PostgreSQL's renames and drops first: its columns are read by their current names.
+    await this.ensureColdTable(source, source.columns);
     const byName = new Map(source.columns.map((column) => [column.name, column]));
     const list = target.columns.map((name) => {
       const column = byName.get(name);

@@ -43,6 +43,8 @@ export async function checkEraseCondition(
   what: string,
 ): Promise<EraseCheck> {
   const columns = await coldColumnsFor(pgPool, policy);
+  // The cold table follows PostgreSQL's renames and drops first, so the condition names the same columns in both tiers.
+  await cold.ensureColdTable(policy, columns);
   const incomparable = Object.fromEntries(
     columns.flatMap((column) => {
       const why = whyIncomparable(column);
