@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
+import { startErase } from '../../client/erases.ts';
 import { runReportInvocation, startMigration } from '../../client/migrations.ts';
+import { startRestore } from '../../client/restores.ts';
 import { findPolicy } from '../../config/config.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { ensurePartitions } from '../../storage/postgres/pg-partitions.ts';
@@ -162,7 +164,7 @@ const CASES: SchemaChangeCase[] = [
 
 describe('schema changes in PostgreSQL follow the table into the cold tier', () => {
   let env: TestDeploymentWithWorkers;
-  const tables = [...CASES.map((c) => c.table), 'sc_narrow', 'sc_incompatible'];
+  const tables = [...CASES.map((c) => c.table), 'sc_narrow', 'sc_incompatible', 'sc_rename_restore'];
 
   beforeAll(async () => {
     env = await createTestDeploymentWithWorkers('schema_changes', {
@@ -315,5 +317,35 @@ describe('schema changes in PostgreSQL follow the table into the cold tier', () 
     await both(c.table, c.undo);
     expect(await move(c.table, day2)).toMatchObject({ status: 'moved', rows: 3 });
     expect(await allRows(c.table, ['n', 'note'])).toEqual(await truthRows(c.table, ['n', 'note']));
+  });
+
+  test('after a rename, erase finds old cold rows by the new name, and a restore brings them back under it', async () => {
+    const table = 'sc_rename_restore';
+    const partition = partitionOf(table, day1);
+    await createTable(table, 'n integer, note text');
+    await insert(table, day1, 1, { names: 'n, note', rows: [`1, 'one'`, `2, 'two'`, `3, NULL`, `4, 'four'`] });
+    expect(await move(table, day1)).toMatchObject({ status: 'moved', rows: 4 });
+    await both(table, 'ALTER TABLE %t RENAME COLUMN note TO label');
+
+    const policy = findPolicy(env.config, table);
+    const erased = await (
+      await startErase(env.temporal, env.config, {
+        policy,
+        where: 'label = $label',
+        params: { label: 'two' },
+        dryRun: false,
+      })
+    ).result();
+    expect(erased).toMatchObject({ hot: 0, cold: 1, coldPartitions: [{ partition, rows: 1 }] });
+    await run(`DELETE FROM ${table}_truth WHERE label = 'two'`);
+
+    expect(await (await startRestore(env.temporal, env.config, { policy, partition })).result()).toMatchObject({
+      status: 'restored',
+    });
+    const { rows } = await run(`SELECT id, n::text AS n, label FROM ${partition} ORDER BY id`);
+    const truth = await run(`SELECT id, n::text AS n, label FROM ${table}_truth ORDER BY id`);
+    expect(rows).toEqual(truth.rows);
+    expect(rows.map((row) => row.label)).toEqual(['one', null, 'four']);
+    expect(await coldRows(table, ['n', 'label'])).toEqual([]);
   });
 });
