@@ -35,6 +35,8 @@ export function createUpkeepActivities({ config, pgPool, cold, locks }: UpkeepDe
       const summary = await cold.maintain(pgPool, {
         snapshotRetentionMs: config.maintenance.snapshotRetention,
         orphanAgeMs: config.maintenance.orphanAge,
+        compactFreeShare: config.maintenance.compactFreeShare,
+        rewriteDeletedShare: config.maintenance.rewriteDeletedShare,
       });
       await recordMaintenanceRun(pgPool, summary);
       return summary;

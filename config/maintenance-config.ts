@@ -32,6 +32,12 @@ const durationLongerThan = (floor: number, what: string) =>
     return ms;
   });
 
+/** A share of a file's space or rows, from 0 to 1. */
+const share = z
+  .number({ error: (issue) => `${JSON.stringify(issue.input)} is not a number from 0 to 1 (write e.g. 0.25)` })
+  .min(0, { error: (issue) => `${String(issue.input)} is below 0 (write a share from 0 to 1, e.g. 0.25)` })
+  .max(1, { error: (issue) => `${String(issue.input)} is above 1 (write a share from 0 to 1, e.g. 0.25)` });
+
 /** The cold tier's upkeep: a Temporal Schedule that merges, expires and removes files, and retires old partitions. */
 export const maintenanceConfigSchema = z
   .object({
@@ -50,6 +56,17 @@ export const maintenanceConfigSchema = z
      * once it is this old. Must be longer than the longest a copy may run (a copy's file is unknown until it commits).
      */
     orphanAge: durationLongerThan(LONGEST_COPY_MS, 'the longest a copy may run').default(86_400_000),
+    /**
+     * A DuckDB file whose free blocks (space deleted rows left, reusable by later writes) are more than this share of
+     * its blocks is rewritten into a new file without them. 1 never rewrites it.
+     */
+    compactFreeShare: share.default(0.25),
+    /**
+     * A lake data file whose deleted rows (an erasure's delete files) are more than this share of its rows is rewritten
+     * without them; 0 rewrites every file with a deleted row, so erased values leave storage (once the old snapshots
+     * expire). 1 never rewrites.
+     */
+    rewriteDeletedShare: share.default(0),
   })
   .strict()
   .prefault({});

@@ -200,7 +200,7 @@ export function renderUpkeep(result: ColdUpkeepResult): string {
 export function renderMaintenance(summary: MaintenanceSummary): string {
   return [
     `Cold tier maintenance (${summary.format}) ${summary.startedAt} .. ${summary.finishedAt}`,
-    `  merged ${fmt(summary.mergedFiles)} small files; expired ${fmt(summary.expiredSnapshots)} snapshots; removed ${fmt(summary.removedFiles)} old files and ${fmt(summary.removedOrphans)} orphaned files`,
+    `  rewrote ${fmt(summary.rewrittenFiles ?? 0)} files without their dead rows; merged ${fmt(summary.mergedFiles)} small files; expired ${fmt(summary.expiredSnapshots)} snapshots; removed ${fmt(summary.removedFiles)} old files and ${fmt(summary.removedOrphans)} orphaned files`,
     `  live files ${fmt(summary.filesBefore)} -> ${fmt(summary.filesAfter)}; bytes on storage ${fmt(summary.bytesBefore)} -> ${fmt(summary.bytesAfter)}`,
     ...(summary.leases > 0
       ? [`  ${fmt(summary.leases)} running report(s) hold lake snapshots from ${summary.oldestLeasedVersion} on`]

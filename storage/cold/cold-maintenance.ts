@@ -6,6 +6,10 @@ export interface MaintenanceSettings {
   snapshotRetentionMs: number;
   /** A file under the data path that the lake's catalog does not know is removed once it is this old. */
   orphanAgeMs: number;
+  /** A DuckDB file is rewritten without its free blocks once more than this share of its blocks is free. */
+  compactFreeShare: number;
+  /** A lake's data file is rewritten without its deleted rows once more than this share of its rows is deleted. */
+  rewriteDeletedShare: number;
 }
 
 /** What one maintenance run did to the cold tier, with its size before and after. */
@@ -21,6 +25,11 @@ export interface MaintenanceSummary {
   bytesAfter: number;
   /** Small files merged into larger ones (a lake; 0 for a DuckDB file). */
   mergedFiles: number;
+  /**
+   * Files rewritten without their dead rows: a lake's data files whose deleted rows passed rewriteDeletedShare; 1 when
+   * a DuckDB file was rewritten into a new one without its free blocks.
+   */
+  rewrittenFiles: number;
   /** Lake snapshots expired. */
   expiredSnapshots: number;
   /** Files removed from storage: superseded files past the retention. */

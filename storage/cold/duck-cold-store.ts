@@ -47,6 +47,7 @@ import {
   type SnapshotQuery,
   SOURCE_PARTITION_COLUMN,
 } from './cold-store.ts';
+import { ConnectionGate } from './connection-gate.ts';
 
 /** Attempts at a schema change that lost to a concurrent one (another worker creating the same table). */
 const SCHEMA_CHANGE_ATTEMPTS = 5;
@@ -77,7 +78,7 @@ export interface TablePlace {
  */
 export abstract class DuckColdStore implements ColdStore {
   protected constructor(
-    private readonly instance: DuckDBInstance,
+    private instance: DuckDBInstance,
     readonly federation: Federation,
     readonly withoutExtension: string | undefined,
     readonly location: string,
@@ -87,6 +88,19 @@ export abstract class DuckColdStore implements ColdStore {
 
   /** Set once PostgreSQL is attached (see attachPostgres): from then on every connection checks its cached session. */
   protected postgresAttached = false;
+
+  /** The uses of `instance` in flight, which a holder (a DuckDB file's compaction) waits out before replacing it. */
+  private readonly gate = new ConnectionGate();
+  private committedWrites = 0;
+
+  /**
+   * Write transactions this store has committed so far. Every write to the cold tier goes through the store's own
+   * methods (moves, erasures, retirements, schema changes), each one write transaction counted here: a DuckDB file's
+   * compaction compares the count before its copy and at its swap to know whether the file changed in between.
+   */
+  protected get writesCommitted(): number {
+    return this.committedWrites;
+  }
 
   abstract openSnapshot(connection: DuckDBConnection, inSnapshot: SnapshotQuery): Promise<ColdSnapshot>;
   abstract leaseSnapshot(pgPool: pg.Pool, holder: string): Promise<SnapshotLease>;
@@ -108,13 +122,38 @@ export abstract class DuckColdStore implements ColdStore {
   }
 
   async withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
-    const connection = await this.instance.connect();
-    try {
-      if (this.postgresAttached) await this.primePostgresSession(connection);
-      return await work(connection);
-    } finally {
-      connection.closeSync();
-    }
+    return this.gate.use(async () => {
+      const connection = await this.instance.connect();
+      try {
+        if (this.postgresAttached) await this.primePostgresSession(connection);
+        return await work(connection);
+      } finally {
+        connection.closeSync();
+      }
+    });
+  }
+
+  /**
+   * Runs `work` with the DuckDB instance alone: new uses wait, those in flight are waited out for up to `drainMs`
+   * (undefined when they did not end in time, and `work` did not run). `work` gets the instance, may close it, and
+   * returns the instance every later use gets.
+   */
+  protected async withInstanceAlone<T>(
+    drainMs: number,
+    work: (instance: DuckDBInstance) => Promise<{ instance: DuckDBInstance; result: T }>,
+  ): Promise<{ result: T } | undefined> {
+    return this.gate.alone(drainMs, async () => {
+      const { instance, result } = await work(this.instance);
+      this.instance = instance;
+      return result;
+    });
+  }
+
+  /** One write transaction of this store (see writesCommitted). */
+  private async inWriteTransaction<T>(connection: DuckDBConnection, work: () => Promise<T>): Promise<T> {
+    const result = await inDuckTransaction(connection, work);
+    this.committedWrites++;
+    return result;
   }
 
   /**
@@ -143,7 +182,7 @@ export abstract class DuckColdStore implements ColdStore {
         if (transactions.length === 0) return;
         try {
           for (const statements of transactions) {
-            await inDuckTransaction(connection, async () => {
+            await this.inWriteTransaction(connection, async () => {
               for (const statement of statements) await connection.run(statement);
             });
           }
@@ -331,7 +370,7 @@ export abstract class DuckColdStore implements ColdStore {
       const names = [...source.columns.map((c) => quoteIdent(c.name)), SOURCE_PARTITION_COLUMN].join(', ');
       const coldTable = this.relation(source.coldTable);
       return await this.withConnection((connection) =>
-        inDuckTransaction(connection, async () => {
+        this.inWriteTransaction(connection, async () => {
           await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, {
             partition: source.partition,
           });
@@ -440,7 +479,7 @@ export abstract class DuckColdStore implements ColdStore {
     const names = [...columns.map((c) => quoteIdent(c.name)), SOURCE_PARTITION_COLUMN].join(', ');
     const coldTable = this.relation(entry.coldTable);
     return this.withConnection((connection) =>
-      inDuckTransaction(connection, async () => {
+      this.inWriteTransaction(connection, async () => {
         const partition = { partition: entry.partition };
         await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition`, partition);
         const inserted = await connection.run(
@@ -564,7 +603,7 @@ export abstract class DuckColdStore implements ColdStore {
    */
   async eraseRows(ref: PartitionRef & { coldTable: string }, condition: ColdCondition): Promise<number> {
     return this.withConnection((connection) =>
-      inDuckTransaction(connection, async () => {
+      this.inWriteTransaction(connection, async () => {
         if (!(await this.tableExists(connection, ref.coldTable))) return 0;
         const deleted = (
           await connection.run(
@@ -594,7 +633,7 @@ export abstract class DuckColdStore implements ColdStore {
   /** Removes one partition's cold rows and records it in the manifest (compensation); safe to repeat. */
   async deletePartition(source: PartitionRef & { coldTable: string }): Promise<number> {
     return this.withConnection((connection) =>
-      inDuckTransaction(connection, async () => {
+      this.inWriteTransaction(connection, async () => {
         let deleted = 0;
         if (await this.tableExists(connection, source.coldTable)) {
           const result = await connection.run(

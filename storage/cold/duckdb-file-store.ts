@@ -1,18 +1,33 @@
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type pg from 'pg';
 
 import type { ColdStoreIdentity } from '../../config/cold-config.ts';
 import { duckSchemaPlace } from '../duckdb/duck-schema.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
+import { maintenanceLocks } from '../postgres/pg-read-leases.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
 import { migrateSchema, readSchemaMigrations } from '../schema-migrations.ts';
-import type { MaintenanceSummary } from './cold-maintenance.ts';
+import type { MaintenanceSettings, MaintenanceSummary } from './cold-maintenance.ts';
 import { REPLACING_MANIFEST } from './cold-manifest.ts';
 import { COLD_MANIFEST_TABLE, type ColdSnapshot, type SnapshotLease } from './cold-store.ts';
 import { DuckColdStore } from './duck-cold-store.ts';
+import {
+  blockUsage,
+  compactionFiles,
+  type CompactionStage,
+  contentDifference,
+  contentOfFile,
+  copyDatabase,
+  fsyncPath,
+  removeFileAndWal,
+  removeOldFile,
+  restoreOldFile,
+  settleLeftovers,
+} from './duckdb-file-compaction.ts';
 
 /** The file's own tables (the manifest), as numbered migrations (storage/schema-migrations.ts). */
 export const COLD_FILE_MIGRATIONS = readSchemaMigrations(fileURLToPath(new URL('./migrations/', import.meta.url)));
@@ -29,34 +44,37 @@ export interface DuckDbFileOptions {
 }
 
 /**
+ * How long a compaction's swap waits for the moves' and reports' uses of the file in flight to end, holding off new
+ * ones meanwhile; if they have not ended by then it lets them go on and tries again a little later.
+ */
+const SWAP_DRAIN_MS = 10_000;
+const SWAP_ATTEMPTS = 6;
+const SWAP_RETRY_PAUSE_MS = 5_000;
+/** Copies made per maintenance run: a copy is given up when a write commits to the file while it is made. */
+const COPY_ATTEMPTS = 3;
+
+/** What one compaction did, for the maintenance summary. */
+interface CompactionOutcome {
+  compacted: boolean;
+  note: string;
+}
+
+/**
  * The cold tier as one DuckDB file, opened read-write by exactly one process (the only one polling the cold task
  * queue): its tables live in the file's `main` schema.
  */
 export class DuckDbFileStore extends DuckColdStore {
-  get identity(): ColdStoreIdentity {
-    return { format: 'duckdb', location: this.location, catalogSchema: null };
-  }
+  /** A test hook: called at each point of a compaction (see CompactionStage). */
+  onCompactionStage?: (stage: CompactionStage) => void;
 
-  static async open(options: DuckDbFileOptions): Promise<DuckDbFileStore> {
-    mkdirSync(path.dirname(options.filePath), { recursive: true });
-    const spoolDir = path.join(path.dirname(options.filePath), 'spool');
-    rmSync(spoolDir, { recursive: true, force: true });
-    mkdirSync(spoolDir, { recursive: true });
-    const settings: Record<string, string> = {
-      autoinstall_known_extensions: 'false',
-      memory_limit: options.memoryLimit,
-    };
-    const extensionDir = 'dir' in options.extension ? options.extension.dir : undefined;
-    if (extensionDir) settings.extension_directory = extensionDir;
-    let instance: DuckDBInstance;
-    try {
-      instance = await DuckDBInstance.create(options.filePath, settings);
-    } catch (error) {
-      throw new Error(`cannot open the cold store ${options.filePath}: ${(error as Error).message.split('\n')[0]}`);
-    }
-    const store = new DuckDbFileStore(
+  private constructor(
+    instance: DuckDBInstance,
+    private readonly options: DuckDbFileOptions,
+    spoolDir: string,
+  ) {
+    super(
       instance,
-      extensionDir ? 'extension' : 'copy',
+      'dir' in options.extension ? 'extension' : 'copy',
       'missing' in options.extension ? options.extension.missing : undefined,
       options.filePath,
       spoolDir,
@@ -66,17 +84,34 @@ export class DuckDbFileStore extends DuckColdStore {
         manifest: REPLACING_MANIFEST,
       },
     );
+    this.postgresAttached = this.federation === 'extension';
+  }
+
+  get identity(): ColdStoreIdentity {
+    return { format: 'duckdb', location: this.location, catalogSchema: null };
+  }
+
+  static async open(options: DuckDbFileOptions): Promise<DuckDbFileStore> {
+    mkdirSync(path.dirname(options.filePath), { recursive: true });
+    const spoolDir = path.join(path.dirname(options.filePath), 'spool');
+    rmSync(spoolDir, { recursive: true, force: true });
+    mkdirSync(spoolDir, { recursive: true });
+    for (const note of settleLeftovers(options.filePath)) console.warn(`ducktier: ${note}`);
+    let instance: DuckDBInstance;
     try {
-      await store.withConnection(async (connection) => {
-        // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
-        // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
-        await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
-        if (store.federation === 'extension') {
-          await attachPostgres(connection, options.pgTarget);
-          store.postgresAttached = true;
-        }
-        await migrateSchema(duckSchemaPlace(connection, `cold store ${options.filePath}`), COLD_FILE_MIGRATIONS);
-      });
+      instance = await openFile(options);
+    } catch (error) {
+      // A new file a compaction swapped in that does not open: the old file, kept until then, takes its name back.
+      if (!restoreOldFile(options.filePath)) throw error;
+      console.warn(`ducktier: ${(error as Error).message}; reopened the file the interrupted compaction replaced`);
+      instance = await openFile(options);
+    }
+    removeOldFile(options.filePath);
+    const store = new DuckDbFileStore(instance, options, spoolDir);
+    try {
+      await store.withConnection((connection) =>
+        migrateSchema(duckSchemaPlace(connection, `cold store ${options.filePath}`), COLD_FILE_MIGRATIONS),
+      );
     } catch (error) {
       store.close();
       throw error;
@@ -105,35 +140,189 @@ export class DuckDbFileStore extends DuckColdStore {
 
   /**
    * A DuckDB file has no snapshots to expire or files to merge: maintenance checkpoints it (folds the WAL into the file,
-   * making the space freed by deleted rows reusable by later writes; the file itself does not shrink).
+   * making the blocks freed by deleted rows reusable by later writes), then, when more than `compactFreeShare` of its
+   * blocks are free, rewrites it into a new file without them (see compact). One run at a time per database.
    */
-  async maintain(): Promise<MaintenanceSummary> {
+  async maintain(pgPool: pg.Pool, settings: MaintenanceSettings): Promise<MaintenanceSummary> {
     const startedAt = new Date().toISOString();
-    const before = this.fileUsage();
-    await this.withConnection((connection) => connection.run('CHECKPOINT'));
-    const after = this.fileUsage();
+    const client = await pgPool.connect();
+    try {
+      if (!(await maintenanceLocks.tryRun(client)))
+        throw new Error('another maintenance run of the cold tier is under way; try again once it ends');
+      try {
+        const before = this.fileUsage();
+        const usage = await this.withConnection(async (connection) => {
+          await connection.run('CHECKPOINT');
+          return blockUsage(connection);
+        });
+        const checkpointed = this.fileUsage();
+        const notes = [
+          `checkpointed ${this.location} (${before.bytes} bytes with its WAL before, ${checkpointed.bytes} after): ${usage.freeBlocks} of ${usage.totalBlocks} blocks free`,
+        ];
+        const freeShare = usage.totalBlocks > 0 ? usage.freeBlocks / usage.totalBlocks : 0;
+        let compacted = false;
+        if (freeShare > settings.compactFreeShare) {
+          const outcome = await this.compact();
+          compacted = outcome.compacted;
+          notes.push(outcome.note);
+        } else
+          notes.push(
+            `not rewritten: ${usage.freeBlocks} free blocks are not over compactFreeShare ${settings.compactFreeShare} of ${usage.totalBlocks}`,
+          );
+        const after = this.fileUsage();
+        return {
+          format: 'duckdb',
+          startedAt,
+          finishedAt: new Date().toISOString(),
+          filesBefore: before.files,
+          filesAfter: after.files,
+          bytesBefore: before.bytes,
+          bytesAfter: after.bytes,
+          mergedFiles: 0,
+          rewrittenFiles: compacted ? 1 : 0,
+          expiredSnapshots: 0,
+          removedFiles: 0,
+          removedOrphans: 0,
+          leases: 0,
+          oldestLeasedVersion: null,
+          notes,
+        };
+      } finally {
+        await maintenanceLocks.endRun(client);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Rewrites the file into a new one holding the same tables and rows, then puts it in the old one's place:
+   *
+   * 1. copy: `COPY FROM DATABASE` into `<file>.compacting` in one DuckDB transaction, which also takes the old file's
+   *    content (catalog, and per table its rows and their hash sum) in the same snapshot; checkpoint, detach, fsync;
+   * 2. check: the new file, attached read-only from disk, holds exactly that content (else it is removed, and the run
+   *    fails);
+   * 3. swap, with the file alone (new moves' and reports' uses wait, those in flight are waited out): if a write
+   *    committed since the copy began, the copy is stale: give it up and copy again. Else checkpoint and close the old
+   *    instance (no WAL may be left: it would be replayed onto the new file), give the old file a second name
+   *    `<file>.old`, rename the new file over `<file>` (atomic), fsync the directory, open it as the old one was opened,
+   *    then remove `<file>.old`. If the new file does not open, `<file>.old` takes its name back and is reopened.
+   *
+   * Moves and reports wait for the swap only (a checkpoint, a close, two renames, an open); they go on while the copy is
+   * made and checked. A crash at any point leaves `<file>` complete: see settleLeftovers.
+   */
+  private async compact(): Promise<CompactionOutcome> {
+    const { compacting } = compactionFiles(this.location);
+    for (let copyAttempt = 1; copyAttempt <= COPY_ATTEMPTS; copyAttempt++) {
+      const writesBefore = this.writesCommitted;
+      try {
+        const old = await this.withConnection((connection) => copyDatabase(connection, compacting));
+        const copy = await this.withConnection((connection) => contentOfFile(connection, compacting));
+        const difference = contentDifference(old, copy);
+        if (difference)
+          throw new Error(`the rewritten cold file does not hold what the cold file holds: ${difference}`);
+        this.onCompactionStage?.('copied');
+        const rows = Object.values(old.tables).reduce((sum, table) => sum + table.rows, 0);
+        for (let swapAttempt = 1; swapAttempt <= SWAP_ATTEMPTS; swapAttempt++) {
+          const swapped = await this.withInstanceAlone(SWAP_DRAIN_MS, (instance) =>
+            this.writesCommitted === writesBefore
+              ? this.swapIn(instance)
+              : Promise.resolve({ instance, result: 'changed' as const }),
+          );
+          if (swapped?.result === 'swapped')
+            return {
+              compacted: true,
+              note: `rewrote ${this.location} into a new file: ${Object.keys(old.tables).length} tables, ${rows} rows, each table's rows and hash sum and the catalog checked equal`,
+            };
+          if (swapped?.result === 'changed') break;
+          if (swapped) return { compacted: false, note: `not rewritten: ${swapped.result}` };
+          await new Promise((resolve) => setTimeout(resolve, SWAP_RETRY_PAUSE_MS));
+        }
+      } finally {
+        removeFileAndWal(compacting);
+      }
+      if (this.writesCommitted === writesBefore)
+        return {
+          compacted: false,
+          note: `not rewritten: moves or reports kept the file busy for ${SWAP_ATTEMPTS} tries of ${SWAP_DRAIN_MS / 1000}s; the next run tries again`,
+        };
+    }
     return {
-      format: 'duckdb',
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      filesBefore: before.files,
-      filesAfter: after.files,
-      bytesBefore: before.bytes,
-      bytesAfter: after.bytes,
-      mergedFiles: 0,
-      expiredSnapshots: 0,
-      removedFiles: 0,
-      removedOrphans: 0,
-      leases: 0,
-      oldestLeasedVersion: null,
-      notes: [
-        `checkpointed ${this.location} (${before.bytes} bytes with its WAL before, ${after.bytes} after); a DuckDB file has no snapshots to expire or files to merge`,
-      ],
+      compacted: false,
+      note: `not rewritten: a write committed while each of ${COPY_ATTEMPTS} copies was made; the next run tries again`,
     };
+  }
+
+  /**
+   * The swap (step 3 of compact), with the instance alone. Never throws once the old instance is closed: whatever
+   * fails, an instance on a complete file is returned (the old file's, if the new one cannot be put in place).
+   */
+  private async swapIn(old: DuckDBInstance): Promise<{ instance: DuckDBInstance; result: string }> {
+    const { compacting, previous } = compactionFiles(this.location);
+    const connection = await old.connect();
+    try {
+      await connection.run('CHECKPOINT');
+    } finally {
+      connection.closeSync();
+    }
+    old.closeSync();
+    this.onCompactionStage?.('closed');
+    const reopenOld = async (why: string) => {
+      restoreOldFile(this.location);
+      return { instance: await openFile(this.options), result: why };
+    };
+    try {
+      if (existsSync(`${this.location}.wal`) || existsSync(`${compacting}.wal`))
+        return await reopenOld('a WAL was left beside a file after its checkpoint; the file was kept as it is');
+      linkSync(this.location, previous);
+      this.onCompactionStage?.('linked');
+      renameSync(compacting, this.location);
+      fsyncPath(path.dirname(this.location));
+      this.onCompactionStage?.('renamed');
+    } catch (error) {
+      return await reopenOld(`the new file could not be put in place (${(error as Error).message}); the file was kept`);
+    }
+    let instance: DuckDBInstance;
+    try {
+      instance = await openFile(this.options);
+    } catch (error) {
+      return await reopenOld(`the new file did not open (${(error as Error).message}); the old file was put back`);
+    }
+    this.onCompactionStage?.('opened');
+    removeOldFile(this.location);
+    return { instance, result: 'swapped' };
   }
 
   private fileUsage(): { files: number; bytes: number } {
     const files = [this.location, `${this.location}.wal`].filter((file) => existsSync(file));
     return { files: files.length, bytes: files.reduce((sum, file) => sum + statSync(file).size, 0) };
   }
+}
+
+/**
+ * Opens the file in a DuckDB instance of its own, ready for the store's connections: DuckDB's settings, the time zone,
+ * and PostgreSQL attached when read through the extension.
+ */
+async function openFile(options: DuckDbFileOptions): Promise<DuckDBInstance> {
+  const settings: Record<string, string> = { autoinstall_known_extensions: 'false', memory_limit: options.memoryLimit };
+  if ('dir' in options.extension) settings.extension_directory = options.extension.dir;
+  let instance: DuckDBInstance;
+  try {
+    instance = await DuckDBInstance.create(options.filePath, settings);
+  } catch (error) {
+    throw new Error(`cannot open the cold store ${options.filePath}: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const connection = await instance.connect();
+  try {
+    // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
+    // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
+    await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
+    if ('dir' in options.extension) await attachPostgres(connection, options.pgTarget);
+  } catch (error) {
+    connection.closeSync();
+    instance.closeSync();
+    throw error;
+  }
+  connection.closeSync();
+  return instance;
 }

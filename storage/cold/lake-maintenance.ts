@@ -22,18 +22,20 @@ export interface LakeMaintenanceTarget {
 /**
  * One maintenance run on a lake, never removing what a running report may read:
  *
- * 1. merge adjacent small files (`ducklake_merge_adjacent_files`): the merged files stay readable by older snapshots,
+ * 1. rewrite the data files whose deleted rows (an erasure's delete files) are more than `rewriteDeletedShare` of their
+ *    rows, without them (`ducklake_rewrite_data_files`): the old files stay readable by older snapshots;
+ * 2. merge adjacent small files (`ducklake_merge_adjacent_files`): the merged files stay readable by older snapshots,
  *    scheduled for deletion;
- * 2. expire the snapshots whose successor is older than the retention and that are older than every lease's version
+ * 3. expire the snapshots whose successor is older than the retention and that are older than every lease's version
  *    (a report pins the newest snapshot at its start, which may be old by then: expiring by its own age would take it
  *    away under the report);
- * 3. remove files scheduled for deletion before min(now - retention, the oldest lease - a clock margin)
+ * 4. remove files scheduled for deletion before min(now - retention, the oldest lease - a clock margin)
  *    (`ducklake_cleanup_old_files` with `older_than`, never `cleanup_all`);
- * 4. remove files under the data path the catalog does not know, older than the orphan age
+ * 5. remove files under the data path the catalog does not know, older than the orphan age
  *    (`ducklake_delete_orphaned_files` with `older_than`: a copy still writing has a file the catalog does not know yet).
  *
- * Merging and expiring schedule files for deletion; they run under the scheduling lock (pg-read-leases.ts), so a lease
- * is taken either before (its time protects the files) or after (its version no longer needs them).
+ * Rewriting, merging and expiring schedule files for deletion; they run under the scheduling lock (pg-read-leases.ts), so
+ * a lease is taken either before (its time protects the files) or after (its version no longer needs them).
  */
 export async function maintainLake(
   connection: DuckDBConnection,
@@ -47,6 +49,8 @@ export async function maintainLake(
   try {
     const catalog = (table: string) => `${quoteIdent(lake.catalogSchema)}.${table}`;
     const count = async (sql: string) => Number((await client.query<{ n: string }>(sql)).rows[0]!.n);
+    const liveDeleteFiles = () =>
+      count(`SELECT count(*) AS n FROM ${catalog('ducklake_delete_file')} WHERE end_snapshot IS NULL`);
     const liveFiles = () =>
       count(
         `SELECT (SELECT count(*) FROM ${catalog('ducklake_data_file')} WHERE end_snapshot IS NULL)
@@ -57,6 +61,19 @@ export async function maintainLake(
     const notes: string[] = [];
     const filesBefore = await liveFiles();
     const before = await stored();
+
+    // Each data file has at most one live delete file, and a rewritten one has none.
+    const deleteFilesBefore = await liveDeleteFiles();
+    await maintenanceLocks.whileScheduling(client, () =>
+      connection.run(
+        `CALL ducklake_rewrite_data_files(${quoteLiteral(lake.alias)}, delete_threshold => ${settings.rewriteDeletedShare})`,
+      ),
+    );
+    const deleteFilesAfter = await liveDeleteFiles();
+    const rewrittenFiles = deleteFilesBefore - deleteFilesAfter;
+    notes.push(
+      `rewrote ${rewrittenFiles} data files without their deleted rows (over ${settings.rewriteDeletedShare} of their rows deleted); ${deleteFilesAfter} delete files left`,
+    );
 
     const scheduledBeforeMerge = await scheduled();
     await maintenanceLocks.whileScheduling(client, () =>
@@ -117,6 +134,7 @@ export async function maintainLake(
       bytesBefore: before.bytes,
       bytesAfter: after.bytes,
       mergedFiles,
+      rewrittenFiles,
       expiredSnapshots: expirable.length,
       removedFiles,
       removedOrphans,

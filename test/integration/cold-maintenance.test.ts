@@ -1,6 +1,7 @@
 import {
   copyFileSync,
   existsSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -19,6 +20,8 @@ import { startMigration } from '../../client/migrations.ts';
 import { ensureMaintenanceSchedule } from '../../client/schedule.ts';
 import type { MaintenanceSummary } from '../../storage/cold/cold-maintenance.ts';
 import { listDueRetirements, retirePartition } from '../../storage/cold/cold-retention.ts';
+import type { CompactionStage } from '../../storage/cold/duckdb-file-compaction.ts';
+import { DuckDbFileStore } from '../../storage/cold/duckdb-file-store.ts';
 import { resolveReportRequest } from '../../storage/federation/report-request.ts';
 import { runReport } from '../../storage/federation/report-runner.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
@@ -47,6 +50,8 @@ const totals = (rows: typeof events) => ({
   ids: rows.reduce((sum, e) => sum + e.id, 0),
   users: new Set(rows.map((e) => e.userId)).size,
 });
+/** Maintenance that keeps nothing for time's sake and rewrites nothing (the rewrite has a test of its own). */
+const NO_RETENTION = { snapshotRetentionMs: 0, orphanAgeMs: 0, compactFreeShare: 1, rewriteDeletedShare: 1 };
 const TOTALS_SQL = `SELECT count(*)::BIGINT AS n, sum(id)::BIGINT AS ids, count(DISTINCT user_id)::BIGINT AS users FROM events_all`;
 
 /** The run's lake (on S3 when the run is), and a DuckDB file beside it. */
@@ -144,7 +149,7 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
         await retirePartition({ store, pgPool: env.pgPool, locks }, { ...policy, coldArchive: undefined }, due!),
       ).toMatchObject({ status: 'retired', rows: rowsOf(retiredPartition).length });
       expect(await store.countPartition('events_historical', retiredPartition)).toBe(0);
-      const during: MaintenanceSummary = await store.maintain(env.pgPool, { snapshotRetentionMs: 0, orphanAgeMs: 0 });
+      const during: MaintenanceSummary = await store.maintain(env.pgPool, NO_RETENTION);
       expect(during).toMatchObject({ format: 'ducklake', leases: 1 });
       expect(during.mergedFiles).toBeGreaterThan(0);
       expect(during.removedFiles).toBe(0);
@@ -155,7 +160,7 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
       expect(await heldReport).toEqual(truth);
 
       // Released: the next run removes what only the old snapshots needed, and the space comes back.
-      const after: MaintenanceSummary = await store.maintain(env.pgPool, { snapshotRetentionMs: 0, orphanAgeMs: 0 });
+      const after: MaintenanceSummary = await store.maintain(env.pgPool, NO_RETENTION);
       expect(after.leases).toBe(0);
       expect(after.expiredSnapshots).toBeGreaterThan(0);
       expect(after.removedFiles).toBeGreaterThan(0);
@@ -181,7 +186,7 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
         copyFileSync(path.join(dir, live!), youngOrphan);
         const twoDaysAgo = new Date(Date.now() - 2 * DAY);
         utimesSync(oldOrphan, twoDaysAgo, twoDaysAgo);
-        const orphans = await store.maintain(env.pgPool, { snapshotRetentionMs: 0, orphanAgeMs: DAY });
+        const orphans = await store.maintain(env.pgPool, { ...NO_RETENTION, orphanAgeMs: DAY });
         expect(orphans.removedOrphans).toBe(1);
         expect(existsSync(oldOrphan)).toBe(false);
         expect(existsSync(youngOrphan)).toBe(true);
@@ -195,7 +200,7 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
   );
 
   test.runIf(coldStore === 'duckdb')('on a DuckDB file maintenance checkpoints it and reports its size', async () => {
-    const summary = await env.workers.coldStore.maintain(env.pgPool, { snapshotRetentionMs: 0, orphanAgeMs: 0 });
+    const summary = await env.workers.coldStore.maintain(env.pgPool, NO_RETENTION);
     expect(summary).toMatchObject({ format: 'duckdb', mergedFiles: 0, expiredSnapshots: 0, removedFiles: 0 });
     const file = env.config.cold.format === 'duckdb' ? env.config.cold.path : '';
     expect(summary.bytesAfter).toBe(statSync(file).size);
@@ -253,6 +258,105 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
     expect(await report()).toEqual(
       totals(events.filter((e) => !retired.includes(partitionOfDay('events', e.timestamp)))),
     );
+  });
+
+  test('the space of retired and erased rows comes back: a DuckDB file is rewritten into a smaller one and swapped under running reports, a lake rewrites its files without the deleted rows; rows stay exact', async () => {
+    const store = env.workers.coldStore;
+    const gone = [retiredPartition, archivedPartition];
+    const erasedPartition = moved[2]!;
+    const erased = (e: (typeof events)[number]) =>
+      partitionOfDay('events', e.timestamp) === erasedPartition && e.userId % 2 === 0;
+    // The two oldest partitions were retired by the tests before; now erase half of a third one's users.
+    expect(await report()).toEqual(totals(events.filter((e) => !gone.includes(partitionOfDay('events', e.timestamp)))));
+    const deleted = await store.eraseRows(
+      { schema: 'public', table: 'events', partition: erasedPartition, coldTable: 'events_historical' },
+      { sql: 'user_id % 2 = 0', params: {} },
+    );
+    expect(deleted).toBe(events.filter(erased).length);
+    const left = events.filter((e) => !gone.includes(partitionOfDay('events', e.timestamp)) && !erased(e));
+    const truth = totals(left);
+    expect(await report()).toEqual(truth);
+
+    // Reports while the rewrite runs: one started once the copy is checked (it waits for the swap, or runs before it),
+    // and one in every stage of the swap would be refused by the gate; each must read exactly the truth.
+    const file = env.config.cold.format === 'duckdb' ? env.config.cold.path : '';
+    const images = path.join(inject('scratchDir'), `compaction-images-${coldStore}`);
+    const during: Array<Promise<ReturnType<typeof totals>>> = [];
+    const stages: CompactionStage[] = [];
+    if (store instanceof DuckDbFileStore)
+      store.onCompactionStage = (stage) => {
+        stages.push(stage);
+        if (stage === 'copied') during.push(report());
+        // What a crash at this point would leave on disk: the files beside the cold file, as they are now.
+        const image = path.join(images, stage);
+        mkdirSync(image, { recursive: true });
+        for (const name of readdirSync(path.dirname(file)).filter((n) => n.startsWith(path.basename(file))))
+          copyFileSync(path.join(path.dirname(file), name), path.join(image, name));
+      };
+    const liveBytes = () =>
+      catalogCount(
+        `SELECT (SELECT coalesce(sum(file_size_bytes), 0) FROM $catalog.ducklake_data_file WHERE end_snapshot IS NULL)
+              + (SELECT coalesce(sum(file_size_bytes), 0) FROM $catalog.ducklake_delete_file WHERE end_snapshot IS NULL) AS n`,
+      );
+    const liveBefore = coldStore === 'duckdb' ? 0 : await liveBytes();
+    const started = Date.now();
+    const summary = await store.maintain(env.pgPool, { ...NO_RETENTION, compactFreeShare: 0, rewriteDeletedShare: 0 });
+    const took = Date.now() - started;
+    if (store instanceof DuckDbFileStore) store.onCompactionStage = undefined;
+    for (const result of await Promise.all(during)) expect(result).toEqual(truth);
+    expect(summary.rewrittenFiles).toBeGreaterThan(0);
+
+    if (store instanceof DuckDbFileStore) {
+      expect(stages).toEqual(['copied', 'closed', 'linked', 'renamed', 'opened']);
+      expect(summary.bytesAfter).toBeLessThan(summary.bytesBefore);
+      expect(statSync(file).size).toBe(summary.bytesAfter);
+      expect(readdirSync(path.dirname(file)).filter((n) => n.startsWith(`${path.basename(file)}.`))).toEqual([]);
+      console.log(
+        `compaction (duckdb): file ${summary.bytesBefore} -> ${summary.bytesAfter} bytes in ${took} ms; ${summary.notes.join('; ')}`,
+      );
+    } else {
+      expect(
+        await catalogCount(`SELECT count(*) AS n FROM $catalog.ducklake_delete_file WHERE end_snapshot IS NULL`),
+      ).toBe(0);
+      const liveAfter = await liveBytes();
+      console.log(
+        `rewrite (${coldStore}): live bytes ${liveBefore} -> ${liveAfter}; storage ${summary.bytesBefore} -> ${summary.bytesAfter} in ${took} ms; ${summary.notes.join('; ')}`,
+      );
+      expect(liveAfter).toBeLessThan(liveBefore);
+    }
+
+    // After: every partition holds exactly its truth, its manifest entry says so, and reports read the truth.
+    for (const partition of moved) {
+      const rows = left.filter((e) => partitionOfDay('events', e.timestamp) === partition).length;
+      expect(await store.countPartition('events_historical', partition)).toBe(rows);
+      const entry = await store.manifestEntry({ schema: 'public', table: 'events', partition });
+      if (gone.includes(partition)) expect(entry).toBeUndefined();
+      else expect(entry?.rows).toBe(rows);
+    }
+    expect(await report()).toEqual(truth);
+
+    // Every crash image opens as a complete file holding exactly the truth, with nothing left beside it.
+    if (store instanceof DuckDbFileStore)
+      for (const stage of stages) {
+        const imageFile = path.join(images, stage, path.basename(file));
+        const reopened = await DuckDbFileStore.open({
+          filePath: imageFile,
+          extension: { missing: 'a crash image is read without PostgreSQL' },
+          memoryLimit: '128MB',
+          pgTarget: env.stack.postgres,
+        });
+        try {
+          for (const partition of moved)
+            expect(await reopened.countPartition('events_historical', partition)).toBe(
+              left.filter((e) => partitionOfDay('events', e.timestamp) === partition).length,
+            );
+        } finally {
+          reopened.close();
+        }
+        expect(
+          readdirSync(path.dirname(imageFile)).filter((n) => n.startsWith(`${path.basename(imageFile)}.`)),
+        ).toEqual([]);
+      }
   });
 
   test.runIf(coldStore !== 'duckdb')(
