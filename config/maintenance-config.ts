@@ -57,8 +57,9 @@ export const maintenanceConfigSchema = z
      */
     orphanAge: durationLongerThan(LONGEST_COPY_MS, 'the longest a copy may run').default(86_400_000),
     /**
-     * A DuckDB file whose free blocks (space deleted rows left, reusable by later writes) are more than this share of
-     * its blocks is rewritten into a new file without them. 1 never rewrites it.
+     * A DuckDB file more than this share of which deleted rows left unused (its free blocks, and deleted rows still
+     * stored beside live ones, estimated by row count) is rewritten into a new file without that space. 1 never
+     * rewrites it.
      */
     compactFreeShare: share.default(0.25),
     /**

@@ -26,22 +26,55 @@ const COMPACTING_ALIAS = 'ducktier_compacting';
 /** The alias of a row in a table's fingerprint: an unlikely column name, since a column would shadow it. */
 const ROW_ALIAS = '_ducktier_row';
 
-/** How the file's blocks are used (PRAGMA database_size of the opened file). */
-export interface BlockUsage {
+/**
+ * How much of the opened file deleted rows leave unused: its free blocks (whole row groups a checkpoint dropped), and the
+ * deleted rows still stored in row groups that hold live rows too (DuckDB keeps a row group until a checkpoint can merge
+ * it away, so a small table's deleted rows free no block at all). The second is estimated by row count: stored rows
+ * (pragma_storage_info) against live ones.
+ */
+export interface SpaceUsage {
   totalBlocks: number;
   freeBlocks: number;
-  blockSize: number;
+  storedRows: number;
+  liveRows: number;
+  /** (free blocks + used blocks x the deleted share of stored rows) / total blocks. */
+  freeShare: number;
 }
 
-export async function blockUsage(connection: DuckDBConnection): Promise<BlockUsage> {
-  const reader = await connection.runAndReadAll(
-    `SELECT total_blocks, free_blocks, block_size FROM pragma_database_size() WHERE database_name = current_database()`,
-  );
-  const row = reader.getRowObjectsJson()[0];
+export async function spaceUsage(connection: DuckDBConnection): Promise<SpaceUsage> {
+  const blocks = (
+    await connection.runAndReadAll(
+      `SELECT total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = current_database()`,
+    )
+  ).getRowObjectsJson()[0];
+  const tables = (
+    await connection.runAndReadAll(
+      `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()`,
+    )
+  ).getRowObjectsJson();
+  let storedRows = 0;
+  let liveRows = 0;
+  for (const table of tables) {
+    const name = `${quoteIdent(String(table.schema_name))}.${quoteIdent(String(table.table_name))}`;
+    const row = (
+      await connection.runAndReadAll(
+        `SELECT (SELECT coalesce(sum(count), 0) FROM pragma_storage_info(${quoteLiteral(name)})
+                  WHERE column_id = 0 AND column_path = '[0]')::BIGINT AS stored,
+                (SELECT count(*) FROM ${name})::BIGINT AS live`,
+      )
+    ).getRowObjectsJson()[0];
+    storedRows += Number(row?.stored ?? 0);
+    liveRows += Number(row?.live ?? 0);
+  }
+  const totalBlocks = Number(blocks?.total_blocks ?? 0);
+  const freeBlocks = Number(blocks?.free_blocks ?? 0);
+  const deadShare = storedRows > 0 ? (storedRows - liveRows) / storedRows : 0;
   return {
-    totalBlocks: Number(row?.total_blocks ?? 0),
-    freeBlocks: Number(row?.free_blocks ?? 0),
-    blockSize: Number(row?.block_size ?? 0),
+    totalBlocks,
+    freeBlocks,
+    storedRows,
+    liveRows,
+    freeShare: totalBlocks > 0 ? (freeBlocks + (totalBlocks - freeBlocks) * deadShare) / totalBlocks : 0,
   };
 }
 

@@ -16,7 +16,6 @@ import { REPLACING_MANIFEST } from './cold-manifest.ts';
 import { COLD_MANIFEST_TABLE, type ColdSnapshot, type SnapshotLease } from './cold-store.ts';
 import { DuckColdStore } from './duck-cold-store.ts';
 import {
-  blockUsage,
   compactionFiles,
   type CompactionStage,
   contentDifference,
@@ -27,6 +26,7 @@ import {
   removeOldFile,
   restoreOldFile,
   settleLeftovers,
+  spaceUsage,
 } from './duckdb-file-compaction.ts';
 
 /** The file's own tables (the manifest), as numbered migrations (storage/schema-migrations.ts). */
@@ -140,8 +140,8 @@ export class DuckDbFileStore extends DuckColdStore {
 
   /**
    * A DuckDB file has no snapshots to expire or files to merge: maintenance checkpoints it (folds the WAL into the file,
-   * making the blocks freed by deleted rows reusable by later writes), then, when more than `compactFreeShare` of its
-   * blocks are free, rewrites it into a new file without them (see compact). One run at a time per database.
+   * making the blocks freed by deleted rows reusable by later writes), then, when more than `compactFreeShare` of it is
+   * free (spaceUsage), rewrites it into a new file without the free space (see compact). One run at a time per database.
    */
   async maintain(pgPool: pg.Pool, settings: MaintenanceSettings): Promise<MaintenanceSummary> {
     const startedAt = new Date().toISOString();
@@ -153,22 +153,19 @@ export class DuckDbFileStore extends DuckColdStore {
         const before = this.fileUsage();
         const usage = await this.withConnection(async (connection) => {
           await connection.run('CHECKPOINT');
-          return blockUsage(connection);
+          return spaceUsage(connection);
         });
         const checkpointed = this.fileUsage();
+        const free = `${usage.freeBlocks} of ${usage.totalBlocks} blocks free, ${usage.storedRows - usage.liveRows} of ${usage.storedRows} stored rows deleted: ${usage.freeShare.toFixed(3)} of the file free`;
         const notes = [
-          `checkpointed ${this.location} (${before.bytes} bytes with its WAL before, ${checkpointed.bytes} after): ${usage.freeBlocks} of ${usage.totalBlocks} blocks free`,
+          `checkpointed ${this.location} (${before.bytes} bytes with its WAL before, ${checkpointed.bytes} after); ${free}`,
         ];
-        const freeShare = usage.totalBlocks > 0 ? usage.freeBlocks / usage.totalBlocks : 0;
         let compacted = false;
-        if (freeShare > settings.compactFreeShare) {
+        if (usage.freeShare > settings.compactFreeShare) {
           const outcome = await this.compact();
           compacted = outcome.compacted;
           notes.push(outcome.note);
-        } else
-          notes.push(
-            `not rewritten: ${usage.freeBlocks} free blocks are not over compactFreeShare ${settings.compactFreeShare} of ${usage.totalBlocks}`,
-          );
+        } else notes.push(`not rewritten: not over compactFreeShare (${settings.compactFreeShare})`);
         const after = this.fileUsage();
         return {
           format: 'duckdb',
@@ -224,15 +221,20 @@ export class DuckDbFileStore extends DuckColdStore {
         this.onCompactionStage?.('copied');
         const rows = Object.values(old.tables).reduce((sum, table) => sum + table.rows, 0);
         for (let swapAttempt = 1; swapAttempt <= SWAP_ATTEMPTS; swapAttempt++) {
-          const swapped = await this.withInstanceAlone(SWAP_DRAIN_MS, (instance) =>
-            this.writesCommitted === writesBefore
+          const askedAt = Date.now();
+          let aloneAt = askedAt;
+          const swapped = await this.withInstanceAlone(SWAP_DRAIN_MS, (instance) => {
+            aloneAt = Date.now();
+            return this.writesCommitted === writesBefore
               ? this.swapIn(instance)
-              : Promise.resolve({ instance, result: 'changed' as const }),
-          );
+              : Promise.resolve({ instance, result: 'changed' as const });
+          });
           if (swapped?.result === 'swapped')
             return {
               compacted: true,
-              note: `rewrote ${this.location} into a new file: ${Object.keys(old.tables).length} tables, ${rows} rows, each table's rows and hash sum and the catalog checked equal`,
+              note:
+                `rewrote ${this.location} into a new file: ${Object.keys(old.tables).length} tables, ${rows} rows, each table's rows and hash sum and the catalog checked equal; ` +
+                `new uses of the file waited up to ${Date.now() - askedAt} ms (${aloneAt - askedAt} ms for the work in flight to end, ${Date.now() - aloneAt} ms for the swap)`,
             };
           if (swapped?.result === 'changed') break;
           if (swapped) return { compacted: false, note: `not rewritten: ${swapped.result}` };

@@ -411,3 +411,95 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
     },
   );
 });
+
+describe('compaction of a DuckDB file big enough for row groups to matter', () => {
+  let env: TestDeploymentWithWorkers;
+  const bigGenerator = { rows: 240_000, days: 6, anchor: new Date(today), seed: 53 };
+  const bigEvents = allEvents(bigGenerator);
+  const bigMoved = [dayAgo(5), dayAgo(4), dayAgo(3)];
+  const [oldest, older, kept] = bigMoved as [string, string, string];
+  const partitionOf = (e: (typeof bigEvents)[number]) => partitionOfDay('events', e.timestamp);
+  const erased = (e: (typeof bigEvents)[number]) => partitionOf(e) === kept && e.userId % 2 === 0;
+  const report = () =>
+    runReport(
+      env.workers.coldStore,
+      env.pgPool,
+      env.config.tables,
+      resolveReportRequest(env.config, { sql: TOTALS_SQL }),
+      { ...env.config.reportOutput, directory: path.join(env.config.dataDir, 'results') },
+    ).then((result) => {
+      const row = result.rows[0] as Record<string, unknown>;
+      return { n: Number(row.n), ids: Number(row.ids), users: Number(row.users) };
+    });
+
+  beforeAll(async () => {
+    // coldRetention 3d: the two oldest moved partitions (upper bounds 4 and 3 days ago) are past it, the third is not.
+    env = await createTestDeploymentWithWorkers('compaction_duckdb', {
+      coldStore: 'duckdb',
+      tables: [{ table: 'events', timeColumn: 'timestamp', coldRetention: '3d' }],
+    });
+    await seedDemoData(env, bigGenerator);
+    for (const partition of bigMoved) {
+      const outcomes = await (await startMigration(env.temporal, env.config, { table: 'events', partition })).result();
+      expect(outcomes).toMatchObject([
+        { status: 'moved', rows: bigEvents.filter((e) => partitionOf(e) === partition).length },
+      ]);
+    }
+  });
+  afterAll(async () => env?.close());
+
+  test('the upkeep workflow retires two of three cold partitions, an erasure takes half of the third, and the next maintenance rewrites the file smaller while reports run, each exact', async () => {
+    const store = env.workers.coldStore;
+    const file = env.config.cold.format === 'duckdb' ? env.config.cold.path : '';
+    const deleted = await store.eraseRows(
+      { schema: 'public', table: 'events', partition: kept, coldTable: 'events_historical' },
+      { sql: 'user_id % 2 = 0', params: {} },
+    );
+    expect(deleted).toBe(bigEvents.filter(erased).length);
+    const states = [
+      totals(bigEvents.filter((e) => !erased(e))),
+      totals(bigEvents.filter((e) => partitionOf(e) !== oldest && !erased(e))),
+      totals(bigEvents.filter((e) => partitionOf(e) !== oldest && partitionOf(e) !== older && !erased(e))),
+    ];
+    const final = states[2]!;
+    const sizeBefore = statSync(file).size;
+
+    // Reports run back to back through the whole upkeep run (retirements, then the rewrite and its swap): each reads one
+    // of the states the cold tier passes through, exactly.
+    let running = true;
+    const seen: Array<ReturnType<typeof totals>> = [];
+    const reports = (async () => {
+      while (running) seen.push(await report());
+    })();
+    const started = Date.now();
+    const result = await runColdMaintenance(env.temporal, env.config).finally(() => (running = false));
+    const took = Date.now() - started;
+    await reports;
+    expect(result.retired.map((r) => [r.partition, r.status])).toEqual([
+      [oldest, 'retired'],
+      [older, 'retired'],
+    ]);
+    expect(result.maintenance.rewrittenFiles).toBe(1);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const totalsSeen of seen) expect(states).toContainEqual(totalsSeen);
+
+    const sizeAfter = statSync(file).size;
+    expect(result.maintenance.bytesAfter).toBe(sizeAfter);
+    expect(sizeAfter).toBeLessThan(sizeBefore / 2);
+    expect(await report()).toEqual(final);
+    expect(await store.countPartition('events_historical', kept)).toBe(
+      bigEvents.filter((e) => partitionOf(e) === kept && !erased(e)).length,
+    );
+    expect(await store.countTable('events_historical')).toBe(
+      final.n - bigEvents.filter((e) => !bigMoved.includes(partitionOf(e))).length,
+    );
+    console.log(
+      `compaction (duckdb, ${bigEvents.length} rows): file ${sizeBefore} -> ${sizeAfter} bytes; upkeep run ${took} ms; ${seen.length} reports during it; ${result.maintenance.notes.join('; ')}`,
+    );
+
+    // The next run finds little free and leaves the file as it is.
+    const again = await runColdMaintenance(env.temporal, env.config);
+    expect(again.maintenance.rewrittenFiles).toBe(0);
+    expect(statSync(file).size).toBe(sizeAfter);
+  });
+});
