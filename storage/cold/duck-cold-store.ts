@@ -125,6 +125,7 @@ export abstract class DuckColdStore implements ColdStore {
     return this.gate.use(async () => {
       const connection = await this.instance.connect();
       try {
+        await this.prepareConnection(connection);
         if (this.postgresAttached) await this.primePostgresSession(connection);
         return await work(connection);
       } finally {
@@ -132,6 +133,9 @@ export abstract class DuckColdStore implements ColdStore {
       }
     });
   }
+
+  /** What a format does to each connection before its use (a DuckDB file attaches PostgreSQL again after a swap). */
+  protected async prepareConnection(_connection: DuckDBConnection): Promise<void> {}
 
   /**
    * Runs `work` with the DuckDB instance alone: new uses wait, those in flight are waited out for up to `drainMs`

@@ -109,6 +109,7 @@ export class DuckDbFileStore extends DuckColdStore {
     removeOldFile(options.filePath);
     const store = new DuckDbFileStore(instance, options, spoolDir);
     try {
+      if ('dir' in options.extension) await attachPostgresTo(instance, options.pgTarget);
       await store.withConnection((connection) =>
         migrateSchema(duckSchemaPlace(connection, `cold store ${options.filePath}`), COLD_FILE_MIGRATIONS),
       );
@@ -271,7 +272,9 @@ export class DuckDbFileStore extends DuckColdStore {
     this.onCompactionStage?.('closed');
     const reopenOld = async (why: string) => {
       restoreOldFile(this.location);
-      return { instance: await openFile(this.options), result: why };
+      const instance = await openFile(this.options);
+      await this.attachPostgresOrLater(instance);
+      return { instance, result: why };
     };
     try {
       if (existsSync(`${this.location}.wal`) || existsSync(`${compacting}.wal`))
@@ -292,7 +295,32 @@ export class DuckDbFileStore extends DuckColdStore {
     }
     this.onCompactionStage?.('opened');
     removeOldFile(this.location);
+    await this.attachPostgresOrLater(instance);
     return { instance, result: 'swapped' };
+  }
+
+  /** PostgreSQL not attached to the instance yet (it was unreachable when the instance opened): the next use attaches it. */
+  private postgresPending = false;
+
+  /**
+   * Attaches PostgreSQL to a reopened instance. PostgreSQL being unreachable at that moment says nothing about the file:
+   * the instance is kept, and the next use of a connection attaches it (a use before then fails as any use of
+   * PostgreSQL would while it is down).
+   */
+  private async attachPostgresOrLater(instance: DuckDBInstance): Promise<void> {
+    if (this.federation !== 'extension') return;
+    try {
+      await attachPostgresTo(instance, this.options.pgTarget);
+    } catch (error) {
+      console.warn(`ducktier: PostgreSQL not attached to the reopened cold file yet: ${(error as Error).message}`);
+      this.postgresPending = true;
+    }
+  }
+
+  protected override async prepareConnection(connection: DuckDBConnection): Promise<void> {
+    if (!this.postgresPending) return;
+    await attachPostgres(connection, this.options.pgTarget);
+    this.postgresPending = false;
   }
 
   private fileUsage(): { files: number; bytes: number } {
@@ -301,10 +329,7 @@ export class DuckDbFileStore extends DuckColdStore {
   }
 }
 
-/**
- * Opens the file in a DuckDB instance of its own, ready for the store's connections: DuckDB's settings, the time zone,
- * and PostgreSQL attached when read through the extension.
- */
+/** Opens the file in a DuckDB instance of its own, with DuckDB's settings and the time zone pinned. */
 async function openFile(options: DuckDbFileOptions): Promise<DuckDBInstance> {
   const settings: Record<string, string> = { autoinstall_known_extensions: 'false', memory_limit: options.memoryLimit };
   if ('dir' in options.extension) settings.extension_directory = options.extension.dir;
@@ -319,12 +344,18 @@ async function openFile(options: DuckDbFileOptions): Promise<DuckDBInstance> {
     // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
     // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
     await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
-    if ('dir' in options.extension) await attachPostgres(connection, options.pgTarget);
-  } catch (error) {
+  } finally {
     connection.closeSync();
-    instance.closeSync();
-    throw error;
   }
-  connection.closeSync();
   return instance;
+}
+
+/** Attaches PostgreSQL (read through DuckDB's postgres extension) to every connection of the instance. */
+async function attachPostgresTo(instance: DuckDBInstance, pgTarget: PgTarget): Promise<void> {
+  const connection = await instance.connect();
+  try {
+    await attachPostgres(connection, pgTarget);
+  } finally {
+    connection.closeSync();
+  }
 }

@@ -17,14 +17,32 @@ const refusal = (values: Record<string, unknown>) => {
 };
 
 describe('the cold tier upkeep config', () => {
-  test('defaults: a daily schedule at 03:30 UTC, snapshots kept 7 days, orphans removed after a day', () => {
+  test('defaults: a daily schedule at 03:30 UTC, snapshots kept 7 days, orphans removed after a day, a DuckDB file rewritten once a quarter of it is free, every lake file with a deleted row rewritten', () => {
     expect(load({}).maintenance).toEqual({
       scheduleId: 'ducktier-cold-maintenance',
       cron: '30 3 * * *',
       timezone: 'UTC',
       snapshotRetention: 7 * 86_400_000,
       orphanAge: 86_400_000,
+      compactFreeShare: 0.25,
+      rewriteDeletedShare: 0,
     });
+  });
+
+  test('the rewrite shares are numbers from 0 to 1, a wrong one is one line naming it', () => {
+    expect(load({ maintenance: { compactFreeShare: 0.5, rewriteDeletedShare: 1 } }).maintenance).toMatchObject({
+      compactFreeShare: 0.5,
+      rewriteDeletedShare: 1,
+    });
+    expect(refusal({ maintenance: { compactFreeShare: 1.5 } })).toBe(
+      'invalid config: maintenance.compactFreeShare: 1.5 is above 1 (write a share from 0 to 1, e.g. 0.25)',
+    );
+    expect(refusal({ maintenance: { rewriteDeletedShare: -0.1 } })).toBe(
+      'invalid config: maintenance.rewriteDeletedShare: -0.1 is below 0 (write a share from 0 to 1, e.g. 0.25)',
+    );
+    expect(refusal({ maintenance: { compactFreeShare: '25%' } })).toBe(
+      'invalid config: maintenance.compactFreeShare: "25%" is not a number from 0 to 1 (write e.g. 0.25)',
+    );
   });
 
   test('the snapshot retention must be longer than the longest a report may run, in one line naming the field', () => {
