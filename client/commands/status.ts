@@ -30,7 +30,7 @@ export async function statusCommand(context: CommandContext): Promise<number> {
     const { lastMaintenance, dueRetirements } = status.upkeep;
     context.print(
       lastMaintenance
-        ? `Last maintenance: ${lastMaintenance.finishedAt}: merged ${fmt(lastMaintenance.mergedFiles)} files, expired ${fmt(lastMaintenance.expiredSnapshots)} snapshots, removed ${fmt(lastMaintenance.removedFiles)} old and ${fmt(lastMaintenance.removedOrphans)} orphaned files, ${formatBytes(lastMaintenance.bytesBefore)} -> ${formatBytes(lastMaintenance.bytesAfter)}`
+        ? `Last maintenance: ${lastMaintenance.finishedAt}: rewrote ${fmt(lastMaintenance.rewrittenFiles ?? 0)} and merged ${fmt(lastMaintenance.mergedFiles)} files, expired ${fmt(lastMaintenance.expiredSnapshots)} snapshots, removed ${fmt(lastMaintenance.removedFiles)} old and ${fmt(lastMaintenance.removedOrphans)} orphaned files, ${formatBytes(lastMaintenance.bytesBefore)} -> ${formatBytes(lastMaintenance.bytesAfter)}`
         : `Last maintenance: none yet (schedule '${config.maintenance.scheduleId}', or ducktier cold maintain)`,
     );
     for (const due of dueRetirements)
