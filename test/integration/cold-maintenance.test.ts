@@ -71,20 +71,27 @@ function parquetFiles(dir: string): string[] {
   return found.sort();
 }
 
+/** TOTALS_SQL over both tiers, run in the test's process on its workers' cold store. */
+function totalsReport(
+  env: TestDeploymentWithWorkers,
+  faults: { pinned?: () => Promise<void> } = {},
+): Promise<ReturnType<typeof totals>> {
+  return runReport(
+    env.workers.coldStore,
+    env.pgPool,
+    env.config.tables,
+    resolveReportRequest(env.config, { sql: TOTALS_SQL }),
+    { ...env.config.reportOutput, directory: path.join(env.config.dataDir, 'results') },
+    faults,
+  ).then((result) => {
+    const row = result.rows[0] as Record<string, unknown>;
+    return { n: Number(row.n), ids: Number(row.ids), users: Number(row.users) };
+  });
+}
+
 describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (coldStore) => {
   let env: TestDeploymentWithWorkers;
-  const report = (faults: { pinned?: () => Promise<void> } = {}) =>
-    runReport(
-      env.workers.coldStore,
-      env.pgPool,
-      env.config.tables,
-      resolveReportRequest(env.config, { sql: TOTALS_SQL }),
-      { ...env.config.reportOutput, directory: path.join(env.config.dataDir, 'results') },
-      faults,
-    ).then((result) => {
-      const row = result.rows[0] as Record<string, unknown>;
-      return { n: Number(row.n), ids: Number(row.ids), users: Number(row.users) };
-    });
+  const report = (faults: { pinned?: () => Promise<void> } = {}) => totalsReport(env, faults);
   const catalogCount = async (sql: string) => {
     if (env.config.cold.format !== 'ducklake') throw new Error('not a lake');
     const { rows } = await env.pgPool.query<{ n: string }>(sql.replaceAll('$catalog', env.config.cold.catalogSchema));
@@ -420,17 +427,7 @@ describe('compaction of a DuckDB file big enough for row groups to matter', () =
   const [oldest, older, kept] = bigMoved as [string, string, string];
   const partitionOf = (e: (typeof bigEvents)[number]) => partitionOfDay('events', e.timestamp);
   const erased = (e: (typeof bigEvents)[number]) => partitionOf(e) === kept && e.userId % 2 === 0;
-  const report = () =>
-    runReport(
-      env.workers.coldStore,
-      env.pgPool,
-      env.config.tables,
-      resolveReportRequest(env.config, { sql: TOTALS_SQL }),
-      { ...env.config.reportOutput, directory: path.join(env.config.dataDir, 'results') },
-    ).then((result) => {
-      const row = result.rows[0] as Record<string, unknown>;
-      return { n: Number(row.n), ids: Number(row.ids), users: Number(row.users) };
-    });
+  const report = () => totalsReport(env);
 
   beforeAll(async () => {
     // coldRetention 3d: the two oldest moved partitions (upper bounds 4 and 3 days ago) are past it, the third is not.
