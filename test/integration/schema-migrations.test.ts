@@ -68,7 +68,9 @@ const versionsOf = async (pool: pg.Pool) =>
 const MIGRATED = [
   { version: 1, name: 'partition-moves-and-change-capture' },
   { version: 2, name: 'sql-requests-and-move-history' },
-  { version: 3, name: 'restore-and-erasure' },
+  { version: 3, name: 'cold-store-record-and-convert' },
+  { version: 4, name: 'cold-upkeep' },
+  { version: 5, name: 'restore-and-erasure' },
 ];
 
 /** A move as release 0.1.0 recorded it (its columns only), and the change capture it left. */
