@@ -11,7 +11,6 @@ import type { ColdSnapshot, ColdStore } from '../cold/cold-store.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
 import { tablesStaleInExtension } from '../duckdb/pg-transport.ts';
-import { listPartitions } from '../postgres/pg-catalog.ts';
 import { assertColdStoreCurrent } from '../postgres/pg-cold-store-record.ts';
 import { qualify } from '../sql-quoting.ts';
 import {
@@ -28,10 +27,17 @@ import type { PgSnapshot } from './pg-snapshot.ts';
 import { choosePushdown, type PushdownChoice } from './pushdown-choice.ts';
 import type { PushdownEstimate } from './pushdown-cost.ts';
 import type { BoundValue, ResolvedParams } from './report-params.ts';
-import { RANGE_VARIABLES, rangeEnds, type TimeRange } from './report-range.ts';
+import { overlapsRange, RANGE_VARIABLES, rangeEnds, type TimeRange } from './report-range.ts';
 import { analyzeReportSql, type SqlReads } from './report-sql.ts';
 import { collectResult, type ReportRows, type ResultOutputOptions } from './result-output.ts';
-import { planTable, readsCold, readsHot, type TablePlan, wholeHotPartitions } from './tier-plan.ts';
+import {
+  attachedPartitionBounds,
+  planTable,
+  readsCold,
+  readsHot,
+  type TablePlan,
+  wholeHotPartitions,
+} from './tier-plan.ts';
 import {
   coldView,
   createViews,
@@ -136,7 +142,7 @@ export async function runReport(
     const columnsOf = (policy: TablePolicy) => columns.get(policy)!;
     const staleInCatalog =
       federation === 'extension'
-        ? await hotPartitionsStaleInExtension(connection, pgPool, reads, columnsOf)
+        ? await hotPartitionsStaleInExtension(connection, pgPool, reads, columnsOf, request.params.range)
         : new Set<string>();
     const pushdown = await planPushdown(connection, reads, columnsOf);
     // No pg_clear_cache(): it frees catalog entries other connections' scans are using (concurrent reports crashed),
@@ -341,11 +347,15 @@ async function hotPartitionsStaleInExtension(
   pgPool: pg.Pool,
   reads: SqlReads,
   columnsOf: (policy: TablePolicy) => ColumnMapping[],
+  range: TimeRange,
 ): Promise<Set<string>> {
   const stale = new Set<string>();
   for (const read of reads.tables.filter((t) => readsHot(t))) {
-    const { schema, table } = read.policy;
-    const partitions = (await listPartitions(pgPool, schema, table)).map((p) => p.name);
+    const { schema } = read.policy;
+    // Only partitions the run may read: a partition outside the range may be locked by a move, and is not waited for.
+    const partitions = (await attachedPartitionBounds(async (sql) => (await pgPool.query(sql)).rows, read.policy))
+      .filter(({ bound }) => bound.isDefault || overlapsRange(range, bound.from, bound.to))
+      .map(({ partition }) => partition);
     for (const partition of await tablesStaleInExtension(connection, schema, partitions, columnsOf(read.policy)))
       stale.add(qualify(schema, partition));
   }

@@ -55,16 +55,7 @@ export async function planTable(
   const partialRead = rangeEnds(range).length > 0 ? 'range' : 'whole';
 
   if (readsHot(plan)) {
-    // pg_get_expr without the partition's OID: with it, PostgreSQL locks each partition just to print its bounds.
-    const rows = await snapshot.query(
-      `SELECT c.relname::text AS name, pg_get_expr(c.relpartbound, 0) AS bound
-         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = ${quoteLiteral(qualify(policy.schema, policy.table))}::regclass
-        ORDER BY c.relname`,
-    );
-    for (const row of rows) {
-      const partition = String(row.name);
-      const bound = parseRangeBound(String(row.bound));
+    for (const { partition, bound } of await attachedPartitionBounds((sql) => snapshot.query(sql), policy)) {
       if (bound.isDefault) {
         if (await snapshot.holdsRows(policy.schema, partition, timeColumn, range))
           plan.hot.push({ partition, read: partialRead, from: null, to: null });
@@ -106,6 +97,23 @@ export async function planTable(
     plan.cold.sort(byBounds);
   }
   return plan;
+}
+
+/**
+ * The table's attached partitions and their bounds, without locking them: pg_get_expr without the partition's OID
+ * (with it, PostgreSQL locks each partition just to print its bounds, and a report would wait on a move's lock).
+ */
+export async function attachedPartitionBounds(
+  query: (sql: string) => Promise<Array<Record<string, unknown>>>,
+  policy: Pick<TablePolicy, 'schema' | 'table'>,
+): Promise<Array<{ partition: string; bound: ReturnType<typeof parseRangeBound> }>> {
+  const rows = await query(
+    `SELECT c.relname::text AS name, pg_get_expr(c.relpartbound, 0) AS bound
+       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE i.inhparent = ${quoteLiteral(qualify(policy.schema, policy.table))}::regclass
+      ORDER BY c.relname`,
+  );
+  return rows.map((row) => ({ partition: String(row.name), bound: parseRangeBound(String(row.bound)) }));
 }
 
 /** Whether the SQL reads the table's hot rows (through `_hot` or `_all`). */

@@ -265,6 +265,8 @@ export async function listHeldLocks(
     `SELECT p.schema, p.partition, a.pid, a.application_name, a.backend_start
        FROM unnest($1::text[], $2::text[]) AS p(schema, partition)
        JOIN pg_locks l ON l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
+        -- Advisory locks belong to one database: another database's lock on a same-named partition is not this one's.
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         AND l.classid::bigint = (hashtext('${LOCK_NAMESPACE}')::bigint & 4294967295)
         AND l.objid::bigint = (hashtext(p.schema || '.' || p.partition)::bigint & 4294967295)
        JOIN pg_stat_activity a ON a.pid = l.pid`,

@@ -1,5 +1,7 @@
 import type { Client } from '@temporalio/client';
 
+import type { MoveOutcome } from '../../workflows/move-outcome.ts';
+
 /** A whole move's steps in the order they run, as tests expect them. */
 export const MOVE_STEPS: readonly string[] = [
   'lockPartition',
@@ -89,4 +91,12 @@ export async function stepAttempts(client: Client, workflowId: string): Promise<
     if (step.outcome === 'failed') result.failed[step.activity] = step.attempt;
   }
   return result;
+}
+
+/** The partitions a migration's outcomes say were moved, sorted. */
+export function movedPartitions(outcomes: readonly MoveOutcome[]): Array<string | undefined> {
+  return outcomes
+    .filter((outcome) => outcome.status === 'moved')
+    .map((outcome) => outcome.partition)
+    .sort();
 }

@@ -15,6 +15,7 @@ import {
   type TestDeploymentWithWorkers,
   testPgTarget,
 } from '../helpers/deployment.ts';
+import { movedPartitions } from '../helpers/move-history.ts';
 import { allEvents, dayKey, duckTimestampMs, eventSummary, partitionOfDay } from '../helpers/truth.ts';
 
 const DAY = 86_400_000;
@@ -84,12 +85,7 @@ describe.each(['extension', 'copy'] as const)(
       await seedDemoData(env, generator);
       const outcomes = await (await startMigration(env.temporal, env.config, { table: 'events' })).result();
       // Days -7 .. -3 are past the two-day hot window; -2 .. 0 and the premade days stay in PostgreSQL.
-      expect(
-        outcomes
-          .filter((o) => o.status === 'moved')
-          .map((o) => o.partition)
-          .sort(),
-      ).toEqual(partitionsOf([-7, -6, -5, -4, -3]));
+      expect(movedPartitions(outcomes)).toEqual(partitionsOf([-7, -6, -5, -4, -3]));
       // Statistics, so the pushdown is decided on them rather than on whenever autovacuum gets to the partitions.
       await env.pgPool.query('ANALYZE events');
     });

@@ -17,9 +17,9 @@ import {
   type TestDeploymentWithWorkers,
 } from '../helpers/deployment.ts';
 import { expectEventsEqual, readHotEvents } from '../helpers/hot-events.ts';
-import { allEvents, partitionOfDay } from '../helpers/truth.ts';
+import { movedPartitions } from '../helpers/move-history.ts';
+import { allEvents, DAY, partitionOfDay } from '../helpers/truth.ts';
 
-const DAY = 86_400_000;
 const today = new Date();
 const anchor = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate()));
 const generator = { rows: 4_000, days: 8, anchor, seed: 41 };
@@ -74,12 +74,7 @@ describe('restoring a partition from the cold tier to PostgreSQL', () => {
     env = await createTestDeploymentWithWorkers('restore');
     await seedDemoData(env, generator);
     const outcomes = await (await startMigration(env.temporal, env.config, { table: 'events' })).result();
-    expect(
-      outcomes
-        .filter((o) => o.status === 'moved')
-        .map((o) => o.partition)
-        .sort(),
-    ).toEqual([8, 7, 6, 5, 4, 3].map(partitionDaysAgo).sort());
+    expect(movedPartitions(outcomes)).toEqual([8, 7, 6, 5, 4, 3].map(partitionDaysAgo).sort());
   });
   afterAll(async () => env?.close());
 

@@ -68,7 +68,9 @@ const versionsOf = async (pool: pg.Pool) =>
 const MIGRATED = [
   { version: 1, name: 'partition-moves-and-change-capture' },
   { version: 2, name: 'sql-requests-and-move-history' },
-  { version: 3, name: 'restore-and-erasure' },
+  { version: 3, name: 'cold-store-record-and-convert' },
+  { version: 4, name: 'cold-upkeep' },
+  { version: 5, name: 'restore-and-erasure' },
 ];
 
 /** A move as release 0.1.0 recorded it (its columns only), and the change capture it left. */
@@ -186,12 +188,13 @@ describe('PostgreSQL: ducktier schema migrations', () => {
   test('a schema a newer ducktier migrated is refused with a clear message, and left as it is', async () => {
     const pool = await freshDatabase('newer');
     await migratePostgresSchema(pool);
-    await pool.query(`INSERT INTO ducktier.schema_version (version, name) VALUES (4, 'from-a-newer-release')`);
+    const newer = MIGRATED.length + 1;
+    await pool.query(`INSERT INTO ducktier.schema_version (version, name) VALUES (${newer}, 'from-a-newer-release')`);
     await pool.query(`ALTER TABLE ducktier.partition_moves ADD COLUMN from_the_future text`);
     const before = await describePostgresSchema(pool);
 
     await expect(migratePostgresSchema(pool)).rejects.toThrow(
-      `ducktier's schema in PostgreSQL database "ducktier_schema_newer" is at version 4, newer than this ducktier knows (3); a newer ducktier upgraded it, so run that release or a later one`,
+      `ducktier's schema in PostgreSQL database "ducktier_schema_newer" is at version ${newer}, newer than this ducktier knows (${MIGRATED.length}); a newer ducktier upgraded it, so run that release or a later one`,
     );
     expect(await describePostgresSchema(pool)).toEqual(before);
   });
@@ -202,32 +205,40 @@ describe('PostgreSQL: ducktier schema migrations', () => {
     mkdirSync(directory, { recursive: true });
     const shipped = fileURLToPath(new URL('../../storage/postgres/migrations/', import.meta.url));
     for (const file of readdirSync(shipped)) copyFileSync(path.join(shipped, file), path.join(directory, file));
+    const added = MIGRATED.length + 1;
+    const file = (version: number, name: string) => `${String(version).padStart(4, '0')}-${name}.sql`;
     writeFileSync(
-      path.join(directory, '0004-move-history.sql'),
+      path.join(directory, file(added, 'move-history')),
       `CREATE TABLE ducktier.move_history (workflow_id text PRIMARY KEY, finished_at timestamptz NOT NULL);`,
     );
     writeFileSync(
-      path.join(directory, '0005-broken.sql'),
+      path.join(directory, file(added + 1, 'broken')),
       `CREATE TABLE ducktier.half_done (id int);\nALTER TABLE ducktier.no_such_table ADD COLUMN x int;`,
     );
     const migrations = readSchemaMigrations(directory);
     expect(migrations.map(({ version, name }) => ({ version, name }))).toEqual([
       ...MIGRATED,
-      { version: 4, name: 'move-history' },
-      { version: 5, name: 'broken' },
+      { version: added, name: 'move-history' },
+      { version: added + 1, name: 'broken' },
     ]);
-    expect(migrations.slice(0, 3)).toEqual(POSTGRES_MIGRATIONS);
+    expect(migrations.slice(0, MIGRATED.length)).toEqual(POSTGRES_MIGRATIONS);
 
     const pool = await freshDatabase('added');
     await expect(migrateSchema(postgresSchemaPlace(pool), migrations)).rejects.toThrow(
-      `migrating ducktier's schema in PostgreSQL database "ducktier_schema_added" to version 5 (broken) failed: relation "ducktier.no_such_table" does not exist`,
+      `migrating ducktier's schema in PostgreSQL database "ducktier_schema_added" to version ${added + 1} (broken) failed: relation "ducktier.no_such_table" does not exist`,
     );
-    expect((await versionsOf(pool)).map((row) => row.version)).toEqual([1, 2, 3, 4]);
+    expect((await versionsOf(pool)).map((row) => row.version)).toEqual([...MIGRATED.map((m) => m.version), added]);
     const { rows } = await pool.query(
       `SELECT table_name FROM information_schema.tables
         WHERE table_schema = 'ducktier' AND table_type = 'BASE TABLE' ORDER BY table_name COLLATE "C"`,
     );
     expect(rows.map((row) => row.table_name)).toEqual([
+      'cold_conversion_partitions',
+      'cold_conversions',
+      'cold_maintenance_runs',
+      'cold_read_leases',
+      'cold_retirements',
+      'cold_store',
       'erasures',
       'move_changes',
       'move_history',
