@@ -17,10 +17,12 @@ import { recordedSteps } from '../activities/step-history.ts';
 import { createTransferActivities, type TransferFaults } from '../activities/transfer.ts';
 import { createUpkeepActivities } from '../activities/upkeep.ts';
 import type { DucktierConfig } from '../config/config.ts';
+import { UsageError } from '../errors/usage-error.ts';
 import { closeAll } from '../stack/close-all.ts';
 import { extensionDirectory } from '../stack/duckdb-extensions.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { ColdStore } from '../storage/cold/cold-store.ts';
+import { DuckDbFileStore } from '../storage/cold/duckdb-file-store.ts';
 import { openColdStore } from '../storage/cold/open-cold-store.ts';
 import { COLD_STORE_SESSION_NAME } from '../storage/duckdb/pg-transport.ts';
 import type { ReportFaults } from '../storage/federation/report-runner.ts';
@@ -28,7 +30,13 @@ import { claimColdStore } from '../storage/postgres/pg-cold-store-record.ts';
 import { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { createPgPool, processSessionName } from '../storage/postgres/pg-pool.ts';
 import { migratePostgresSchema } from '../storage/postgres/pg-schema.ts';
-import { crashAfterActivity, crashAtCopyStage, type CrashPoint } from './crash-points.ts';
+import {
+  CRASH_AT_ENV,
+  crashAfterActivity,
+  crashAtCompactionStage,
+  crashAtCopyStage,
+  type CrashPoint,
+} from './crash-points.ts';
 import { startRequestListener } from './request-listener.ts';
 import { ensureSearchAttributes } from './search-attributes.ts';
 import { sessionDropHooks, type SessionDropPoint } from './session-drops.ts';
@@ -235,6 +243,12 @@ async function launch(
       backendPids: () => cold?.locks.backendPids() ?? [],
     });
     const crashAtCopy = crashAtCopyStage(options.crashAt);
+    const crashAtCompaction = crashAtCompactionStage(options.crashAt);
+    if (crashAtCompaction) {
+      if (!(cold?.coldStore instanceof DuckDbFileStore))
+        throw new UsageError(`${CRASH_AT_ENV}: compact: points need a worker that owns a DuckDB file cold store`);
+      cold.coldStore.onCompactionStage = crashAtCompaction;
+    }
     const { mainActivities, coldActivities } = createActivities({
       config,
       pgPool,

@@ -19,7 +19,8 @@ export interface ColdUpkeepResult {
 /**
  * The cold tier's upkeep, run by the maintenance schedule or `ducktier cold maintain`: first retire the cold partitions
  * past their table's coldRetention (archived and checked first where configured), then maintain the store (on a lake:
- * merge small files, expire old snapshots, remove files no report may still read; on a DuckDB file: a checkpoint).
+ * rewrite files holding deleted rows, merge small files, expire old snapshots, remove files no report may still read;
+ * on a DuckDB file: a checkpoint, and a rewrite into a new file once deleted rows leave enough of it unused).
  */
 export async function coldMaintenanceWorkflow(input: ColdMaintenanceInput = {}): Promise<ColdUpkeepResult> {
   upsertSearchAttributes(ownLabels('maintain', {}));

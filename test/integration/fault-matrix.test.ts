@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -7,9 +7,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 import { startErase } from '../../client/erases.ts';
+import { runColdMaintenance } from '../../client/maintenance.ts';
 import { startMigration } from '../../client/migrations.ts';
 import { startRestore } from '../../client/restores.ts';
 import { connectTemporal } from '../../client/temporal-client.ts';
+import { coldFilePath } from '../../config/cold-config.ts';
 import { findPolicy, loadConfig } from '../../config/config.ts';
 import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
 import type { DemoEvent } from '../../demo/event-generator.ts';
@@ -117,6 +119,13 @@ const ERASE_CRASHES = [
   { point: 'after:eraseColdPartition', lo: 40, hi: 80 },
 ] as const;
 const eraseGenerator = { rows: 4_000, days: 8, anchor, seed: 47 };
+/**
+ * Where maintenance's rewrite of a DuckDB file dies (see CompactionStage): the new file written and checked; the old
+ * instance closed; the old file given its second name; the new file renamed over it; the new file opened. Before each,
+ * an erasure leaves deleted rows, so the run (compactFreeShare 0) rewrites the file.
+ */
+const COMPACTION_CRASHES = ['copied', 'closed', 'linked', 'renamed', 'opened'] as const;
+const compactGenerator = { rows: 4_000, days: 8, anchor, seed: 53 };
 
 const ONE_ATTEMPT_EACH = Object.fromEntries(MOVE_STEPS.map((step) => [step, 1]));
 
@@ -171,6 +180,7 @@ describe.concurrent(
     let reports: TestDeployment;
     let restores: TestDeployment;
     let erasing: TestDeployment;
+    let compacting: TestDeployment;
     const reportGenerator = { rows: 3_000, days: 5, anchor, seed: 31 };
 
     beforeAll(async () => {
@@ -184,6 +194,8 @@ describe.concurrent(
       await seedDemoData(restores, restoreGenerator);
       erasing = await createTestDeployment(`${DATABASE}_erase`);
       await seedDemoData(erasing, eraseGenerator);
+      compacting = await createTestDeployment(`${DATABASE}_compact`);
+      await seedDemoData(compacting, compactGenerator);
     });
     afterAll(async () => {
       killLeftoverWorkers();
@@ -192,6 +204,7 @@ describe.concurrent(
       await reports?.close();
       await restores?.close();
       await erasing?.close();
+      await compacting?.close();
     });
 
     RESTORE_CRASHES.forEach((point, index) => {
@@ -281,6 +294,57 @@ describe.concurrent(
         );
       }
     });
+
+    test.runIf(inject('testColdStore') === 'duckdb')(
+      'SIGKILL at each stage of rewriting the DuckDB file: the retried run leaves one complete file, every row once',
+      async () => {
+        const lane = createLane(`${DATABASE}_compact`, `ducktier_${DATABASE}_compact`, partitionDaysAgo(3), [], {
+          extraConfig: { maintenance: { compactFreeShare: 0 } },
+        });
+        const file = coldFilePath(lane.config.dataDir);
+        let everything: DemoEvent[] = allEvents(compactGenerator);
+        let worker = await WorkerProcess.start(['--config', lane.configFile]);
+        const moved = await (await startMigration(compacting.temporal, lane.config, { table: 'events' })).result();
+        const cold = new Set(moved.filter((o) => o.status === 'moved').map((o) => o.partition));
+        expect(cold.size).toBe(6);
+        const isCold = (e: DemoEvent) => cold.has(partitionOfDay('events', e.timestamp));
+
+        for (const [index, stage] of COMPACTION_CRASHES.entries()) {
+          const [lo, hi] = [1 + index * 20, 21 + index * 20];
+          const matches = (e: DemoEvent) => e.userId >= lo && e.userId < hi;
+          const erased = await (
+            await startErase(compacting.temporal, lane.config, {
+              policy: findPolicy(lane.config, 'events'),
+              where: 'user_id >= $lo AND user_id < $hi',
+              params: { lo: String(lo), hi: String(hi) },
+              dryRun: false,
+            })
+          ).result();
+          expect(erased.cold, stage).toBe(everything.filter((e) => matches(e) && isCold(e)).length);
+          expect(erased.cold, stage).toBeGreaterThan(100);
+          everything = everything.filter((e) => !matches(e));
+          expect(await worker.interrupt()).toEqual({ code: 0, signal: null });
+
+          const doomed = await WorkerProcess.start(['--config', lane.configFile], { crashAt: `compact:${stage}` });
+          const upkeep = runColdMaintenance(compacting.temporal, lane.config);
+          expect(await doomed.exited, stage).toEqual({ code: null, signal: 'SIGKILL' });
+          worker = await WorkerProcess.start(['--config', lane.configFile]);
+          // Killed before the new file took the name, the retry rewrites the file again; after, the rewrite stands.
+          const { maintenance } = await upkeep;
+          if (['copied', 'closed', 'linked'].includes(stage)) expect(maintenance.rewrittenFiles, stage).toBe(1);
+        }
+        expect(await worker.interrupt()).toEqual({ code: 0, signal: null });
+        expect(readdirSync(path.dirname(file)).filter((name) => name.startsWith(`${path.basename(file)}.`))).toEqual(
+          [],
+        );
+        expect((await coldContents(lane)).rows).toEqual(
+          truthRows(everything.filter(isCold)).map((row) => ({
+            ...row,
+            _ducktier_partition: partitionOfDay('events', new Date(row.ms)),
+          })),
+        );
+      },
+    );
 
     CRASHES.forEach((crash, index) => {
       test(`SIGKILL ${crash.point}: a fresh worker finishes the move`, async () => {
