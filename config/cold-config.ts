@@ -81,17 +81,44 @@ export interface S3Settings {
   sessionToken: string | undefined;
 }
 
-/** The cold tier as a deployment configures it, resolved: where it lives, and for a lake, its catalog. */
+/**
+ * The cold tier as a deployment configures it, resolved: where it lives, for a lake its catalog, and how its DuckDB
+ * reaches S3 when anything it writes is there.
+ */
 export type ColdConfig =
-  | { format: 'duckdb'; /** The DuckDB file. */ path: string }
+  | {
+      format: 'duckdb';
+      /** The DuckDB file. */
+      path: string;
+      /** Present when a table's coldArchive is on S3. */
+      s3: S3Settings | undefined;
+    }
   | {
       format: 'ducklake';
       /** An absolute directory or `s3://bucket/prefix`, ending in `/`. */
       dataPath: string;
       catalogSchema: string;
-      /** Present when the data path is on S3. */
+      /** Present when the data path or a table's coldArchive is on S3. */
       s3: S3Settings | undefined;
     };
+
+/**
+ * What an `s3://` path lacks in these S3 settings, in words (`AWS_SECRET_ACCESS_KEY (or cold.s3.secretAccessKey) is
+ * not set`), or undefined when its keys are there.
+ */
+export function missingS3Keys(s3: {
+  accessKeyId?: string | undefined;
+  secretAccessKey?: string | undefined;
+}): string | undefined {
+  const missing = [
+    ...(s3.accessKeyId ? [] : [{ variable: 'AWS_ACCESS_KEY_ID', field: 'cold.s3.accessKeyId' }]),
+    ...(s3.secretAccessKey ? [] : [{ variable: 'AWS_SECRET_ACCESS_KEY', field: 'cold.s3.secretAccessKey' }]),
+  ];
+  if (missing.length === 0) return undefined;
+  const variables = missing.map((key) => key.variable).join(' and ');
+  const fields = missing.map((key) => key.field).join(' and ');
+  return `${variables} (or ${fields}) ${missing.length === 1 ? 'is' : 'are'} not set`;
+}
 
 /** The settings the environment gives the cold tier (lower precedence than flags, higher than the file). */
 export function coldEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
@@ -113,27 +140,37 @@ export function coldFilePath(dataDir: string): string {
   return path.join(dataDir, 'cold', 'cold.duckdb');
 }
 
-/** Fills in the defaults that depend on the data directory and turns the S3 fields into what DuckDB takes. */
-export function resolveColdConfig(cold: z.output<typeof coldConfigSchema>, dataDir: string): ColdConfig {
-  if (cold.format === 'duckdb') return { format: 'duckdb', path: coldFilePath(dataDir) };
+/**
+ * Fills in the defaults that depend on the data directory and turns the S3 fields into what DuckDB takes, when the
+ * lake's data path or (`archivesOnS3`) a table's coldArchive is on S3. The schemas have checked the keys are there.
+ */
+export function resolveColdConfig(
+  cold: z.output<typeof coldConfigSchema>,
+  dataDir: string,
+  archivesOnS3: boolean,
+): ColdConfig {
+  if (cold.format === 'duckdb')
+    return { format: 'duckdb', path: coldFilePath(dataDir), s3: archivesOnS3 ? s3Settings(cold.s3) : undefined };
   const given = cold.dataPath ?? path.join(dataDir, 'lake');
   const onS3 = given.startsWith('s3://');
   const dataPath = onS3 ? given : path.resolve(given);
-  const endpoint = cold.s3.endpoint ? new URL(cold.s3.endpoint) : undefined;
   return {
     format: 'ducklake',
     dataPath: dataPath.endsWith('/') ? dataPath : `${dataPath}/`,
     catalogSchema: cold.catalogSchema,
-    s3: onS3
-      ? {
-          endpoint: endpoint?.host,
-          useSsl: endpoint ? endpoint.protocol === 'https:' : true,
-          region: cold.s3.region,
-          accessKeyId: cold.s3.accessKeyId!,
-          secretAccessKey: cold.s3.secretAccessKey!,
-          sessionToken: cold.s3.sessionToken,
-        }
-      : undefined,
+    s3: onS3 || archivesOnS3 ? s3Settings(cold.s3) : undefined,
+  };
+}
+
+function s3Settings(s3: z.output<typeof coldConfigSchema>['s3']): S3Settings {
+  const endpoint = s3.endpoint ? new URL(s3.endpoint) : undefined;
+  return {
+    endpoint: endpoint?.host,
+    useSsl: endpoint ? endpoint.protocol === 'https:' : true,
+    region: s3.region,
+    accessKeyId: s3.accessKeyId!,
+    secretAccessKey: s3.secretAccessKey!,
+    sessionToken: s3.sessionToken,
   };
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 import { UsageError } from '../errors/usage-error.ts';
-import { type ColdConfig, coldConfigSchema, coldEnvironment, resolveColdConfig } from './cold-config.ts';
+import { type ColdConfig, coldConfigSchema, coldEnvironment, missingS3Keys, resolveColdConfig } from './cold-config.ts';
 import { formatDuration } from './duration.ts';
 import { maintenanceConfigSchema } from './maintenance-config.ts';
 import { type TablePolicy, type TablePolicyInput, tablePolicySchema } from './policy.ts';
@@ -131,6 +131,13 @@ const configSchema = z
           path: ['tables', index, 'coldRetention'],
           message: `must be longer than the hot window (${formatDuration(policy.hotWindow)}): a partition reaches the cold tier only after it`,
         });
+      const missingKeys = policy.coldArchive?.startsWith('s3://') ? missingS3Keys(config.cold.s3) : undefined;
+      if (missingKeys)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['tables', index, 'coldArchive'],
+          message: `'${policy.coldArchive}' is on S3, but ${missingKeys}`,
+        });
       if (Object.values(tierViewNames(policy.table)).includes(policy.coldTable)) {
         ctx.addIssue({
           code: 'custom',
@@ -231,7 +238,11 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
   return {
     ...config,
     dataDir,
-    cold: resolveColdConfig(config.cold, dataDir),
+    cold: resolveColdConfig(
+      config.cold,
+      dataDir,
+      config.tables.some((policy) => policy.coldArchive?.startsWith('s3://')),
+    ),
     moves: { ...config.moves, concurrency: config.moves.concurrency ?? (config.cold.format === 'ducklake' ? 4 : 1) },
     reports:
       config.reports ??

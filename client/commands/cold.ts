@@ -152,7 +152,8 @@ function storeConfig(
   config: DucktierConfig,
   store: { format: ColdFormat; location: string | undefined; catalogSchema?: string | null },
 ): ColdConfig {
-  if (store.format === 'duckdb') return { format: 'duckdb', path: store.location ?? coldFilePath(config.dataDir) };
+  if (store.format === 'duckdb')
+    return { format: 'duckdb', path: store.location ?? coldFilePath(config.dataDir), s3: config.cold.s3 };
   return context.config(flags, {
     format: 'ducklake',
     ...(store.location !== undefined ? { dataPath: store.location } : {}),

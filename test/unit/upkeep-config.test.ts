@@ -72,6 +72,7 @@ describe('the cold tier upkeep config', () => {
   test('coldRetention takes days, weeks, months and years; coldArchive a directory or an s3:// prefix', () => {
     const [policy] = load({
       tables: [{ ...table, coldRetention: '13 months', coldArchive: 's3://archive-bucket/events' }],
+      cold: { s3: { accessKeyId: 'AKID', secretAccessKey: 'secret' } },
     }).tables;
     expect(policy).toMatchObject({ coldRetention: { months: 13 }, coldArchive: 's3://archive-bucket/events/' });
     expect(load({ tables: [{ ...table, coldRetention: '400d' }] }).tables[0]!.coldRetention).toEqual({
@@ -94,6 +95,72 @@ describe('the cold tier upkeep config', () => {
     );
     expect(refusal({ tables: [{ ...table, coldRetention: '400d', coldArchive: 'gs://bucket/x' }] })).toContain(
       "'gs://bucket/x' is neither a directory nor s3://bucket/prefix",
+    );
+  });
+
+  test('an s3:// coldArchive takes the S3 settings a lake takes: the AWS_* variables, or cold.s3.*', () => {
+    const archived = [{ ...table, coldRetention: '400d', coldArchive: 's3://archive-bucket/events' }];
+    const env = {
+      AWS_ACCESS_KEY_ID: 'AKID',
+      AWS_SECRET_ACCESS_KEY: 'secret',
+      AWS_REGION: 'eu-west-1',
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:9000',
+    };
+    const s3 = {
+      endpoint: '127.0.0.1:9000',
+      useSsl: false,
+      region: 'eu-west-1',
+      accessKeyId: 'AKID',
+      secretAccessKey: 'secret',
+      sessionToken: undefined,
+    };
+    const file = loadConfig({ env, values: { tables: archived } });
+    expect(file.cold).toEqual({ format: 'duckdb', path: expect.stringMatching(/cold\.duckdb$/), s3 });
+    const given = loadConfig({
+      env: {},
+      values: {
+        tables: archived,
+        cold: { s3: { accessKeyId: 'AKID', secretAccessKey: 'secret', region: 'eu-west-1' } },
+      },
+    });
+    expect(given.cold.s3).toMatchObject({
+      accessKeyId: 'AKID',
+      secretAccessKey: 'secret',
+      endpoint: undefined,
+      useSsl: true,
+    });
+    // A lake on a directory gets them too, for its archives; a directory archive needs none.
+    const lake = loadConfig({ env, values: { tables: archived, cold: { format: 'ducklake' } } });
+    expect(lake.cold.s3).toEqual(s3);
+    expect(
+      loadConfig({ env, values: { tables: [{ ...table, coldRetention: '400d', coldArchive: '/archive' }] } }).cold.s3,
+    ).toBeUndefined();
+  });
+
+  test('an s3:// coldArchive without S3 keys is refused in one line naming it and what is missing', () => {
+    const archived = (name: string) => ({
+      ...table,
+      table: name,
+      coldRetention: '400d',
+      coldArchive: `s3://archive-bucket/${name}`,
+    });
+    const message = refusal({ tables: [archived('events')] });
+    expect(message).toBe(
+      "invalid config: tables.0.coldArchive: 's3://archive-bucket/events/' is on S3, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or cold.s3.accessKeyId and cold.s3.secretAccessKey) are not set",
+    );
+    expect(message).not.toContain('\n');
+    expect(
+      refusal({
+        tables: [{ ...table, coldRetention: '400d' }, archived('clicks')],
+        cold: { s3: { accessKeyId: 'AKID' } },
+      }),
+    ).toBe(
+      "invalid config: tables.1.coldArchive: 's3://archive-bucket/clicks/' is on S3, but AWS_SECRET_ACCESS_KEY (or cold.s3.secretAccessKey) is not set",
+    );
+    expect(() =>
+      loadConfig({ env: { AWS_SECRET_ACCESS_KEY: 'secret' }, values: { tables: [archived('events')] } }),
+    ).toThrow(
+      "tables.0.coldArchive: 's3://archive-bucket/events/' is on S3, but AWS_ACCESS_KEY_ID (or cold.s3.accessKeyId) is not set",
     );
   });
 
