@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
 
-import type { ColdStoreIdentity } from '../../config/cold-config.ts';
+import type { ColdStoreIdentity, S3Settings } from '../../config/cold-config.ts';
 import { duckSchemaPlace } from '../duckdb/duck-schema.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
+import { enableS3 } from '../duckdb/s3-access.ts';
 import { maintenanceLocks } from '../postgres/pg-read-leases.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
 import { migrateSchema, readSchemaMigrations } from '../schema-migrations.ts';
@@ -41,6 +42,8 @@ export interface DuckDbFileOptions {
   extension: { dir: string } | { missing: string };
   memoryLimit: string;
   pgTarget: PgTarget;
+  /** How to reach S3, when a table's coldArchive is there: httpfs from `extensionDir`, and the S3 secret. */
+  s3?: { settings: S3Settings; extensionDir: string } | undefined;
 }
 
 /**
@@ -102,7 +105,7 @@ export class DuckDbFileStore extends DuckColdStore {
       instance = await openFile(options);
     } catch (error) {
       // A new file a compaction swapped in that does not open: the old file, kept until then, takes its name back.
-      if (!restoreOldFile(options.filePath)) throw error;
+      if (!(error instanceof FileDoesNotOpen) || !restoreOldFile(options.filePath)) throw error;
       console.warn(`ducktier: ${(error as Error).message}; reopened the file the interrupted compaction replaced`);
       instance = await openFile(options);
     }
@@ -329,23 +332,38 @@ export class DuckDbFileStore extends DuckColdStore {
   }
 }
 
-/** Opens the file in a DuckDB instance of its own, with DuckDB's settings and the time zone pinned. */
+/** The cold file itself would not open (as opposed to something done on the instance once it has). */
+class FileDoesNotOpen extends Error {}
+
+/**
+ * Opens the file in a DuckDB instance of its own, with DuckDB's settings and the time zone pinned, and S3 reachable
+ * when an archive is there. Every instance on the file comes from here, the first and those a compaction reopens.
+ */
 async function openFile(options: DuckDbFileOptions): Promise<DuckDBInstance> {
   const settings: Record<string, string> = { autoinstall_known_extensions: 'false', memory_limit: options.memoryLimit };
-  if ('dir' in options.extension) settings.extension_directory = options.extension.dir;
+  const extensionDir = 'dir' in options.extension ? options.extension.dir : options.s3?.extensionDir;
+  if (extensionDir) settings.extension_directory = extensionDir;
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(options.filePath, settings);
   } catch (error) {
-    throw new Error(`cannot open the cold store ${options.filePath}: ${(error as Error).message.split('\n')[0]}`);
+    throw new FileDoesNotOpen(
+      `cannot open the cold store ${options.filePath}: ${(error as Error).message.split('\n')[0]}`,
+    );
   }
-  const connection = await instance.connect();
   try {
-    // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
-    // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
-    await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
-  } finally {
-    connection.closeSync();
+    const connection = await instance.connect();
+    try {
+      // Timestamps are UTC everywhere in ducktier. Without the ICU extension DuckDB already works in UTC and has no
+      // TimeZone setting to change; with it, pin the setting so the host's zone never shifts a report's bounds.
+      await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
+      if (options.s3) await enableS3(connection, options.s3.settings);
+    } finally {
+      connection.closeSync();
+    }
+  } catch (error) {
+    instance.closeSync();
+    throw error;
   }
   return instance;
 }

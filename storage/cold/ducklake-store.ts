@@ -8,6 +8,7 @@ import { LONGEST_REPORT_MS } from '../../config/maintenance-config.ts';
 import { duckSchemaPlace, LAKE_VERSION_TABLE } from '../duckdb/duck-schema.ts';
 import { normalizeDuckType } from '../duckdb/duck-type-mapping.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
+import { enableS3 } from '../duckdb/s3-access.ts';
 import { connectPgClient, processSessionName } from '../postgres/pg-pool.ts';
 import { releaseReadLease, takeReadLease } from '../postgres/pg-read-leases.ts';
 import { type PgTarget, withApplicationName } from '../postgres/pg-target.ts';
@@ -53,7 +54,7 @@ const LAKE_SETUP_LOCK = `hashtext('ducktier lake'), hashtext($1)`;
 
 export interface DuckLakeOptions {
   lake: LakeConfig;
-  /** Holds DuckDB's postgres and ducklake extensions (and httpfs for S3). */
+  /** Holds DuckDB's postgres and ducklake extensions (and httpfs when the lake or an archive is on S3). */
   extensionDir: string;
   /**
    * How this process reads PostgreSQL's hot rows: through the postgres extension, or by COPY when it is not to be used
@@ -214,21 +215,8 @@ export async function attachLake(
 ): Promise<void> {
   await connection.run('LOAD postgres');
   await connection.run('LOAD ducklake');
-  if (lake.s3) {
-    await connection.run('LOAD httpfs');
-    const { s3 } = lake;
-    const settings = [
-      `TYPE S3`,
-      `KEY_ID ${quoteLiteral(s3.accessKeyId)}`,
-      `SECRET ${quoteLiteral(s3.secretAccessKey)}`,
-      `REGION ${quoteLiteral(s3.region)}`,
-      `USE_SSL ${s3.useSsl}`,
-      ...(s3.sessionToken ? [`SESSION_TOKEN ${quoteLiteral(s3.sessionToken)}`] : []),
-      // An S3-compatible server on its own address takes the bucket in the path, not the host name.
-      ...(s3.endpoint ? [`ENDPOINT ${quoteLiteral(s3.endpoint)}`, `URL_STYLE 'path'`] : []),
-    ];
-    await connection.run(`CREATE OR REPLACE SECRET ducktier_lake_s3 (${settings.join(', ')})`);
-  }
+  // Its data path or a table's archive on S3.
+  if (lake.s3) await enableS3(connection, lake.s3);
   const options =
     mode === 'read-only'
       ? `METADATA_SCHEMA ${quoteLiteral(lake.catalogSchema)}, READ_ONLY`

@@ -11,7 +11,10 @@ export interface ColdStoreDeps {
   pgTarget: PgTarget;
   /** How this process reads PostgreSQL: `use` needs DuckDB's postgres extension in `extensionDir`. */
   postgresExtension: PostgresExtensionUse;
-  /** DuckDB's extension directory (a lake always needs its postgres and ducklake extensions from there). */
+  /**
+   * DuckDB's extension directory (a lake always needs its postgres and ducklake extensions from there, and any cold
+   * tier its httpfs extension when something it writes is on S3).
+   */
   extensionDir: string;
 }
 
@@ -24,6 +27,7 @@ export function openColdStore(config: DucktierConfig, deps: ColdStoreDeps): Prom
       extension: deps.postgresExtension === 'use' ? { dir: deps.extensionDir } : deps.postgresExtension,
       memoryLimit: config.duckdb.memoryLimit,
       pgTarget: deps.pgTarget,
+      s3: cold.s3 && { settings: cold.s3, extensionDir: deps.extensionDir },
     });
   return DuckLakeStore.open({
     lake: cold,
