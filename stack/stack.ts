@@ -111,7 +111,8 @@ export async function startStack(
 
 /**
  * Provisions DuckDB's extensions this deployment uses: the postgres extension for reading PostgreSQL (unless COPY is
- * asked for), and for a lake its postgres (its catalog), ducklake and, on S3, httpfs, without which it cannot run.
+ * asked for), for a lake its postgres (its catalog) and ducklake, and httpfs when the lake or a table's coldArchive is
+ * on S3; without those it cannot run.
  */
 export async function provisionExtensionFor(config: DucktierConfig, log: ProgressLog): Promise<ExtensionAvailability> {
   const extension: ExtensionAvailability =
@@ -130,11 +131,7 @@ export async function provisionExtensionFor(config: DucktierConfig, log: Progres
         : `! DuckDB postgres extension unavailable, using COPY streams: ${extension.reason}`,
     );
   if (config.cold.format === 'ducklake') {
-    const needed: DuckdbExtension[] = [
-      ...(extension.available ? [] : (['postgres'] as const)),
-      'ducklake',
-      ...(config.cold.s3 ? (['httpfs'] as const) : []),
-    ];
+    const needed: DuckdbExtension[] = [...(extension.available ? [] : (['postgres'] as const)), 'ducklake'];
     for (const name of needed) {
       const lakeExtension = await provisionDuckdbExtension(name, config.duckdb.extensionDir, log);
       if (!lakeExtension.available)
@@ -144,7 +141,27 @@ export async function provisionExtensionFor(config: DucktierConfig, log: Progres
     }
     log(`✓ DuckDB extensions for the lake: ${['postgres', ...needed.filter((n) => n !== 'postgres')].join(', ')}`);
   }
+  const onS3 = s3Uses(config);
+  if (onS3.length > 0) {
+    const httpfs = await provisionDuckdbExtension('httpfs', config.duckdb.extensionDir, log);
+    if (!httpfs.available)
+      throw new Error(
+        `${onS3.join(', ')} ${onS3.length === 1 ? 'is' : 'are'} on S3 but DuckDB's httpfs extension cannot load: ${httpfs.reason}`,
+      );
+    log(`✓ DuckDB httpfs extension (${httpfs.source}), for S3: ${onS3.join(', ')}`);
+  }
   return extension;
+}
+
+/** What the deployment keeps on S3, in words: the lake's data path, each table's coldArchive. */
+function s3Uses(config: DucktierConfig): string[] {
+  const { cold } = config;
+  return [
+    ...(cold.format === 'ducklake' && cold.dataPath.startsWith('s3://') ? [`cold.dataPath ${cold.dataPath}`] : []),
+    ...config.tables
+      .filter((policy) => policy.coldArchive?.startsWith('s3://'))
+      .map((policy) => `the coldArchive ${policy.coldArchive} of ${policy.schema}.${policy.table}`),
+  ];
 }
 
 const stackFilePath = (config: DucktierConfig) => path.join(config.dataDir, 'stack.json');

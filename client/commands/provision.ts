@@ -17,7 +17,7 @@ import { parseCommandArgs } from '../cli-args.ts';
 const WITHOUT: Record<DuckdbExtension, string> = {
   postgres: 'reports and moves will use COPY streams',
   ducklake: 'a DuckLake cold tier cannot be used',
-  httpfs: 'a DuckLake cold tier cannot be kept on S3',
+  httpfs: 'a DuckLake cannot be kept on S3, nor cold partitions archived to s3://',
 };
 
 /**
