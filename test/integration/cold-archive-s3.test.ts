@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 import { runColdMaintenance } from '../../client/maintenance.ts';
@@ -19,6 +19,7 @@ import {
   seedDemoData,
   type TestDeploymentWithWorkers,
 } from '../helpers/deployment.ts';
+import { duckdbOnS3 } from '../helpers/duckdb-on-s3.ts';
 import { allEvents, DAY, duckTimestampMs, partitionOfDay, utcMidnightToday } from '../helpers/truth.ts';
 
 const today = utcMidnightToday();
@@ -53,8 +54,8 @@ describe('an s3:// coldArchive on a DuckDB file cold tier', () => {
   let server: S3Server | undefined;
   let endpoint: S3Endpoint;
   let env: TestDeploymentWithWorkers;
-  let reader: DuckDBInstance;
   let read: DuckDBConnection;
+  let closeReader: (() => void) | undefined;
   const scratch = mkdtempSync(path.join(inject('scratchDir'), 'archive-s3-'));
 
   /** The archive of `partition`, read back from S3 by the test's own DuckDB, as rows ordered by id. */
@@ -104,20 +105,10 @@ describe('an s3:// coldArchive on a DuckDB file cold tier', () => {
       const outcomes = await (await startMigration(env.temporal, env.config, { table: 'events', partition })).result();
       expect(outcomes).toMatchObject([{ status: 'moved', rows: rowsOf(partition).length }]);
     }
-    reader = await DuckDBInstance.create(':memory:', {
-      extension_directory: inject('extensionDir')!,
-      autoinstall_known_extensions: 'false',
-    });
-    read = await reader.connect();
-    await read.run('LOAD httpfs');
-    await read.run(
-      `CREATE SECRET archive (TYPE S3, KEY_ID '${endpoint.accessKeyId}', SECRET '${endpoint.secretAccessKey}',
-         REGION '${endpoint.region}', ENDPOINT '${new URL(endpoint.url).host}', URL_STYLE 'path', USE_SSL false)`,
-    );
+    ({ connection: read, close: closeReader } = await duckdbOnS3(endpoint));
   });
   afterAll(async () => {
-    read?.closeSync();
-    reader?.closeSync();
+    closeReader?.();
     await env?.close();
     await server?.stop();
     rmSync(scratch, { recursive: true, force: true });

@@ -4,38 +4,30 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 import { listObjectKeys } from '../../stack/s3-request.ts';
 import { type S3Server, setWriteRefusal, startS3Server } from '../../stack/s3-server.ts';
+import { duckdbOnS3 } from '../helpers/duckdb-on-s3.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 
 /** The S3 test server as DuckDB's httpfs uses it: written, read back value for value, listed, and refusing writes. */
 describe('S3 test server', () => {
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'ducktier-s3-test-'));
   let server: S3Server;
-  let instance: DuckDBInstance;
   let duck: DuckDBConnection;
+  let closeDuck: (() => void) | undefined;
   const rows = async (sql: string) => (await duck.runAndReadAll(sql)).getRows();
 
   beforeAll(async () => {
     expect(inject('duckdbExtensions')).toContain('httpfs');
     server = await startS3Server({ dataDir: path.join(scratch, 'objects'), log: () => {} });
     await server.createBucket('lake');
-    instance = await DuckDBInstance.create(':memory:', {
-      extension_directory: inject('extensionDir')!,
-      autoinstall_known_extensions: 'false',
-    });
-    duck = await instance.connect();
-    await duck.run('LOAD httpfs');
-    await duck.run(
-      `CREATE SECRET s3 (TYPE S3, KEY_ID '${server.endpoint.accessKeyId}', SECRET '${server.endpoint.secretAccessKey}', REGION '${server.endpoint.region}', ENDPOINT '${server.hostPort}', URL_STYLE 'path', USE_SSL false)`,
-    );
+    ({ connection: duck, close: closeDuck } = await duckdbOnS3(server.endpoint));
   });
   afterAll(async () => {
-    duck?.closeSync();
-    instance?.closeSync();
+    closeDuck?.();
     await server?.stop();
     rmSync(scratch, { recursive: true, force: true });
   });
