@@ -106,14 +106,12 @@ describe('the cold tier upkeep config', () => {
       AWS_REGION: 'eu-west-1',
       AWS_ENDPOINT_URL: 'http://127.0.0.1:9000',
     };
-    const s3 = {
-      endpoint: '127.0.0.1:9000',
-      useSsl: false,
-      region: 'eu-west-1',
-      accessKeyId: 'AKID',
-      secretAccessKey: 'secret',
-      sessionToken: undefined,
-    };
+    // The settings a lake on S3 gets from the same environment, as DuckDB takes them.
+    const { s3 } = loadConfig({
+      env: { ...env, DUCKTIER_COLD_FORMAT: 'ducklake', DUCKTIER_COLD_DATA_PATH: 's3://cold-bucket/lake' },
+      values: { tables: [table] },
+    }).cold;
+    expect(s3).toMatchObject({ endpoint: '127.0.0.1:9000', useSsl: false, region: 'eu-west-1', accessKeyId: 'AKID' });
     const file = loadConfig({ env, values: { tables: archived } });
     expect(file.cold).toEqual({ format: 'duckdb', path: expect.stringMatching(/cold\.duckdb$/), s3 });
     const given = loadConfig({
