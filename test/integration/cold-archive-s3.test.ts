@@ -48,9 +48,10 @@ const asArchived = (e: DemoEvent) => ({
  * Cold retention on the default cold tier, a DuckDB file, archiving to `s3://` on the loopback S3 test server (the
  * run's when it has one, else one of this file's own): the file's DuckDB reaches S3 with the deployment's S3 settings,
  * on its first instance and on the one a compaction reopens, and every archive read back from S3 by a DuckDB of the
- * test's own holds exactly the generator's rows of its partition.
+ * test's own holds exactly the generator's rows of its partition. It runs in the DuckDB file run only (a lake on S3
+ * archives there in cold-maintenance.test.ts).
  */
-describe('an s3:// coldArchive on a DuckDB file cold tier', () => {
+describe.runIf(inject('testColdStore') === 'duckdb')('an s3:// coldArchive on a DuckDB file cold tier', () => {
   let server: S3Server | undefined;
   let endpoint: S3Endpoint;
   let env: TestDeploymentWithWorkers;
