@@ -52,7 +52,11 @@ export function sessionDropHooks(
   const drop = async (where: string, waitForCopy = false): Promise<void> => {
     if (fired) return;
     fired = true;
-    const ended = await endSessions(sessions, waitForCopy);
+    const ended = await endSessions(sessions, waitForCopy).catch((error: unknown) => {
+      // Said here, or a test would only see that the fault never happened.
+      process.stderr.write(`ducktier: fault injection at ${where} failed: ${String(error)}\n`);
+      throw error;
+    });
     process.stderr.write(`ducktier: fault injection: PostgreSQL ended ${ended} sessions of this process at ${where}\n`);
   };
   const transfer: TransferFaults = {};
@@ -61,10 +65,9 @@ export function sessionDropHooks(
   if ('locked' in point) {
     transfer.locked = (step) => (step === point.locked ? drop(`locked:${step}`) : Promise.resolve());
   } else if ('copy' in point) {
-    // Not awaited by the copy (it runs meanwhile), so a failure here must not go unhandled.
+    // Not awaited by the copy (it runs meanwhile), so a failure (drop has printed it) must not go unhandled.
     transfer.copyStage = (stage) => {
-      if (stage === 'extracting')
-        drop('copy:extracting', true).catch((error: unknown) => process.stderr.write(`${String(error)}\n`));
+      if (stage === 'extracting') drop('copy:extracting', true).catch(() => {});
     };
   } else if ('report' in point) {
     report.reading = () => drop('report:reading');
