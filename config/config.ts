@@ -17,6 +17,11 @@ export type FederationSetting = (typeof FEDERATION_SETTINGS)[number];
 /** How DuckDB reads PostgreSQL in a running process: its postgres extension, or COPY streams. */
 export type Federation = Exclude<FederationSetting, 'auto'>;
 
+/** A DuckDB memory size, checked here so a wrong one is named before DuckDB sees it. */
+const memorySize = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 256MB or 2GiB');
+
 const configSchema = z
   .object({
     /** Holds everything ducktier keeps on disk: PostgreSQL's cluster, Temporal's state, the cold DuckDB file. */
@@ -50,13 +55,15 @@ const configSchema = z
         /** A local DuckDB extension directory holding the postgres extension for the pinned DuckDB version. */
         extensionDir: z.string().min(1).optional(),
         /**
-         * DuckDB's memory_limit in the worker that owns the file: bounds the worker's memory during moves and reports
-         * (larger work spills to disk). DuckDB's own default is 80% of the machine's RAM.
+         * DuckDB's memory_limit in a worker while a report runs there, moves beside it included (larger work spills
+         * to disk). DuckDB's own default is 80% of the machine's RAM.
          */
-        memoryLimit: z
-          .string()
-          .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 256MB or 2GiB')
-          .default('256MB'),
+        memoryLimit: memorySize.default('256MB'),
+        /**
+         * DuckDB's memory_limit in a worker while no report runs: moves stream, and DuckDB keeps its buffer pool
+         * filled up to the limit, so a lower one keeps a moving worker small (see storage/cold/memory-budget.ts).
+         */
+        moveMemoryLimit: memorySize.default('128MB'),
       })
       .strict()
       .prefault({}),
@@ -219,6 +226,7 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
         federation: sources.overrides?.federation ?? env.DUCKTIER_FEDERATION,
         extensionDir: env.DUCKTIER_DUCKDB_EXTENSION_DIR,
         memoryLimit: env.DUCKTIER_DUCKDB_MEMORY_LIMIT,
+        moveMemoryLimit: env.DUCKTIER_DUCKDB_MOVE_MEMORY_LIMIT,
       }),
     },
     schedule: { ...asRecord(raw.schedule), ...defined({ cron: env.DUCKTIER_SCHEDULE_CRON }) },

@@ -28,6 +28,7 @@ import {
   settleLeftovers,
   spaceUsage,
 } from './duckdb-file-compaction.ts';
+import type { MemoryLimits } from './memory-budget.ts';
 
 /** The file's own tables (the manifest), as numbered migrations (storage/schema-migrations.ts). */
 export const COLD_FILE_MIGRATIONS = readSchemaMigrations(fileURLToPath(new URL('./migrations/', import.meta.url)));
@@ -39,7 +40,8 @@ export interface DuckDbFileOptions {
    * PostgreSQL by COPY.
    */
   extension: { dir: string } | { missing: string };
-  memoryLimit: string;
+  /** DuckDB's memory limits for moves and for reports (see memory-budget.ts). */
+  memoryLimits: MemoryLimits;
   pgTarget: PgTarget;
 }
 
@@ -83,6 +85,7 @@ export class DuckDbFileStore extends DuckColdStore {
         tablesIn: `database_name = current_database() AND schema_name = 'main'`,
         manifest: REPLACING_MANIFEST,
       },
+      options.memoryLimits,
     );
     this.postgresAttached = this.federation === 'extension';
   }
@@ -99,12 +102,12 @@ export class DuckDbFileStore extends DuckColdStore {
     for (const note of settleLeftovers(options.filePath)) console.warn(`ducktier: ${note}`);
     let instance: DuckDBInstance;
     try {
-      instance = await openFile(options);
+      instance = await openFile(options, options.memoryLimits.move);
     } catch (error) {
       // A new file a compaction swapped in that does not open: the old file, kept until then, takes its name back.
       if (!restoreOldFile(options.filePath)) throw error;
       console.warn(`ducktier: ${(error as Error).message}; reopened the file the interrupted compaction replaced`);
-      instance = await openFile(options);
+      instance = await openFile(options, options.memoryLimits.move);
     }
     removeOldFile(options.filePath);
     const store = new DuckDbFileStore(instance, options, spoolDir);
@@ -272,7 +275,7 @@ export class DuckDbFileStore extends DuckColdStore {
     this.onCompactionStage?.('closed');
     const reopenOld = async (why: string) => {
       restoreOldFile(this.location);
-      const instance = await openFile(this.options);
+      const instance = await openFile(this.options, this.openingMemoryLimit);
       await this.attachPostgresOrLater(instance);
       return { instance, result: why };
     };
@@ -289,7 +292,7 @@ export class DuckDbFileStore extends DuckColdStore {
     }
     let instance: DuckDBInstance;
     try {
-      instance = await openFile(this.options);
+      instance = await openFile(this.options, this.openingMemoryLimit);
     } catch (error) {
       return await reopenOld(`the new file did not open (${(error as Error).message}); the old file was put back`);
     }
@@ -329,9 +332,9 @@ export class DuckDbFileStore extends DuckColdStore {
   }
 }
 
-/** Opens the file in a DuckDB instance of its own, with DuckDB's settings and the time zone pinned. */
-async function openFile(options: DuckDbFileOptions): Promise<DuckDBInstance> {
-  const settings: Record<string, string> = { autoinstall_known_extensions: 'false', memory_limit: options.memoryLimit };
+/** Opens the file in a DuckDB instance of its own, with DuckDB's settings (this memory limit) and the time zone pinned. */
+async function openFile(options: DuckDbFileOptions, memoryLimit: string): Promise<DuckDBInstance> {
+  const settings: Record<string, string> = { autoinstall_known_extensions: 'false', memory_limit: memoryLimit };
   if ('dir' in options.extension) settings.extension_directory = options.extension.dir;
   let instance: DuckDBInstance;
   try {

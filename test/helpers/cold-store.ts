@@ -2,6 +2,7 @@ import { inject } from 'vitest';
 
 import type { DucktierConfig } from '../../config/config.ts';
 import type { ColdStore } from '../../storage/cold/cold-store.ts';
+import type { DuckWork } from '../../storage/cold/memory-budget.ts';
 import { openColdStore } from '../../storage/cold/open-cold-store.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
 
@@ -23,4 +24,17 @@ export async function withColdStore<T>(
   } finally {
     store.close();
   }
+}
+
+/**
+ * The memory limit DuckDB's buffer pool holds a use of `kind` to, as DuckDB prints it (128MB is 122.0 MiB). Read from
+ * pragma_database_size: after DuckDB refuses a lower limit, current_setting('memory_limit') shows the refused one.
+ */
+export async function memoryLimitIn(store: ColdStore, kind: DuckWork): Promise<unknown> {
+  return store.withConnection(
+    async (connection) =>
+      (await connection.runAndReadAll(`SELECT memory_limit FROM pragma_database_size()`)).getRowObjectsJson()[0]
+        ?.memory_limit,
+    kind,
+  );
 }

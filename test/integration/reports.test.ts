@@ -94,8 +94,8 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
 
   test('a report that runs out of DuckDB memory fails at once, naming the setting to raise', async () => {
     const config = { ...env.config, duckdb: { ...env.config.duckdb, memoryLimit: '8MB' } };
-    const setLimit = (limit: string) =>
-      env.workers.coldStore.withConnection((connection) => connection.run(`SET memory_limit = '${limit}'`));
+    const setLimit = (report: string) =>
+      env.workers.coldStore.setMemoryLimits({ move: env.config.duckdb.moveMemoryLimit, report });
     const locks = new PartitionLocks(env.stack.postgres);
     await setLimit(config.duckdb.memoryLimit);
     try {

@@ -27,7 +27,7 @@ describe('configuration', () => {
       taskQueue: 'ducktier',
       coldTaskQueue: 'ducktier-cold',
     });
-    expect(config.duckdb).toMatchObject({ federation: 'auto', memoryLimit: '256MB' });
+    expect(config.duckdb).toMatchObject({ federation: 'auto', memoryLimit: '256MB', moveMemoryLimit: '128MB' });
     expect(config.moves).toEqual({ verifyParallelWorkers: 0, concurrency: 1 });
     expect(config.dataDir.endsWith('.ducktier')).toBe(true);
     expect(config.cold).toEqual({ format: 'duckdb', path: path.join(config.dataDir, 'cold', 'cold.duckdb') });
@@ -58,14 +58,15 @@ describe('configuration', () => {
           TEMPORAL_ADDRESS: 'temporal:7233',
           TEMPORAL_NAMESPACE: 'prod',
           DUCKTIER_FEDERATION: 'copy',
+          DUCKTIER_DUCKDB_MOVE_MEMORY_LIMIT: '96MB',
         },
-        values: { temporal: { namespace: 'dev' } },
+        values: { temporal: { namespace: 'dev' }, duckdb: { moveMemoryLimit: '1GB' } },
       },
       DEMO_DEFAULTS,
     );
     expect(config.postgres.url).toBe('postgresql://u@db:5432/app');
     expect(config.temporal).toMatchObject({ address: 'temporal:7233', namespace: 'prod' });
-    expect(config.duckdb.federation).toBe('copy');
+    expect(config.duckdb).toMatchObject({ federation: 'copy', moveMemoryLimit: '96MB' });
   });
 
   test('a lake defaults to a directory in the data directory, its catalog in a schema of the hot database', () => {
@@ -201,6 +202,7 @@ describe('configuration', () => {
     ],
     [{ duckdb: { federation: 'sometimes' } }, /duckdb\.federation/],
     [{ duckdb: { memoryLimit: 'lots' } }, /duckdb\.memoryLimit: expected a size such as 256MB/],
+    [{ duckdb: { moveMemoryLimit: '1 heap' } }, /duckdb\.moveMemoryLimit: expected a size such as 256MB/],
     [{ moves: { verifyParallelWorkers: -1 } }, /moves\.verifyParallelWorkers/],
     [
       { reports: [{ name: 'x', table: 'nope', title: 't', sql: 'SELECT 1' }] },
