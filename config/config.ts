@@ -7,6 +7,7 @@ import { UsageError } from '../errors/usage-error.ts';
 import { type ColdConfig, coldConfigSchema, coldEnvironment, resolveColdConfig } from './cold-config.ts';
 import { formatDuration } from './duration.ts';
 import { maintenanceConfigSchema } from './maintenance-config.ts';
+import { defaultMoveMemoryLimit, MEMORY_SIZE } from './memory-size.ts';
 import { type TablePolicy, type TablePolicyInput, tablePolicySchema } from './policy.ts';
 import { type ReportDefinition, reportDefinitionSchema } from './report-definition.ts';
 import { tierViewNames } from './tier-view-names.ts';
@@ -18,9 +19,7 @@ export type FederationSetting = (typeof FEDERATION_SETTINGS)[number];
 export type Federation = Exclude<FederationSetting, 'auto'>;
 
 /** A DuckDB memory size, checked here so a wrong one is named before DuckDB sees it. */
-const memorySize = z
-  .string()
-  .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 256MB or 2GiB');
+const memorySize = z.string().regex(MEMORY_SIZE, 'expected a size such as 256MB or 2GiB');
 
 const configSchema = z
   .object({
@@ -62,8 +61,9 @@ const configSchema = z
         /**
          * DuckDB's memory_limit in a worker while no report runs: moves stream, and DuckDB keeps its buffer pool
          * filled up to the limit, so a lower one keeps a moving worker small (see storage/cold/memory-budget.ts).
+         * By default 64MB per core, at least 128MB (see config/memory-size.ts).
          */
-        moveMemoryLimit: memorySize.default('128MB'),
+        moveMemoryLimit: memorySize.default(() => defaultMoveMemoryLimit()),
       })
       .strict()
       .prefault({}),

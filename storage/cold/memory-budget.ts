@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 
+import { memoryBytes } from '../../config/memory-size.ts';
 import { quoteLiteral } from '../sql-quoting.ts';
 
 /** What a use of the cold store's DuckDB instance is for: moves and upkeep, or a report. */
@@ -18,7 +19,8 @@ const LIMIT_NOT_REACHABLE = /Failed to change memory limit/;
  * DuckDB has one memory limit per instance, and its buffer pool stays filled up to it (the blocks a copy has just
  * written stay cached). A move streams and needs little; a report's hash tables need much more (past the limit they
  * spill, and some cannot). So the instance runs at the moves' limit while no report runs and at the reports' limit
- * while any does, moves in flight then included: a worker that only moves stays small, and a report gets its room.
+ * (or the moves', if larger) while any does, moves in flight then included: a worker that only moves stays small, and
+ * a report gets its room.
  *
  * Changes run one at a time, each setting the limit the work running at that moment needs, so concurrent starts and
  * ends settle on the right one. Lowering makes DuckDB evict cached blocks; when it cannot free enough at once (a
@@ -38,9 +40,14 @@ export class MemoryBudget {
     this.applied = opened;
   }
 
-  /** The limit the work running now needs; an instance opened while it runs starts with it (see replaced). */
+  /**
+   * The limit the work running now needs; an instance opened while it runs starts with it (see replaced). While a
+   * report runs, moves beside it keep at least their own limit.
+   */
   get wanted(): string {
-    return this.reports > 0 ? this.limits.report : this.limits.move;
+    const { move, report } = this.limits;
+    if (this.reports === 0) return move;
+    return memoryBytes(report) >= memoryBytes(move) ? report : move;
   }
 
   /** The instance was replaced by one opened with `limit`. */

@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 
 import { loadConfig } from '../../config/config.ts';
 import { formatDuration, parseDuration } from '../../config/duration.ts';
+import { defaultMoveMemoryLimit, memoryBytes } from '../../config/memory-size.ts';
 import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 
@@ -27,7 +28,17 @@ describe('configuration', () => {
       taskQueue: 'ducktier',
       coldTaskQueue: 'ducktier-cold',
     });
-    expect(config.duckdb).toMatchObject({ federation: 'auto', memoryLimit: '256MB', moveMemoryLimit: '128MB' });
+    expect(config.duckdb).toMatchObject({
+      federation: 'auto',
+      memoryLimit: '256MB',
+      moveMemoryLimit: defaultMoveMemoryLimit(),
+    });
+    expect([defaultMoveMemoryLimit(1), defaultMoveMemoryLimit(2), defaultMoveMemoryLimit(8)]).toEqual([
+      '128MB',
+      '128MB',
+      '512MB',
+    ]);
+    expect([memoryBytes('256MB'), memoryBytes('2GiB'), memoryBytes('1.5 kb')]).toEqual([256e6, 2 ** 31, 1500]);
     expect(config.moves).toEqual({ verifyParallelWorkers: 0, concurrency: 1 });
     expect(config.dataDir.endsWith('.ducktier')).toBe(true);
     expect(config.cold).toEqual({ format: 'duckdb', path: path.join(config.dataDir, 'cold', 'cold.duckdb') });

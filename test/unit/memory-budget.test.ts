@@ -68,6 +68,11 @@ describe('memory budget: one DuckDB instance, the limit its running work needs',
     expect(await limitNow()).toBe(MOVE);
   });
 
+  test('while a report runs, moves keep their own limit when it is the larger', async () => {
+    await budget.setLimits({ move: LIMITS.report, report: LIMITS.move });
+    expect(await budget.during('report', limitNow)).toBe(REPORT);
+  });
+
   test('a lower limit DuckDB cannot reach yet stays higher, and the end of a later use sets it', async () => {
     await budget.during('report', async () => {
       const connection = await instance.connect();
