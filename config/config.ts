@@ -61,9 +61,9 @@ const configSchema = z
         /**
          * DuckDB's memory_limit in a worker while no report runs: moves stream, and DuckDB keeps its buffer pool
          * filled up to the limit, so a lower one keeps a moving worker small (see storage/cold/memory-budget.ts).
-         * By default 64MB per core, at least 128MB (see config/memory-size.ts).
+         * By default per core and per cold format (see config/memory-size.ts).
          */
-        moveMemoryLimit: memorySize.default(() => defaultMoveMemoryLimit()),
+        moveMemoryLimit: memorySize.optional(),
       })
       .strict()
       .prefault({}),
@@ -167,10 +167,11 @@ const configSchema = z
 
 export type DucktierConfig = Omit<
   z.output<typeof configSchema>,
-  'temporal' | 'dataDir' | 'reports' | 'cold' | 'moves'
+  'temporal' | 'dataDir' | 'reports' | 'cold' | 'moves' | 'duckdb'
 > & {
   dataDir: string;
   cold: ColdConfig;
+  duckdb: z.output<typeof configSchema>['duckdb'] & { moveMemoryLimit: string };
   moves: z.output<typeof configSchema>['moves'] & { concurrency: number };
   reports: ReportDefinition[];
   temporal: z.output<typeof configSchema>['temporal'] & { coldTaskQueue: string };
@@ -241,6 +242,10 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
     dataDir,
     cold: resolveColdConfig(config.cold, dataDir),
     moves: { ...config.moves, concurrency: config.moves.concurrency ?? (config.cold.format === 'ducklake' ? 4 : 1) },
+    duckdb: {
+      ...config.duckdb,
+      moveMemoryLimit: config.duckdb.moveMemoryLimit ?? defaultMoveMemoryLimit(config.cold.format),
+    },
     reports:
       config.reports ??
       (defaults?.reports ?? []).filter((report) => config.tables.some((policy) => policy.table === report.table)),

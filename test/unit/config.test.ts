@@ -31,13 +31,14 @@ describe('configuration', () => {
     expect(config.duckdb).toMatchObject({
       federation: 'auto',
       memoryLimit: '256MB',
-      moveMemoryLimit: defaultMoveMemoryLimit(),
+      moveMemoryLimit: defaultMoveMemoryLimit('duckdb'),
     });
-    expect([defaultMoveMemoryLimit(1), defaultMoveMemoryLimit(2), defaultMoveMemoryLimit(8)]).toEqual([
-      '128MB',
-      '128MB',
-      '512MB',
-    ]);
+    expect(
+      [1, 2, 8].flatMap((threads) => [
+        defaultMoveMemoryLimit('duckdb', threads),
+        defaultMoveMemoryLimit('ducklake', threads),
+      ]),
+    ).toEqual(['128MB', '256MB', '128MB', '256MB', '512MB', '1024MB']);
     expect([memoryBytes('256MB'), memoryBytes('2GiB'), memoryBytes('1.5 kb')]).toEqual([256e6, 2 ** 31, 1500]);
     expect(config.moves).toEqual({ verifyParallelWorkers: 0, concurrency: 1 });
     expect(config.dataDir.endsWith('.ducktier')).toBe(true);
@@ -91,6 +92,8 @@ describe('configuration', () => {
       catalogSchema: 'ducktier_lake',
       s3: undefined,
     });
+    // A lake's moves write Parquet, whose buffers need more memory per DuckDB thread.
+    expect(config.duckdb.moveMemoryLimit).toBe(defaultMoveMemoryLimit('ducklake'));
     // Every worker process takes moves from a lake: a run moves several partitions at once.
     expect(config.moves.concurrency).toBe(4);
   });
