@@ -16,6 +16,19 @@ const UNWRITABLE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EACCES'
 const UNWRITABLE_MESSAGE =
   /No space left on device|Disk quota exceeded|File too large|Read-only file system|Permission denied|\(HTTP code 403\)/;
 
+/** DuckDB running out of memory (the first line of its error). */
+export const OUT_OF_MEMORY = /^Out of Memory Error/;
+
+/**
+ * DuckDB's out-of-memory error with its first line alone, naming the setting that bounds the work (`setting` says
+ * which, and its value); any other error as it is. Retried as it is: other work may have held the memory.
+ */
+export function namingMemorySetting(error: unknown, setting: string): unknown {
+  if (!(error instanceof Error)) return error;
+  const firstLine = error.message.split('\n')[0]!;
+  return OUT_OF_MEMORY.test(firstLine) ? new Error(`${firstLine} (raise ${setting})`) : error;
+}
+
 /** PostgreSQL's lock_not_available: a DDL's lock_timeout expired because the hot path was busy. */
 const LOCK_NOT_AVAILABLE = '55P03';
 

@@ -8,6 +8,7 @@ import { Refusal } from '../errors/refusal.ts';
 import type { ColdStore } from '../storage/cold/cold-store.ts';
 import { type ReportInvocation, resolveReportRequest } from '../storage/federation/report-request.ts';
 import { type ReportFaults, type ReportResult, runReport } from '../storage/federation/report-runner.ts';
+import { OUT_OF_MEMORY } from './activity-errors.ts';
 
 export interface ReportingDeps {
   config: DucktierConfig;
@@ -24,7 +25,6 @@ const SQL_MISTAKE = /^(Parser|Binder|Catalog) Error/;
  * it), e.g. because PostgreSQL ended the session: retried.
  */
 const FROM_POSTGRES = /Failed to (prepare|execute) query/;
-const OUT_OF_MEMORY = /^Out of Memory Error/;
 
 /** Reports and ad-hoc queries over both tiers; they read the cold store, so they run in the process that owns it. */
 export function createReportingActivities({ config, pgPool, cold, faults }: ReportingDeps) {

@@ -11,6 +11,7 @@ import { lockedSource } from '../storage/moves/move-source.ts';
 import type { DetachResult, PartitionHold, PartitionMoveRef, VerifyResult } from '../storage/moves/move-types.ts';
 import { verifyCopy } from '../storage/moves/verify-copy.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
+import { namingMemorySetting } from './activity-errors.ts';
 import { KEEP_ALIVE_EVERY_MS } from './keep-alive.ts';
 
 export interface TransferDeps {
@@ -47,6 +48,11 @@ export function createTransferActivities({ config, pgPool, cold, locks, holderQu
     await faults?.locked?.(step);
     return lease;
   };
+  /** A step's DuckDB work: running out of memory names the moves' limit. */
+  const inMoveMemory = <T>(work: Promise<T>): Promise<T> =>
+    work.catch((error: unknown) => {
+      throw namingMemorySetting(error, `duckdb.moveMemoryLimit, now ${config.duckdb.moveMemoryLimit}`);
+    });
   const sourceOf = async (move: PartitionMoveRef, step: string) => {
     const locked = await lockedSource(locks, pgPool, policyOf(move), move);
     await faults?.locked?.(step);
@@ -74,11 +80,13 @@ export function createTransferActivities({ config, pgPool, cold, locks, holderQu
       let rowsProcessed = 0;
       const heartbeat = setInterval(() => context.heartbeat({ rowsProcessed }), KEEP_ALIVE_EVERY_MS);
       try {
-        const write = await copyPartition(pgPool, cold, source, lease, {
-          onProgress: (processed) => (rowsProcessed = processed),
-          signal: context.cancellationSignal,
-          ...(faults?.copyStage ? { onStage: faults.copyStage } : {}),
-        });
+        const write = await inMoveMemory(
+          copyPartition(pgPool, cold, source, lease, {
+            onProgress: (processed) => (rowsProcessed = processed),
+            signal: context.cancellationSignal,
+            ...(faults?.copyStage ? { onStage: faults.copyStage } : {}),
+          }),
+        );
         return write.rows;
       } finally {
         clearInterval(heartbeat);
@@ -88,13 +96,13 @@ export function createTransferActivities({ config, pgPool, cold, locks, holderQu
     /** Compares both tiers' fingerprints of the partition (see storage/moves/verify-copy.ts). */
     async verifyColdCopy(input: { move: PartitionMoveRef }): Promise<VerifyResult> {
       const { source, lease } = await sourceOf(input.move, 'verifyColdCopy');
-      return verifyCopy(pgPool, cold, source, lease, config.moves.verifyParallelWorkers);
+      return inMoveMemory(verifyCopy(pgPool, cold, source, lease, config.moves.verifyParallelWorkers));
     },
 
     /** Copies the late writes, then detaches (see storage/moves/detach-partition.ts). */
     async detachPartition(input: { move: PartitionMoveRef }): Promise<DetachResult> {
       const { source, lease } = await sourceOf(input.move, 'detachPartition');
-      return detachMovedPartition(pgPool, cold, source, lease);
+      return inMoveMemory(detachMovedPartition(pgPool, cold, source, lease));
     },
 
     /** The point of no return (see storage/moves/drop-partition.ts). */

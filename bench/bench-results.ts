@@ -34,7 +34,10 @@ export type ColdStorage = ({ format: 'duckdb' } & DuckStorage) | ({ format: 'duc
 export interface FormatResults {
   format: BenchFormat;
   /** The settings that shape the figures, as the deployment under test had them. */
-  settings: { duckdb: { memoryLimit: string }; moves: { verifyParallelWorkers: number; concurrency: number } };
+  settings: {
+    duckdb: { memoryLimit: string; moveMemoryLimit: string };
+    moves: { verifyParallelWorkers: number; concurrency: number };
+  };
   startedAt: string;
   durationSeconds: number;
   /** The 1-minute load average while this format was measured: other work on the machine makes figures pessimistic. */
@@ -200,7 +203,7 @@ export function renderMarkdown(r: BenchResults): string {
     ...r.formats.map(
       (f) =>
         `${FORMAT_NAMES[f.format]}: ${f.startedAt}, ${Math.round(f.durationSeconds)} s, load mean ${f.load.mean} (max ${f.load.max}); ` +
-        `duckdb.memoryLimit ${f.settings.duckdb.memoryLimit}, moves.verifyParallelWorkers ${f.settings.moves.verifyParallelWorkers}, moves.concurrency ${f.settings.moves.concurrency}.`,
+        `duckdb.moveMemoryLimit ${f.settings.duckdb.moveMemoryLimit}, duckdb.memoryLimit (reports) ${f.settings.duckdb.memoryLimit}, moves.verifyParallelWorkers ${f.settings.moves.verifyParallelWorkers}, moves.concurrency ${f.settings.moves.concurrency}.`,
     ),
     '',
     `| figure | ${r.formats.map((f) => FORMAT_NAMES[f.format]).join(' | ')} | target |`,

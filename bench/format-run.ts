@@ -48,7 +48,7 @@ export async function measureFormat(
     const results: FormatResults = {
       format,
       settings: {
-        duckdb: { memoryLimit: env.config.duckdb.memoryLimit },
+        duckdb: { memoryLimit: env.config.duckdb.memoryLimit, moveMemoryLimit: env.config.duckdb.moveMemoryLimit },
         moves: env.config.moves,
       },
       startedAt,

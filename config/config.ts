@@ -7,6 +7,7 @@ import { UsageError } from '../errors/usage-error.ts';
 import { type ColdConfig, coldConfigSchema, coldEnvironment, missingS3Keys, resolveColdConfig } from './cold-config.ts';
 import { formatDuration } from './duration.ts';
 import { maintenanceConfigSchema } from './maintenance-config.ts';
+import { defaultMoveMemoryLimit, MEMORY_SIZE } from './memory-size.ts';
 import { type TablePolicy, type TablePolicyInput, tablePolicySchema } from './policy.ts';
 import { type ReportDefinition, reportDefinitionSchema } from './report-definition.ts';
 import { tierViewNames } from './tier-view-names.ts';
@@ -16,6 +17,9 @@ export const FEDERATION_SETTINGS = ['auto', 'extension', 'copy'] as const;
 export type FederationSetting = (typeof FEDERATION_SETTINGS)[number];
 /** How DuckDB reads PostgreSQL in a running process: its postgres extension, or COPY streams. */
 export type Federation = Exclude<FederationSetting, 'auto'>;
+
+/** A DuckDB memory size, checked here so a wrong one is named before DuckDB sees it. */
+const memorySize = z.string().regex(MEMORY_SIZE, 'expected a size such as 256MB or 2GiB');
 
 const configSchema = z
   .object({
@@ -50,13 +54,16 @@ const configSchema = z
         /** A local DuckDB extension directory holding the postgres extension for the pinned DuckDB version. */
         extensionDir: z.string().min(1).optional(),
         /**
-         * DuckDB's memory_limit in the worker that owns the file: bounds the worker's memory during moves and reports
-         * (larger work spills to disk). DuckDB's own default is 80% of the machine's RAM.
+         * DuckDB's memory_limit in a worker while a report runs there, moves beside it included (larger work spills
+         * to disk). DuckDB's own default is 80% of the machine's RAM.
          */
-        memoryLimit: z
-          .string()
-          .regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as 256MB or 2GiB')
-          .default('256MB'),
+        memoryLimit: memorySize.default('256MB'),
+        /**
+         * DuckDB's memory_limit in a worker while no report runs: moves stream, and DuckDB keeps its buffer pool
+         * filled up to the limit, so a lower one keeps a moving worker small (see storage/cold/memory-budget.ts).
+         * By default per core and per cold format (see config/memory-size.ts).
+         */
+        moveMemoryLimit: memorySize.optional(),
       })
       .strict()
       .prefault({}),
@@ -167,10 +174,11 @@ const configSchema = z
 
 export type DucktierConfig = Omit<
   z.output<typeof configSchema>,
-  'temporal' | 'dataDir' | 'reports' | 'cold' | 'moves'
+  'temporal' | 'dataDir' | 'reports' | 'cold' | 'moves' | 'duckdb'
 > & {
   dataDir: string;
   cold: ColdConfig;
+  duckdb: z.output<typeof configSchema>['duckdb'] & { moveMemoryLimit: string };
   moves: z.output<typeof configSchema>['moves'] & { concurrency: number };
   reports: ReportDefinition[];
   temporal: z.output<typeof configSchema>['temporal'] & { coldTaskQueue: string };
@@ -226,6 +234,7 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
         federation: sources.overrides?.federation ?? env.DUCKTIER_FEDERATION,
         extensionDir: env.DUCKTIER_DUCKDB_EXTENSION_DIR,
         memoryLimit: env.DUCKTIER_DUCKDB_MEMORY_LIMIT,
+        moveMemoryLimit: env.DUCKTIER_DUCKDB_MOVE_MEMORY_LIMIT,
       }),
     },
     schedule: { ...asRecord(raw.schedule), ...defined({ cron: env.DUCKTIER_SCHEDULE_CRON }) },
@@ -244,6 +253,10 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
       config.tables.some((policy) => policy.coldArchive?.startsWith('s3://')),
     ),
     moves: { ...config.moves, concurrency: config.moves.concurrency ?? (config.cold.format === 'ducklake' ? 4 : 1) },
+    duckdb: {
+      ...config.duckdb,
+      moveMemoryLimit: config.duckdb.moveMemoryLimit ?? defaultMoveMemoryLimit(config.cold.format),
+    },
     reports:
       config.reports ??
       (defaults?.reports ?? []).filter((report) => config.tables.some((policy) => policy.table === report.table)),

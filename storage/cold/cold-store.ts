@@ -7,6 +7,7 @@ import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import type { InstantSelection } from '../verification/instant-filter.ts';
 import type { RowFingerprint } from '../verification/row-fingerprint.ts';
 import type { MaintenanceSettings, MaintenanceSummary } from './cold-maintenance.ts';
+import type { DuckWork, MemoryLimits } from './memory-budget.ts';
 
 /** The column recording which PostgreSQL partition a cold row came from: moves replace and reports filter by it. */
 export const SOURCE_PARTITION_COLUMN = '_ducktier_partition';
@@ -107,9 +108,11 @@ export interface ColdStore {
   relation(table: string): string;
   /**
    * A DuckDB connection of this store (PostgreSQL attached as `pg` when reading through the extension, its cached
-   * session checked first).
+   * session checked first), under the memory limit its kind of work needs (see memory-budget.ts; moves by default).
    */
-  withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T>;
+  withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>, kind?: DuckWork): Promise<T>;
+  /** DuckDB's memory limits for moves and for reports from now on (see memory-budget.ts). */
+  setMemoryLimits(limits: MemoryLimits): Promise<void>;
   /**
    * Creates the cold table from the mapped columns, or makes it follow PostgreSQL's schema changes since (columns added,
    * dropped, renamed, widened); refuses (SchemaChangeNotCarried) a change it cannot follow, changing nothing.

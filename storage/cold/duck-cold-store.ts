@@ -48,6 +48,7 @@ import {
   SOURCE_PARTITION_COLUMN,
 } from './cold-store.ts';
 import { ConnectionGate } from './connection-gate.ts';
+import { type DuckWork, MemoryBudget, type MemoryLimits } from './memory-budget.ts';
 
 /** Attempts at a schema change that lost to a concurrent one (another worker creating the same table). */
 const SCHEMA_CHANGE_ATTEMPTS = 5;
@@ -84,13 +85,19 @@ export abstract class DuckColdStore implements ColdStore {
     readonly location: string,
     private readonly spoolDir: string,
     private readonly place: TablePlace,
-  ) {}
+    /** The limits of memoryBudget; `instance` was opened with the moves' limit. */
+    memoryLimits: MemoryLimits,
+  ) {
+    this.memoryBudget = new MemoryBudget(memoryLimits, memoryLimits.move, () => this.instance.connect());
+  }
 
   /** Set once PostgreSQL is attached (see attachPostgres): from then on every connection checks its cached session. */
   protected postgresAttached = false;
 
   /** The uses of `instance` in flight, which a holder (a DuckDB file's compaction) waits out before replacing it. */
   private readonly gate = new ConnectionGate();
+  /** DuckDB's instance-wide memory limit, set for the work in flight (moves, or reports). */
+  private readonly memoryBudget: MemoryBudget;
   private committedWrites = 0;
 
   /**
@@ -121,17 +128,28 @@ export abstract class DuckColdStore implements ColdStore {
     return this.place.tablesIn;
   }
 
-  async withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
-    return this.gate.use(async () => {
-      const connection = await this.instance.connect();
-      try {
-        await this.prepareConnection(connection);
-        if (this.postgresAttached) await this.primePostgresSession(connection);
-        return await work(connection);
-      } finally {
-        connection.closeSync();
-      }
-    });
+  async withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>, kind: DuckWork = 'move'): Promise<T> {
+    return this.gate.use(() =>
+      this.memoryBudget.during(kind, async () => {
+        const connection = await this.instance.connect();
+        try {
+          await this.prepareConnection(connection);
+          if (this.postgresAttached) await this.primePostgresSession(connection);
+          return await work(connection);
+        } finally {
+          connection.closeSync();
+        }
+      }),
+    );
+  }
+
+  setMemoryLimits(limits: MemoryLimits): Promise<void> {
+    return this.gate.use(() => this.memoryBudget.setLimits(limits));
+  }
+
+  /** The memory limit an instance replacing this one opens with (see withInstanceAlone). */
+  protected get openingMemoryLimit(): string {
+    return this.memoryBudget.wanted;
   }
 
   /** What a format does to each connection before its use (a DuckDB file attaches PostgreSQL again after a swap). */
@@ -140,14 +158,16 @@ export abstract class DuckColdStore implements ColdStore {
   /**
    * Runs `work` with the DuckDB instance alone: new uses wait, those in flight are waited out for up to `drainMs`
    * (undefined when they did not end in time, and `work` did not run). `work` gets the instance, may close it, and
-   * returns the instance every later use gets.
+   * returns the instance every later use gets; a new one is opened with openingMemoryLimit.
    */
   protected async withInstanceAlone<T>(
     drainMs: number,
     work: (instance: DuckDBInstance) => Promise<{ instance: DuckDBInstance; result: T }>,
   ): Promise<{ result: T } | undefined> {
     return this.gate.alone(drainMs, async () => {
+      const opening = this.openingMemoryLimit;
       const { instance, result } = await work(this.instance);
+      if (instance !== this.instance) this.memoryBudget.replaced(opening);
       this.instance = instance;
       return result;
     });

@@ -29,6 +29,7 @@ import {
   settleLeftovers,
   spaceUsage,
 } from './duckdb-file-compaction.ts';
+import type { MemoryLimits } from './memory-budget.ts';
 
 /** The file's own tables (the manifest), as numbered migrations (storage/schema-migrations.ts). */
 export const COLD_FILE_MIGRATIONS = readSchemaMigrations(fileURLToPath(new URL('./migrations/', import.meta.url)));
@@ -40,7 +41,8 @@ export interface DuckDbFileOptions {
    * PostgreSQL by COPY.
    */
   extension: { dir: string } | { missing: string };
-  memoryLimit: string;
+  /** DuckDB's memory limits for moves and for reports (see memory-budget.ts). */
+  memoryLimits: MemoryLimits;
   pgTarget: PgTarget;
   /** How to reach S3, when a table's coldArchive is there: httpfs from `extensionDir`, and the S3 secret. */
   s3?: { settings: S3Settings; extensionDir: string } | undefined;
@@ -86,6 +88,7 @@ export class DuckDbFileStore extends DuckColdStore {
         tablesIn: `database_name = current_database() AND schema_name = 'main'`,
         manifest: REPLACING_MANIFEST,
       },
+      options.memoryLimits,
     );
     this.postgresAttached = this.federation === 'extension';
   }
@@ -102,12 +105,12 @@ export class DuckDbFileStore extends DuckColdStore {
     for (const note of settleLeftovers(options.filePath)) console.warn(`ducktier: ${note}`);
     let instance: DuckDBInstance;
     try {
-      instance = await openFile(options);
+      instance = await openFile(options, options.memoryLimits.move);
     } catch (error) {
       // A new file a compaction swapped in that does not open: the old file, kept until then, takes its name back.
       if (!(error instanceof FileDoesNotOpen) || !restoreOldFile(options.filePath)) throw error;
       console.warn(`ducktier: ${(error as Error).message}; reopened the file the interrupted compaction replaced`);
-      instance = await openFile(options);
+      instance = await openFile(options, options.memoryLimits.move);
     }
     removeOldFile(options.filePath);
     const store = new DuckDbFileStore(instance, options, spoolDir);
@@ -275,7 +278,7 @@ export class DuckDbFileStore extends DuckColdStore {
     this.onCompactionStage?.('closed');
     const reopenOld = async (why: string) => {
       restoreOldFile(this.location);
-      const instance = await openFile(this.options);
+      const instance = await openFile(this.options, this.openingMemoryLimit);
       await this.attachPostgresOrLater(instance);
       return { instance, result: why };
     };
@@ -292,7 +295,7 @@ export class DuckDbFileStore extends DuckColdStore {
     }
     let instance: DuckDBInstance;
     try {
-      instance = await openFile(this.options);
+      instance = await openFile(this.options, this.openingMemoryLimit);
     } catch (error) {
       return await reopenOld(`the new file did not open (${(error as Error).message}); the old file was put back`);
     }
@@ -336,11 +339,12 @@ export class DuckDbFileStore extends DuckColdStore {
 class FileDoesNotOpen extends Error {}
 
 /**
- * Opens the file in a DuckDB instance of its own, with DuckDB's settings and the time zone pinned, and S3 reachable
- * when an archive is there. Every instance on the file comes from here, the first and those a compaction reopens.
+ * Opens the file in a DuckDB instance of its own, with DuckDB's settings (this memory limit) and the time zone pinned,
+ * and S3 reachable when an archive is there. Every instance on the file comes from here, the first and those a
+ * compaction reopens.
  */
-async function openFile(options: DuckDbFileOptions): Promise<DuckDBInstance> {
-  const settings: Record<string, string> = { autoinstall_known_extensions: 'false', memory_limit: options.memoryLimit };
+async function openFile(options: DuckDbFileOptions, memoryLimit: string): Promise<DuckDBInstance> {
+  const settings: Record<string, string> = { autoinstall_known_extensions: 'false', memory_limit: memoryLimit };
   const extensionDir = 'dir' in options.extension ? options.extension.dir : options.s3?.extensionDir;
   if (extensionDir) settings.extension_directory = extensionDir;
   let instance: DuckDBInstance;

@@ -27,6 +27,7 @@ import {
 } from './cold-store.ts';
 import { DuckColdStore } from './duck-cold-store.ts';
 import { maintainLake } from './lake-maintenance.ts';
+import type { MemoryLimits } from './memory-budget.ts';
 import { ProcessScratch } from './process-scratch.ts';
 
 export type LakeConfig = Extract<ColdConfig, { format: 'ducklake' }>;
@@ -61,7 +62,8 @@ export interface DuckLakeOptions {
    * (`missing` says why); the lake's catalog is reached through the postgres extension either way.
    */
   postgresExtension: PostgresExtensionUse;
-  memoryLimit: string;
+  /** DuckDB's memory limits for moves and for reports (see memory-budget.ts). */
+  memoryLimits: MemoryLimits;
   /** The hot database, which also holds the lake's catalog. */
   pgTarget: PgTarget;
   /** This process's scratch space (COPY spools, DuckDB's spill files) is made under it. */
@@ -84,13 +86,22 @@ export class DuckLakeStore extends DuckColdStore {
     postgresExtension: PostgresExtensionUse,
     private readonly lake: LakeConfig,
     private readonly scratch: ProcessScratch,
+    memoryLimits: MemoryLimits,
   ) {
     const missing = postgresExtension === 'use' ? undefined : postgresExtension.missing;
-    super(instance, missing === undefined ? 'extension' : 'copy', missing, lake.dataPath, scratch.dir, {
-      qualifier: LAKE_ALIAS,
-      tablesIn: `database_name = '${LAKE_ALIAS}' AND schema_name = 'main'`,
-      manifest: APPENDING_MANIFEST,
-    });
+    super(
+      instance,
+      missing === undefined ? 'extension' : 'copy',
+      missing,
+      lake.dataPath,
+      scratch.dir,
+      {
+        qualifier: LAKE_ALIAS,
+        tablesIn: `database_name = '${LAKE_ALIAS}' AND schema_name = 'main'`,
+        manifest: APPENDING_MANIFEST,
+      },
+      memoryLimits,
+    );
   }
 
   get identity(): ColdStoreIdentity {
@@ -104,10 +115,10 @@ export class DuckLakeStore extends DuckColdStore {
       instance = await DuckDBInstance.create(':memory:', {
         autoinstall_known_extensions: 'false',
         extension_directory: options.extensionDir,
-        memory_limit: options.memoryLimit,
+        memory_limit: options.memoryLimits.move,
         temp_directory: scratch.dir,
       });
-      const store = new DuckLakeStore(instance, options.postgresExtension, options.lake, scratch);
+      const store = new DuckLakeStore(instance, options.postgresExtension, options.lake, scratch, options.memoryLimits);
       await store.withConnection(async (connection) => {
         await connection.run(`SET TimeZone = 'UTC'`).catch(() => {});
         // The lake first: attaching it makes the postgres extension read the catalog of every PostgreSQL database

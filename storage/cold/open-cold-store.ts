@@ -6,6 +6,7 @@ import type { PostgresExtensionUse } from './cold-store.ts';
 import type { DuckColdStore } from './duck-cold-store.ts';
 import { DuckDbFileStore } from './duckdb-file-store.ts';
 import { DuckLakeStore } from './ducklake-store.ts';
+import type { MemoryLimits } from './memory-budget.ts';
 
 export interface ColdStoreDeps {
   pgTarget: PgTarget;
@@ -25,7 +26,7 @@ export function openColdStore(config: DucktierConfig, deps: ColdStoreDeps): Prom
     return DuckDbFileStore.open({
       filePath: cold.path,
       extension: deps.postgresExtension === 'use' ? { dir: deps.extensionDir } : deps.postgresExtension,
-      memoryLimit: config.duckdb.memoryLimit,
+      memoryLimits: memoryLimitsOf(config),
       pgTarget: deps.pgTarget,
       s3: cold.s3 && { settings: cold.s3, extensionDir: deps.extensionDir },
     });
@@ -33,8 +34,13 @@ export function openColdStore(config: DucktierConfig, deps: ColdStoreDeps): Prom
     lake: cold,
     extensionDir: deps.extensionDir,
     postgresExtension: deps.postgresExtension,
-    memoryLimit: config.duckdb.memoryLimit,
+    memoryLimits: memoryLimitsOf(config),
     pgTarget: deps.pgTarget,
     scratchRoot: path.join(config.dataDir, 'spool'),
   });
+}
+
+/** Moves run under duckdb.moveMemoryLimit, reports (and moves beside them) under duckdb.memoryLimit. */
+function memoryLimitsOf(config: DucktierConfig): MemoryLimits {
+  return { move: config.duckdb.moveMemoryLimit, report: config.duckdb.memoryLimit };
 }

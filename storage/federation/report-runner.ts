@@ -199,7 +199,7 @@ export async function runReport(
         };
     }
     throw new Error(`the cold tier kept changing under ${what}; try again`);
-  });
+  }, 'report');
 }
 
 async function runInSnapshot(

@@ -1,7 +1,9 @@
 import { inject } from 'vitest';
 
 import type { DucktierConfig } from '../../config/config.ts';
+import { memoryBytes } from '../../config/memory-size.ts';
 import type { ColdStore } from '../../storage/cold/cold-store.ts';
+import type { DuckWork } from '../../storage/cold/memory-budget.ts';
 import { openColdStore } from '../../storage/cold/open-cold-store.ts';
 import type { PgTarget } from '../../storage/postgres/pg-target.ts';
 
@@ -23,4 +25,33 @@ export async function withColdStore<T>(
   } finally {
     store.close();
   }
+}
+
+/** The limits a deployment's DuckDB runs under, as DuckDB prints them: moves', and while a report runs the larger. */
+export function memoryLimitsOf(config: DucktierConfig): { move: string; report: string } {
+  const { moveMemoryLimit: move, memoryLimit: report } = config.duckdb;
+  return {
+    move: asDuckPrints(move),
+    report: asDuckPrints(memoryBytes(report) >= memoryBytes(move) ? report : move),
+  };
+}
+
+/** A memory size as DuckDB prints it, its tenths truncated (128MB is 122.0 MiB). */
+function asDuckPrints(size: string): string {
+  const bytes = memoryBytes(size);
+  const [unit, name] = bytes >= 2 ** 30 ? [2 ** 30, 'GiB'] : [2 ** 20, 'MiB'];
+  return `${(Math.floor((bytes * 10) / unit) / 10).toFixed(1)} ${name}`;
+}
+
+/**
+ * The memory limit DuckDB's buffer pool holds a use of `kind` to, as DuckDB prints it. Read from pragma_database_size:
+ * after DuckDB refuses a lower limit, current_setting('memory_limit') shows the refused one.
+ */
+export async function memoryLimitIn(store: ColdStore, kind: DuckWork): Promise<unknown> {
+  return store.withConnection(
+    async (connection) =>
+      (await connection.runAndReadAll(`SELECT memory_limit FROM pragma_database_size()`)).getRowObjectsJson()[0]
+        ?.memory_limit,
+    kind,
+  );
 }

@@ -201,7 +201,7 @@ describe.runIf(inject('testColdStore') === 'duckdb')('an s3:// coldArchive on a 
     const opening = DuckDbFileStore.open({
       filePath: path.join(scratch, 'no-httpfs', 'cold.duckdb'),
       extension: { missing: 'this test reads no PostgreSQL' },
-      memoryLimit: '128MB',
+      memoryLimits: { move: '128MB', report: '128MB' },
       pgTarget: env.stack.postgres,
       s3: { settings: env.config.cold.s3!, extensionDir: emptyExtensionDir },
     });

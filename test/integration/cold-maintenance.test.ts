@@ -27,6 +27,7 @@ import { runReport } from '../../storage/federation/report-runner.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import type { ColdUpkeepResult } from '../../workflows/cold-maintenance.ts';
 import { ducktierSync } from '../helpers/cli.ts';
+import { memoryLimitIn, memoryLimitsOf } from '../helpers/cold-store.ts';
 import {
   createTestDeploymentWithWorkers,
   seedDemoData,
@@ -315,6 +316,12 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
 
     if (store instanceof DuckDbFileStore) {
       expect(stages).toEqual(['copied', 'closed', 'linked', 'renamed', 'opened']);
+      // The reopened file runs under the moves' memory limit, and under the reports' while one runs, as before.
+      const limits = memoryLimitsOf(env.config);
+      expect([await memoryLimitIn(store, 'move'), await memoryLimitIn(store, 'report')]).toEqual([
+        limits.move,
+        limits.report,
+      ]);
       // This file is too small for its size to say much (a few blocks either way); the next test measures a bigger one.
       expect(statSync(file).size).toBe(summary.bytesAfter);
       expect(readdirSync(path.dirname(file)).filter((n) => n.startsWith(`${path.basename(file)}.`))).toEqual([]);
@@ -349,7 +356,7 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
         const reopened = await DuckDbFileStore.open({
           filePath: imageFile,
           extension: { missing: 'a crash image is read without PostgreSQL' },
-          memoryLimit: '128MB',
+          memoryLimits: { move: '128MB', report: '128MB' },
           pgTarget: env.stack.postgres,
         });
         try {

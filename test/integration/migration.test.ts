@@ -11,6 +11,7 @@ import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { activitiesOf } from '../helpers/activities.ts';
 import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
+import { memoryLimitIn, memoryLimitsOf } from '../helpers/cold-store.ts';
 import {
   createTestDeploymentWithWorkers,
   seedDemoData,
@@ -67,11 +68,14 @@ describe('moving partitions through the workflow', () => {
       .sort((a, b) => a.id - b.id);
     const cold = await readColdEvents(env.workers.coldStore);
     expectColdEventsEqual(cold, expected);
-    // The worker's DuckDB runs under the configured memory limit (256MB = 244.1 MiB as DuckDB prints it).
-    const limit = await env.workers.coldStore.withConnection(
-      async (c) => (await c.runAndReadAll(`SELECT current_setting('memory_limit') AS v`)).getRowObjectsJson()[0]?.v,
-    );
-    expect(limit).toBe('244.1 MiB');
+    // The worker's DuckDB runs under the moves' memory limit, and under the reports' while one runs.
+    const store = env.workers.coldStore;
+    const limits = memoryLimitsOf(env.config);
+    expect([
+      await memoryLimitIn(store, 'move'),
+      await memoryLimitIn(store, 'report'),
+      await memoryLimitIn(store, 'move'),
+    ]).toEqual([limits.move, limits.report, limits.move]);
 
     const { rows } = await env.pgPool.query<{ n: string }>('SELECT count(*) AS n FROM events');
     expect(Number(rows[0]!.n) + cold.length).toBe(generator.rows);

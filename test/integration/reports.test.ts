@@ -94,10 +94,9 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
 
   test('a report that runs out of DuckDB memory fails at once, naming the setting to raise', async () => {
     const config = { ...env.config, duckdb: { ...env.config.duckdb, memoryLimit: '8MB' } };
-    const setLimit = (limit: string) =>
-      env.workers.coldStore.withConnection((connection) => connection.run(`SET memory_limit = '${limit}'`));
     const locks = new PartitionLocks(env.stack.postgres);
-    await setLimit(config.duckdb.memoryLimit);
+    // Both: while a report runs, DuckDB's limit is the larger of the two.
+    await env.workers.coldStore.setMemoryLimits({ move: '8MB', report: config.duckdb.memoryLimit });
     try {
       const cold = createActivities({
         config,
@@ -113,7 +112,10 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
       expect(failure).toMatchObject({ nonRetryable: true, type: FAILURE_TYPES.ReportOutOfMemory });
       expect(failure?.message).toMatch(/^query: Out of Memory Error: .* \(raise duckdb\.memoryLimit, now 8MB\)$/);
     } finally {
-      await setLimit(env.config.duckdb.memoryLimit);
+      await env.workers.coldStore.setMemoryLimits({
+        move: env.config.duckdb.moveMemoryLimit,
+        report: env.config.duckdb.memoryLimit,
+      });
       await locks.releaseAll();
     }
   });

@@ -314,7 +314,7 @@ describe('DuckDB: the cold store file’s migrations', () => {
     const store = await DuckDbFileStore.open({
       filePath: file,
       extension: { missing: 'not needed to read the schema' },
-      memoryLimit: '256MB',
+      memoryLimits: { move: '128MB', report: '256MB' },
       pgTarget: testPgTarget('postgres'),
     });
     try {

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, test } from 'vitest';
 
-import { classifyError } from '../../activities/activity-errors.ts';
+import { classifyError, namingMemorySetting } from '../../activities/activity-errors.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 
 describe('what Temporal does with a cold store error', () => {
@@ -26,5 +26,18 @@ describe('what Temporal does with a cold store error', () => {
       'TransactionContext Error: Failed to commit: Failed to commit DuckLake transaction. Transaction conflict - attempting to delete from file with index "13" - but another transaction has deleted from it',
     );
     expect(classifyError(conflict)).toBe(conflict);
+  });
+
+  test('DuckDB running out of memory in a move names the setting to raise, in one line, and is retried', () => {
+    const outOfMemory = new Error(
+      'Out of Memory Error: failed to allocate data of size 8.0 MiB (117.6 MiB/122.0 MiB used)\n\nPossible solutions:\n* Reducing the number of threads',
+    );
+    const named = namingMemorySetting(outOfMemory, 'duckdb.moveMemoryLimit, now 128MB') as Error;
+    expect(named.message).toBe(
+      'Out of Memory Error: failed to allocate data of size 8.0 MiB (117.6 MiB/122.0 MiB used) (raise duckdb.moveMemoryLimit, now 128MB)',
+    );
+    expect(classifyError(named)).toBe(named);
+    const other = new Error('Binder Error: no such column');
+    expect(namingMemorySetting(other, 'duckdb.moveMemoryLimit, now 128MB')).toBe(other);
   });
 });

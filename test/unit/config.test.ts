@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 
 import { loadConfig } from '../../config/config.ts';
 import { formatDuration, parseDuration } from '../../config/duration.ts';
+import { defaultMoveMemoryLimit, memoryBytes } from '../../config/memory-size.ts';
 import { DEMO_DEFAULTS } from '../../demo/demo-config.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 
@@ -27,7 +28,18 @@ describe('configuration', () => {
       taskQueue: 'ducktier',
       coldTaskQueue: 'ducktier-cold',
     });
-    expect(config.duckdb).toMatchObject({ federation: 'auto', memoryLimit: '256MB' });
+    expect(config.duckdb).toMatchObject({
+      federation: 'auto',
+      memoryLimit: '256MB',
+      moveMemoryLimit: defaultMoveMemoryLimit('duckdb'),
+    });
+    expect(
+      [1, 2, 8].flatMap((threads) => [
+        defaultMoveMemoryLimit('duckdb', threads),
+        defaultMoveMemoryLimit('ducklake', threads),
+      ]),
+    ).toEqual(['128MB', '256MB', '128MB', '256MB', '512MB', '1024MB']);
+    expect([memoryBytes('256MB'), memoryBytes('2GiB'), memoryBytes('1.5 kb')]).toEqual([256e6, 2 ** 31, 1500]);
     expect(config.moves).toEqual({ verifyParallelWorkers: 0, concurrency: 1 });
     expect(config.dataDir.endsWith('.ducktier')).toBe(true);
     expect(config.cold).toEqual({ format: 'duckdb', path: path.join(config.dataDir, 'cold', 'cold.duckdb') });
@@ -58,14 +70,15 @@ describe('configuration', () => {
           TEMPORAL_ADDRESS: 'temporal:7233',
           TEMPORAL_NAMESPACE: 'prod',
           DUCKTIER_FEDERATION: 'copy',
+          DUCKTIER_DUCKDB_MOVE_MEMORY_LIMIT: '96MB',
         },
-        values: { temporal: { namespace: 'dev' } },
+        values: { temporal: { namespace: 'dev' }, duckdb: { moveMemoryLimit: '1GB' } },
       },
       DEMO_DEFAULTS,
     );
     expect(config.postgres.url).toBe('postgresql://u@db:5432/app');
     expect(config.temporal).toMatchObject({ address: 'temporal:7233', namespace: 'prod' });
-    expect(config.duckdb.federation).toBe('copy');
+    expect(config.duckdb).toMatchObject({ federation: 'copy', moveMemoryLimit: '96MB' });
   });
 
   test('a lake defaults to a directory in the data directory, its catalog in a schema of the hot database', () => {
@@ -79,6 +92,8 @@ describe('configuration', () => {
       catalogSchema: 'ducktier_lake',
       s3: undefined,
     });
+    // A lake's moves write Parquet, whose buffers need more memory per DuckDB thread.
+    expect(config.duckdb.moveMemoryLimit).toBe(defaultMoveMemoryLimit('ducklake'));
     // Every worker process takes moves from a lake: a run moves several partitions at once.
     expect(config.moves.concurrency).toBe(4);
   });
@@ -201,6 +216,7 @@ describe('configuration', () => {
     ],
     [{ duckdb: { federation: 'sometimes' } }, /duckdb\.federation/],
     [{ duckdb: { memoryLimit: 'lots' } }, /duckdb\.memoryLimit: expected a size such as 256MB/],
+    [{ duckdb: { moveMemoryLimit: '1 heap' } }, /duckdb\.moveMemoryLimit: expected a size such as 256MB/],
     [{ moves: { verifyParallelWorkers: -1 } }, /moves\.verifyParallelWorkers/],
     [
       { reports: [{ name: 'x', table: 'nope', title: 't', sql: 'SELECT 1' }] },
