@@ -8,7 +8,7 @@ import { type ColdConfig, coldConfigSchema, coldEnvironment, missingS3Keys, reso
 import { formatDuration } from './duration.ts';
 import { maintenanceConfigSchema } from './maintenance-config.ts';
 import { defaultMoveMemoryLimit, MEMORY_SIZE } from './memory-size.ts';
-import { type TablePolicy, type TablePolicyInput, tablePolicySchema } from './policy.ts';
+import { archivesToS3, type TablePolicy, type TablePolicyInput, tablePolicySchema } from './policy.ts';
 import { type ReportDefinition, reportDefinitionSchema } from './report-definition.ts';
 import { tierViewNames } from './tier-view-names.ts';
 
@@ -138,7 +138,7 @@ const configSchema = z
           path: ['tables', index, 'coldRetention'],
           message: `must be longer than the hot window (${formatDuration(policy.hotWindow)}): a partition reaches the cold tier only after it`,
         });
-      const missingKeys = policy.coldArchive?.startsWith('s3://') ? missingS3Keys(config.cold.s3) : undefined;
+      const missingKeys = archivesToS3(policy) ? missingS3Keys(config.cold.s3) : undefined;
       if (missingKeys)
         ctx.addIssue({
           code: 'custom',
@@ -247,11 +247,7 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
   return {
     ...config,
     dataDir,
-    cold: resolveColdConfig(
-      config.cold,
-      dataDir,
-      config.tables.some((policy) => policy.coldArchive?.startsWith('s3://')),
-    ),
+    cold: resolveColdConfig(config.cold, dataDir, config.tables.some(archivesToS3)),
     moves: { ...config.moves, concurrency: config.moves.concurrency ?? (config.cold.format === 'ducklake' ? 4 : 1) },
     duckdb: {
       ...config.duckdb,

@@ -87,4 +87,9 @@ export const tablePolicySchema = z
   .transform((policy) => ({ ...policy, coldTable: policy.coldTable ?? `${policy.table}_historical` }));
 
 export type TablePolicy = z.output<typeof tablePolicySchema>;
+
+/** Whether the policy's retired partitions are archived to S3 (its DuckDB then needs httpfs and the S3 settings). */
+export function archivesToS3(policy: Pick<TablePolicy, 'coldArchive'>): boolean {
+  return policy.coldArchive?.startsWith('s3://') ?? false;
+}
 export type TablePolicyInput = z.input<typeof tablePolicySchema>;

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 import type { DucktierConfig } from '../config/config.ts';
+import { archivesToS3 } from '../config/policy.ts';
 import { externalPgTarget, type PgTarget } from '../storage/postgres/pg-target.ts';
 import { closeAll } from './close-all.ts';
 import { type DuckdbExtension, type ExtensionAvailability, provisionDuckdbExtension } from './duckdb-extensions.ts';
@@ -159,7 +160,7 @@ function s3Uses(config: DucktierConfig): string[] {
   return [
     ...(cold.format === 'ducklake' && cold.dataPath.startsWith('s3://') ? [`cold.dataPath ${cold.dataPath}`] : []),
     ...config.tables
-      .filter((policy) => policy.coldArchive?.startsWith('s3://'))
+      .filter(archivesToS3)
       .map((policy) => `the coldArchive ${policy.coldArchive} of ${policy.schema}.${policy.table}`),
   ];
 }
