@@ -251,7 +251,7 @@ export function loadConfig(sources: ConfigSources = {}, defaults?: ConfigDefault
     moves: { ...config.moves, concurrency: config.moves.concurrency ?? (config.cold.format === 'ducklake' ? 4 : 1) },
     duckdb: {
       ...config.duckdb,
-      moveMemoryLimit: config.duckdb.moveMemoryLimit ?? defaultMoveMemoryLimit(config.cold.format),
+      moveMemoryLimit: config.duckdb.moveMemoryLimit ?? defaultMoveMemoryLimit(),
     },
     reports:
       config.reports ??

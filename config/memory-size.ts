@@ -1,14 +1,13 @@
 import os from 'node:os';
 
 /**
- * The moves' limit when none is configured, per DuckDB thread (DuckDB runs one per core, at least 2 counted): 64MB for
- * a DuckDB file, 128MB for a lake. A move's buffers are per thread, and a lake's (Parquet) need more: moving 1 M rows
- * with 2 threads, a lake ran out of memory at 64MB, and at 128MB in one run of two (copy and verify, 23-32 MiB
- * allocations); with 8 threads at 128MB too; it ran at 512MB with 8. A file moved at 128MB with 2 threads in each of
- * its runs (BENCHMARKS.md, "Memory budgets").
+ * The moves' limit when none is configured: 64MB per DuckDB thread (DuckDB runs one per core, at least 2 counted), for
+ * both cold formats. Moving 1 M rows with 2 threads at 128MB, a DuckDB file's worker peaked at 411-469 MB and a lake's
+ * at 401-418 MB (its Parquet written and read in small row groups, see ducklake-store.ts); BENCHMARKS.md, "Memory
+ * budgets".
  */
-export function defaultMoveMemoryLimit(format: 'duckdb' | 'ducklake', threads = os.availableParallelism()): string {
-  return `${(format === 'ducklake' ? 128 : 64) * Math.max(2, threads)}MB`;
+export function defaultMoveMemoryLimit(threads = os.availableParallelism()): string {
+  return `${64 * Math.max(2, threads)}MB`;
 }
 
 /** A DuckDB memory size as ducktier accepts it: a number and a decimal or binary unit. */

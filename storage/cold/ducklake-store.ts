@@ -50,6 +50,19 @@ const IN_PLACE_PROMOTIONS = new Set([
   'TIMESTAMP>TIMESTAMPTZ',
 ]);
 
+/**
+ * Rows per Parquet row group in the lake's files, a quarter of DuckDB's default (122,880). Reading a file holds a row
+ * group's column chunk per thread, so a verify or report over wide rows (a JSON payload) asked DuckDB for 23-32 MiB at
+ * once and ran out of a 128MB budget with the default; at this size a 1 M-row move fits in it.
+ */
+const LAKE_ROW_GROUP_ROWS = 30_720;
+
+/**
+ * Rows a thread buffers before it writes to a partitioned table (a lake table is partitioned by source partition).
+ * DuckDB's default, 524,288 rows per thread, is about 100 MB of wide rows each: more than a move's whole budget.
+ */
+const PARTITIONED_WRITE_FLUSH_ROWS = 122_880;
+
 /** Serialises the first attach (which creates the catalog's tables) and ducktier's own tables across processes. */
 const LAKE_SETUP_LOCK = `hashtext('ducktier lake'), hashtext($1)`;
 
@@ -117,6 +130,7 @@ export class DuckLakeStore extends DuckColdStore {
         extension_directory: options.extensionDir,
         memory_limit: options.memoryLimits.move,
         temp_directory: scratch.dir,
+        partitioned_write_flush_threshold: String(PARTITIONED_WRITE_FLUSH_ROWS),
       });
       const store = new DuckLakeStore(instance, options.postgresExtension, options.lake, scratch, options.memoryLimits);
       await store.withConnection(async (connection) => {
@@ -213,7 +227,7 @@ export class DuckLakeStore extends DuckColdStore {
 
 /**
  * Loads what the lake needs and attaches it as `lake` to the connection's DuckDB instance: read-write creates the
- * catalog on first use (zstd Parquet, no data inlining: every write is a whole partition or its changed instants, and
+ * catalog on first use (zstd Parquet in small row groups, no data inlining: every write is a whole partition or its changed instants, and
  * inlined rows would live in the hot database's catalog) and brings ducktier's own tables up to date. First attaches
  * from several processes at once would race to create the catalog, so they take turns under a PostgreSQL advisory
  * lock, which also serialises the migrations.
@@ -251,6 +265,7 @@ export async function attachLake(
       throw describe(error);
     });
     await connection.run(`CALL ${LAKE_ALIAS}.set_option('parquet_compression', 'zstd')`);
+    await connection.run(`CALL ${LAKE_ALIAS}.set_option('parquet_row_group_size', ${LAKE_ROW_GROUP_ROWS})`);
     // ducktier's own tables in the lake (the manifest), by numbered migrations, under the lock taken above.
     const previous = await connection.runAndReadAll('SELECT current_database() AS name');
     const home = String(previous.getRowObjectsJson()[0]?.name ?? 'memory');
