@@ -227,10 +227,10 @@ export class DuckLakeStore extends DuckColdStore {
 
 /**
  * Loads what the lake needs and attaches it as `lake` to the connection's DuckDB instance: read-write creates the
- * catalog on first use (zstd Parquet in small row groups, no data inlining: every write is a whole partition or its changed instants, and
- * inlined rows would live in the hot database's catalog) and brings ducktier's own tables up to date. First attaches
- * from several processes at once would race to create the catalog, so they take turns under a PostgreSQL advisory
- * lock, which also serialises the migrations.
+ * catalog on first use (zstd Parquet in small row groups, no data inlining: every write is a whole partition or its
+ * changed instants, and inlined rows would live in the hot database's catalog) and brings ducktier's own tables up to
+ * date. First attaches from several processes at once would race to create the catalog, so they take turns under a
+ * PostgreSQL advisory lock, which also serialises the migrations.
  */
 export async function attachLake(
   connection: DuckDBConnection,
