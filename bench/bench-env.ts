@@ -77,18 +77,19 @@ export async function startBenchEnv(
     const startMoreWorkers = async (count: number): Promise<WorkerProcess[]> => {
       const more: WorkerProcess[] = [];
       for (let i = 0; i < count; i++) {
-        // Each process has its own data directory (logs, scratch) and the same cold tier: a lake is opened by every
-        // worker; a DuckDB file by its one owner only, so the others poll the main queue alone (as `ducktier worker`).
-        const ownDir = path.join(dataDir, `worker-${++started}`);
-        const cold =
-          config.cold.format === 'ducklake'
-            ? { ...configValues.cold, dataPath: config.cold.dataPath }
-            : configValues.cold;
+        // Every worker must name the deployment's cold tier, which the deployment records and a move's first step
+        // checks on whichever worker runs it. A lake is opened by every worker, each with a data directory of its own
+        // (logs, scratch). A DuckDB file is opened by its one owner only, so the others poll the main queue alone, as
+        // `ducktier worker` beside `ducktier up` in the same data directory (the file's path derives from it).
+        const lake = config.cold.format === 'ducklake' ? config.cold : undefined;
+        started++;
+        const ownDir = lake ? path.join(dataDir, `worker-${started}`) : dataDir;
+        const cold = lake ? { ...configValues.cold, dataPath: lake.dataPath } : configValues.cold;
         const next = await WorkerProcess.start({
           configValues: { ...configValues, dataDir: ownDir, cold },
           stack: workerStack,
           workflowBundlePath,
-          coldStore: config.cold.format === 'ducklake',
+          coldStore: lake !== undefined,
         });
         closers.unshift(() => next.stop());
         more.push(next);

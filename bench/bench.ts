@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   for (const format of options.formats) {
     const measured = await measureFormat(format, options, log);
     machine ??= measured.machine;
-    formats.push({ ...measured.results, figures: figuresOf(measured.results) });
+    formats.push({ ...measured.results, figures: figuresOf(measured.results, measured.machine.cpus) });
     // Written after every format, so a run cut short keeps what it measured.
     results = {
       mode: options.mode,

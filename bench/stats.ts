@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
 
+import { machineBusySeconds } from './cpu-time.ts';
+
 /** Nearest-rank percentile (p in 0..100) of a non-empty list. */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) throw new Error('percentile of an empty list');
@@ -15,19 +17,26 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms:
   return { result, ms: performance.now() - started };
 }
 
-/** Runs `work` `runs` times one after another; the best time is what the machine can do, the rest shows the noise. */
+/**
+ * Runs `work` `runs` times one after another; the best time is what the machine can do, the rest shows the noise.
+ * Each run's busy CPU time on the machine is kept with it: over the wall time, how many cores the run kept busy.
+ */
 export async function bestOf<T>(
   runs: number,
   work: () => Promise<T>,
-): Promise<{ result: T; bestMs: number; allMs: number[] }> {
+): Promise<{ result: T; bestMs: number; allMs: number[]; bestCpuSeconds: number }> {
   const allMs: number[] = [];
+  const cpuSeconds: number[] = [];
   let result: T | undefined;
   for (let i = 0; i < runs; i++) {
+    const busyBefore = machineBusySeconds();
     const run = await timed(work);
+    cpuSeconds.push(Math.round((machineBusySeconds() - busyBefore) * 100) / 100);
     allMs.push(Math.round(run.ms));
     result = run.result;
   }
-  return { result: result as T, bestMs: Math.min(...allMs), allMs };
+  const bestMs = Math.min(...allMs);
+  return { result: result as T, bestMs, allMs, bestCpuSeconds: cpuSeconds[allMs.indexOf(bestMs)]! };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

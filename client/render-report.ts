@@ -39,6 +39,7 @@ export function renderPlan(name: string, plan: ReportPlan): string {
       lines.push(
         `  pruned      ${table.pruned.hot} hot and ${table.pruned.cold} cold partitions lie outside the range`,
       );
+    if (table.empty > 0) lines.push(`  skipped     ${table.empty} hot partitions in the range hold no row`);
   }
   if (plan.coldSnapshot.lakeVersion !== null)
     lines.push(`cold tier:  DuckLake snapshot ${plan.coldSnapshot.lakeVersion}, pinned in PostgreSQL's snapshot`);

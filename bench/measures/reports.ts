@@ -9,6 +9,8 @@ import { bestOf } from '../stats.ts';
 export interface TimedQuery {
   bestMs: number;
   allMs: number[];
+  /** Busy CPU seconds of the whole machine during the best run (both systems' processes, see cpu-time.ts). */
+  bestCpuSeconds: number;
   /** The answer, reduced to the columns both sides must agree on. */
   answer: string[];
 }
@@ -41,11 +43,11 @@ export async function timePostgresReport(
   const client = await pool.connect();
   try {
     if (workMem) await client.query(`SET work_mem = ${quoteLiteral(workMem)}`);
-    const { result, bestMs, allMs } = await bestOf(
+    const { result, ...times } = await bestOf(
       runs,
       async () => (await client.query<Record<string, unknown>>(sql)).rows,
     );
-    return { bestMs, allMs, answer: answerOf(result, ANSWER_COLUMNS[report]) };
+    return { ...times, answer: answerOf(result, ANSWER_COLUMNS[report]) };
   } finally {
     if (workMem) await client.query('RESET work_mem');
     client.release();
@@ -58,8 +60,8 @@ export async function timeDucktierReport(
   report: ComparedReport,
   runs: number,
 ): Promise<TimedQuery & { federation: string }> {
-  const { result, bestMs, allMs } = await bestOf(runs, () => runReportWorkflow(env.temporal, env.config, report, {}));
-  return { bestMs, allMs, answer: answerOf(result.rows, ANSWER_COLUMNS[report]), federation: result.plan.federation };
+  const { result, ...times } = await bestOf(runs, () => runReportWorkflow(env.temporal, env.config, report, {}));
+  return { ...times, answer: answerOf(result.rows, ANSWER_COLUMNS[report]), federation: result.plan.federation };
 }
 
 function answerOf(rows: Array<Record<string, unknown>>, columns: readonly string[]): string[] {

@@ -30,6 +30,8 @@ export interface TablePlan {
   cold: ColdRead[];
   /** Partitions of each tier left out because they lie outside the range. */
   pruned: { hot: number; cold: number };
+  /** Attached partitions in the range left out because they hold no row in the snapshot (premade days, for one). */
+  empty: number;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function planTable(
     hot: [],
     cold: [],
     pruned: { hot: 0, cold: 0 },
+    empty: 0,
   };
   const partialRead = rangeEnds(range).length > 0 ? 'range' : 'whole';
 
@@ -70,7 +73,13 @@ export async function planTable(
           to: iso(bound.to),
         });
     }
-    plan.hot.sort(byBounds);
+    const empty = await emptyPartitions(
+      snapshot,
+      policy.schema,
+      plan.hot.filter((read) => read.from !== null || read.to !== null).map((read) => read.partition),
+    );
+    plan.hot = plan.hot.filter((read) => !empty.has(read.partition)).sort(byBounds);
+    plan.empty = empty.size;
   }
 
   if (readsCold(plan)) {
@@ -114,6 +123,21 @@ export async function attachedPartitionBounds(
       ORDER BY c.relname`,
   );
   return rows.map((row) => ({ partition: String(row.name), bound: parseRangeBound(String(row.bound)) }));
+}
+
+/**
+ * Of these partitions, those holding no row in the snapshot, in one query: each EXISTS stops at the first row. A run
+ * then reads no empty partition, where each read costs DuckDB a scan setup (catalog lookups, a COPY) and PostgreSQL a
+ * query; partitions made ahead for the coming days are empty until their day.
+ */
+async function emptyPartitions(snapshot: PgSnapshot, schema: string, partitions: string[]): Promise<Set<string>> {
+  if (partitions.length === 0) return new Set();
+  const rows = await snapshot.query(
+    partitions
+      .map((p) => `SELECT ${quoteLiteral(p)}::text AS name WHERE NOT EXISTS (SELECT FROM ${qualify(schema, p)})`)
+      .join('\nUNION ALL\n'),
+  );
+  return new Set(rows.map((row) => String(row.name)));
 }
 
 /** Whether the SQL reads the table's hot rows (through `_hot` or `_all`). */
