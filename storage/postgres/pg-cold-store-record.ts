@@ -45,9 +45,11 @@ function identityOf(row: Record<string, unknown>): ColdStoreIdentity {
  */
 export function coldStoreMismatch(recorded: ColdStoreIdentity, configured: ColdStoreIdentity): string {
   const remedy =
-    recorded.format === configured.format
-      ? `set cold.dataPath and cold.catalogSchema back to the deployment's`
-      : `set cold.format back to '${recorded.format}', or move the cold rows with \`ducktier cold convert --to ${configured.format}\``;
+    recorded.format !== configured.format
+      ? `set cold.format back to '${recorded.format}', or move the cold rows with \`ducktier cold convert --to ${configured.format}\``
+      : recorded.format === 'duckdb'
+        ? `set dataDir (DUCKTIER_DATA_DIR) back to the deployment's: a DuckDB file lives at <dataDir>/cold/cold.duckdb`
+        : `set cold.dataPath and cold.catalogSchema back to the deployment's`;
   return `this deployment's cold tier is ${describeColdStore(recorded)}, but the config names ${describeColdStore(configured)}: ${remedy}`;
 }
 
