@@ -24,7 +24,7 @@ export interface TablePlan {
   timeColumn: string;
   /** The tier views the SQL reads. */
   views: TierView[];
-  /** Attached partitions read from PostgreSQL (DEFAULT only when it holds rows in the range). */
+  /** Attached partitions read from PostgreSQL: those holding rows in the snapshot (DEFAULT: rows in the range). */
   hot: PartitionRead[];
   /** Moved partitions read from DuckDB: those recorded as detached or cold in the same snapshot. */
   cold: ColdRead[];
