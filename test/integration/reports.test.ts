@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import type { DemoEvent } from '../../demo/event-generator.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
+import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { createActivities } from '../../worker/worker.ts';
@@ -106,7 +107,10 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
       // One list of every row's 5-8 kB string: 50-70 MB at its peak, which DuckDB cannot spill; two do not fit 128MB.
       const sql = `SELECT len(list(repeat(event_type, 1000))) AS listed FROM events_all`;
       const results = await Promise.all(
-        Array.from({ length: 4 }, () => new MockActivityEnvironment().run(cold.runReport, { sql })),
+        Array.from(
+          { length: 4 },
+          () => new MockActivityEnvironment().run(cold.runReport, { sql }) as Promise<ReportResult>,
+        ),
       );
       expect(results.map((result) => result.rows)).toEqual(Array(4).fill([{ listed: generator.rows }]));
     } finally {
