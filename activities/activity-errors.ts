@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_TYPES } from '../errors/failure-types.ts';
 import { Refusal } from '../errors/refusal.ts';
 import { UsageError } from '../errors/usage-error.ts';
+import { OUT_OF_MEMORY } from '../storage/cold/memory-budget.ts';
 import { TableShapeError } from '../storage/postgres/pg-catalog.ts';
 import { type ActivityFunction, wrapActivities } from './wrap-activities.ts';
 
@@ -15,9 +16,6 @@ import { type ActivityFunction, wrapActivities } from './wrap-activities.ts';
 const UNWRITABLE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS', 'EACCES', 'EPERM']);
 const UNWRITABLE_MESSAGE =
   /No space left on device|Disk quota exceeded|File too large|Read-only file system|Permission denied|\(HTTP code 403\)/;
-
-/** DuckDB running out of memory (the first line of its error). */
-export const OUT_OF_MEMORY = /^Out of Memory Error/;
 
 /**
  * DuckDB's out-of-memory error with its first line alone, naming the setting that bounds the work (`setting` says

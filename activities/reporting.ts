@@ -6,9 +6,9 @@ import type { DucktierConfig } from '../config/config.ts';
 import { FAILURE_TYPES } from '../errors/failure-types.ts';
 import { Refusal } from '../errors/refusal.ts';
 import type { ColdStore } from '../storage/cold/cold-store.ts';
+import { OUT_OF_MEMORY } from '../storage/cold/memory-budget.ts';
 import { type ReportInvocation, resolveReportRequest } from '../storage/federation/report-request.ts';
 import { type ReportFaults, type ReportResult, runReport } from '../storage/federation/report-runner.ts';
-import { OUT_OF_MEMORY } from './activity-errors.ts';
 
 export interface ReportingDeps {
   config: DucktierConfig;
@@ -41,7 +41,7 @@ export function createReportingActivities({ config, pgPool, cold, faults }: Repo
           throw new Refusal(`${request.name}: ${firstLine}`, FAILURE_TYPES.BadReportSql);
         if (OUT_OF_MEMORY.test(firstLine))
           throw new Refusal(
-            `${request.name}: ${firstLine} (raise duckdb.memoryLimit, now ${config.duckdb.memoryLimit})`,
+            `${request.name}: ${firstLine} with no other report running (raise duckdb.memoryLimit, now ${config.duckdb.memoryLimit})`,
             FAILURE_TYPES.ReportOutOfMemory,
           );
         throw error;

@@ -12,7 +12,7 @@ export interface BenchSizes {
   hotRows: number;
   /** Rows the naive row-by-row copy moves. */
   naiveSampleRows: number;
-  /** How long the writer runs with nothing else going on. */
+  /** How long the writer runs with nothing else going on, and again beside a busy process per core. */
   idleWriterSeconds: number;
   writerInsertsPerSecond: number;
   /** Runs per report and per COPY baseline; the best counts. */

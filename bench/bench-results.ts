@@ -77,6 +77,14 @@ const x = (value: number) => `${value >= 100 ? Math.round(value) : value.toFixed
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const pct = (share: number) => `${Math.round(share * 100)}%`;
 
+/** The step of the move during which the slowest insert was due: where the hot path's worst wait came from. */
+export function longestStall(hotPath: Pick<HotPath, 'bySteps'>): HotPath['bySteps'][number] | undefined {
+  return hotPath.bySteps.reduce<HotPath['bySteps'][number] | undefined>(
+    (worst, step) => (worst === undefined || step.maxMs > worst.maxMs ? step : worst),
+    undefined,
+  );
+}
+
 export function figuresOf(r: FormatResults, cores: number): Figure[] {
   const { limit, run, naive } = r.migration;
   const throughput = run.rowsPerSecond / limit.rowsPerSecond;
@@ -86,6 +94,7 @@ export function figuresOf(r: FormatResults, cores: number): Figure[] {
   const storage = r.storage.postgres.bytesPerRow / cold.bytesPerRow;
   const { idle, duringMove, detach } = r.hotPath;
   const p99Ratio = duringMove.p99Ms / idle.p99Ms;
+  const stall = longestStall(r.hotPath);
   const [one, scaled] = r.scaling.byWorkers;
   return [
     {
@@ -148,6 +157,20 @@ export function figuresOf(r: FormatResults, cores: number): Figure[] {
       measured: `p50 ${idle.p50Ms} → ${duringMove.p50Ms} ms, p99 ${idle.p99Ms} → ${duringMove.p99Ms} ms = ${p99Ratio.toFixed(2)}x`,
       target: 'p99 ≤ 2x idle',
       met: p99Ratio <= 2,
+    },
+    {
+      figure: `   the same writer, nothing moving, while ${r.hotPath.cpuContended.busyProcesses} busy processes keep every core busy`,
+      measured: `p99 ${r.hotPath.cpuContended.p99Ms} ms = ${(r.hotPath.cpuContended.p99Ms / idle.p99Ms).toFixed(2)}x idle (max ${r.hotPath.cpuContended.maxMs} ms)`,
+      target: '—',
+      met: null,
+    },
+    {
+      figure: '   longest insert stall during the migration, and the step it was due in',
+      measured: stall
+        ? `${stall.maxMs} ms, in ${stall.step} (that step's p99 ${stall.p99Ms} ms over ${n(stall.inserts)} inserts)`
+        : 'no insert was due',
+      target: '—',
+      met: null,
     },
     {
       figure: '   longest insert stall overlapping the detach step',

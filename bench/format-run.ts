@@ -100,7 +100,9 @@ async function measureOn(
   log(`Moving ${first} through the workflow (worker pid ${env.worker.pid})...`);
   const run = await measureMigration(env, first);
 
-  log(`Steady writer idle for ${sizes.idleWriterSeconds} s, then while ${second} moves...`);
+  log(
+    `Steady writer idle for ${sizes.idleWriterSeconds} s, as long beside a busy process per core, then while ${second} moves...`,
+  );
   const hotPath = await measureHotPath(env, second, sizes, seededRows);
 
   log('Reports through ducktier, and hourly_breakdown on PostgreSQL alone...');

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 import { generateEvents } from '../../demo/event-generator.ts';
@@ -19,6 +21,11 @@ export interface LatencyStats {
 
 export interface HotPath {
   idle: LatencyStats;
+  /**
+   * The same writer with nothing moving while one busy process per core runs (as a move keeps every core busy): the
+   * latency that plain CPU contention on this machine costs, beside what a move costs.
+   */
+  cpuContended: LatencyStats & { busyProcesses: number };
   duringMove: LatencyStats;
   /** The move that ran meanwhile (a full partition, like the first). */
   move: MoveRates;
@@ -50,6 +57,10 @@ export async function measureHotPath(
   seededRows: number,
 ): Promise<HotPath> {
   const idle = await runWriter(env, sizes.writerInsertsPerSecond, () => sleep(sizes.idleWriterSeconds * 1000));
+  const busyProcesses = os.availableParallelism();
+  const contended = await runWriter(env, sizes.writerInsertsPerSecond, () =>
+    withBusyProcesses(busyProcesses, () => sleep(sizes.idleWriterSeconds * 1000)),
+  );
   const busy = await runWriter(env, sizes.writerInsertsPerSecond, async (): Promise<TimedMove> => {
     await sleep(MARGIN_MS);
     const move = await moveThroughWorkflow(env, partition);
@@ -64,6 +75,7 @@ export async function measureHotPath(
   const overlapping = busy.samples.filter((s) => s.dueAt <= detach.completedAt && s.doneAt >= detach.scheduledAt);
   return {
     idle: latencyStats(idle.samples),
+    cpuContended: { ...latencyStats(contended.samples), busyProcesses },
     duringMove: latencyStats(busy.samples),
     move: moveRates(busy.result),
     detach: {
@@ -109,6 +121,18 @@ async function runWriter<T>(
     running = false;
     await writer;
     await client.end();
+  }
+}
+
+/** Runs `during` while `count` processes spin on a core each (plain CPU work: no disk, no PostgreSQL). */
+async function withBusyProcesses<T>(count: number, during: () => Promise<T>): Promise<T> {
+  const spinners = Array.from({ length: count }, () =>
+    spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
+  );
+  try {
+    return await during();
+  } finally {
+    for (const spinner of spinners) spinner.kill('SIGKILL');
   }
 }
 

@@ -48,7 +48,8 @@ import {
   SOURCE_PARTITION_COLUMN,
 } from './cold-store.ts';
 import { ConnectionGate } from './connection-gate.ts';
-import { type DuckWork, MemoryBudget, type MemoryLimits } from './memory-budget.ts';
+import { type DuckWork, isOutOfMemory, MemoryBudget, type MemoryLimits } from './memory-budget.ts';
+import { ReportSharing } from './report-sharing.ts';
 
 /** Attempts at a schema change that lost to a concurrent one (another worker creating the same table). */
 const SCHEMA_CHANGE_ATTEMPTS = 5;
@@ -98,6 +99,7 @@ export abstract class DuckColdStore implements ColdStore {
   private readonly gate = new ConnectionGate();
   /** DuckDB's instance-wide memory limit, set for the work in flight (moves, or reports). */
   private readonly memoryBudget: MemoryBudget;
+  private readonly reportSharing = new ReportSharing();
   private committedWrites = 0;
 
   /**
@@ -128,19 +130,25 @@ export abstract class DuckColdStore implements ColdStore {
     return this.place.tablesIn;
   }
 
+  /**
+   * Runs `work` on a connection of its own, with the memory limit its kind needs. A report that runs out of memory beside
+   * other reports runs once more alone, on a new connection (see ReportSharing).
+   */
   async withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>, kind: DuckWork = 'move'): Promise<T> {
-    return this.gate.use(() =>
-      this.memoryBudget.during(kind, async () => {
-        const connection = await this.instance.connect();
-        try {
-          await this.prepareConnection(connection);
-          if (this.postgresAttached) await this.primePostgresSession(connection);
-          return await work(connection);
-        } finally {
-          connection.closeSync();
-        }
-      }),
-    );
+    const attempt = () =>
+      this.gate.use(() =>
+        this.memoryBudget.during(kind, async () => {
+          const connection = await this.instance.connect();
+          try {
+            await this.prepareConnection(connection);
+            if (this.postgresAttached) await this.primePostgresSession(connection);
+            return await work(connection);
+          } finally {
+            connection.closeSync();
+          }
+        }),
+      );
+    return kind === 'report' ? this.reportSharing.run(attempt, isOutOfMemory) : attempt();
   }
 
   setMemoryLimits(limits: MemoryLimits): Promise<void> {

@@ -12,6 +12,13 @@ export interface MemoryLimits {
   report: string;
 }
 
+/** DuckDB running out of memory (the first line of its error). */
+export const OUT_OF_MEMORY = /^Out of Memory Error/;
+
+export function isOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && OUT_OF_MEMORY.test(error.message.split('\n')[0]!);
+}
+
 /** DuckDB refusing a lower limit because it cannot free enough memory right now (work in flight holds it). */
 const LIMIT_NOT_REACHABLE = /Failed to change memory limit/;
 

@@ -5,7 +5,6 @@ import type pg from 'pg';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import { copyExportList, copyExportSelect, copyToCsvFile, csvSelect } from '../duckdb/pg-transport.ts';
 import { connectLikePool } from '../postgres/pg-pool.ts';
-import { qualify } from '../sql-quoting.ts';
 import { type HotRead, lockParentsSql, type PgSnapshot } from './pg-snapshot.ts';
 import { pgBoundText, pgRangeCondition, RANGE_SETTINGS, type TimeRange } from './report-range.ts';
 
@@ -53,12 +52,6 @@ export async function openCopySnapshot(
     federation: 'copy',
     async query(sql) {
       return (await main.query(sql)).rows as Array<Record<string, unknown>>;
-    },
-    async holdsRows(schema, partition, timeColumn, rangeToProbe) {
-      const { rows } = await main.query<{ found: boolean }>(
-        `SELECT EXISTS (SELECT 1 FROM ${qualify(schema, partition)} WHERE ${pgRangeCondition(timeColumn, rangeToProbe)}) AS found`,
-      );
-      return rows[0]?.found === true;
     },
     rows(schema, reads: HotRead[], columns, timeColumn, rowRange) {
       return reads

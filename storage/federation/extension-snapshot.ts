@@ -27,12 +27,6 @@ export async function openExtensionSnapshot(
     async query(sql) {
       return (await connection.runAndReadAll(`SELECT * FROM ${postgresQuery(sql)}`)).getRowObjectsJson();
     },
-    async holdsRows(schema, partition, timeColumn, range) {
-      const reader = await connection.runAndReadAll(
-        `SELECT count(*)::INTEGER AS found FROM (SELECT 1 FROM ${PG_CATALOG_ALIAS}.${qualify(schema, partition)} WHERE ${duckRangeCondition(timeColumn, range)} LIMIT 1)`,
-      );
-      return Number(reader.getRowObjectsJson()[0]?.found) > 0;
-    },
     // One scan per partition: DuckDB runs them side by side, and each splits into ctid ranges read in parallel, where
     // a scan of the parent would be one stream. Range conditions are pushed into the scan's COPY by the extension.
     rows(schema, reads: HotRead[], columns, timeColumn, range) {

@@ -28,8 +28,6 @@ export interface PgSnapshot {
   readonly federation: Federation;
   /** Runs ducktier's own catalog and move-record queries (no user values) in the snapshot. */
   query(sql: string): Promise<Array<Record<string, unknown>>>;
-  /** Whether a partition (DEFAULT) holds any row in the range, without reading its rows. */
-  holdsRows(schema: string, partition: string, timeColumn: ColumnMapping, range: TimeRange): Promise<boolean>;
   /** A DuckDB SELECT of the partitions' rows in the cold types, the range applied in PostgreSQL where asked. */
   rows(schema: string, reads: HotRead[], columns: ColumnMapping[], timeColumn: ColumnMapping, range: TimeRange): string;
   /** A DuckDB SELECT over the result of a PostgreSQL query, typed as `columns`. */

@@ -1,5 +1,5 @@
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
-import { quoteIdent } from '../sql-quoting.ts';
+import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 
 /**
  * A run's time range, [from, to) on each table's time column, either end open. It narrows the tier views, so routing
@@ -53,13 +53,22 @@ export function duckRangeCondition(timeColumn: ColumnMapping, range: TimeRange):
   return parts.join(' AND ') || 'true';
 }
 
-/** The same condition for PostgreSQL, reading the bounds from the transaction's settings. */
-export function pgRangeCondition(timeColumn: ColumnMapping, range: TimeRange): string {
+/**
+ * The same condition for PostgreSQL, reading the bounds from the transaction's settings (a COPY snapshot sets them), or
+ * written into the SQL as literals for a session that has no such settings.
+ */
+export function pgRangeCondition(
+  timeColumn: ColumnMapping,
+  range: TimeRange,
+  bounds: 'settings' | 'literals' = 'settings',
+): string {
   const type = boundType(timeColumn).pg;
   const column = quoteIdent(timeColumn.name);
-  const parts = rangeEnds(range).map(
-    (end) => `${column} ${end === 'from' ? '>=' : '<'} current_setting('${RANGE_SETTINGS[end]}')::${type}`,
-  );
+  const parts = rangeEnds(range).map((end) => {
+    const bound =
+      bounds === 'settings' ? `current_setting('${RANGE_SETTINGS[end]}')` : quoteLiteral(pgBoundText(range[end]!));
+    return `${column} ${end === 'from' ? '>=' : '<'} ${bound}::${type}`;
+  });
   return parts.join(' AND ') || 'true';
 }
 

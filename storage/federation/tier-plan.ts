@@ -4,7 +4,7 @@ import { parseRangeBound } from '../postgres/pg-catalog.ts';
 import { COLD_SERVING_STATES } from '../postgres/pg-move-state.ts';
 import { qualify, quoteLiteral } from '../sql-quoting.ts';
 import type { HotRead, PgSnapshot } from './pg-snapshot.ts';
-import { insideRange, overlapsRange, rangeEnds, type TimeRange } from './report-range.ts';
+import { insideRange, overlapsRange, pgRangeCondition, rangeEnds, type TimeRange } from './report-range.ts';
 import type { TierView } from './report-sql.ts';
 
 /** A partition a run reads, with its bounds (ISO, null when open) and whether the range cuts it. */
@@ -58,28 +58,27 @@ export async function planTable(
   const partialRead = rangeEnds(range).length > 0 ? 'range' : 'whole';
 
   if (readsHot(plan)) {
+    const probes: EmptyProbe[] = [];
+    let defaultPartition: string | undefined;
     for (const { partition, bound } of await attachedPartitionBounds((sql) => snapshot.query(sql), policy)) {
       if (bound.isDefault) {
-        if (await snapshot.holdsRows(policy.schema, partition, timeColumn, range))
-          plan.hot.push({ partition, read: partialRead, from: null, to: null });
-        continue;
-      }
-      if (!overlapsRange(range, bound.from, bound.to)) plan.pruned.hot++;
-      else
+        defaultPartition = partition;
+        plan.hot.push({ partition, read: partialRead, from: null, to: null });
+        probes.push({ partition, where: pgRangeCondition(timeColumn, range, 'literals') });
+      } else if (!overlapsRange(range, bound.from, bound.to)) plan.pruned.hot++;
+      else {
         plan.hot.push({
           partition,
           read: insideRange(range, bound.from, bound.to) ? 'whole' : 'range',
           from: iso(bound.from),
           to: iso(bound.to),
         });
+        probes.push({ partition });
+      }
     }
-    const empty = await emptyPartitions(
-      snapshot,
-      policy.schema,
-      plan.hot.filter((read) => read.from !== null || read.to !== null).map((read) => read.partition),
-    );
+    const empty = await emptyPartitions(snapshot, policy.schema, probes);
     plan.hot = plan.hot.filter((read) => !empty.has(read.partition)).sort(byBounds);
-    plan.empty = empty.size;
+    plan.empty = [...empty].filter((partition) => partition !== defaultPartition).length;
   }
 
   if (readsCold(plan)) {
@@ -125,16 +124,26 @@ export async function attachedPartitionBounds(
   return rows.map((row) => ({ partition: String(row.name), bound: parseRangeBound(String(row.bound)) }));
 }
 
+/** A partition to probe for rows, only those matching `where` (PostgreSQL SQL) when given. */
+interface EmptyProbe {
+  partition: string;
+  where?: string;
+}
+
 /**
- * Of these partitions, those holding no row in the snapshot, in one query: each EXISTS stops at the first row. A run
- * then reads no empty partition, where each read costs DuckDB a scan setup (catalog lookups, a COPY) and PostgreSQL a
- * query; partitions made ahead for the coming days are empty until their day.
+ * Of these partitions, those holding no row (matching the probe's condition) in the snapshot, in one query: each
+ * EXISTS stops at the first row. A run then reads no empty partition, where each read costs DuckDB a scan setup
+ * (catalog lookups, a COPY) and PostgreSQL a query; partitions made ahead for the coming days are empty until their day,
+ * and DEFAULT mostly holds no row in a report's range.
  */
-async function emptyPartitions(snapshot: PgSnapshot, schema: string, partitions: string[]): Promise<Set<string>> {
-  if (partitions.length === 0) return new Set();
+async function emptyPartitions(snapshot: PgSnapshot, schema: string, probes: EmptyProbe[]): Promise<Set<string>> {
+  if (probes.length === 0) return new Set();
   const rows = await snapshot.query(
-    partitions
-      .map((p) => `SELECT ${quoteLiteral(p)}::text AS name WHERE NOT EXISTS (SELECT FROM ${qualify(schema, p)})`)
+    probes
+      .map(
+        ({ partition, where }) =>
+          `SELECT ${quoteLiteral(partition)}::text AS name WHERE NOT EXISTS (SELECT FROM ${qualify(schema, partition)}${where ? ` WHERE ${where}` : ''})`,
+      )
       .join('\nUNION ALL\n'),
   );
   return new Set(rows.map((row) => String(row.name)));

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import type { DemoEvent } from '../../demo/event-generator.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
+import type { ReportResult } from '../../storage/federation/report-runner.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { createActivities } from '../../worker/worker.ts';
@@ -92,6 +93,35 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
     );
   });
 
+  test('reports that each fit the memory limit alone but not side by side all succeed: one out of memory runs again alone', async () => {
+    const limit = '128MB';
+    const locks = new PartitionLocks(env.stack.postgres);
+    await env.workers.coldStore.setMemoryLimits({ move: limit, report: limit });
+    try {
+      const config = { ...env.config, duckdb: { ...env.config.duckdb, memoryLimit: limit } };
+      const cold = createActivities({
+        config,
+        pgPool: env.pgPool,
+        cold: { coldStore: env.workers.coldStore, locks, holderQueue: 'test-holder' },
+      }).coldActivities!;
+      // One list of every row's 5-8 kB string: 50-70 MB at its peak, which DuckDB cannot spill; two do not fit 128MB.
+      const sql = `SELECT len(list(repeat(event_type, 1000))) AS listed FROM events_all`;
+      const results = await Promise.all(
+        Array.from(
+          { length: 4 },
+          () => new MockActivityEnvironment().run(cold.runReport, { sql }) as Promise<ReportResult>,
+        ),
+      );
+      expect(results.map((result) => result.rows)).toEqual(Array(4).fill([{ listed: generator.rows }]));
+    } finally {
+      await env.workers.coldStore.setMemoryLimits({
+        move: env.config.duckdb.moveMemoryLimit,
+        report: env.config.duckdb.memoryLimit,
+      });
+      await locks.releaseAll();
+    }
+  });
+
   test('a report that runs out of DuckDB memory fails at once, naming the setting to raise', async () => {
     const config = { ...env.config, duckdb: { ...env.config.duckdb, memoryLimit: '8MB' } };
     const locks = new PartitionLocks(env.stack.postgres);
@@ -110,7 +140,9 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
         (error: unknown) => error as { message: string; nonRetryable: boolean; type: string },
       );
       expect(failure).toMatchObject({ nonRetryable: true, type: FAILURE_TYPES.ReportOutOfMemory });
-      expect(failure?.message).toMatch(/^query: Out of Memory Error: .* \(raise duckdb\.memoryLimit, now 8MB\)$/);
+      expect(failure?.message).toMatch(
+        /^query: Out of Memory Error: .* with no other report running \(raise duckdb\.memoryLimit, now 8MB\)$/,
+      );
     } finally {
       await env.workers.coldStore.setMemoryLimits({
         move: env.config.duckdb.moveMemoryLimit,

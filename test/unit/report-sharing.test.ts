@@ -1,0 +1,95 @@
+import { describe, expect, test } from 'vitest';
+
+import { ReportSharing } from '../../storage/cold/report-sharing.ts';
+
+const outOfMemory = () => new Error('Out of Memory Error: could not allocate block of size 256.0 KiB');
+const isOutOfMemory = (error: unknown) => error instanceof Error && error.message.startsWith('Out of Memory');
+
+/** A report attempt that ends when told to, logging what ran beside it. */
+function controlled(log: string[], name: string) {
+  let finish!: (outcome: 'ok' | 'oom') => void;
+  const attempts: number[] = [];
+  const attempt = async () => {
+    attempts.push(attempts.length + 1);
+    log.push(`${name} starts (attempt ${attempts.length})`);
+    const outcome = await new Promise<'ok' | 'oom'>((resolve) => (finish = resolve));
+    log.push(`${name} ends ${outcome}`);
+    if (outcome === 'oom') throw outOfMemory();
+    return name;
+  };
+  return { attempt, end: (outcome: 'ok' | 'oom') => finish(outcome), attempts };
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('reports sharing one DuckDB memory limit', () => {
+  test('a report out of memory beside another runs again alone, after it; a report arriving meanwhile waits', async () => {
+    const sharing = new ReportSharing();
+    const log: string[] = [];
+    const a = controlled(log, 'a');
+    const b = controlled(log, 'b');
+    const c = controlled(log, 'c');
+    const ranA = sharing.run(a.attempt, isOutOfMemory);
+    const ranB = sharing.run(b.attempt, isOutOfMemory);
+    await settle();
+    a.end('oom');
+    await settle();
+    const ranC = sharing.run(c.attempt, isOutOfMemory);
+    await settle();
+    // a waits for b to end; c, arriving after a asked to run alone, waits for a.
+    expect(log).toEqual(['a starts (attempt 1)', 'b starts (attempt 1)', 'a ends oom']);
+    b.end('ok');
+    await settle();
+    expect(log.at(-1)).toBe('a starts (attempt 2)');
+    a.end('ok');
+    await settle();
+    expect(log.at(-1)).toBe('c starts (attempt 1)');
+    c.end('ok');
+    expect(await Promise.all([ranA, ranB, ranC])).toEqual(['a', 'b', 'c']);
+    expect([a.attempts.length, b.attempts.length, c.attempts.length]).toEqual([2, 1, 1]);
+  });
+
+  test('a report out of memory with no other report beside it fails at once, and so does its run alone', async () => {
+    const sharing = new ReportSharing();
+    const log: string[] = [];
+    const alone = controlled(log, 'alone');
+    const ran = sharing.run(alone.attempt, isOutOfMemory);
+    await settle();
+    alone.end('oom');
+    await expect(ran).rejects.toThrow(/^Out of Memory Error/);
+    expect(alone.attempts.length).toBe(1);
+
+    const a = controlled(log, 'a');
+    const b = controlled(log, 'b');
+    const ranA = sharing.run(a.attempt, isOutOfMemory);
+    const ranB = sharing.run(b.attempt, isOutOfMemory);
+    await settle();
+    a.end('oom');
+    b.end('ok');
+    await settle();
+    a.end('oom');
+    await expect(ranA).rejects.toThrow(/^Out of Memory Error/);
+    expect(await ranB).toBe('b');
+    expect(a.attempts.length).toBe(2);
+  });
+
+  test('other errors are not retried, and a report that started first counts as beside the one that joined it', async () => {
+    const sharing = new ReportSharing();
+    const log: string[] = [];
+    const a = controlled(log, 'a');
+    const b = controlled(log, 'b');
+    const ranA = sharing.run(a.attempt, isOutOfMemory);
+    const ranB = sharing.run(b.attempt, isOutOfMemory);
+    await settle();
+    const broken = sharing.run(() => Promise.reject(new Error('Binder Error: no such column')), isOutOfMemory);
+    await expect(broken).rejects.toThrow(/^Binder Error/);
+    b.end('ok');
+    await settle();
+    // b has ended, but it ran beside a, so a's failure for memory still earns a run alone.
+    a.end('oom');
+    await settle();
+    expect(log.at(-1)).toBe('a starts (attempt 2)');
+    a.end('ok');
+    expect(await Promise.all([ranA, ranB])).toEqual(['a', 'b']);
+  });
+});
