@@ -26,6 +26,8 @@ function countBy<T>(items: T[], key: (item: T) => string): Record<string, number
   return counts;
 }
 
+type ColdActivities = NonNullable<ReturnType<typeof createActivities>['coldActivities']>;
+
 describe.each(['extension', 'copy'] as const)('federated reports reading PostgreSQL via %s', (federation) => {
   let env: TestDeploymentWithWorkers;
   let coldEvents: DemoEvent[];
@@ -93,17 +95,33 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
     );
   });
 
-  test('reports that each fit the memory limit alone but not side by side all succeed: one out of memory runs again alone', async () => {
-    const limit = '128MB';
+  /**
+   * Runs `work` with the cold activities of a deployment whose DuckDB memory limit is `limit` for moves and reports alike
+   * (while a report runs, DuckDB's limit is the larger of the two), then puts the worker's limits back.
+   */
+  async function withMemoryLimit(limit: string, work: (cold: ColdActivities) => Promise<void>): Promise<void> {
+    const config = { ...env.config, duckdb: { ...env.config.duckdb, memoryLimit: limit } };
     const locks = new PartitionLocks(env.stack.postgres);
     await env.workers.coldStore.setMemoryLimits({ move: limit, report: limit });
     try {
-      const config = { ...env.config, duckdb: { ...env.config.duckdb, memoryLimit: limit } };
-      const cold = createActivities({
-        config,
-        pgPool: env.pgPool,
-        cold: { coldStore: env.workers.coldStore, locks, holderQueue: 'test-holder' },
-      }).coldActivities!;
+      await work(
+        createActivities({
+          config,
+          pgPool: env.pgPool,
+          cold: { coldStore: env.workers.coldStore, locks, holderQueue: 'test-holder' },
+        }).coldActivities!,
+      );
+    } finally {
+      await env.workers.coldStore.setMemoryLimits({
+        move: env.config.duckdb.moveMemoryLimit,
+        report: env.config.duckdb.memoryLimit,
+      });
+      await locks.releaseAll();
+    }
+  }
+
+  test('reports that each fit the memory limit alone but not side by side all succeed: one out of memory runs again alone', async () => {
+    await withMemoryLimit('128MB', async (cold) => {
       // One list of every row's 5-8 kB string: 50-70 MB at its peak, which DuckDB cannot spill; two do not fit 128MB.
       const sql = `SELECT len(list(repeat(event_type, 1000))) AS listed FROM events_all`;
       const results = await Promise.all(
@@ -113,26 +131,11 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
         ),
       );
       expect(results.map((result) => result.rows)).toEqual(Array(4).fill([{ listed: generator.rows }]));
-    } finally {
-      await env.workers.coldStore.setMemoryLimits({
-        move: env.config.duckdb.moveMemoryLimit,
-        report: env.config.duckdb.memoryLimit,
-      });
-      await locks.releaseAll();
-    }
+    });
   });
 
   test('a report that runs out of DuckDB memory fails at once, naming the setting to raise', async () => {
-    const config = { ...env.config, duckdb: { ...env.config.duckdb, memoryLimit: '8MB' } };
-    const locks = new PartitionLocks(env.stack.postgres);
-    // Both: while a report runs, DuckDB's limit is the larger of the two.
-    await env.workers.coldStore.setMemoryLimits({ move: '8MB', report: config.duckdb.memoryLimit });
-    try {
-      const cold = createActivities({
-        config,
-        pgPool: env.pgPool,
-        cold: { coldStore: env.workers.coldStore, locks, holderQueue: 'test-holder' },
-      }).coldActivities!;
+    await withMemoryLimit('8MB', async (cold) => {
       // One list of every row's 10 kB string: ~50 MB that DuckDB cannot spill.
       const sql = `SELECT list(repeat(event_type, 1000)) AS everything FROM events_all`;
       const failure = await new MockActivityEnvironment().run(cold.runReport, { sql }).then(
@@ -143,12 +146,6 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
       expect(failure?.message).toMatch(
         /^query: Out of Memory Error: .* with no other report running \(raise duckdb\.memoryLimit, now 8MB\)$/,
       );
-    } finally {
-      await env.workers.coldStore.setMemoryLimits({
-        move: env.config.duckdb.moveMemoryLimit,
-        report: env.config.duckdb.memoryLimit,
-      });
-      await locks.releaseAll();
-    }
+    });
   });
 });

@@ -22,74 +22,71 @@ function controlled(log: string[], name: string) {
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
+/** Starts one controlled report per name on `sharing`, in that order. */
+function start(sharing: ReportSharing, log: string[], ...names: string[]) {
+  return names.map((name) => {
+    const report = controlled(log, name);
+    return { ...report, ran: sharing.run(report.attempt, isOutOfMemory) };
+  });
+}
+
 describe('reports sharing one DuckDB memory limit', () => {
   test('a report out of memory beside another runs again alone, after it; a report arriving meanwhile waits', async () => {
     const sharing = new ReportSharing();
     const log: string[] = [];
-    const a = controlled(log, 'a');
-    const b = controlled(log, 'b');
-    const c = controlled(log, 'c');
-    const ranA = sharing.run(a.attempt, isOutOfMemory);
-    const ranB = sharing.run(b.attempt, isOutOfMemory);
+    const [a, b] = start(sharing, log, 'a', 'b');
     await settle();
-    a.end('oom');
+    a!.end('oom');
     await settle();
-    const ranC = sharing.run(c.attempt, isOutOfMemory);
+    const [c] = start(sharing, log, 'c');
     await settle();
     // a waits for b to end; c, arriving after a asked to run alone, waits for a.
     expect(log).toEqual(['a starts (attempt 1)', 'b starts (attempt 1)', 'a ends oom']);
-    b.end('ok');
+    b!.end('ok');
     await settle();
     expect(log.at(-1)).toBe('a starts (attempt 2)');
-    a.end('ok');
+    a!.end('ok');
     await settle();
     expect(log.at(-1)).toBe('c starts (attempt 1)');
-    c.end('ok');
-    expect(await Promise.all([ranA, ranB, ranC])).toEqual(['a', 'b', 'c']);
-    expect([a.attempts.length, b.attempts.length, c.attempts.length]).toEqual([2, 1, 1]);
+    c!.end('ok');
+    expect(await Promise.all([a!.ran, b!.ran, c!.ran])).toEqual(['a', 'b', 'c']);
+    expect([a!.attempts.length, b!.attempts.length, c!.attempts.length]).toEqual([2, 1, 1]);
   });
 
   test('a report out of memory with no other report beside it fails at once, and so does its run alone', async () => {
     const sharing = new ReportSharing();
     const log: string[] = [];
-    const alone = controlled(log, 'alone');
-    const ran = sharing.run(alone.attempt, isOutOfMemory);
+    const [alone] = start(sharing, log, 'alone');
     await settle();
-    alone.end('oom');
-    await expect(ran).rejects.toThrow(/^Out of Memory Error/);
-    expect(alone.attempts.length).toBe(1);
+    alone!.end('oom');
+    await expect(alone!.ran).rejects.toThrow(/^Out of Memory Error/);
+    expect(alone!.attempts.length).toBe(1);
 
-    const a = controlled(log, 'a');
-    const b = controlled(log, 'b');
-    const ranA = sharing.run(a.attempt, isOutOfMemory);
-    const ranB = sharing.run(b.attempt, isOutOfMemory);
+    const [a, b] = start(sharing, log, 'a', 'b');
     await settle();
-    a.end('oom');
-    b.end('ok');
+    a!.end('oom');
+    b!.end('ok');
     await settle();
-    a.end('oom');
-    await expect(ranA).rejects.toThrow(/^Out of Memory Error/);
-    expect(await ranB).toBe('b');
-    expect(a.attempts.length).toBe(2);
+    a!.end('oom');
+    await expect(a!.ran).rejects.toThrow(/^Out of Memory Error/);
+    expect(await b!.ran).toBe('b');
+    expect(a!.attempts.length).toBe(2);
   });
 
   test('other errors are not retried, and a report that started first counts as beside the one that joined it', async () => {
     const sharing = new ReportSharing();
     const log: string[] = [];
-    const a = controlled(log, 'a');
-    const b = controlled(log, 'b');
-    const ranA = sharing.run(a.attempt, isOutOfMemory);
-    const ranB = sharing.run(b.attempt, isOutOfMemory);
+    const [a, b] = start(sharing, log, 'a', 'b');
     await settle();
     const broken = sharing.run(() => Promise.reject(new Error('Binder Error: no such column')), isOutOfMemory);
     await expect(broken).rejects.toThrow(/^Binder Error/);
-    b.end('ok');
+    b!.end('ok');
     await settle();
     // b has ended, but it ran beside a, so a's failure for memory still earns a run alone.
-    a.end('oom');
+    a!.end('oom');
     await settle();
     expect(log.at(-1)).toBe('a starts (attempt 2)');
-    a.end('ok');
-    expect(await Promise.all([ranA, ranB])).toEqual(['a', 'b']);
+    a!.end('ok');
+    expect(await Promise.all([a!.ran, b!.ran])).toEqual(['a', 'b']);
   });
 });
