@@ -7,6 +7,7 @@ import { connectPgClient } from '../../storage/postgres/pg-pool.ts';
 import { qualify } from '../../storage/sql-quoting.ts';
 import type { BenchEnv } from '../bench-env.ts';
 import type { BenchSizes } from '../bench-options.ts';
+import { type InsertSample, type InsertStall, insertStalls } from '../insert-stalls.ts';
 import { stepOf } from '../move-timeline.ts';
 import { moveThroughWorkflow, type TimedMove } from '../run-move.ts';
 import { percentile, sleep } from '../stats.ts';
@@ -33,12 +34,12 @@ export interface HotPath {
   detach: { stepMs: number; longestStallMs: number; insertsOverlapping: number };
   /** The inserts due while each step of the move ran: where the slow ones come from. */
   bySteps: Array<{ step: string } & LatencyStats>;
+  /** Every time the move held the writer up for STALL_MS or more, with where in the move it happened. */
+  stalls: InsertStall[];
 }
 
-interface InsertSample {
-  dueAt: number;
-  doneAt: number;
-}
+/** The wait the issue allows the detach: any longer one during a move is listed with its place in the move. */
+export const STALL_MS = 50;
 
 const now = () => performance.timeOrigin + performance.now();
 /** Quiet time around the move, so the writer is steady before it starts and sees it finish. */
@@ -87,6 +88,7 @@ export async function measureHotPath(
       const during = busy.samples.filter((s) => s.dueAt >= step.scheduledAt && s.dueAt < step.completedAt);
       return during.length > 0 ? [{ step: step.activity, ...latencyStats(during) }] : [];
     }),
+    stalls: insertStalls(busy.samples, busy.result.steps, STALL_MS),
   };
 }
 

@@ -50,9 +50,12 @@ import {
 import { ConnectionGate } from './connection-gate.ts';
 import { type DuckWork, isOutOfMemory, MemoryBudget, type MemoryLimits } from './memory-budget.ts';
 import { ReportSharing } from './report-sharing.ts';
+import { WriteFlusher } from './write-flusher.ts';
 
 /** Attempts at a schema change that lost to a concurrent one (another worker creating the same table). */
 const SCHEMA_CHANGE_ATTEMPTS = 5;
+/** File times come from the kernel's coarser clock: a file written just after a copy began may look a little older. */
+const CLOCK_SLACK_MS = 1_000;
 /** A DuckDB or DuckLake commit that lost to a concurrent transaction; repeating the work is the answer. */
 const COMMIT_CONFLICT = /Transaction conflict|write-write conflict|Failed to commit DuckLake transaction/;
 
@@ -115,6 +118,11 @@ export abstract class DuckColdStore implements ColdStore {
   abstract leaseSnapshot(pgPool: pg.Pool, holder: string): Promise<SnapshotLease>;
   abstract maintain(pgPool: pg.Pool, settings: MaintenanceSettings): Promise<MaintenanceSummary>;
   abstract readonly identity: ColdStoreIdentity;
+  /**
+   * The files on this machine's disks that a write begun at `sinceMs` may have written (none for a lake on S3): a copy
+   * syncs them as it goes and before it commits (see WriteFlusher).
+   */
+  protected abstract localFilesWrittenSince(sinceMs: number): Promise<string[]>;
 
   /** `qualifier."name"`: a table of this store in SQL, at its latest state. */
   relation(table: string): string {
@@ -410,6 +418,8 @@ export abstract class DuckColdStore implements ColdStore {
           const interrupt = () => connection.interrupt();
           let inserted = 0;
           signal?.addEventListener('abort', interrupt);
+          const since = Date.now() - CLOCK_SLACK_MS;
+          const flusher = WriteFlusher.start(() => this.localFilesWrittenSince(since));
           try {
             signal?.throwIfAborted();
             const insert = connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, {
@@ -417,7 +427,9 @@ export abstract class DuckColdStore implements ColdStore {
             });
             onStage?.('extracting');
             inserted = (await insert).rowsChanged;
+            await flusher.stop({ flush: true });
           } finally {
+            await flusher.stop({ flush: false });
             signal?.removeEventListener('abort', interrupt);
           }
           // A whole partition was just replaced, so it holds what was inserted; some instants replaced leave the rest.

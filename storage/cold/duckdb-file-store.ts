@@ -97,6 +97,11 @@ export class DuckDbFileStore extends DuckColdStore {
     return { format: 'duckdb', location: this.location, catalogSchema: null };
   }
 
+  /** DuckDB writes a large insert's row groups into the file as they fill, and the rest to its WAL. */
+  protected async localFilesWrittenSince(): Promise<string[]> {
+    return [this.options.filePath, `${this.options.filePath}.wal`];
+  }
+
   static async open(options: DuckDbFileOptions): Promise<DuckDbFileStore> {
     mkdirSync(path.dirname(options.filePath), { recursive: true });
     const spoolDir = path.join(path.dirname(options.filePath), 'spool');

@@ -29,6 +29,7 @@ import { DuckColdStore } from './duck-cold-store.ts';
 import { maintainLake } from './lake-maintenance.ts';
 import type { MemoryLimits } from './memory-budget.ts';
 import { ProcessScratch } from './process-scratch.ts';
+import { filesAddedSince } from './write-flusher.ts';
 
 export type LakeConfig = Extract<ColdConfig, { format: 'ducklake' }>;
 
@@ -119,6 +120,11 @@ export class DuckLakeStore extends DuckColdStore {
 
   get identity(): ColdStoreIdentity {
     return { format: 'ducklake', location: this.lake.dataPath, catalogSchema: this.lake.catalogSchema };
+  }
+
+  /** The Parquet files added under a local data path (wherever DuckLake lays them out); an object store syncs its own. */
+  protected async localFilesWrittenSince(sinceMs: number): Promise<string[]> {
+    return this.lake.dataPath.startsWith('s3://') ? [] : filesAddedSince(this.lake.dataPath, sinceMs);
   }
 
   static async open(options: DuckLakeOptions): Promise<DuckLakeStore> {
