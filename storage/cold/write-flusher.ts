@@ -11,7 +11,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * are durable first (a lake's Parquet files before the catalog names them).
  */
 export class WriteFlusher {
-  private stopped = false;
+  /** Aborted by stop, which must not wait out the pause between two syncs (a one-row copy would take it whole). */
+  private readonly stopping = new AbortController();
   private failure: unknown;
   private readonly loop: Promise<void>;
 
@@ -19,10 +20,11 @@ export class WriteFlusher {
     private readonly files: () => Promise<string[]>,
     intervalMs: number,
   ) {
+    const { signal } = this.stopping;
     this.loop = (async () => {
-      while (!this.stopped) {
-        await sleep(intervalMs);
-        if (!this.stopped) await this.flush().catch((error: unknown) => (this.failure ??= error));
+      while (!signal.aborted) {
+        await sleep(intervalMs, undefined, { signal }).catch(() => {});
+        if (!signal.aborted) await this.flush().catch((error: unknown) => (this.failure ??= error));
       }
     })();
   }
@@ -34,7 +36,7 @@ export class WriteFlusher {
 
   /** Stops (again: no-op); with `flush`, syncs every file once more, failing if that or an earlier sync failed. */
   async stop(options: { flush: boolean }): Promise<void> {
-    this.stopped = true;
+    this.stopping.abort();
     await this.loop;
     if (!options.flush) return;
     if (this.failure !== undefined) throw this.failure;

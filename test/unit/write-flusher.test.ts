@@ -55,6 +55,13 @@ describe('a write flusher', () => {
     expect(listings).toBe(whileRunning + 1);
   });
 
+  test('stops at once, without waiting out the pause between two syncs', async () => {
+    const flusher = WriteFlusher.start(async () => [], 60_000);
+    const started = performance.now();
+    await flusher.stop({ flush: true });
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
   test('fails the commit when a sync failed while the write ran, but not a write that is abandoned anyway', async () => {
     const failing = () =>
       WriteFlusher.start(async () => {
