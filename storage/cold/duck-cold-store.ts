@@ -411,40 +411,44 @@ export abstract class DuckColdStore implements ColdStore {
       const coldTable = this.relation(source.coldTable);
       return await this.withConnection((connection) =>
         this.inWriteTransaction(connection, async () => {
-          await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, {
-            partition: source.partition,
-          });
-          // A cancelled move interrupts the statement; the transaction then rolls back and leaves nothing behind.
-          const interrupt = () => connection.interrupt();
-          let inserted = 0;
-          signal?.addEventListener('abort', interrupt);
+          // Every file this transaction writes is synced as it goes and once more before the commit (see WriteFlusher).
           const since = Date.now() - CLOCK_SLACK_MS;
           const flusher = WriteFlusher.start(() => this.localFilesWrittenSince(since));
           try {
-            signal?.throwIfAborted();
-            const insert = connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, {
+            await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, {
               partition: source.partition,
             });
-            onStage?.('extracting');
-            inserted = (await insert).rowsChanged;
+            // A cancelled move interrupts the statement; the transaction then rolls back and leaves nothing behind.
+            const interrupt = () => connection.interrupt();
+            let inserted = 0;
+            signal?.addEventListener('abort', interrupt);
+            try {
+              signal?.throwIfAborted();
+              const insert = connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, {
+                partition: source.partition,
+              });
+              onStage?.('extracting');
+              inserted = (await insert).rowsChanged;
+            } finally {
+              signal?.removeEventListener('abort', interrupt);
+            }
+            // A whole partition was just replaced, so it holds what was inserted; some instants replaced leave the rest.
+            const rows = selection ? await this.countRows(connection, source.coldTable, source.partition) : inserted;
+            const writeId = randomUUID();
+            await this.place.manifest.recordWrite(connection, this.relation(COLD_MANIFEST_TABLE), {
+              schema: source.schema,
+              table: source.table,
+              partition: source.partition,
+              coldTable: source.coldTable,
+              rows,
+              writeId,
+            });
             await flusher.stop({ flush: true });
+            onStage?.('written');
+            return { rows, writeId };
           } finally {
             await flusher.stop({ flush: false });
-            signal?.removeEventListener('abort', interrupt);
           }
-          // A whole partition was just replaced, so it holds what was inserted; some instants replaced leave the rest.
-          const rows = selection ? await this.countRows(connection, source.coldTable, source.partition) : inserted;
-          const writeId = randomUUID();
-          await this.place.manifest.recordWrite(connection, this.relation(COLD_MANIFEST_TABLE), {
-            schema: source.schema,
-            table: source.table,
-            partition: source.partition,
-            coldTable: source.coldTable,
-            rows,
-            writeId,
-          });
-          onStage?.('written');
-          return { rows, writeId };
         }),
       );
     } finally {
