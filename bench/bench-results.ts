@@ -86,8 +86,8 @@ export function longestStall(hotPath: Pick<HotPath, 'bySteps'>): HotPath['byStep
 }
 
 /** Where in its step the stall of `ms` let go, when it is one of the listed stalls: a commit shows as just before the end. */
-function releasedAt(hotPath: Pick<HotPath, 'stalls'>, ms: number): string {
-  const stall = hotPath.stalls.find((t) => t.ms === ms);
+function releasedAt(hotPath: Pick<HotPath, 'stalls'>, step: string, ms: number): string {
+  const stall = hotPath.stalls.find((t) => t.step === step && t.ms === ms);
   return stall ? `, released ${s(stall.releasedBeforeStepEndMs)} before that step ended` : '';
 }
 
@@ -173,7 +173,7 @@ export function figuresOf(r: FormatResults, cores: number): Figure[] {
     {
       figure: '   longest insert stall during the migration, and the step it was due in',
       measured: stall
-        ? `${stall.maxMs} ms, in ${stall.step} (that step's p99 ${stall.p99Ms} ms over ${n(stall.inserts)} inserts)${releasedAt(r.hotPath, stall.maxMs)}`
+        ? `${stall.maxMs} ms, in ${stall.step} (that step's p99 ${stall.p99Ms} ms over ${n(stall.inserts)} inserts)${releasedAt(r.hotPath, stall.step, stall.maxMs)}`
         : 'no insert was due',
       target: '—',
       met: null,

@@ -21,7 +21,8 @@ export interface InsertStall {
 /**
  * The stalls of at least `thresholdMs` among `samples` (in the order they were due). Inserts held by one stall return
  * together, each having waited a little less than the one before it, so a run of consecutive slow inserts counts once.
- * A stall due outside every step (before the move or after it) is left out.
+ * A stall due in the gap between two steps is placed in the step that came next; one due before the move or after it
+ * is left out.
  */
 export function insertStalls(
   samples: readonly InsertSample[],
@@ -31,15 +32,16 @@ export function insertStalls(
   const stalls: InsertStall[] = [];
   let worst: InsertSample | undefined;
   const close = () => {
-    const step = worst && steps.find((s) => worst!.dueAt >= s.scheduledAt && worst!.dueAt < s.completedAt);
-    if (worst && step)
-      stalls.push({
-        ms: round(worst.doneAt - worst.dueAt),
-        step: step.activity,
-        dueAfterStepStartMs: round(worst.dueAt - step.scheduledAt),
-        releasedBeforeStepEndMs: round(step.completedAt - worst.doneAt),
-      });
+    const held = worst;
     worst = undefined;
+    const step = held && steps.find((s) => held.dueAt < s.completedAt);
+    if (!held || !step || held.dueAt < (steps[0]?.scheduledAt ?? Infinity)) return;
+    stalls.push({
+      ms: round(held.doneAt - held.dueAt),
+      step: step.activity,
+      dueAfterStepStartMs: round(Math.max(0, held.dueAt - step.scheduledAt)),
+      releasedBeforeStepEndMs: round(step.completedAt - held.doneAt),
+    });
   };
   for (const sample of samples) {
     const waited = sample.doneAt - sample.dueAt;

@@ -50,12 +50,10 @@ import {
 import { ConnectionGate } from './connection-gate.ts';
 import { type DuckWork, isOutOfMemory, MemoryBudget, type MemoryLimits } from './memory-budget.ts';
 import { ReportSharing } from './report-sharing.ts';
-import { WriteFlusher } from './write-flusher.ts';
+import { WriteFlusher, type WriteSync } from './write-flusher.ts';
 
 /** Attempts at a schema change that lost to a concurrent one (another worker creating the same table). */
 const SCHEMA_CHANGE_ATTEMPTS = 5;
-/** File times come from the kernel's coarser clock: a file written just after a copy began may look a little older. */
-const CLOCK_SLACK_MS = 1_000;
 /** A DuckDB or DuckLake commit that lost to a concurrent transaction; repeating the work is the answer. */
 const COMMIT_CONFLICT = /Transaction conflict|write-write conflict|Failed to commit DuckLake transaction/;
 
@@ -119,10 +117,10 @@ export abstract class DuckColdStore implements ColdStore {
   abstract maintain(pgPool: pg.Pool, settings: MaintenanceSettings): Promise<MaintenanceSummary>;
   abstract readonly identity: ColdStoreIdentity;
   /**
-   * The files on this machine's disks that a write begun at `sinceMs` may have written (none for a lake on S3): a copy
-   * syncs them as it goes and before it commits (see WriteFlusher).
+   * How a write beginning now syncs the files it writes on this machine's disks (nothing, for a lake on S3): a copy
+   * does so as it goes and before it commits (see WriteFlusher).
    */
-  protected abstract localFilesWrittenSince(sinceMs: number): Promise<string[]>;
+  protected abstract writeSync(): Promise<WriteSync>;
 
   /** `qualifier."name"`: a table of this store in SQL, at its latest state. */
   relation(table: string): string {
@@ -412,8 +410,7 @@ export abstract class DuckColdStore implements ColdStore {
       return await this.withConnection((connection) =>
         this.inWriteTransaction(connection, async () => {
           // Every file this transaction writes is synced as it goes and once more before the commit (see WriteFlusher).
-          const since = Date.now() - CLOCK_SLACK_MS;
-          const flusher = WriteFlusher.start(() => this.localFilesWrittenSince(since));
+          const flusher = WriteFlusher.start(await this.writeSync());
           try {
             await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, {
               partition: source.partition,

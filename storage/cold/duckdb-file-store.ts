@@ -30,6 +30,7 @@ import {
   spaceUsage,
 } from './duckdb-file-compaction.ts';
 import type { MemoryLimits } from './memory-budget.ts';
+import { syncOpenDescriptors, type WriteSync } from './write-flusher.ts';
 
 /** The file's own tables (the manifest), as numbered migrations (storage/schema-migrations.ts). */
 export const COLD_FILE_MIGRATIONS = readSchemaMigrations(fileURLToPath(new URL('./migrations/', import.meta.url)));
@@ -97,9 +98,15 @@ export class DuckDbFileStore extends DuckColdStore {
     return { format: 'duckdb', location: this.location, catalogSchema: null };
   }
 
-  /** DuckDB writes a large insert's row groups into the file as they fill, and the rest to its WAL. */
-  protected async localFilesWrittenSince(): Promise<string[]> {
-    return [this.options.filePath, `${this.options.filePath}.wal`];
+  /**
+   * DuckDB writes a large insert's row groups into the file as they fill, and the rest to its WAL; it syncs both at
+   * the commit itself, so the passes only spread the writing out.
+   */
+  protected async writeSync(): Promise<WriteSync> {
+    const files = [this.options.filePath, `${this.options.filePath}.wal`];
+    return async () => {
+      await syncOpenDescriptors(files);
+    };
   }
 
   static async open(options: DuckDbFileOptions): Promise<DuckDbFileStore> {

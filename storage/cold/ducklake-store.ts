@@ -29,7 +29,7 @@ import { DuckColdStore } from './duck-cold-store.ts';
 import { maintainLake } from './lake-maintenance.ts';
 import type { MemoryLimits } from './memory-budget.ts';
 import { ProcessScratch } from './process-scratch.ts';
-import { filesAddedSince } from './write-flusher.ts';
+import { AddedFiles, type WriteSync } from './write-flusher.ts';
 
 export type LakeConfig = Extract<ColdConfig, { format: 'ducklake' }>;
 
@@ -122,9 +122,10 @@ export class DuckLakeStore extends DuckColdStore {
     return { format: 'ducklake', location: this.lake.dataPath, catalogSchema: this.lake.catalogSchema };
   }
 
-  /** The Parquet files added under a local data path (wherever DuckLake lays them out); an object store syncs its own. */
-  protected async localFilesWrittenSince(sinceMs: number): Promise<string[]> {
-    return this.lake.dataPath.startsWith('s3://') ? [] : filesAddedSince(this.lake.dataPath, sinceMs);
+  /** The Parquet files added under a local data path (see AddedFiles); an object store keeps what it acknowledged. */
+  protected async writeSync(): Promise<WriteSync> {
+    if (this.lake.dataPath.startsWith('s3://')) return async () => {};
+    return (await AddedFiles.under(this.lake.dataPath)).sync;
   }
 
   static async open(options: DuckLakeOptions): Promise<DuckLakeStore> {

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+
 import { inject } from 'vitest';
 
 import type { DucktierConfig } from '../../config/config.ts';
@@ -54,4 +56,18 @@ export async function memoryLimitIn(store: ColdStore, kind: DuckWork): Promise<u
         ?.memory_limit,
     kind,
   );
+}
+
+/**
+ * Why another process could not open the DuckDB file `file` (DuckDB's error), or undefined if it could: the process
+ * that owns a file holds a lock on it for as long as it has it open.
+ */
+export function refusalToOpenElsewhere(file: string): string | undefined {
+  const opener = `import { DuckDBInstance } from '@duckdb/node-api'; (await DuckDBInstance.create(${JSON.stringify(file)})).closeSync();`;
+  try {
+    execFileSync(process.execPath, ['--input-type=module', '-e', opener], { stdio: 'pipe' });
+    return undefined;
+  } catch (error) {
+    return String((error as { stderr?: Buffer }).stderr ?? error);
+  }
 }

@@ -11,7 +11,7 @@ import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { activitiesOf } from '../helpers/activities.ts';
 import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
-import { memoryLimitIn, memoryLimitsOf } from '../helpers/cold-store.ts';
+import { memoryLimitIn, memoryLimitsOf, refusalToOpenElsewhere } from '../helpers/cold-store.ts';
 import {
   createTestDeploymentWithWorkers,
   seedDemoData,
@@ -76,6 +76,9 @@ describe('moving partitions through the workflow', () => {
       await memoryLimitIn(store, 'report'),
       await memoryLimitIn(store, 'move'),
     ]).toEqual([limits.move, limits.report, limits.move]);
+    // A DuckDB file stays locked by its one owner through the moves (the copy syncs the file through DuckDB's own
+    // descriptors: closing one of its own would have dropped DuckDB's lock, and another process could open the file).
+    if (env.config.cold.format === 'duckdb') expect(refusalToOpenElsewhere(env.config.cold.path)).toMatch(/lock/);
 
     const { rows } = await env.pgPool.query<{ n: string }>('SELECT count(*) AS n FROM events');
     expect(Number(rows[0]!.n) + cold.length).toBe(generator.rows);

@@ -28,6 +28,13 @@ describe('the insert stalls of a move', () => {
     expect(insertStalls(samples, steps, 50).map((stall) => stall.ms)).toEqual([60, 55]);
   });
 
+  test('places a stall due between two steps in the next one', () => {
+    const gapped = [steps[0]!, { activity: 'verifyColdCopy', scheduledAt: 2_020, completedAt: 3_000 }];
+    expect(insertStalls(inserts(2_005, [3, 80, 3]), gapped, 50)).toEqual([
+      { ms: 80, step: 'verifyColdCopy', dueAfterStepStartMs: 0, releasedBeforeStepEndMs: 905 },
+    ]);
+  });
+
   test('leaves out a stall due before the move began, and closes one still running at the last sample', () => {
     const samples = [...inserts(900, [90, 3]), ...inserts(1_990, [3, 70])];
     expect(insertStalls(samples, steps, 50)).toEqual([

@@ -1,10 +1,12 @@
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 
-import { filesAddedSince, WriteFlusher } from '../../storage/cold/write-flusher.ts';
+import { AddedFiles, syncOpenDescriptors, WriteFlusher } from '../../storage/cold/write-flusher.ts';
 
 let root: string;
 beforeEach(() => {
@@ -12,66 +14,91 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-/** Writes a file and dates it (and so far its directory) `at` epoch milliseconds. */
-function fileAt(relative: string, at: number): string {
+function write(relative: string): string {
   const file = path.join(root, relative);
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, 'x');
-  utimesSync(file, at / 1000, at / 1000);
   return file;
 }
 
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe('the files a lake write added', () => {
-  test('are the files changed since then, in old directories and new, at any depth', async () => {
-    const since = Date.now() - 10_000;
-    const old = since - 60_000;
-    fileAt('main/events/old.parquet', old);
-    const inOldDir = fileAt('main/events/new.parquet', since + 1);
-    const deep = fileAt('main/other/year=2026/month=11/new.parquet', since + 2);
-    fileAt('main/other/year=2025/old.parquet', old);
-    for (const dir of ['main/other/year=2025', 'main']) utimesSync(path.join(root, dir), old / 1000, old / 1000);
-    expect((await filesAddedSince(root, since)).sort()).toEqual([inOldDir, deep].sort());
+  test('are those not there when it began, in old directories and new, at any depth', async () => {
+    write('main/events/old.parquet');
+    write('main/other/year=2025/old.parquet');
+    const added = await AddedFiles.under(root);
+    const inOldDir = write('main/events/new.parquet');
+    const deep = write('main/other/year=2026/month=11/new.parquet');
+    expect((await added.added()).sort()).toEqual([inOldDir, deep].sort());
+    await added.sync(true); // syncs them and their directories
   });
 
   test('are none under a path that does not exist (yet)', async () => {
-    expect(await filesAddedSince(path.join(root, 'not-there'), 0)).toEqual([]);
+    const added = await AddedFiles.under(path.join(root, 'not-there'));
+    expect(await added.added()).toEqual([]);
+    await added.sync(true);
+  });
+});
+
+describe("syncing a DuckDB file through DuckDB's own descriptors", () => {
+  test('syncs the open file, and the lock DuckDB holds on it stays: another process still cannot open it', async () => {
+    const file = path.join(root, 'cold.duckdb');
+    const instance = await DuckDBInstance.create(file);
+    try {
+      const connection = await instance.connect();
+      await connection.run('CREATE TABLE t AS SELECT range AS x FROM range(1000)');
+      expect(await syncOpenDescriptors([file, `${file}.wal`])).toBeGreaterThanOrEqual(1);
+      // Opening and closing a descriptor of our own here would have dropped DuckDB's POSIX lock.
+      const opener = `import { DuckDBInstance } from '@duckdb/node-api'; await DuckDBInstance.create(${JSON.stringify(file)});`;
+      expect(() =>
+        execFileSync(process.execPath, ['--input-type=module', '-e', opener], { cwd: process.cwd(), stdio: 'pipe' }),
+      ).toThrow(/lock/);
+      connection.closeSync();
+    } finally {
+      instance.closeSync();
+    }
+  });
+
+  test('syncs nothing for a file no descriptor of this process has open', async () => {
+    expect(await syncOpenDescriptors([write('not-open.duckdb')])).toBe(0);
   });
 });
 
 describe('a write flusher', () => {
-  test('syncs the listed files as the write runs and once more when stopped to commit, skipping missing ones', async () => {
-    const file = fileAt('cold.duckdb', Date.now());
-    let listings = 0;
-    const flusher = WriteFlusher.start(async () => {
-      listings++;
-      return [file, path.join(root, 'cold.duckdb.wal')];
+  test('runs a pass as the write runs and a final one when stopped to commit, and none after', async () => {
+    const passes: boolean[] = [];
+    const flusher = WriteFlusher.start(async (final) => {
+      passes.push(final);
     }, 10);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const whileRunning = listings;
-    expect(whileRunning).toBeGreaterThanOrEqual(2);
+    await pause(100);
+    expect(passes.length).toBeGreaterThanOrEqual(2);
+    expect(passes.every((final) => !final)).toBe(true);
     await flusher.stop({ flush: true });
-    expect(listings).toBe(whileRunning + 1);
+    expect(passes.at(-1)).toBe(true);
+    const count = passes.length;
     await flusher.stop({ flush: false });
-    expect(listings).toBe(whileRunning + 1);
+    await pause(30);
+    expect(passes.length).toBe(count);
   });
 
-  test('stops at once, without waiting out the pause between two syncs', async () => {
-    const flusher = WriteFlusher.start(async () => [], 60_000);
+  test('stops at once, without waiting out the pause between two passes', async () => {
+    const flusher = WriteFlusher.start(async () => {}, 60_000);
     const started = performance.now();
     await flusher.stop({ flush: true });
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 
-  test('fails the commit when a sync failed while the write ran, but not a write that is abandoned anyway', async () => {
+  test('fails the commit when a pass failed while the write ran, but not a write that is abandoned anyway', async () => {
     const failing = () =>
       WriteFlusher.start(async () => {
         throw new Error('EIO: i/o error, fdatasync');
       }, 5);
     const committing = failing();
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await pause(30);
     await expect(committing.stop({ flush: true })).rejects.toThrow('EIO');
     const abandoned = failing();
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await pause(30);
     await expect(abandoned.stop({ flush: false })).resolves.toBeUndefined();
   });
 });
