@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the container scripts need, where it is missing: Podman (with runc), mmdebstrap and Debian's archive
+# Installs what the container scripts need, where it is missing: Podman (with runc and, for its CNI networks, the
+# dnsname plugin that lets compose's services find each other by name), mmdebstrap and Debian's archive
 # keyring (the local base image), docker-compose 1.29 (validates docker-compose.yml offline) from apt, and
 # podman-compose from PyPI into the tool cache. Needs root (or sudo) for apt. Prints how long it took.
 set -euo pipefail
@@ -10,6 +11,12 @@ PODMAN_COMPOSE_VENV="${DUCKTIER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/duckt
 
 packages=()
 command -v podman >/dev/null || packages+=(podman runc slirp4netns uidmap containernetworking-plugins catatonit)
+# Compose's services reach each other by name: with Podman's CNI network backend that takes the dnsname plugin, which
+# Debian only recommends (without it the worker fails with "getaddrinfo ENOTFOUND postgres" and never gets healthy).
+if [ ! -e /usr/lib/cni/dnsname ] && { ! command -v podman >/dev/null ||
+  [ "$(podman info --format '{{.Host.NetworkBackend}}' 2>/dev/null)" = cni ]; }; then
+  packages+=(golang-github-containernetworking-plugin-dnsname)
+fi
 command -v mmdebstrap >/dev/null || packages+=(mmdebstrap debian-archive-keyring)
 command -v docker-compose >/dev/null || packages+=(docker-compose)
 if [ ${#packages[@]} -gt 0 ]; then

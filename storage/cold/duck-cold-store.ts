@@ -48,8 +48,8 @@ import {
   SOURCE_PARTITION_COLUMN,
 } from './cold-store.ts';
 import { ConnectionGate } from './connection-gate.ts';
-import { type DuckWork, isOutOfMemory, MemoryBudget, type MemoryLimits } from './memory-budget.ts';
-import { ReportSharing } from './report-sharing.ts';
+import { type DuckWork, MemoryBudget, type MemoryLimits } from './memory-budget.ts';
+import { failedForSharing, ReportSharing } from './report-sharing.ts';
 import { WriteFlusher, type WriteSync } from './write-flusher.ts';
 
 /** Attempts at a schema change that lost to a concurrent one (another worker creating the same table). */
@@ -138,7 +138,7 @@ export abstract class DuckColdStore implements ColdStore {
 
   /**
    * Runs `work` on a connection of its own, with the memory limit its kind needs. A report that runs out of memory beside
-   * other reports runs once more alone, on a new connection (see ReportSharing).
+   * other reports (or fails because one did) runs once more alone, on a new connection (see ReportSharing).
    */
   async withConnection<T>(work: (connection: DuckDBConnection) => Promise<T>, kind: DuckWork = 'move'): Promise<T> {
     const attempt = () =>
@@ -154,7 +154,7 @@ export abstract class DuckColdStore implements ColdStore {
           }
         }),
       );
-    return kind === 'report' ? this.reportSharing.run(attempt, isOutOfMemory) : attempt();
+    return kind === 'report' ? this.reportSharing.run(attempt, failedForSharing) : attempt();
   }
 
   setMemoryLimits(limits: MemoryLimits): Promise<void> {

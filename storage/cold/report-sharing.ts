@@ -1,3 +1,19 @@
+import { isOutOfMemory } from './memory-budget.ts';
+
+/**
+ * A lake's catalog transaction that another report's failure aborted: a report running beside one that ran out of
+ * memory can fail so (DuckLake: "Failed to get data file list from DuckLake: Current transaction is aborted").
+ */
+const ABORTED_BY_ANOTHER = /Current transaction is aborted/;
+
+/**
+ * Whether a report that failed beside others should run again alone: it ran out of memory, or its lake catalog
+ * transaction was aborted by another report's failure. Alone, either fails for good.
+ */
+export function failedForSharing(error: unknown): boolean {
+  return isOutOfMemory(error) || (error instanceof Error && ABORTED_BY_ANOTHER.test(error.message.split('\n')[0]!));
+}
+
 /**
  * Reports share their DuckDB instance and its one memory limit. Most of a report's memory can spill to disk, but some
  * cannot (a COUNT(DISTINCT)'s hash tables, for one), so reports that each fit the limit alone may not fit side by side.
@@ -12,8 +28,8 @@ export class ReportSharing {
   private readonly running = new Set<{ beside: boolean }>();
   private readonly waiting: Array<{ alone: boolean; admit: () => void }> = [];
 
-  /** Runs `attempt` beside other reports, and once more alone if it ran out of memory (`isOutOfMemory`) beside one. */
-  async run<T>(attempt: () => Promise<T>, isOutOfMemory: (error: unknown) => boolean): Promise<T> {
+  /** Runs `attempt` beside other reports, and once more alone if it failed for sharing (`failedForSharing`) beside one. */
+  async run<T>(attempt: () => Promise<T>, failedForSharing: (error: unknown) => boolean): Promise<T> {
     await this.enter(false);
     const run = { beside: this.running.size > 0 };
     for (const other of this.running) other.beside = true;
@@ -21,7 +37,7 @@ export class ReportSharing {
     try {
       return await attempt();
     } catch (error) {
-      if (!run.beside || !isOutOfMemory(error)) throw error;
+      if (!run.beside || !failedForSharing(error)) throw error;
     } finally {
       this.running.delete(run);
       this.leave(false);

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 
-import { ReportSharing } from '../../storage/cold/report-sharing.ts';
+import { failedForSharing, ReportSharing } from '../../storage/cold/report-sharing.ts';
 
 const outOfMemory = () => new Error('Out of Memory Error: could not allocate block of size 256.0 KiB');
 const isOutOfMemory = (error: unknown) => error instanceof Error && error.message.startsWith('Out of Memory');
@@ -88,5 +88,20 @@ describe('reports sharing one DuckDB memory limit', () => {
     expect(log.at(-1)).toBe('a starts (attempt 2)');
     a!.end('ok');
     expect(await Promise.all([a!.ran, b!.ran])).toEqual(['a', 'b']);
+  });
+});
+
+describe('what makes a report that failed beside others run again alone', () => {
+  test('running out of memory, or a lake catalog transaction another report failure aborted; nothing else', () => {
+    expect(failedForSharing(new Error('Out of Memory Error: could not allocate block of size 30.5 MiB'))).toBe(true);
+    expect(
+      failedForSharing(
+        new Error(
+          'TransactionContext Error: Failed to get data file list from DuckLake: Current transaction is aborted (please ROLLBACK)',
+        ),
+      ),
+    ).toBe(true);
+    expect(failedForSharing(new Error('Binder Error: Referenced column "nope" not found'))).toBe(false);
+    expect(failedForSharing('Current transaction is aborted')).toBe(false);
   });
 });
