@@ -50,7 +50,7 @@ import {
 import { ConnectionGate } from './connection-gate.ts';
 import { type DuckWork, MemoryBudget, type MemoryLimits } from './memory-budget.ts';
 import { failedForSharing, ReportSharing } from './report-sharing.ts';
-import { WriteFlusher, type WriteSync } from './write-flusher.ts';
+import { syncedAsItGoes, type WriteSync } from './write-flusher.ts';
 
 /** Attempts at a schema change that lost to a concurrent one (another worker creating the same table). */
 const SCHEMA_CHANGE_ATTEMPTS = 5;
@@ -410,8 +410,7 @@ export abstract class DuckColdStore implements ColdStore {
       return await this.withConnection((connection) =>
         this.inWriteTransaction(connection, async () => {
           // Every file this transaction writes is synced as it goes and once more before the commit (see WriteFlusher).
-          const flusher = WriteFlusher.start(await this.writeSync());
-          try {
+          const written = await syncedAsItGoes(await this.writeSync(), async () => {
             await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, {
               partition: source.partition,
             });
@@ -440,12 +439,10 @@ export abstract class DuckColdStore implements ColdStore {
               rows,
               writeId,
             });
-            await flusher.stop({ flush: true });
-            onStage?.('written');
             return { rows, writeId };
-          } finally {
-            await flusher.stop({ flush: false });
-          }
+          });
+          onStage?.('written');
+          return written;
         }),
       );
     } finally {

@@ -55,6 +55,21 @@ export class WriteFlusher {
 }
 
 /**
+ * Runs `work` with a pass of `sync` every 250 ms, then the final pass once it succeeded (a failed pass fails it), so a
+ * caller that commits right after knows every file the work wrote is on disk.
+ */
+export async function syncedAsItGoes<T>(sync: WriteSync, work: () => Promise<T>): Promise<T> {
+  const flusher = WriteFlusher.start(sync);
+  try {
+    const result = await work();
+    await flusher.stop({ flush: true });
+    return result;
+  } finally {
+    await flusher.stop({ flush: false });
+  }
+}
+
+/**
  * Syncs the files at `paths` through the descriptors this process already has open on them (found in /proc/self/fd),
  * never through one of its own: closing any descriptor of a file drops every POSIX lock the process holds on it, and
  * DuckDB locks its database file that way (a second process could then open the file beside this one). A descriptor
