@@ -1,6 +1,7 @@
 import type pg from 'pg';
 
 import { type DucktierConfig, findPolicy, policyFor } from '../config/config.ts';
+import { parseMovePace } from '../config/move-pace.ts';
 import type { DuePartition, MoveJob, MovePlan, PartitionMoveRef } from '../storage/moves/move-types.ts';
 import { locatePartition, namedPartition, planMoves } from '../storage/moves/plan-moves.ts';
 import { prepareMove } from '../storage/moves/prepare-move.ts';
@@ -52,6 +53,8 @@ export function createPlanningActivities({ config, pgPool, now = () => new Date(
     /** Checks the partition may move and records the move as started (see storage/moves/prepare-move.ts). */
     async prepareMove(input: { move: PartitionMoveRef; olderThanMs?: number }): Promise<MovePlan> {
       const policy = policyFor(config, input.move.schema, input.move.table);
+      // A run's pace comes from its workflow input (the Web UI's form, code): refused before anything is copied.
+      if (input.move.pace !== undefined) parseMovePace(input.move.pace, 'the workflow input "pace"');
       return prepareMove(pgPool, policy, input.move, {
         now: now(),
         hotWindowMs: input.olderThanMs ?? policy.hotWindow,

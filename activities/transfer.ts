@@ -84,6 +84,7 @@ export function createTransferActivities({ config, pgPool, cold, locks, holderQu
           copyPartition(pgPool, cold, source, lease, {
             onProgress: (processed) => (rowsProcessed = processed),
             signal: context.cancellationSignal,
+            pace: input.move.pace ?? config.moves.pace,
             ...(faults?.copyStage ? { onStage: faults.copyStage } : {}),
           }),
         );
@@ -96,7 +97,8 @@ export function createTransferActivities({ config, pgPool, cold, locks, holderQu
     /** Compares both tiers' fingerprints of the partition (see storage/moves/verify-copy.ts). */
     async verifyColdCopy(input: { move: PartitionMoveRef }): Promise<VerifyResult> {
       const { source, lease } = await sourceOf(input.move, 'verifyColdCopy');
-      return inMoveMemory(verifyCopy(pgPool, cold, source, lease, config.moves.verifyParallelWorkers));
+      const pace = input.move.pace ?? config.moves.pace;
+      return inMoveMemory(verifyCopy(pgPool, cold, source, lease, config.moves.verifyParallelWorkers, pace));
     },
 
     /** Copies the late writes, then detaches (see storage/moves/detach-partition.ts). */

@@ -15,6 +15,10 @@ const MOVING_DAYS_AGO = [6, 5] as const;
 const SPARE_DAYS_AGO = 30;
 /** Ids of batch rows start here, far above the seeded rows, the one-row moves and the writer's rows. */
 const BATCH_FIRST_ID = 500_000_000;
+/** The partition that moves at the gentle pace: a day newer than the two that move first, still past the hot window. */
+const GENTLE_DAYS_AGO = 4;
+/** Ids of its rows start here, below the batches'. */
+const GENTLE_FIRST_ID = 400_000_000;
 
 export interface BenchData {
   /** The first moves alone (throughput, memory), the second under the steady writer. */
@@ -111,6 +115,28 @@ export async function seedBatch(
     rows: sizes.batchPartitions * sizes.batchPartitionRows,
     olderThanMs: now.getTime() - newestEnd - 3_600_000,
   };
+}
+
+/**
+ * A third partition as large as the two that move first, seeded late (after the reports, which must not see it): it
+ * moves at the gentle pace under the steady writer, beside the full-pace figures.
+ */
+export async function seedGentlePartition(
+  env: BenchEnv,
+  sizes: BenchSizes,
+  now: Date,
+  log: ProgressLog,
+): Promise<{ partition: string; rows: number }> {
+  const start = new Date(intervalStart(now, 'day').getTime() - GENTLE_DAYS_AGO * DAY_MS);
+  const load = dayOfEvents(
+    sizes.partitionRows,
+    usersFor(sizes),
+    new Date(start.getTime() + DAY_MS),
+    GENTLE_FIRST_ID,
+    20,
+  );
+  await loadEvents(env, [load], log);
+  return { partition: partitionName(env.policy.table, start, 'day'), rows: sizes.partitionRows };
 }
 
 const usersFor = (sizes: BenchSizes) => Math.max(10, Math.round(sizes.partitionRows / 20));

@@ -46,6 +46,8 @@ export interface FormatResults {
   data: BenchData;
   migration: { limit: CopyLimit; run: MigrationRun; naive: NaiveCopy };
   hotPath: HotPath;
+  /** The same, with a third partition moving at the gentle pace (measured last, so no other figure sees its rows). */
+  hotPathGentle: HotPath;
   reports: {
     summary: ReportPair;
     summaryTuned: ReportPair & { workMem: string };
@@ -101,6 +103,8 @@ export function figuresOf(r: FormatResults, cores: number): Figure[] {
   const { idle, duringMove, detach } = r.hotPath;
   const p99Ratio = duringMove.p99Ms / idle.p99Ms;
   const stall = longestStall(r.hotPath);
+  const gentle = r.hotPathGentle;
+  const gentleRatio = gentle.duringMove.p99Ms / gentle.idle.p99Ms;
   const [one, scaled] = r.scaling.byWorkers;
   return [
     {
@@ -177,6 +181,12 @@ export function figuresOf(r: FormatResults, cores: number): Figure[] {
         : 'no insert was due',
       target: '—',
       met: null,
+    },
+    {
+      figure: `   the same writer while a partition of ${n(r.hotPathGentle.move.rows)} rows moves at the gentle pace (idle measured again beside it)`,
+      measured: `p50 ${gentle.idle.p50Ms} → ${gentle.duringMove.p50Ms} ms, p99 ${gentle.idle.p99Ms} → ${gentle.duringMove.p99Ms} ms = ${gentleRatio.toFixed(2)}x; the move ${n(gentle.move.rowsPerSecond)} rows/s (${s(gentle.move.ms)}) against ${n(r.hotPath.move.rowsPerSecond)} rows/s (${s(r.hotPath.move.ms)}) at the ${r.hotPath.pace} pace`,
+      target: 'p99 ≤ 2x idle',
+      met: gentleRatio <= 2,
     },
     {
       figure: '   longest insert stall overlapping the detach step',
@@ -286,6 +296,7 @@ function formatDetails(r: FormatResults): string[] {
             .join(', ')
         : 'none'
     }.`,
+    `The gentle move under the writer: ${r.hotPathGentle.move.steps.map((step) => `${step.activity} ${n(step.ms)} ms`).join(', ')}; writer latency by step (inserts, p99, max ms): ${r.hotPathGentle.bySteps.map((b) => `${b.step} ${b.inserts}/${b.p99Ms}/${b.maxMs}`).join(', ')}; stalls of ${STALL_MS} ms or more: ${r.hotPathGentle.stalls.length > 0 ? r.hotPathGentle.stalls.map((t) => `${t.ms} in ${t.step}`).join(', ') : 'none'}.`,
     `Worker RSS: ${n(r.migration.run.memory.startBytes / MB)} MB before the move, peak ${n(peakRss(r) / MB)} MB during it; ` +
       `per step (MB): ${r.migration.run.memory.bySteps.map((b) => `${b.step} ${n(b.peakBytes / MB)}`).join(', ')}.`,
     `One-row move: ${n(r.orchestration.activityMs)} ms in activities of ${n(r.orchestration.medianMs)} ms: ${r.orchestration.steps.map((step) => `${step.activity} ${n(step.ms)}`).join(', ')}.`,

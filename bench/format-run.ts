@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { closeOnInterrupt } from '../client/interrupts.ts';
 import type { ProgressLog } from '../stack/progress.ts';
 import { coldColumnsFor } from '../storage/cold/cold-columns.ts';
-import { seedBatch, seedBenchData } from './bench-data.ts';
+import { seedBatch, seedBenchData, seedGentlePartition } from './bench-data.ts';
 import { type BenchEnv, startBenchEnv } from './bench-env.ts';
 import type { BenchFormat, BenchOptions } from './bench-options.ts';
 import type { FormatResults, ReportPair } from './bench-results.ts';
@@ -103,7 +103,7 @@ async function measureOn(
   log(
     `Steady writer idle for ${sizes.idleWriterSeconds} s, as long beside a busy process per core, then while ${second} moves...`,
   );
-  const hotPath = await measureHotPath(env, second, sizes, seededRows);
+  const hotPath = await measureHotPath(env, second, sizes, seededRows, env.config.moves.pace);
 
   log('Reports through ducktier, and hourly_breakdown on PostgreSQL alone...');
   const duckSummary = await timeDucktierReport(env, 'event_summary', sizes.runs);
@@ -115,7 +115,11 @@ async function measureOn(
 
   const scaling = await measureScaling(env, options, log);
 
-  const coldRows = seededRows - data.hotRows + data.spare.length + scaling.batchRows;
+  const gentle = await seedGentlePartition(env, sizes, new Date(), log);
+  log(`The steady writer again, idle, then while ${gentle.partition} moves at the gentle pace...`);
+  const hotPathGentle = await measureHotPath(env, gentle.partition, sizes, seededRows, 'gentle');
+
+  const coldRows = seededRows - data.hotRows + data.spare.length + scaling.batchRows + gentle.rows;
   log('Reading the cold tier’s footprint...');
   await env.worker.stop(); // a DuckDB file is read once its owner has closed (and checkpointed) it
   const cold =
@@ -128,6 +132,7 @@ async function measureOn(
     data,
     migration: { limit, run, naive },
     hotPath,
+    hotPathGentle,
     reports: {
       summary: pair(pgSummary, duckSummary),
       summaryTuned: { workMem: TUNED_WORK_MEM, ...pair(pgSummaryTuned, duckSummary) },

@@ -1,4 +1,5 @@
 import { startMigration } from '../client/migrations.ts';
+import type { MovePace } from '../config/move-pace.ts';
 import { moveWorkflowId } from '../workflows/workflow-ids.ts';
 import type { BenchEnv } from './bench-env.ts';
 import { moveTimeline, type StepTiming } from './move-timeline.ts';
@@ -11,11 +12,16 @@ export interface TimedMove {
   steps: StepTiming[];
 }
 
-/** Moves one partition the way the CLI does (the parent job asked for that partition) and times it end to end. */
-export async function moveThroughWorkflow(env: BenchEnv, partition: string): Promise<TimedMove> {
+/**
+ * Moves one partition the way the CLI does (the parent job asked for that partition, at the deployment's pace unless
+ * `pace` is given) and times it end to end.
+ */
+export async function moveThroughWorkflow(env: BenchEnv, partition: string, pace?: MovePace): Promise<TimedMove> {
   const { policy } = env;
   const { result: outcomes, ms } = await timed(async () =>
-    (await startMigration(env.temporal, env.config, { table: policy.table, partition })).result(),
+    (
+      await startMigration(env.temporal, env.config, { table: policy.table, partition, ...(pace ? { pace } : {}) })
+    ).result(),
   );
   const outcome = outcomes.find((o) => o.partition === partition);
   if (outcome?.status !== 'moved')

@@ -4,6 +4,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 
 import { type DucktierConfig, findReport } from '../config/config.ts';
+import type { MovePace } from '../config/move-pace.ts';
 import type { ReportParams } from '../storage/federation/report-params.ts';
 import { AD_HOC_QUERY, type ReportInvocation } from '../storage/federation/report-request.ts';
 import type { ReportResult } from '../storage/federation/report-runner.ts';
@@ -18,6 +19,8 @@ export interface MigrationRequest {
   table?: string;
   partition?: string;
   olderThanMs?: number;
+  /** This run's pace instead of the deployment's `moves.pace`. */
+  pace?: MovePace;
 }
 
 export interface MigrationStart {

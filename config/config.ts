@@ -8,6 +8,7 @@ import { type ColdConfig, coldConfigSchema, coldEnvironment, missingS3Keys, reso
 import { formatDuration } from './duration.ts';
 import { maintenanceConfigSchema } from './maintenance-config.ts';
 import { defaultMoveMemoryLimit, MEMORY_SIZE } from './memory-size.ts';
+import { MOVE_PACES } from './move-pace.ts';
 import { archivesToS3, type TablePolicy, type TablePolicyInput, tablePolicySchema } from './policy.ts';
 import { type ReportDefinition, reportDefinitionSchema } from './report-definition.ts';
 import { tierViewNames } from './tier-view-names.ts';
@@ -74,6 +75,12 @@ const configSchema = z
          * application's queries; 0 keeps the move to one backend so inserts stay near their idle latency.
          */
         verifyParallelWorkers: z.number().int().min(0).max(16).default(0),
+        /**
+         * How hard a move works. `full`: PostgreSQL and DuckDB work at once, DuckDB on every core. `gentle`: they take
+         * turns, so a move keeps about one core busy and leaves the rest to the application (slower moves, steadier
+         * inserts; see config/move-pace.ts). A run can choose its own (`ducktier migrate --pace`).
+         */
+        pace: z.enum(MOVE_PACES).default('full'),
         /**
          * Partitions one run moves at once. Default: 1 for a DuckDB file (one process writes it), 4 for a lake (every
          * worker process takes moves: run at least as many as there are workers).

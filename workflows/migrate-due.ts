@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { executeChild, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 
-import type { DuePartition } from '../activities/activity-types.ts';
+import type { DuePartition, PartitionMoveRef } from '../activities/activity-types.ts';
 import { planningActivities } from './activity-proxies.ts';
 import { rootCauseMessage } from './failure-message.ts';
 import { migrationProgress, moveDetails, moveSummary } from './labels.ts';
@@ -18,6 +18,8 @@ export interface MigrateDueInput {
   partition?: string;
   /** Overrides each policy's hot window. */
   olderThanMs?: number;
+  /** Overrides the deployment's `moves.pace` for this run's moves (`full` or `gentle`). */
+  pace?: PartitionMoveRef['pace'];
   /** The queue of the process owning the cold store; the deployment's config says when absent. */
   coldTaskQueue?: string;
 }
@@ -53,7 +55,7 @@ export async function migrateDueWorkflow(input: MigrateDueInput = {}): Promise<M
       setCurrentDetails(
         migrationProgress(progress(), { index: index + 1, of: due.length, partition, rows: candidate.rows }),
       );
-      const outcome = await moveOne({ schema, ...candidate, coldTaskQueue }, input.olderThanMs);
+      const outcome = await moveOne({ schema, ...candidate, coldTaskQueue }, input);
       moved[index] = outcome;
       finished.push(outcome);
     }
@@ -70,13 +72,13 @@ export async function migrateDueWorkflow(input: MigrateDueInput = {}): Promise<M
 /** Moves one due partition in its child workflow, whose fixed ID makes a second trigger find the first. */
 async function moveOne(
   move: DuePartition & { coldTaskQueue: string },
-  olderThanMs: number | undefined,
+  { olderThanMs, pace }: Pick<MigrateDueInput, 'olderThanMs' | 'pace'>,
 ): Promise<MoveOutcome> {
   const { schema, table, partition } = move;
   try {
     return await executeChild(migratePartitionWorkflow, {
       workflowId: moveWorkflowId(workflowInfo().taskQueue, schema, table, partition),
-      args: [{ ...move, olderThanMs }],
+      args: [{ ...move, olderThanMs, ...(pace ? { pace } : {}) }],
       staticSummary: moveSummary(move),
       staticDetails: moveDetails(move, workflowInfo().workflowId),
       typedSearchAttributes: startLabels('move', { table: `${schema}.${table}`, partition: `${schema}.${partition}` }),

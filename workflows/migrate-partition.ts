@@ -30,6 +30,8 @@ export interface MigratePartitionInput {
   rows?: number;
   /** Overrides the policy's hot window for this run. */
   olderThanMs?: number;
+  /** Overrides the deployment's `moves.pace` for this run (`full` or `gentle`). */
+  pace?: PartitionMoveRef['pace'];
 }
 
 /**
@@ -46,6 +48,7 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
     table: target.table,
     partition: target.partition,
     workflowId: workflowInfo().workflowId,
+    ...(input.pace ? { pace: input.pace } : {}),
   };
   const say = moveStepSummaries(target);
   const step = (name: Parameters<typeof moveStepDetails>[0]) => setCurrentDetails(moveStepDetails(name, target));

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 
+import type { MovePace } from '../../config/move-pace.ts';
 import { generateEvents } from '../../demo/event-generator.ts';
 import { connectPgClient } from '../../storage/postgres/pg-pool.ts';
 import { qualify } from '../../storage/sql-quoting.ts';
@@ -21,6 +22,8 @@ export interface LatencyStats {
 }
 
 export interface HotPath {
+  /** The pace the move ran at (moves.pace). */
+  pace: MovePace;
   idle: LatencyStats;
   /**
    * The same writer with nothing moving while one busy process per core runs (as a move keeps every core busy): the
@@ -56,6 +59,7 @@ export async function measureHotPath(
   partition: string,
   sizes: BenchSizes,
   seededRows: number,
+  pace: MovePace,
 ): Promise<HotPath> {
   const idle = await runWriter(env, sizes.writerInsertsPerSecond, () => sleep(sizes.idleWriterSeconds * 1000));
   const busyProcesses = os.availableParallelism();
@@ -64,7 +68,7 @@ export async function measureHotPath(
   );
   const busy = await runWriter(env, sizes.writerInsertsPerSecond, async (): Promise<TimedMove> => {
     await sleep(MARGIN_MS);
-    const move = await moveThroughWorkflow(env, partition);
+    const move = await moveThroughWorkflow(env, partition, pace);
     await sleep(MARGIN_MS);
     return move;
   });
@@ -75,6 +79,7 @@ export async function measureHotPath(
   const detach = stepOf(busy.result.steps, 'detachPartition');
   const overlapping = busy.samples.filter((s) => s.dueAt <= detach.completedAt && s.doneAt >= detach.scheduledAt);
   return {
+    pace,
     idle: latencyStats(idle.samples),
     cpuContended: { ...latencyStats(contended.samples), busyProcesses },
     duringMove: latencyStats(busy.samples),

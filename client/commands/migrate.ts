@@ -3,6 +3,7 @@ import os from 'node:os';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 
 import { findPolicy } from '../../config/config.ts';
+import { parseMovePace } from '../../config/move-pace.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import type { CommandContext } from '../cli.ts';
 import { type CommandOptions, durationFlag, parseCommandArgs } from '../cli-args.ts';
@@ -24,6 +25,11 @@ export const MIGRATE_OPTIONS = {
     value: 'AGE',
     description: "this run's hot window instead of each policy's, e.g. 1d, 36h, 90m",
   },
+  pace: {
+    type: 'string',
+    value: 'PACE',
+    description: "this run's moves.pace: full (PostgreSQL and DuckDB at once) or gentle (in turn, about one core)",
+  },
   wait: { type: 'boolean', default: false, description: 'wait until the moves end and print how each ended' },
   'via-schedule': {
     type: 'boolean',
@@ -39,6 +45,7 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
   if (values.partition && values['older-than'])
     throw new UsageError('give either --partition or --older-than, not both');
   const olderThanMs = durationFlag('older-than', values['older-than']);
+  const pace = values.pace === undefined ? undefined : parseMovePace(values.pace, '--pace');
   let table = values.table;
   if (table) {
     const policy = findPolicy(config, table);
@@ -49,9 +56,9 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
     table = `${config.tables[0]!.schema}.${config.tables[0]!.table}`;
   }
 
-  if (values['via-schedule'] && (values.table || values.partition || values['older-than'])) {
+  if (values['via-schedule'] && (values.table || values.partition || values['older-than'] || pace)) {
     throw new UsageError(
-      '--via-schedule runs the schedule exactly as configured; it takes no --table, --partition or --older-than',
+      '--via-schedule runs the schedule exactly as configured; it takes no --table, --partition, --older-than or --pace',
     );
   }
 
@@ -73,7 +80,7 @@ export async function migrateCommand(context: CommandContext): Promise<number> {
       handle = await startMigration(
         session.temporal!,
         config,
-        { table, partition: values.partition, olderThanMs },
+        { table, partition: values.partition, olderThanMs, ...(pace ? { pace } : {}) },
         { requestedBy: `ducktier migrate by ${os.userInfo().username}` },
       );
     } catch (error) {

@@ -3,6 +3,7 @@ import type pg from 'pg';
 
 import type { ColdStoreIdentity } from '../../config/cold-config.ts';
 import type { Federation } from '../../config/config.ts';
+import type { MovePace } from '../../config/move-pace.ts';
 import type { ColumnMapping } from '../duckdb/duck-type-mapping.ts';
 import type { InstantSelection } from '../verification/instant-filter.ts';
 import type { RowFingerprint } from '../verification/row-fingerprint.ts';
@@ -21,6 +22,20 @@ export const COLD_MANIFEST_TABLE = 'ducktier_cold_partitions';
  * not yet committed.
  */
 export type CopyStage = 'extracting' | 'written';
+
+/** How a copy into the cold tier runs. */
+export interface CopyOptions {
+  /** Hears the rows read so far. */
+  onProgress?: (rowsRead: number) => void;
+  /** Interrupts the copy, which then leaves nothing behind. */
+  signal?: AbortSignal;
+  onStage?: (stage: CopyStage) => void;
+  /**
+   * `gentle`: PostgreSQL and DuckDB take turns, a range of pages at a time, DuckDB reading each on one thread (see
+   * config/move-pace.ts). Default `full`.
+   */
+  pace?: MovePace;
+}
 
 /** One PostgreSQL partition as a move reads it. */
 export interface PartitionSource {
@@ -120,15 +135,9 @@ export interface ColdStore {
   ensureColdTable(of: ColdTableRef, columns: ColumnMapping[]): Promise<void>;
   /**
    * Replaces the cold copy of one partition: delete what an earlier attempt wrote, stream the partition in, record it
-   * in the manifest. `signal` interrupts it (nothing is left behind); `onProgress` hears the rows read so far.
+   * in the manifest (see CopyOptions).
    */
-  writePartition(
-    source: PartitionSource,
-    pgPool: pg.Pool,
-    onProgress: (rowsRead: number) => void,
-    signal?: AbortSignal,
-    onStage?: (stage: CopyStage) => void,
-  ): Promise<ColdWrite>;
+  writePartition(source: PartitionSource, pgPool: pg.Pool, options: CopyOptions): Promise<ColdWrite>;
   /** Replaces the partition's cold rows at these instants of its time column with PostgreSQL's current rows there. */
   writeChangedRows(source: PartitionSource, pgPool: pg.Pool, instants: readonly string[]): Promise<ColdWrite>;
   /** The content fingerprint of one partition's cold rows, optionally of some instants only. */

@@ -19,6 +19,7 @@ import {
   tablesStaleInExtension,
 } from '../duckdb/pg-transport.ts';
 import { CopyProgress } from '../postgres/pg-copy-progress.ts';
+import { forEachPageRange } from '../postgres/pg-page-ranges.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
@@ -40,7 +41,7 @@ import {
   type ColdStore,
   type ColdTableRef,
   type ColdWrite,
-  type CopyStage,
+  type CopyOptions,
   type PartitionRef,
   type PartitionSource,
   type SnapshotLease,
@@ -350,14 +351,8 @@ export abstract class DuckColdStore implements ColdStore {
    * Replaces the cold copy of one partition in a single DuckDB transaction: delete what an earlier attempt wrote,
    * stream the partition in, record it in the manifest. Repeating it leaves exactly one copy.
    */
-  async writePartition(
-    source: PartitionSource,
-    pgPool: pg.Pool,
-    onProgress: (rowsProcessed: number) => void,
-    signal?: AbortSignal,
-    onStage?: (stage: CopyStage) => void,
-  ): Promise<ColdWrite> {
-    return this.replaceRows(source, pgPool, undefined, onProgress, signal, onStage);
+  async writePartition(source: PartitionSource, pgPool: pg.Pool, options: CopyOptions): Promise<ColdWrite> {
+    return this.replaceRows(source, pgPool, undefined, options);
   }
 
   /**
@@ -365,41 +360,29 @@ export abstract class DuckColdStore implements ColdStore {
    * the difference left by writes during a move. One DuckDB transaction; repeating it changes nothing more.
    */
   async writeChangedRows(source: PartitionSource, pgPool: pg.Pool, instants: readonly string[]): Promise<ColdWrite> {
-    return this.replaceRows(source, pgPool, { mode: 'only', instants });
+    return this.replaceRows(source, pgPool, { mode: 'only', instants }, {});
   }
 
   private async replaceRows(
     source: PartitionSource,
     pgPool: pg.Pool,
     selection: InstantSelection | undefined,
-    onProgress?: (rowsProcessed: number) => void,
-    signal?: AbortSignal,
-    onStage?: (stage: CopyStage) => void,
+    { onProgress, signal, onStage, pace = 'full' }: CopyOptions,
   ): Promise<ColdWrite> {
     await this.ensureColdTable(source, source.columns);
     const timeColumn = timeColumnOf(source.columns, source);
     const pgWhere = selection ? instantFilter('postgres', timeColumn, selection) : '';
     const duckWhere = selection ? ` AND ${instantFilter('duckdb', timeColumn, selection)}` : '';
-    const spool = this.federation === 'copy' ? this.spoolFile() : undefined;
+    // Through a spool, PostgreSQL and DuckDB take turns (a range of pages each) instead of working at once; at the
+    // gentle pace DuckDB reads each range on one thread, so the copy keeps about one core busy.
+    const spool = this.federation === 'copy' || pace === 'gentle' ? this.spoolFile() : undefined;
     const stopWatching = onProgress
       ? new CopyProgress(pgPool, source.schema, source.partition).watch(onProgress)
       : () => {};
     try {
-      if (spool) {
-        const client = await pgPool.connect();
-        try {
-          await copyToCsvFile(
-            client,
-            copyExportSelect(source.schema, source.partition, source.columns, pgWhere),
-            spool,
-          );
-        } finally {
-          client.release();
-        }
-      }
       const partitionLiteral = `, $partition AS ${SOURCE_PARTITION_COLUMN}`;
-      const select = spool
-        ? csvSelect(spool, source.columns, partitionLiteral)
+      const extensionRead = spool
+        ? undefined
         : extensionSelect(source.schema, source.partition, source.columns, {
             extraColumns: partitionLiteral,
             where: pgWhere,
@@ -414,20 +397,34 @@ export abstract class DuckColdStore implements ColdStore {
             await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, {
               partition: source.partition,
             });
-            // A cancelled move interrupts the statement; the transaction then rolls back and leaves nothing behind.
-            const interrupt = () => connection.interrupt();
-            let inserted = 0;
-            signal?.addEventListener('abort', interrupt);
-            try {
-              signal?.throwIfAborted();
-              const insert = connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, {
-                partition: source.partition,
+            const insert = (select: string, started: () => void) =>
+              interruptible(connection, signal, async () => {
+                const running = connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, {
+                  partition: source.partition,
+                });
+                started();
+                return (await running).rowsChanged;
               });
-              onStage?.('extracting');
-              inserted = (await insert).rowsChanged;
-            } finally {
-              signal?.removeEventListener('abort', interrupt);
-            }
+            let inserted = 0;
+            if (spool) {
+              let first = true;
+              await forEachPageRange(pgPool, source.schema, source.partition, async (client, pages) => {
+                signal?.throwIfAborted();
+                const where = pgWhere ? `(${pgWhere}) AND ${pages}` : pages;
+                const copying = copyToCsvFile(
+                  client,
+                  copyExportSelect(source.schema, source.partition, source.columns, where),
+                  spool,
+                );
+                if (first) onStage?.('extracting');
+                first = false;
+                await copying;
+                inserted += await insert(
+                  csvSelect(spool, source.columns, partitionLiteral, { parallel: pace === 'full' }),
+                  () => {},
+                );
+              });
+            } else inserted = await insert(extensionRead!, () => onStage?.('extracting'));
             // A whole partition was just replaced, so it holds what was inserted; some instants replaced leave the rest.
             const rows = selection ? await this.countRows(connection, source.coldTable, source.partition) : inserted;
             const writeId = randomUUID();
@@ -705,5 +702,24 @@ export abstract class DuckColdStore implements ColdStore {
 
   close(): void {
     this.instance.closeSync();
+  }
+}
+
+/**
+ * Runs one DuckDB statement that `signal` interrupts: a cancelled move's statement stops, and its transaction then
+ * rolls back, leaving nothing behind.
+ */
+async function interruptible<T>(
+  connection: DuckDBConnection,
+  signal: AbortSignal | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
+  const interrupt = () => connection.interrupt();
+  signal?.throwIfAborted();
+  signal?.addEventListener('abort', interrupt);
+  try {
+    return await run();
+  } finally {
+    signal?.removeEventListener('abort', interrupt);
   }
 }

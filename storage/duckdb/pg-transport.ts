@@ -130,12 +130,20 @@ export async function copyToCsvFile(client: pg.ClientBase, select: string, file:
   await pipeline(source, createWriteStream(file));
 }
 
-/** A SELECT over a CSV spool written by copyToCsvFile, converting each field back to its DuckDB type. */
-export function csvSelect(file: string, columns: ColumnMapping[], extraColumns = ''): string {
+/**
+ * A SELECT over a CSV spool written by copyToCsvFile, converting each field back to its DuckDB type. `parallel: false`
+ * reads it on one thread (DuckDB's reader splits a file over every thread otherwise).
+ */
+export function csvSelect(
+  file: string,
+  columns: ColumnMapping[],
+  extraColumns = '',
+  { parallel = true }: { parallel?: boolean } = {},
+): string {
   const fields = columns.map((_, index) => `'c${index}': 'VARCHAR'`).join(', ');
   const list = columns
     .map((c, index) => `${applyTemplate(c.copyImport, `c${index}`)} AS ${quoteIdent(c.name)}`)
     .join(', ');
-  const reader = `read_csv(${quoteLiteral(file)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, columns = {${fields}})`;
+  const reader = `read_csv(${quoteLiteral(file)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, parallel = ${parallel}, columns = {${fields}})`;
   return `SELECT ${list}${extraColumns} FROM ${reader}`;
 }

@@ -1,3 +1,4 @@
+import type { MovePace } from '../../config/move-pace.ts';
 import type { MoveKey } from '../postgres/pg-move-state.ts';
 
 /** Plain data passed between the move workflows, their activities and the protocol here (serialisable). */
@@ -8,6 +9,8 @@ export interface PartitionMoveRef {
   table: string;
   partition: string;
   workflowId: string;
+  /** This run's pace; the deployment's `moves.pace` when absent. */
+  pace?: MovePace;
 }
 
 /** The move record's key in ducktier.partition_moves. */

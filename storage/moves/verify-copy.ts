@@ -1,5 +1,6 @@
 import type pg from 'pg';
 
+import type { MovePace } from '../../config/move-pace.ts';
 import type { ColdStore, PartitionSource } from '../cold/cold-store.ts';
 import { changedInstants } from '../postgres/pg-change-capture.ts';
 import { COLD_SERVING_STATES, getMove, setMoveState } from '../postgres/pg-move-state.ts';
@@ -16,7 +17,8 @@ import { moveKey, type VerifyResult } from './move-types.ts';
  * excluded or compared. After a detach (a resumed run) nothing is excluded. Read-only apart from recording the result,
  * which never moves the record backwards, and is done in the lock's session: a verify whose lock was lost records nothing.
  *
- * `parallelWorkers` bounds PostgreSQL's parallel workers for its fingerprint: each takes a core from the application.
+ * `parallelWorkers` bounds PostgreSQL's parallel workers for its fingerprint: each takes a core from the application;
+ * `pace` says whether the two engines fingerprint at once or in turn (see fingerprintBothTiers).
  */
 export async function verifyCopy(
   pgPool: pg.Pool,
@@ -24,6 +26,7 @@ export async function verifyCopy(
   source: PartitionSource,
   lease: PartitionLease,
   parallelWorkers: number,
+  pace: MovePace,
 ): Promise<VerifyResult> {
   const key = moveKey(source);
   const [pgSide, coldSide, lateInstants] = await inTransaction(
@@ -39,6 +42,7 @@ export async function verifyCopy(
         cold,
         source,
         instants.length > 0 ? { mode: 'except', instants } : undefined,
+        pace,
       );
       assertSameRows(source.partition, sides, 'the cold copy');
       return [...sides, instants.length] as const;

@@ -86,7 +86,7 @@ describe.each([lakeStore, 'duckdb'] as const)('a report snapshot of a %s cold ti
                 timeColumn: 'timestamp',
               },
               env.pgPool,
-              () => {},
+              {},
             );
             return {
               before,

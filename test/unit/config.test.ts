@@ -36,7 +36,7 @@ describe('configuration', () => {
     });
     expect([1, 2, 8].map((threads) => defaultMoveMemoryLimit(threads))).toEqual(['128MB', '128MB', '512MB']);
     expect([memoryBytes('256MB'), memoryBytes('2GiB'), memoryBytes('1.5 kb')]).toEqual([256e6, 2 ** 31, 1500]);
-    expect(config.moves).toEqual({ verifyParallelWorkers: 0, concurrency: 1 });
+    expect(config.moves).toEqual({ verifyParallelWorkers: 0, pace: 'full', concurrency: 1 });
     expect(config.dataDir.endsWith('.ducktier')).toBe(true);
     expect(config.cold).toEqual({ format: 'duckdb', path: path.join(config.dataDir, 'cold', 'cold.duckdb') });
     expect(config.reports.map((r) => r.name)).toContain('event_summary');
@@ -214,6 +214,7 @@ describe('configuration', () => {
     [{ duckdb: { memoryLimit: 'lots' } }, /duckdb\.memoryLimit: expected a size such as 256MB/],
     [{ duckdb: { moveMemoryLimit: '1 heap' } }, /duckdb\.moveMemoryLimit: expected a size such as 256MB/],
     [{ moves: { verifyParallelWorkers: -1 } }, /moves\.verifyParallelWorkers/],
+    [{ moves: { pace: 'slow' } }, /moves\.pace/],
     [
       { reports: [{ name: 'x', table: 'nope', title: 't', sql: 'SELECT 1' }] },
       /reports\.0\.table: no table policy for 'nope'/,

@@ -1,0 +1,174 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+
+import { startMigration } from '../../client/migrations.ts';
+import type { MovePace } from '../../config/move-pace.ts';
+import { coldColumnsFor } from '../../storage/cold/cold-columns.ts';
+import type { PartitionSource } from '../../storage/cold/cold-store.ts';
+import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import { getMove } from '../../storage/postgres/pg-move-state.ts';
+import { forEachPageRange } from '../../storage/postgres/pg-page-ranges.ts';
+import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
+import {
+  createTestDeploymentWithWorkers,
+  seedDemoData,
+  type TestDeploymentWithWorkers,
+} from '../helpers/deployment.ts';
+import { allEvents, DAY, partitionOfDay } from '../helpers/truth.ts';
+
+const anchor = new Date();
+const generator = { rows: 6_000, days: 6, anchor, seed: 11 };
+const events = allEvents(generator);
+const rowsOf = (partition: string) => events.filter((e) => partitionOfDay('events', e.timestamp) === partition);
+
+/** The statements sent on the pool's sessions (COPY included), recorded as they are sent. */
+function recordingPool(config: pg.PoolConfig): { pool: pg.Pool; statements: string[] } {
+  const statements: string[] = [];
+  const pool = new pg.Pool(config);
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    Object.assign(client, {
+      query: (...args: unknown[]) => {
+        const first = args[0];
+        statements.push(typeof first === 'string' ? first : ((first as { text?: string }).text ?? ''));
+        return query(...args);
+      },
+    });
+  });
+  return { pool, statements };
+}
+
+describe('moves at the gentle pace', () => {
+  let env: TestDeploymentWithWorkers;
+
+  beforeAll(async () => {
+    env = await createTestDeploymentWithWorkers('gentle_moves');
+    await seedDemoData(env, generator);
+  });
+  afterAll(async () => env?.close());
+
+  test('a gentle copy reads PostgreSQL in page ranges of one snapshot through a spool, and writes every row', async () => {
+    const partition = partitionOfDay('events', new Date(anchor.getTime() - 3 * DAY));
+    const source: PartitionSource = {
+      schema: 'public',
+      table: 'events',
+      partition,
+      coldTable: 'events_historical',
+      columns: await coldColumnsFor(env.pgPool, env.config.tables[0]!),
+      timeColumn: 'timestamp',
+    };
+    const store = env.workers.coldStore;
+    const copyAt = async (pace: MovePace) => {
+      const { pool, statements } = recordingPool(env.stack.postgres.pool);
+      try {
+        return { rows: (await store.writePartition(source, pool, { pace })).rows, statements };
+      } finally {
+        await pool.end();
+      }
+    };
+    const expected = rowsOf(partition);
+    expect(expected.length).toBeGreaterThan(500);
+
+    const gentle = await copyAt('gentle');
+    expect(gentle.rows).toBe(expected.length);
+    expect(gentle.statements).toContain('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    expect(
+      gentle.statements.filter((sql) => /^COPY [\s\S]* WHERE ctid >= '\(0,0\)'::tid\) TO STDOUT/.test(sql)),
+    ).toHaveLength(1);
+    const cold = (await readColdEvents(store)).filter((row) => row._ducktier_partition === partition);
+    expectColdEventsEqual(cold, expected);
+
+    // The full pace reads through DuckDB's postgres extension (unless the deployment reads PostgreSQL by COPY).
+    const full = await copyAt('full');
+    expect(full.rows).toBe(expected.length);
+    expect(full.statements.some((sql) => sql.includes('ctid'))).toBe(store.federation === 'copy');
+    await store.withConnection((connection) =>
+      connection.run(`DELETE FROM ${store.relation('events_historical')} WHERE _ducktier_partition = '${partition}'`),
+    );
+  });
+
+  test('page ranges read each row the snapshot sees exactly once, though rows move between pages and arrive meanwhile', async () => {
+    const admin = env.pgPool;
+    await admin.query(`CREATE TABLE page_ranges (id int PRIMARY KEY, pad text) WITH (fillfactor = 100)`);
+    await admin.query(`INSERT INTO page_ranges SELECT g, repeat('x', 500) FROM generate_series(1, 400) g`);
+    // Room in the first pages, so an updated row's new version can land before the range being read.
+    await admin.query(`DELETE FROM page_ranges WHERE id <= 40`);
+    await admin.query(`VACUUM page_ranges`);
+    const pages = Number(
+      (await admin.query(`SELECT pg_relation_size('page_ranges') / 8192 AS pages`)).rows[0]!.pages as string,
+    );
+    expect(pages).toBeGreaterThan(20);
+
+    const seen: number[] = [];
+    let ranges = 0;
+    await forEachPageRange(
+      admin,
+      'public',
+      'page_ranges',
+      async (client, condition) => {
+        const { rows } = await client.query<{ id: number }>(`SELECT id FROM page_ranges WHERE ${condition}`);
+        seen.push(...rows.map((row) => row.id));
+        if (ranges++ === 1) {
+          // Between ranges, other sessions move rows of later pages (an update writes a new version elsewhere) and add rows.
+          await admin.query(`UPDATE page_ranges SET pad = repeat('y', 500) WHERE id > 380`);
+          await admin.query(`INSERT INTO page_ranges SELECT g, 'new' FROM generate_series(1001, 1100) g`);
+        }
+      },
+      3,
+    );
+    expect(ranges).toBeGreaterThan(5);
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 360 }, (_, i) => 41 + i));
+    // Read outside one snapshot, the same ranges would see some updated rows twice (or miss them): they did move.
+    const moved = await admin.query<{ id: number }>(
+      `SELECT id FROM page_ranges WHERE id > 380 AND ctid < '(${pages - 5},0)'::tid`,
+    );
+    expect(moved.rows.length).toBeGreaterThan(0);
+    await admin.query('DROP TABLE page_ranges');
+  });
+
+  test('a migration at the gentle pace moves exactly the rows of each due partition, then drops it', async () => {
+    const cutoff = Date.now() - 2 * DAY;
+    const due = (await listPartitions(env.pgPool, 'public', 'events'))
+      .filter((p) => !p.isDefault && p.to!.getTime() <= cutoff)
+      .map((p) => p.name);
+    expect(due.length).toBeGreaterThanOrEqual(3);
+
+    const outcomes = await (
+      await startMigration(env.temporal, env.config, { table: 'events', pace: 'gentle' })
+    ).result();
+    expect(outcomes.map((o) => [o.partition, o.status, o.rows]).sort()).toEqual(
+      due.map((p) => [p, 'moved', rowsOf(p).length]).sort(),
+    );
+    const after = (await listPartitions(env.pgPool, 'public', 'events')).map((p) => p.name);
+    for (const partition of due) {
+      expect(after).not.toContain(partition);
+      expect(
+        (await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition }))?.state,
+      ).toBe('cold');
+    }
+    const expected = events
+      .filter((e) => due.includes(partitionOfDay('events', e.timestamp)))
+      .sort((a, b) => a.id - b.id);
+    expectColdEventsEqual(await readColdEvents(env.workers.coldStore), expected);
+  });
+
+  test('a run asking for a pace that does not exist fails before copying anything, naming the input', async () => {
+    const partition = partitionOfDay('events', new Date(anchor.getTime() - DAY));
+    const to = (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!;
+    const olderThanMs = Date.now() - to.getTime();
+    const [outcome] = await (
+      await startMigration(env.temporal, env.config, {
+        table: 'events',
+        partition,
+        olderThanMs,
+        pace: 'fast' as MovePace,
+      })
+    ).result();
+    expect(outcome).toMatchObject({ partition, status: 'failed' });
+    expect(outcome!.error).toBe(`the workflow input "pace" must be full or gentle, not 'fast'`);
+    expect((await listPartitions(env.pgPool, 'public', 'events')).map((p) => p.name)).toContain(partition);
+    expect(await env.workers.coldStore.countPartition('events_historical', partition)).toBe(0);
+    const { rows } = await env.pgPool.query(`SELECT count(*)::int AS n FROM public.${partition}`);
+    expect(rows[0]!.n).toBe(rowsOf(partition).length);
+  });
+});
