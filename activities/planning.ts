@@ -15,6 +15,9 @@ export interface PlanningDeps {
 }
 
 /** Deciding what moves or comes back and recording that a move starts: PostgreSQL only, so any worker on the main queue runs them. */
+/** Where a run's pace comes from, for the error a bad one gets. */
+const PACE_INPUT = 'the workflow input "pace"';
+
 export function createPlanningActivities({ config, pgPool, now = () => new Date() }: PlanningDeps) {
   const policiesOf = (table: string | undefined) => (table ? [findPolicy(config, table)] : config.tables);
 
@@ -35,9 +38,16 @@ export function createPlanningActivities({ config, pgPool, now = () => new Date(
 
     /**
      * Premakes partitions, sweeps DEFAULT and lists the partitions past the threshold (each policy's hot window unless
-     * `olderThanMs` is given), or just the one partition asked for; with how many to move at once.
+     * `olderThanMs` is given), or just the one partition asked for; with how many to move at once. A `pace` that is not
+     * one is refused first, changing nothing.
      */
-    async planMoves(input: { table?: string; partition?: string; olderThanMs?: number }): Promise<MoveJob> {
+    async planMoves(input: {
+      table?: string;
+      partition?: string;
+      olderThanMs?: number;
+      pace?: string;
+    }): Promise<MoveJob> {
+      if (input.pace !== undefined) parseMovePace(input.pace, PACE_INPUT);
       const named = input.partition && (await locatePartition(pgPool, policiesOf(input.table), input.partition));
       const policies = named ? [named.policy] : policiesOf(input.table);
       const partition = named ? named.partition : undefined;
@@ -53,8 +63,8 @@ export function createPlanningActivities({ config, pgPool, now = () => new Date(
     /** Checks the partition may move and records the move as started (see storage/moves/prepare-move.ts). */
     async prepareMove(input: { move: PartitionMoveRef; olderThanMs?: number }): Promise<MovePlan> {
       const policy = policyFor(config, input.move.schema, input.move.table);
-      // A run's pace comes from its workflow input (the Web UI's form, code): refused before anything is copied.
-      if (input.move.pace !== undefined) parseMovePace(input.move.pace, 'the workflow input "pace"');
+      // A move started by itself (the Web UI's form, code) brings its pace unchecked: refused before anything is copied.
+      if (input.move.pace !== undefined) parseMovePace(input.move.pace, PACE_INPUT);
       return prepareMove(pgPool, policy, input.move, {
         now: now(),
         hotWindowMs: input.olderThanMs ?? policy.hotWindow,

@@ -76,8 +76,8 @@ const configSchema = z
          */
         verifyParallelWorkers: z.number().int().min(0).max(16).default(0),
         /**
-         * How hard a move works. `full`: PostgreSQL and DuckDB work at once, DuckDB on every core. `gentle`: they take
-         * turns, so a move keeps about one core busy and leaves the rest to the application (slower moves, steadier
+         * How hard a move works. `full`: DuckDB reads PostgreSQL on every core, both engines at once. `gentle`: they
+         * take turns, so a move keeps about one core busy and leaves the rest to the application (slower moves, steadier
          * inserts; see config/move-pace.ts). A run can choose its own (`ducktier migrate --pace`).
          */
         pace: z.enum(MOVE_PACES).default('full'),

@@ -13,6 +13,7 @@ files=("$@")
 [ ${#files[@]} -gt 0 ] || files=(
   test/integration/migration.test.ts
   test/integration/late-write.test.ts
+  test/integration/gentle-moves.test.ts
   test/integration/fault-matrix.test.ts
   test/integration/concurrent-triggers.test.ts
   test/integration/default-sweep.test.ts

@@ -10,7 +10,7 @@ import type { CompactionStage } from '../storage/cold/duckdb-file-compaction.ts'
  * power cut would. Unset (every normal run) nothing here is installed. The points:
  *
  *   after:<activity>   the activity did its work, its result not yet reported (e.g. after:lockPartition)
- *   copy:extracting    the copy's INSERT ... SELECT reading the partition is under way
+ *   copy:extracting    the copy is reading the partition (its INSERT ... SELECT, or a spool's first COPY, under way)
  *   copy:written       the copy's rows are in DuckDB, not yet committed
  *   compact:<stage>    a DuckDB file's rewrite by maintenance stands at that stage (copied, closed, linked, renamed,
  *                      opened: see CompactionStage)

@@ -38,7 +38,7 @@ export async function migrateDueWorkflow(input: MigrateDueInput = {}): Promise<M
     (await planningActivities('Read defaults from the deployment config').deploymentDefaults()).coldTaskQueue;
   const { tables, due, problems, concurrency } = await planningActivities(
     'Premake partitions, sweep DEFAULT, find due partitions',
-  ).planMoves({ table: input.table, partition: input.partition, olderThanMs: input.olderThanMs });
+  ).planMoves({ table: input.table, partition: input.partition, olderThanMs: input.olderThanMs, pace: input.pace });
   // The table as `schema.table`, however the request named it, so one filter finds every migration of it.
   if (input.table || input.partition) upsertSearchAttributes(ownLabels('migrate', { table: tables[0] }));
   const failures: MoveOutcome[] = problems.map(({ table, error }) => ({ table, status: 'failed', error }));
@@ -78,7 +78,7 @@ async function moveOne(
   try {
     return await executeChild(migratePartitionWorkflow, {
       workflowId: moveWorkflowId(workflowInfo().taskQueue, schema, table, partition),
-      args: [{ ...move, olderThanMs, ...(pace ? { pace } : {}) }],
+      args: [{ ...move, olderThanMs, ...(pace !== undefined ? { pace } : {}) }],
       staticSummary: moveSummary(move),
       staticDetails: moveDetails(move, workflowInfo().workflowId),
       typedSearchAttributes: startLabels('move', { table: `${schema}.${table}`, partition: `${schema}.${partition}` }),

@@ -48,7 +48,7 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
     table: target.table,
     partition: target.partition,
     workflowId: workflowInfo().workflowId,
-    ...(input.pace ? { pace: input.pace } : {}),
+    ...(input.pace !== undefined ? { pace: input.pace } : {}),
   };
   const say = moveStepSummaries(target);
   const step = (name: Parameters<typeof moveStepDetails>[0]) => setCurrentDetails(moveStepDetails(name, target));

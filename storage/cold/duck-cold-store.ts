@@ -20,6 +20,7 @@ import {
 } from '../duckdb/pg-transport.ts';
 import { CopyProgress } from '../postgres/pg-copy-progress.ts';
 import { forEachPageRange } from '../postgres/pg-page-ranges.ts';
+import { withPooledSession } from '../postgres/pg-pool.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
 import { fingerprintSelect, type RowFingerprint } from '../verification/row-fingerprint.ts';
@@ -408,9 +409,9 @@ export abstract class DuckColdStore implements ColdStore {
             let inserted = 0;
             if (spool) {
               let first = true;
-              await forEachPageRange(pgPool, source.schema, source.partition, async (client, pages) => {
+              const spoolAndLoad = async (client: pg.ClientBase, pages: string) => {
                 signal?.throwIfAborted();
-                const where = pgWhere ? `(${pgWhere}) AND ${pages}` : pages;
+                const where = [pgWhere, pages].filter((condition) => condition !== '').join(' AND ');
                 const copying = copyToCsvFile(
                   client,
                   copyExportSelect(source.schema, source.partition, source.columns, where),
@@ -423,7 +424,10 @@ export abstract class DuckColdStore implements ColdStore {
                   csvSelect(spool, source.columns, partitionLiteral, { parallel: pace === 'full' }),
                   () => {},
                 );
-              });
+              };
+              // Some instants' rows are few, found by the time column: one read. A whole partition goes by page ranges.
+              if (selection) await withPooledSession(pgPool, (client) => spoolAndLoad(client, ''));
+              else await forEachPageRange(pgPool, source.schema, source.partition, spoolAndLoad);
             } else inserted = await insert(extensionRead!, () => onStage?.('extracting'));
             // A whole partition was just replaced, so it holds what was inserted; some instants replaced leave the rest.
             const rows = selection ? await this.countRows(connection, source.coldTable, source.partition) : inserted;

@@ -130,9 +130,13 @@ export async function copyToCsvFile(client: pg.ClientBase, select: string, file:
   await pipeline(source, createWriteStream(file));
 }
 
+/** Four times DuckDB's largest CSV line (2 MB by default), which a buffer must hold. */
+const SINGLE_THREAD_BUFFER_BYTES = 8 * 1024 * 1024;
+
 /**
  * A SELECT over a CSV spool written by copyToCsvFile, converting each field back to its DuckDB type. `parallel: false`
- * reads it on one thread (DuckDB's reader splits a file over every thread otherwise).
+ * reads it on one thread (DuckDB's reader splits a file over every thread otherwise), with buffers of its own size:
+ * at DuckDB's default the one-thread reader ran out of a move's 128MB memory limit on a 420,000-row spool.
  */
 export function csvSelect(
   file: string,
@@ -144,6 +148,6 @@ export function csvSelect(
   const list = columns
     .map((c, index) => `${applyTemplate(c.copyImport, `c${index}`)} AS ${quoteIdent(c.name)}`)
     .join(', ');
-  const reader = `read_csv(${quoteLiteral(file)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, parallel = ${parallel}, columns = {${fields}})`;
+  const reader = `read_csv(${quoteLiteral(file)}, header = false, auto_detect = false, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, ${parallel ? '' : `parallel = false, buffer_size = ${SINGLE_THREAD_BUFFER_BYTES}, `}columns = {${fields}})`;
   return `SELECT ${list}${extraColumns} FROM ${reader}`;
 }

@@ -36,6 +36,8 @@ export async function verifyCopy(
       refuseIfTruncated(record, source.partition);
       const detached = record !== undefined && COLD_SERVING_STATES.includes(record.state);
       await client.query(`SET LOCAL max_parallel_workers_per_gather = ${Math.trunc(parallelWorkers)}`);
+      // The snapshot stays open, idle, while DuckDB fingerprints its side: a server's idle timeout must not end it.
+      await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
       const instants = detached ? [] : await changedInstants(client, key);
       const sides = await fingerprintBothTiers(
         client,

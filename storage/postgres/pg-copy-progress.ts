@@ -5,7 +5,7 @@ import { qualify } from '../sql-quoting.ts';
 /**
  * How many rows PostgreSQL has sent so far to the COPY statements reading one relation: DuckDB's postgres extension
  * reads a table as a series of parallel `COPY (SELECT ... WHERE ctid BETWEEN ...) TO STDOUT` range reads, and the CSV
- * path runs one COPY; pg_stat_progress_copy counts each statement's rows while it runs. Ranges follow each other on a
+ * path as a series of page-range COPYs on one session; pg_stat_progress_copy counts each statement's rows while it runs. Ranges follow each other on a
  * session, so a finished range's last count is carried into the total. Advisory: rows sent after the last poll of a
  * range are missed, so it can only undercount.
  */

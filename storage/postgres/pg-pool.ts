@@ -77,7 +77,7 @@ export interface SessionLender {
   withSession<T>(work: (client: pg.ClientBase) => Promise<T>): Promise<T>;
 }
 
-async function withPooledSession<T>(pool: pg.Pool, work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+export async function withPooledSession<T>(pool: pg.Pool, work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     return await work(client);

@@ -3,11 +3,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { startMigration } from '../../client/migrations.ts';
 import type { MovePace } from '../../config/move-pace.ts';
+import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { coldColumnsFor } from '../../storage/cold/cold-columns.ts';
 import type { PartitionSource } from '../../storage/cold/cold-store.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { getMove } from '../../storage/postgres/pg-move-state.ts';
 import { forEachPageRange } from '../../storage/postgres/pg-page-ranges.ts';
+import { rootCauseMessage } from '../../workflows/failure-message.ts';
+import { WORKFLOW_TYPES } from '../../workflows/workflow-ids.ts';
 import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
 import {
   createTestDeploymentWithWorkers,
@@ -152,20 +155,42 @@ describe('moves at the gentle pace', () => {
     expectColdEventsEqual(await readColdEvents(env.workers.coldStore), expected);
   });
 
-  test('a run asking for a pace that does not exist fails before copying anything, naming the input', async () => {
+  test('a pace that is not one is refused before anything changes: by a migration before it plans, by a move started alone before it copies', async () => {
     const partition = partitionOfDay('events', new Date(anchor.getTime() - DAY));
     const to = (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!;
     const olderThanMs = Date.now() - to.getTime();
-    const [outcome] = await (
-      await startMigration(env.temporal, env.config, {
+    const partitionsBefore = await listPartitions(env.pgPool, 'public', 'events');
+    const refusal = `the workflow input "pace" must be full or gentle, not 'fast'`;
+    const failureOf = (run: Promise<unknown>) =>
+      run.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+
+    const migration = await failureOf(
+      startMigration(env.temporal, env.config, {
         table: 'events',
         partition,
         olderThanMs,
         pace: 'fast' as MovePace,
-      })
-    ).result();
-    expect(outcome).toMatchObject({ partition, status: 'failed' });
-    expect(outcome!.error).toBe(`the workflow input "pace" must be full or gentle, not 'fast'`);
+      }).then((handle) => handle.result()),
+    );
+    expect(rootCauseMessage(migration)).toBe(refusal);
+    expect((migration as { cause?: { cause?: { type?: string } } }).cause?.cause?.type).toBe(FAILURE_TYPES.UsageError);
+    expect(await listPartitions(env.pgPool, 'public', 'events')).toEqual(partitionsBefore);
+    expect(await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition })).toBe(
+      undefined,
+    );
+
+    // Started by itself (the Web UI's form), with an empty pace: refused too, not taken for the default.
+    const alone = await failureOf(
+      env.temporal.workflow.execute(WORKFLOW_TYPES.migratePartition, {
+        taskQueue: env.config.temporal.taskQueue,
+        workflowId: `gentle-moves-bad-pace-${partition}`,
+        args: [{ partition: `public.${partition}`, olderThanMs, pace: '' }],
+      }),
+    );
+    expect(rootCauseMessage(alone)).toBe(`the workflow input "pace" must be full or gentle, not ''`);
     expect((await listPartitions(env.pgPool, 'public', 'events')).map((p) => p.name)).toContain(partition);
     expect(await env.workers.coldStore.countPartition('events_historical', partition)).toBe(0);
     const { rows } = await env.pgPool.query(`SELECT count(*)::int AS n FROM public.${partition}`);
