@@ -374,15 +374,15 @@ export abstract class DuckColdStore implements ColdStore {
     const timeColumn = timeColumnOf(source.columns, source);
     const pgWhere = selection ? instantFilter('postgres', timeColumn, selection) : '';
     const duckWhere = selection ? ` AND ${instantFilter('duckdb', timeColumn, selection)}` : '';
-    // Through a spool, PostgreSQL and DuckDB take turns (a range of pages each) instead of working at once; at the
+    // Through spool files, PostgreSQL and DuckDB take turns (a range of pages each) instead of working at once; at the
     // gentle pace DuckDB reads each range on one thread, so the copy keeps about one core busy.
-    const spool = this.federation === 'copy' || pace === 'gentle' ? this.spoolFile() : undefined;
+    const spooled = this.federation === 'copy' || pace === 'gentle';
     const stopWatching = onProgress
       ? new CopyProgress(pgPool, source.schema, source.partition).watch(onProgress)
       : () => {};
     try {
       const partitionLiteral = `, $partition AS ${SOURCE_PARTITION_COLUMN}`;
-      const extensionRead = spool
+      const extensionRead = spooled
         ? undefined
         : extensionSelect(source.schema, source.partition, source.columns, {
             extraColumns: partitionLiteral,
@@ -407,23 +407,30 @@ export abstract class DuckColdStore implements ColdStore {
                 return (await running).rowsChanged;
               });
             let inserted = 0;
-            if (spool) {
+            if (spooled) {
               let first = true;
               const spoolAndLoad = async (client: pg.ClientBase, pages: string) => {
                 signal?.throwIfAborted();
-                const where = [pgWhere, pages].filter((condition) => condition !== '').join(' AND ');
-                const copying = copyToCsvFile(
-                  client,
-                  copyExportSelect(source.schema, source.partition, source.columns, where),
-                  spool,
-                );
-                if (first) onStage?.('extracting');
-                first = false;
-                await copying;
-                inserted += await insert(
-                  csvSelect(spool, source.columns, partitionLiteral, { parallel: pace === 'full' }),
-                  () => {},
-                );
+                // A new file for each range, removed once loaded: rewriting one file in place made ext4 write the
+                // previous range's pages out at once (its replace-by-truncate safeguard), stalling PostgreSQL's commits.
+                const spool = this.spoolFile();
+                try {
+                  const where = [pgWhere, pages].filter((condition) => condition !== '').join(' AND ');
+                  const copying = copyToCsvFile(
+                    client,
+                    copyExportSelect(source.schema, source.partition, source.columns, where),
+                    spool,
+                  );
+                  if (first) onStage?.('extracting');
+                  first = false;
+                  await copying;
+                  inserted += await insert(
+                    csvSelect(spool, source.columns, partitionLiteral, { parallel: pace === 'full' }),
+                    () => {},
+                  );
+                } finally {
+                  rmSync(spool, { force: true });
+                }
               };
               // Some instants' rows are few, found by the time column: one read. A whole partition goes by page ranges.
               if (selection) await withPooledSession(pgPool, (client) => spoolAndLoad(client, ''));
@@ -448,7 +455,6 @@ export abstract class DuckColdStore implements ColdStore {
       );
     } finally {
       stopWatching();
-      if (spool) rmSync(spool, { force: true });
     }
   }
 
