@@ -43,6 +43,7 @@ import {
   type ColdTableRef,
   type ColdWrite,
   type CopyOptions,
+  type CopyStage,
   type PartitionRef,
   type PartitionSource,
   type SnapshotLease,
@@ -398,44 +399,19 @@ export abstract class DuckColdStore implements ColdStore {
             await connection.run(`DELETE FROM ${coldTable} WHERE ${SOURCE_PARTITION_COLUMN} = $partition${duckWhere}`, {
               partition: source.partition,
             });
-            const insert = (select: string, started: () => void) =>
+            const insert = (select: string, started?: () => void) =>
               interruptible(connection, signal, async () => {
                 const running = connection.run(`INSERT INTO ${coldTable} (${names}) ${select}`, {
                   partition: source.partition,
                 });
-                started();
+                started?.();
                 return (await running).rowsChanged;
               });
-            let inserted = 0;
-            if (spooled) {
-              let first = true;
-              const spoolAndLoad = async (client: pg.ClientBase, pages: string) => {
-                signal?.throwIfAborted();
-                // A new file for each range, removed once loaded: rewriting one file in place made ext4 write the
-                // previous range's pages out at once (its replace-by-truncate safeguard), stalling PostgreSQL's commits.
-                const spool = this.spoolFile();
-                try {
-                  const where = [pgWhere, pages].filter((condition) => condition !== '').join(' AND ');
-                  const copying = copyToCsvFile(
-                    client,
-                    copyExportSelect(source.schema, source.partition, source.columns, where),
-                    spool,
-                  );
-                  if (first) onStage?.('extracting');
-                  first = false;
-                  await copying;
-                  inserted += await insert(
-                    csvSelect(spool, source.columns, partitionLiteral, { parallel: pace === 'full' }),
-                    () => {},
-                  );
-                } finally {
-                  rmSync(spool, { force: true });
-                }
-              };
-              // Some instants' rows are few, found by the time column: one read. A whole partition goes by page ranges.
-              if (selection) await withPooledSession(pgPool, (client) => spoolAndLoad(client, ''));
-              else await forEachPageRange(pgPool, source.schema, source.partition, spoolAndLoad);
-            } else inserted = await insert(extensionRead!, () => onStage?.('extracting'));
+            const inserted = spooled
+              ? await this.insertSpooled(pgPool, source, { selection, pgWhere, signal, onStage }, (spool) =>
+                  insert(csvSelect(spool, source.columns, partitionLiteral, { parallel: pace === 'full' })),
+                )
+              : await insert(extensionRead!, () => onStage?.('extracting'));
             // A whole partition was just replaced, so it holds what was inserted; some instants replaced leave the rest.
             const rows = selection ? await this.countRows(connection, source.coldTable, source.partition) : inserted;
             const writeId = randomUUID();
@@ -705,6 +681,44 @@ export abstract class DuckColdStore implements ColdStore {
     return reader.currentRowCount > 0;
   }
 
+  /**
+   * Reads the rows through spool files, PostgreSQL and DuckDB taking turns instead of working at once: PostgreSQL COPYs
+   * a range of pages as CSV into a new file, `load` inserts it, and the file is removed (see forEachPageRange). Some
+   * instants' rows are few, found by the time column: one read. Returns the rows inserted.
+   */
+  private async insertSpooled(
+    pgPool: pg.Pool,
+    source: PartitionSource,
+    { selection, pgWhere, signal, onStage }: SpooledRead,
+    load: (spool: string) => Promise<number>,
+  ): Promise<number> {
+    let inserted = 0;
+    let first = true;
+    const spoolAndLoad = async (client: pg.ClientBase, pages: string) => {
+      signal?.throwIfAborted();
+      // A new file for each range, removed once loaded: rewriting one file in place made ext4 write the previous
+      // range's pages out at once (its replace-by-truncate safeguard), stalling PostgreSQL's commits.
+      const spool = this.spoolFile();
+      try {
+        const where = [pgWhere, pages].filter((condition) => condition !== '').join(' AND ');
+        const copying = copyToCsvFile(
+          client,
+          copyExportSelect(source.schema, source.partition, source.columns, where),
+          spool,
+        );
+        if (first) onStage?.('extracting');
+        first = false;
+        await copying;
+        inserted += await load(spool);
+      } finally {
+        rmSync(spool, { force: true });
+      }
+    };
+    if (selection) await withPooledSession(pgPool, (client) => spoolAndLoad(client, ''));
+    else await forEachPageRange(pgPool, source.schema, source.partition, spoolAndLoad);
+    return inserted;
+  }
+
   /** A spool file for COPY streams, removed by the caller. */
   spoolFile(): string {
     return path.join(this.spoolDir, `${randomUUID()}.csv`);
@@ -713,6 +727,16 @@ export abstract class DuckColdStore implements ColdStore {
   close(): void {
     this.instance.closeSync();
   }
+}
+
+/** What a spooled read reads, and whom it tells (see insertSpooled). */
+interface SpooledRead {
+  /** Some instants' rows (one read), or undefined for the whole partition (by page ranges). */
+  selection: InstantSelection | undefined;
+  /** PostgreSQL's condition for those instants; '' for the whole partition. */
+  pgWhere: string;
+  signal: AbortSignal | undefined;
+  onStage: ((stage: CopyStage) => void) | undefined;
 }
 
 /**

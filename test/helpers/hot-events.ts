@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { expect } from 'vitest';
 
 import type { DemoEvent } from '../../demo/event-generator.ts';
+import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 
 /** The demo rows of one relation in PostgreSQL (a partition, the parent, DEFAULT), in id order. */
 export async function readHotEvents(db: pg.Pool, relation: string): Promise<DemoEvent[]> {
@@ -24,3 +25,10 @@ export function expectEventsEqual(actual: DemoEvent[], expected: DemoEvent[]): v
 }
 
 const plain = (e: DemoEvent) => ({ ...e, timestamp: e.timestamp.getTime() });
+
+/** The names of the events table's dated partitions that end at or before `cutoff` (epoch ms): what a migration moves. */
+export async function partitionsEndingBy(db: pg.Pool, cutoff: number): Promise<string[]> {
+  return (await listPartitions(db, 'public', 'events'))
+    .filter((p) => !p.isDefault && p.to!.getTime() <= cutoff)
+    .map((p) => p.name);
+}

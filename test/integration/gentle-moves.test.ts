@@ -17,6 +17,7 @@ import {
   seedDemoData,
   type TestDeploymentWithWorkers,
 } from '../helpers/deployment.ts';
+import { partitionsEndingBy } from '../helpers/hot-events.ts';
 import { allEvents, DAY, partitionOfDay } from '../helpers/truth.ts';
 
 const anchor = new Date();
@@ -131,9 +132,7 @@ describe('moves at the gentle pace', () => {
 
   test('a migration at the gentle pace moves exactly the rows of each due partition, then drops it', async () => {
     const cutoff = Date.now() - 2 * DAY;
-    const due = (await listPartitions(env.pgPool, 'public', 'events'))
-      .filter((p) => !p.isDefault && p.to!.getTime() <= cutoff)
-      .map((p) => p.name);
+    const due = await partitionsEndingBy(env.pgPool, cutoff);
     expect(due.length).toBeGreaterThanOrEqual(3);
 
     const outcomes = await (

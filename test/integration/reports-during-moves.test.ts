@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
 import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { toPgTimestamp } from '../../demo/event-generator.ts';
-import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import {
   createTestDeploymentWithWorkers,
@@ -11,6 +10,7 @@ import {
   type TestDeploymentWithWorkers,
   testPgTarget,
 } from '../helpers/deployment.ts';
+import { partitionsEndingBy } from '../helpers/hot-events.ts';
 import { allEvents } from '../helpers/truth.ts';
 
 const DAY = 86_400_000;
@@ -107,9 +107,7 @@ describe.each(['extension', 'copy'] as const)(
 
     test('every COUNT and SUM lies between the rows committed before it began and those committed when it ended', async () => {
       const cutoff = Date.now() - 2 * DAY;
-      const due = (await listPartitions(env.pgPool, 'public', 'events'))
-        .filter((p) => !p.isDefault && p.to!.getTime() <= cutoff)
-        .map((p) => p.name);
+      const due = await partitionsEndingBy(env.pgPool, cutoff);
       expect(due.length).toBeGreaterThanOrEqual(5);
 
       const writer = new InsertWriter(writerClient);
