@@ -168,7 +168,7 @@ export function figuresOf(r: FormatResults, cores: number): Figure[] {
       met: null,
     },
     {
-      figure: `5. Steady writer (${r.sizes.writerInsertsPerSecond}/s) p50 / p99 insert latency: idle (before / after) vs during a migration`,
+      figure: `5. Steady writer (${r.sizes.writerInsertsPerSecond}/s) p50 / p99 insert latency: idle vs during a migration (p99 idle before / after it)`,
       measured: `p50 ${idle.p50Ms} → ${duringMove.p50Ms} ms, p99 ${idlePair(r.hotPath)} → ${duringMove.p99Ms} ms = ${p99Ratio.toFixed(2)}x the quieter`,
       target: 'p99 ≤ 2x idle',
       met: p99Ratio <= 2,

@@ -156,9 +156,9 @@ const FILE_TOO_LARGE =
 const REFUSING_BUCKET = 'refusing-writes';
 const WRITES_REFUSED = /HTTP Error: .*Forbidden \(HTTP code 403\)$/;
 
-/** What the worker prints when PostgreSQL ends one of its sessions: one line each, and it goes on. */
 /** How a step reports a lock it did not get within DDL_LOCK_TIMEOUT_MS (activities/activity-errors.ts). */
 const LOCK_TIMEOUT_RETRY = 'the table is busy (lock_timeout)';
+/** What the worker prints when PostgreSQL ends one of its sessions: one line each, and it goes on. */
 const SESSION_ENDED = /^ducktier: PostgreSQL ended the session 'ducktier [^']+': .+; the next use opens a new one$/m;
 
 const moveLane = (name: string, partition: string, options: Parameters<typeof createLane>[4] = {}) =>
@@ -396,7 +396,7 @@ describe.concurrent(
         );
         // The reasons the worker logged for its retries name what failed when a step took more attempts than expected.
         expect(await stepAttempts(deployment.temporal, lane.moveId), retriedBecause(lane).join('\n')).toEqual({
-          completed: withLockTimeoutRetries(lane, { ...ONE_ATTEMPT_EACH, ...(retried ? { [retried]: 2 } : {}) }),
+          completed: withDetachLockTimeouts(lane, { ...ONE_ATTEMPT_EACH, ...(retried ? { [retried]: 2 } : {}) }),
           failed: {},
         });
         await expectMovedWhole(deployment, lane, () => worker.interrupt());
@@ -568,28 +568,38 @@ function retriedBecause(lane: Lane): string[] {
   return loggedRetries(lane).map((retry) => retry.reason);
 }
 
-/** Each failed attempt the lane's worker logged: the step and why. */
-function loggedRetries(lane: Lane): Array<{ activity: string; reason: string }> {
+/** Each failed attempt the lane's worker logged: the workflow, the step and why. */
+function loggedRetries(lane: Lane): Array<{ workflowId: string; activity: string; reason: string }> {
   return readFileSync(path.join(lane.config.dataDir, 'logs', 'worker.log'), 'utf8')
     .split('\n')
     .filter((line) => line.includes(' Activity failed '))
     .map((line) => {
-      const logged = JSON.parse(line.slice(line.indexOf('{'))) as { activityType?: unknown; error?: unknown };
-      return { activity: String(logged.activityType), reason: String(logged.error) };
+      const logged = JSON.parse(line.slice(line.indexOf('{'))) as {
+        workflowId?: unknown;
+        activityType?: unknown;
+        error?: unknown;
+      };
+      return {
+        workflowId: String(logged.workflowId),
+        activity: String(logged.activityType),
+        reason: String(logged.error),
+      };
     });
 }
 
 /**
- * The attempts each step needs: `expected`, plus one per lock timeout the lane's worker logged for it. The lanes run
- * side by side on one parent table, and a step's DDL waits at most DDL_LOCK_TIMEOUT_MS for another lane's lock before it
- * retries with backoff, as designed; any other extra attempt still fails the comparison.
+ * The attempts each step of the lane's move needs: `expected`, plus one per lock timeout its worker logged for the
+ * move's detach. The lanes run side by side on one parent table, whose ACCESS EXCLUSIVE lock each detach takes for at
+ * most DDL_LOCK_TIMEOUT_MS before it retries with backoff, as designed; any other extra attempt still fails.
  */
-function withLockTimeoutRetries(lane: Lane, expected: Record<string, number>): Record<string, number> {
-  const attempts = { ...expected };
-  for (const retry of loggedRetries(lane)) {
-    if (retry.reason.startsWith(LOCK_TIMEOUT_RETRY)) attempts[retry.activity] = (attempts[retry.activity] ?? 1) + 1;
-  }
-  return attempts;
+function withDetachLockTimeouts(lane: Lane, expected: Record<string, number>): Record<string, number> {
+  const timeouts = loggedRetries(lane).filter(
+    (retry) =>
+      retry.workflowId === lane.moveId &&
+      retry.activity === 'detachPartition' &&
+      retry.reason.startsWith(LOCK_TIMEOUT_RETRY),
+  ).length;
+  return { ...expected, detachPartition: (expected.detachPartition ?? 1) + timeouts };
 }
 
 /** Opens a transaction that has read the partition, so its DETACH (ACCESS EXCLUSIVE) waits until it ends. */

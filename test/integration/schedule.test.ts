@@ -2,13 +2,13 @@ import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 
 import { ensureMigrationSchedule, triggerMigrationSchedule } from '../../client/schedule.ts';
-import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import type { MoveOutcome } from '../../workflows/move-outcome.ts';
 import {
   createTestDeploymentWithWorkers,
   seedDemoData,
   type TestDeploymentWithWorkers,
 } from '../helpers/deployment.ts';
+import { partitionsEndingBy } from '../helpers/hot-events.ts';
 import { newestScheduledWorkflowId } from '../helpers/wait-for.ts';
 
 const DAY = 86_400_000;
@@ -47,14 +47,12 @@ describe('the migration schedule', () => {
   });
 
   test('a trigger runs the parent workflow, which moves the due partitions', async () => {
-    const due = (await listPartitions(env.pgPool, 'public', 'events')).filter(
-      (p) => !p.isDefault && p.to!.getTime() <= Date.now() - 2 * DAY,
-    );
+    const due = await partitionsEndingBy(env.pgPool, Date.now() - 2 * DAY);
     expect(due.length).toBeGreaterThan(0);
     await triggerMigrationSchedule(env.temporal, env.config);
     const workflowId = await newestScheduledWorkflowId(env.temporal, env.config.schedule.id);
     const outcomes = (await env.temporal.workflow.getHandle(workflowId).result()) as MoveOutcome[];
-    expect(outcomes.map((o) => o.partition).sort()).toEqual(due.map((p) => p.name).sort());
+    expect(outcomes.map((o) => o.partition).sort()).toEqual([...due].sort());
     expect(outcomes.every((o) => o.status === 'moved')).toBe(true);
   });
 });
