@@ -29,6 +29,8 @@ export function namingMemorySetting(error: unknown, setting: string): unknown {
 
 /** PostgreSQL's lock_not_available: a DDL's lock_timeout expired because the hot path was busy. */
 const LOCK_NOT_AVAILABLE = '55P03';
+/** What a step that did not get its lock within the lock timeout fails with (Temporal retries it with backoff). */
+export const LOCK_TIMEOUT_MESSAGE = 'the table is busy (lock_timeout); retrying with backoff';
 
 /**
  * What Temporal should do with an error an activity raised: errors retrying cannot fix (a refusal, bad input, a table
@@ -44,10 +46,7 @@ export function classifyError(error: unknown): unknown {
   if (isUnwritableDisk(error))
     return ApplicationFailure.nonRetryable(error.message.split('\n')[0]!, FAILURE_TYPES.StorageUnwritable);
   if ((error as { code?: string } | null)?.code === LOCK_NOT_AVAILABLE)
-    return ApplicationFailure.retryable(
-      'the table is busy (lock_timeout); retrying with backoff',
-      FAILURE_TYPES.LockTimeout,
-    );
+    return ApplicationFailure.retryable(LOCK_TIMEOUT_MESSAGE, FAILURE_TYPES.LockTimeout);
   return error;
 }
 

@@ -72,7 +72,8 @@ export async function measureHotPath(
   seededRows: number,
   pace: MovePace,
 ): Promise<HotPath> {
-  const idle = await runWriter(env, sizes.writerInsertsPerSecond, () => sleep(sizes.idleWriterSeconds * 1000));
+  const idleWriter = () => runWriter(env, sizes.writerInsertsPerSecond, () => sleep(sizes.idleWriterSeconds * 1000));
+  const idle = await idleWriter();
   const busyProcesses = os.availableParallelism();
   const contended = await runWriter(env, sizes.writerInsertsPerSecond, () =>
     withBusyProcesses(busyProcesses, () => sleep(sizes.idleWriterSeconds * 1000)),
@@ -84,7 +85,7 @@ export async function measureHotPath(
     return move;
   });
   await env.pgPool.query('CHECKPOINT');
-  const idleAfter = await runWriter(env, sizes.writerInsertsPerSecond, () => sleep(sizes.idleWriterSeconds * 1000));
+  const idleAfter = await idleWriter();
   const table = qualify(env.policy.schema, env.policy.table);
   await env.pgPool.query(`DELETE FROM ${table} WHERE id > $1`, [seededRows]);
   await env.pgPool.query(`VACUUM (ANALYZE) ${table}`);

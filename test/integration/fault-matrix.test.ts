@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 
+import { LOCK_TIMEOUT_MESSAGE } from '../../activities/activity-errors.ts';
 import { startErase } from '../../client/erases.ts';
 import { runColdMaintenance } from '../../client/maintenance.ts';
 import { startMigration } from '../../client/migrations.ts';
@@ -156,8 +157,6 @@ const FILE_TOO_LARGE =
 const REFUSING_BUCKET = 'refusing-writes';
 const WRITES_REFUSED = /HTTP Error: .*Forbidden \(HTTP code 403\)$/;
 
-/** How a step reports a lock it did not get within DDL_LOCK_TIMEOUT_MS (activities/activity-errors.ts). */
-const LOCK_TIMEOUT_RETRY = 'the table is busy (lock_timeout)';
 /** What the worker prints when PostgreSQL ends one of its sessions: one line each, and it goes on. */
 const SESSION_ENDED = /^ducktier: PostgreSQL ended the session 'ducktier [^']+': .+; the next use opens a new one$/m;
 
@@ -597,7 +596,7 @@ function withDetachLockTimeouts(lane: Lane, expected: Record<string, number>): R
     (retry) =>
       retry.workflowId === lane.moveId &&
       retry.activity === 'detachPartition' &&
-      retry.reason.startsWith(LOCK_TIMEOUT_RETRY),
+      retry.reason.startsWith(LOCK_TIMEOUT_MESSAGE),
   ).length;
   return { ...expected, detachPartition: (expected.detachPartition ?? 1) + timeouts };
 }
