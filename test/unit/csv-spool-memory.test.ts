@@ -48,7 +48,8 @@ describe('a gentle copy loads each spool on one thread within a move’s memory 
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('two ranges into one transaction at 128MB; the rows arrive whole', async () => {
+  // 840,000 rows read on one thread: a few seconds alone, past vitest's 5 s default on a busy machine.
+  test('two ranges into one transaction at 128MB; the rows arrive whole', { timeout: 60_000 }, async () => {
     const instance = await DuckDBInstance.create(path.join(dir, 'cold.duckdb'), { memory_limit: '128MB' });
     try {
       const connection = await instance.connect();
