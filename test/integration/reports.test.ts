@@ -121,8 +121,9 @@ describe.each(['extension', 'copy'] as const)('federated reports reading Postgre
   }
 
   test('reports that each fit the memory limit alone but not side by side all succeed: one out of memory runs again alone', async () => {
-    await withMemoryLimit('128MB', async (cold) => {
-      // One list of every row's 5-8 kB string: 50-70 MB at its peak, which DuckDB cannot spill; two do not fit 128MB.
+    await withMemoryLimit('192MB', async (cold) => {
+      // One list of every row's 4-12 kB string (9 kB on average), which DuckDB cannot spill: one such report needs
+      // 100-112MB (measured on an in-memory copy of these rows), so it fits 192MB alone with room to spare, and two do not.
       const sql = `SELECT len(list(repeat(event_type, 1000))) AS listed FROM events_all`;
       const results = await Promise.all(
         Array.from(
