@@ -23,6 +23,8 @@ export interface StepAttempts {
 /** One activity execution of a workflow, as its history tells how it ended. */
 export interface StepRecord {
   activity: string;
+  /** The id its scheduling gave it, shared by all of that scheduling's attempts. */
+  activityId: string;
   /** The task queue it was scheduled on. */
   taskQueue: string;
   outcome: 'completed' | 'failed' | 'timed out';
@@ -44,14 +46,18 @@ const TIMEOUT_NAMES: Record<number, string> = {
 /** Every activity execution of a workflow that ended, in the order they ended (what actually ran, not the plan). */
 export async function stepRecords(client: Client, workflowId: string): Promise<StepRecord[]> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const scheduled = new Map<string, { activity: string; taskQueue: string }>();
+  const scheduled = new Map<string, { activity: string; activityId: string; taskQueue: string }>();
   const started = new Map<string, { attempt: number; identity: string }>();
   const records: StepRecord[] = [];
   for (const event of history.events ?? []) {
     const id = String(event.eventId);
     const schedule = event.activityTaskScheduledEventAttributes;
     if (schedule)
-      scheduled.set(id, { activity: schedule.activityType?.name ?? '?', taskQueue: schedule.taskQueue?.name ?? '?' });
+      scheduled.set(id, {
+        activity: schedule.activityType?.name ?? '?',
+        activityId: schedule.activityId ?? '?',
+        taskQueue: schedule.taskQueue?.name ?? '?',
+      });
     const start = event.activityTaskStartedEventAttributes;
     if (start) started.set(id, { attempt: start.attempt ?? 0, identity: start.identity ?? '' });
     const ended =
@@ -68,7 +74,7 @@ export async function stepRecords(client: Client, workflowId: string): Promise<S
         ...event.activityTaskTimedOutEventAttributes,
       });
     if (!ended) continue;
-    const of = scheduled.get(String(ended.scheduledEventId)) ?? { activity: '?', taskQueue: '?' };
+    const of = scheduled.get(String(ended.scheduledEventId)) ?? { activity: '?', activityId: '?', taskQueue: '?' };
     const run = started.get(String(ended.startedEventId)) ?? { attempt: 0, identity: '' };
     const timeoutType = 'failure' in ended ? ended.failure?.timeoutFailureInfo?.timeoutType : undefined;
     records.push({
