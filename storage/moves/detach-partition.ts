@@ -2,7 +2,7 @@ import type pg from 'pg';
 
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { Refusal } from '../../errors/refusal.ts';
-import type { ColdStore, PartitionSource } from '../cold/cold-store.ts';
+import type { ColdStore, ColdWrite, PartitionSource } from '../cold/cold-store.ts';
 import {
   changedInstants,
   clearChangedInstants,
@@ -30,8 +30,9 @@ const FEW_INSTANTS = 50;
  * Detaches the partition once the cold tier holds all of it, copying first the rows at instants written since the
  * move began (checked by fingerprint). Writes may go on meanwhile, so it catches up in rounds that lock only the
  * partition against writes (SHARE: readers and the rest of the table go on), then takes the parent's lock (briefly,
- * with a lock timeout, and before anything else so no writer holding it can wait on us), copies what changed since the
- * last round, detaches and records the cold write that now serves the partition, all in one transaction.
+ * with a lock timeout, and before any other lock so no writer holding it can wait on us), copies what changed since the
+ * last round, detaches and records the cold write that now serves the partition, all in one transaction. Nothing under
+ * the parent's lock reads the cold tier unless rows changed since the last round.
  *
  * A lock timeout (PostgreSQL's 55P03) rolls back only that transaction and is thrown for the caller to retry with
  * backoff; every copy here is idempotent. Safe to repeat: a partition already detached by this move is left as it is.
@@ -44,34 +45,37 @@ export async function detachMovedPartition(
   lease: PartitionLease,
 ): Promise<DetachResult> {
   const key = moveKey(source);
-  const syncChanges = async (client: pg.ClientBase): Promise<number> => {
+  /** Copies the rows at instants changed since the last round; returns how many instants, and the cold write if any. */
+  const syncChanges = async (client: pg.ClientBase): Promise<{ instants: number; write?: ColdWrite }> => {
     // Read again under the lock the caller just took: a TRUNCATE may have committed before it.
     refuseIfTruncated(await getMove(client, key), source.partition);
     const instants = await changedInstants(client, key, 'unsynced');
-    if (instants.length === 0) return 0;
-    await cold.writeChangedRows(source, pgPool, instants);
+    if (instants.length === 0) return { instants: 0 };
+    const write = await cold.writeChangedRows(source, pgPool, instants);
     assertSameRows(
       source.partition,
       await fingerprintBothTiers(client, cold, source, { mode: 'only', instants }),
       'the rows written during the move',
     );
     await markInstantsSynced(client, key, instants);
-    return instants.length;
+    return { instants: instants.length, write };
   };
   for (let round = 0; round < CATCH_UP_ROUNDS; round++) {
     const copied = await withLockTimeout(lease, async (client) => {
       if (await alreadyDetached(client, source)) return 0;
       await lockAgainstWrites(client, source.schema, source.partition);
-      return syncChanges(client);
+      return (await syncChanges(client)).instants;
     });
     if (copied <= FEW_INSTANTS) break;
   }
   return withLockTimeout(lease, async (client) => {
     const done = await alreadyDetached(client, source);
     if (done) return { detached: false, lateInstants: 0, rows: done.rows ?? 0 };
+    // Read before the parent's lock, so writers never wait on the cold tier (on a lake, a catalog and object store
+    // read): while the move holds the partition's lock nothing else writes its cold rows, so only a copy below changes it.
+    const written = await cold.manifestEntry(source);
     await lockParentExclusively(client, source.schema, source.table);
-    await syncChanges(client);
-    const write = await cold.manifestEntry(source);
+    const write = (await syncChanges(client)).write ?? written;
     if (!write) throw new Refusal(`the cold tier has no copy of ${source.partition}`, FAILURE_TYPES.VerifyMismatch);
     const lateInstants = await countChangedInstants(client, key);
     await detachIfAttached(client, source.schema, source.table, source.partition);
