@@ -114,7 +114,7 @@ export function createTransferActivities({ config, pgPool, cold, locks, holderQu
 
     /** Compensation: removes the move's cold copy while the partition is still attached in PostgreSQL. */
     async discardColdCopy(input: { move: PartitionMoveRef }): Promise<number> {
-      return discardColdCopy(pgPool, cold, policyOf(input.move), input.move);
+      return discardColdCopy(await lockOf(input.move, 'discardColdCopy'), cold, policyOf(input.move), input.move);
     },
   };
 }

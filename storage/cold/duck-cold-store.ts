@@ -157,7 +157,12 @@ export abstract class DuckColdStore implements ColdStore {
           }
         }),
       );
-    return kind === 'report' ? this.reportSharing.run(attempt, failedForSharing) : attempt();
+    if (kind !== 'report') return attempt();
+    return this.reportSharing.run(attempt, failedForSharing, (error) =>
+      console.warn(
+        `ducktier: a report failed beside other reports (${(error as Error).message.split('\n')[0]}); running it again alone`,
+      ),
+    );
   }
 
   setMemoryLimits(limits: MemoryLimits): Promise<void> {

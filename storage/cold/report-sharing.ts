@@ -28,8 +28,15 @@ export class ReportSharing {
   private readonly running = new Set<{ beside: boolean }>();
   private readonly waiting: Array<{ alone: boolean; admit: () => void }> = [];
 
-  /** Runs `attempt` beside other reports, and once more alone if it failed for sharing (`failedForSharing`) beside one. */
-  async run<T>(attempt: () => Promise<T>, failedForSharing: (error: unknown) => boolean): Promise<T> {
+  /**
+   * Runs `attempt` beside other reports, and once more alone if it failed for sharing (`failedForSharing`) beside one;
+   * `runningAlone` hears of each such failure before the second run waits its turn.
+   */
+  async run<T>(
+    attempt: () => Promise<T>,
+    failedForSharing: (error: unknown) => boolean,
+    runningAlone?: (error: unknown) => void,
+  ): Promise<T> {
     await this.enter(false);
     const run = { beside: this.running.size > 0 };
     for (const other of this.running) other.beside = true;
@@ -38,6 +45,7 @@ export class ReportSharing {
       return await attempt();
     } catch (error) {
       if (!run.beside || !failedForSharing(error)) throw error;
+      runningAlone?.(error);
     } finally {
       this.running.delete(run);
       this.leave(false);

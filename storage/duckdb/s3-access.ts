@@ -26,11 +26,12 @@ export async function enableS3(connection: DuckDBConnection, s3: S3Settings): Pr
   ];
   await connection.run(`CREATE OR REPLACE SECRET ducktier_s3 (${settings.join(', ')})`);
   // httpfs buffers each part of an upload in DuckDB's memory, sized so its largest file (800GB by default) fits S3's
-  // 10,000 parts: 80MB a part, most of a move's memory limit, so a move at 128MB ran out writing one Parquet file. A
-  // file of up to 100GB (far above any partition's) takes 10MB parts, and at most 4 in flight bound a write's buffers.
+  // 10,000 parts: 80MB a part, most of a move's memory limit, so a move at 128MB ran out writing one Parquet file.
+  // Capping a file at 100GB makes the parts 10MB; with at most 2 in flight, an open file holds about 30MB of them.
   await connection.run(`SET GLOBAL s3_uploader_max_filesize = '${S3_LARGEST_FILE}'`);
   await connection.run(`SET GLOBAL s3_uploader_thread_limit = ${S3_UPLOADS_IN_FLIGHT}`);
 }
 
 const S3_LARGEST_FILE = '100GB';
-const S3_UPLOADS_IN_FLIGHT = 4;
+/** Per file being written (a lake's moves side by side each have their own). */
+const S3_UPLOADS_IN_FLIGHT = 2;

@@ -30,7 +30,7 @@ const FEW_INSTANTS = 50;
  * Detaches the partition once the cold tier holds all of it, copying first the rows at instants written since the
  * move began (checked by fingerprint). Writes may go on meanwhile, so it catches up in rounds that lock only the
  * partition against writes (SHARE: readers and the rest of the table go on), then takes the parent's lock (briefly,
- * with a lock timeout, and before any other lock so no writer holding it can wait on us), copies what changed since the
+ * with a lock timeout, and before any lock a writer of the table could wait on), copies what changed since the
  * last round, detaches and records the cold write that now serves the partition, all in one transaction. Nothing under
  * the parent's lock reads the cold tier unless rows changed since the last round.
  *

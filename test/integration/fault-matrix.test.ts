@@ -365,8 +365,9 @@ describe.concurrent(
         const workerOf = (identity: string) =>
           ({ [`${doomed.pid}`]: 'doomed', [`${fresh.pid}`]: 'fresh' })[identity.split('@')[0]!] ?? identity;
         // A completed detach's attempts that waited out their lock timeout behind another lane's are not counted.
+        const retries = loggedRetries(lane);
         const attempt = (step: StepRecord) =>
-          step.attempt - (step.outcome === 'completed' ? detachLockTimeouts(lane, step.activityId) : 0);
+          step.attempt - (step.outcome === 'completed' ? detachLockTimeouts(lane, retries, step.activityId) : 0);
         const steps = (await stepRecords(deployment.temporal, lane.moveId)).map((step) =>
           [step.activity, step.outcome, step.timeout ?? workerOf(step.identity), attempt(step)].join(' '),
         );
@@ -570,10 +571,16 @@ function retriedBecause(lane: Lane): string[] {
   return loggedRetries(lane).map((retry) => retry.reason);
 }
 
-/** Each failed attempt the lane's worker (or workers: they share the lane's log) logged: which step and why. */
-function loggedRetries(
-  lane: Lane,
-): Array<{ workflowId: string; activity: string; activityId: string; reason: string }> {
+/** A failed attempt a lane's worker logged: which step and why. */
+interface LoggedRetry {
+  workflowId: string;
+  activity: string;
+  activityId: string;
+  reason: string;
+}
+
+/** Each failed attempt the lane's worker (or workers: they share the lane's log) logged. */
+function loggedRetries(lane: Lane): LoggedRetry[] {
   return readFileSync(path.join(lane.config.dataDir, 'logs', 'worker.log'), 'utf8')
     .split('\n')
     .filter((line) => line.includes(' Activity failed '))
@@ -598,8 +605,8 @@ function loggedRetries(
  * The lanes run side by side on one parent table, whose ACCESS EXCLUSIVE lock each detach takes for at most
  * DDL_LOCK_TIMEOUT_MS before it retries with backoff, as designed: such a retry is not a fault of the case.
  */
-function detachLockTimeouts(lane: Lane, activityId?: string): number {
-  return loggedRetries(lane).filter(
+function detachLockTimeouts(lane: Lane, retries: LoggedRetry[], activityId?: string): number {
+  return retries.filter(
     (retry) =>
       retry.workflowId === lane.moveId &&
       retry.activity === 'detachPartition' &&
@@ -610,7 +617,10 @@ function detachLockTimeouts(lane: Lane, activityId?: string): number {
 
 /** The attempts each step of the lane's move needs: `expected`, plus one per lock timeout of its detach. */
 function withDetachLockTimeouts(lane: Lane, expected: Record<string, number>): Record<string, number> {
-  return { ...expected, detachPartition: (expected.detachPartition ?? 1) + detachLockTimeouts(lane) };
+  return {
+    ...expected,
+    detachPartition: (expected.detachPartition ?? 1) + detachLockTimeouts(lane, loggedRetries(lane)),
+  };
 }
 
 /** Opens a transaction that has read the partition, so its DETACH (ACCESS EXCLUSIVE) waits until it ends. */

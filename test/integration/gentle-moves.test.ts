@@ -69,11 +69,12 @@ describe('moves at the gentle pace', () => {
     }
   };
   const removeColdCopy = (partition: string) =>
-    env.workers.coldStore.withConnection((connection) =>
-      connection.run(
-        `DELETE FROM ${env.workers.coldStore.relation('events_historical')} WHERE _ducktier_partition = '${partition}'`,
-      ),
-    );
+    env.workers.coldStore.deletePartition({
+      schema: 'public',
+      table: 'events',
+      partition,
+      coldTable: 'events_historical',
+    });
 
   test('a gentle copy reads PostgreSQL in page ranges of one snapshot through a spool, and writes every row', async () => {
     const partition = partitionOfDay('events', new Date(anchor.getTime() - 3 * DAY));
