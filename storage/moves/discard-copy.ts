@@ -10,9 +10,9 @@ import type { PartitionMoveRef } from './move-types.ts';
  * Compensation: removes what a move wrote to the cold tier, but only while the partition is attached in PostgreSQL;
  * once it is not, the cold copy may be the only copy and it stays (refused, never retried). Safe to repeat.
  *
- * It runs in the session holding the partition's lock, so it waits for any step of the move still running in this
- * process (a detach whose attempt outlived the workflow's wait for it): the check then sees what that step committed,
- * and a detach can never record a cold write this removed.
+ * It runs in the session holding the partition's lock, so it waits for whatever a step of the move still running in
+ * this process does in that session (a detach attempt that outlived the workflow's wait for it, its whole transaction
+ * included): the check then sees what that step committed, and a detach can never record a cold write this removed.
  */
 export async function discardColdCopy(
   lease: PartitionLease,
