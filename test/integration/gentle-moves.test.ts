@@ -68,14 +68,6 @@ describe('moves at the gentle pace', () => {
       await pool.end();
     }
   };
-  const removeColdCopy = (partition: string) =>
-    env.workers.coldStore.deletePartition({
-      schema: 'public',
-      table: 'events',
-      partition,
-      coldTable: 'events_historical',
-    });
-
   test('a gentle copy reads PostgreSQL in page ranges of one snapshot through a spool, and writes every row', async () => {
     const partition = partitionOfDay('events', new Date(anchor.getTime() - 3 * DAY));
     const source = await sourceOf(partition);
@@ -96,7 +88,7 @@ describe('moves at the gentle pace', () => {
     const full = await copyAt(source, 'full');
     expect(full.rows).toBe(expected.length);
     expect(full.statements.some((sql) => sql.includes('ctid'))).toBe(store.federation === 'copy');
-    await removeColdCopy(partition);
+    await env.workers.coldStore.deletePartition(source);
   });
 
   // On a lake on S3, httpfs buffers each uploaded part in DuckDB's memory: by default 80MB parts, which no write fits here.
@@ -114,7 +106,7 @@ describe('moves at the gentle pace', () => {
       }
     } finally {
       await store.setMemoryLimits({ move: env.config.duckdb.moveMemoryLimit, report: env.config.duckdb.memoryLimit });
-      await removeColdCopy(partition);
+      await env.workers.coldStore.deletePartition(source);
     }
   });
 
