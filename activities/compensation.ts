@@ -17,6 +17,10 @@ export interface CompensationDeps {
  */
 export function createCompensationActivities({ config, pgPool }: CompensationDeps) {
   return {
+    /**
+     * Only for moves whose workflow scheduled the reattach here, on the pool, before it ran in the partition lock's
+     * session (the transfer step of the same name; workflows/migrate-partition.ts's REATTACH_UNDER_LOCK patch).
+     */
     async reattachPartition(input: { move: PartitionMoveRef; range: MovePlan['range'] }): Promise<boolean> {
       const policy = policyFor(config, input.move.schema, input.move.table);
       return reattachPartition(pgPool, policy, input.move, input.range);

@@ -3,12 +3,19 @@ import type pg from 'pg';
 
 import { type DucktierConfig, policyFor } from '../config/config.ts';
 import type { ColdStore, CopyStage } from '../storage/cold/cold-store.ts';
+import { reattachPartition } from '../storage/moves/compensate-move.ts';
 import { copyPartition } from '../storage/moves/copy-partition.ts';
 import { detachMovedPartition } from '../storage/moves/detach-partition.ts';
 import { discardColdCopy } from '../storage/moves/discard-copy.ts';
 import { dropMovedPartition } from '../storage/moves/drop-partition.ts';
 import { lockedSource } from '../storage/moves/move-source.ts';
-import type { DetachResult, PartitionHold, PartitionMoveRef, VerifyResult } from '../storage/moves/move-types.ts';
+import type {
+  DetachResult,
+  MovePlan,
+  PartitionHold,
+  PartitionMoveRef,
+  VerifyResult,
+} from '../storage/moves/move-types.ts';
 import { verifyCopy } from '../storage/moves/verify-copy.ts';
 import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 import { namingMemorySetting } from './activity-errors.ts';
@@ -110,6 +117,12 @@ export function createTransferActivities({ config, pgPool, cold, locks, holderQu
     /** The point of no return (see storage/moves/drop-partition.ts). */
     async dropPartition(input: { move: PartitionMoveRef }): Promise<boolean> {
       return dropMovedPartition(await lockOf(input.move, 'dropPartition'), input.move);
+    },
+
+    /** Compensation after the detach: the partition goes back into its table, in the lock's session. */
+    async reattachPartition(input: { move: PartitionMoveRef; range: MovePlan['range'] }): Promise<boolean> {
+      const lease = await lockOf(input.move, 'reattachPartition');
+      return reattachPartition(lease, policyOf(input.move), input.move, input.range);
     },
 
     /** Compensation: removes the move's cold copy while the partition is still attached in PostgreSQL. */

@@ -91,6 +91,7 @@ export function holderActivities(holderQueue: string, summary?: string): HolderS
     detachPartition: steps.detachPartition,
     dropPartition: steps.dropPartition,
     unlockPartition: steps.unlockPartition,
+    reattachPartition: steps.reattachPartition,
     discardColdCopy: steps.discardColdCopy,
     verifyRestoredCopy: steps.verifyRestoredCopy,
     attachRestoredPartition: steps.attachRestoredPartition,

@@ -2,6 +2,7 @@ import {
   CancellationScope,
   isCancellation,
   log,
+  patched,
   setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
@@ -33,6 +34,12 @@ export interface MigratePartitionInput {
   /** Overrides the deployment's `moves.pace` for this run (`full` or `gentle`). */
   pace?: PartitionMoveRef['pace'];
 }
+
+/**
+ * The reattach compensation runs on the lock's holder, in the lock's session, so it waits for a detach attempt still
+ * running there (storage/moves/compensate-move.ts). Runs that scheduled it on the workflow's own queue before replay it so.
+ */
+const REATTACH_UNDER_LOCK = 'reattach-under-lock';
 
 /**
  * Moves one partition to the cold tier as a saga: lock, copy, verify, detach, drop, unlock. Each step is followed by the
@@ -74,7 +81,12 @@ export async function migratePartitionWorkflow(input: MigratePartitionInput): Pr
       await holder.run(say.copyPartitionToCold, (steps) => steps.copyPartitionToCold({ move }));
       step('verifyColdCopy');
       await holder.run(say.verifyColdCopy, (steps) => steps.verifyColdCopy({ move }));
-      compensations.unshift(() => undo(say.reattachPartition).reattachPartition({ move, range: plan.range }));
+      const reattach = { move, range: plan.range };
+      compensations.unshift(() =>
+        patched(REATTACH_UNDER_LOCK)
+          ? holder.run(say.reattachPartition, (steps) => steps.reattachPartition(reattach))
+          : undo(say.reattachPartition).reattachPartition(reattach),
+      );
       step('detachPartition');
       ({ rows, lateInstants } = await holder.run(say.detachPartition, (steps) => steps.detachPartition({ move })));
     } else {

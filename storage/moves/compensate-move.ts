@@ -4,17 +4,24 @@ import type { TablePolicy } from '../../config/policy.ts';
 import { removeChangeCapture } from '../postgres/pg-change-capture.ts';
 import { COLD_SERVING_STATES, MOVE_STATES, setMoveState } from '../postgres/pg-move-state.ts';
 import { attachIfDetached, withLockTimeout } from '../postgres/pg-partitions.ts';
-import { inTransaction } from '../postgres/pg-pool.ts';
+import { inTransaction, type SessionLender } from '../postgres/pg-pool.ts';
 import { moveKey, type MovePlan, type PartitionMoveRef } from './move-types.ts';
 
-/** Compensation after a failed move past detach: the partition goes back, exactly as it was. Safe to repeat. */
+/**
+ * Compensation after a failed move past detach: the partition goes back, exactly as it was. Safe to repeat.
+ *
+ * `session` is the partition lock's (a PartitionLease): the reattach then waits for whatever a step of the move still
+ * running in that process does in that session (a detach attempt that outlived the workflow's wait for it), so it sees
+ * that detach committed and undoes it, instead of finding the partition attached, recording `compensated`, and leaving
+ * it detached once that attempt commits. A pool serves only workflows started before the lock's session did.
+ */
 export async function reattachPartition(
-  pgPool: pg.Pool,
+  session: pg.Pool | SessionLender,
   policy: TablePolicy,
   move: PartitionMoveRef,
   range: MovePlan['range'],
 ): Promise<boolean> {
-  return inTransaction(pgPool, async (client) => {
+  return inTransaction(session, async (client) => {
     const bounds = { from: new Date(range.from), to: new Date(range.to) };
     const attached = await attachIfDetached(client, policy, move.partition, bounds);
     await removeChangeCapture(client, moveKey(move));

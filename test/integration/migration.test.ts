@@ -5,9 +5,12 @@ import { runReportWorkflow, startMigration } from '../../client/migrations.ts';
 import { findPolicy } from '../../config/config.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { coldColumnsFor } from '../../storage/cold/cold-columns.ts';
+import { moveKey, type MovePlan } from '../../storage/moves/move-types.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
-import { getMove } from '../../storage/postgres/pg-move-state.ts';
+import { getMove, setMoveState } from '../../storage/postgres/pg-move-state.ts';
 import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
+import { isAttached } from '../../storage/postgres/pg-partitions.ts';
+import { inTransaction } from '../../storage/postgres/pg-pool.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { activitiesOf } from '../helpers/activities.ts';
 import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
@@ -293,6 +296,59 @@ describe('moving partitions through the workflow', () => {
     expect(
       (await getMove(env.pgPool, { tableSchema: 'public', tableName: 'events', partitionName: partition }))?.state,
     ).toBe('detached');
+    await locks.releaseAll();
+  });
+
+  test('a reattach waits for a detach attempt still running in the lock session, then undoes it: the partition ends attached, whole, compensated', async () => {
+    const day = new Date(anchor.getTime() + 2 * DAY);
+    const partition = partitionOfDay('events', day);
+    const olderThanMs =
+      Date.now() -
+      (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!.getTime();
+    await env.pgPool.query(
+      `INSERT INTO events (id, event_type, user_id, "timestamp", data) VALUES (900101, 'login', 1, $1, '{}'), (900102, 'logout', 2, $1, '{}')`,
+      [day],
+    );
+    const locks = new PartitionLocks(env.stack.postgres);
+    const { mainActivities: hot, coldActivities: cold } = activitiesOf(env, locks);
+    const move = {
+      schema: 'public',
+      table: 'events',
+      partition,
+      workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition),
+    };
+    const environment = new MockActivityEnvironment();
+    const plan = (await environment.run(hot.prepareMove, { move, olderThanMs })) as MovePlan;
+    await environment.run(cold.copyPartitionToCold, { move });
+    await environment.run(cold.verifyColdCopy, { move });
+
+    // A detach attempt the workflow no longer waits for: it has detached, in the lock's session, and not yet committed.
+    const lease = await locks.acquire('public', partition, move.workflowId);
+    let commit!: () => void;
+    let detached!: () => void;
+    const detaching = new Promise<void>((resolve) => (detached = resolve));
+    const zombie = inTransaction(lease, async (client) => {
+      await client.query(`ALTER TABLE public.events DETACH PARTITION public.${partition}`);
+      await setMoveState(client, moveKey(move), 'detached');
+      detached();
+      await new Promise<void>((resolve) => (commit = resolve));
+    });
+    await detaching;
+    const reattach = environment.run(cold.reattachPartition, { move, range: plan.range });
+    // Longer than a DDL's lock timeout: a reattach that did not wait for the detach would have acted (or failed) by now.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    commit();
+    await zombie;
+    expect(await reattach).toBe(true);
+    expect(await isAttached(env.pgPool, 'public', 'events', partition)).toBe(true);
+    expect((await getMove(env.pgPool, moveKey(move)))?.state).toBe('compensated');
+    expect((await env.pgPool.query(`SELECT id FROM events WHERE "timestamp" = $1 ORDER BY id`, [day])).rows).toEqual([
+      { id: 900101 },
+      { id: 900102 },
+    ]);
+    // The rest of the compensation, as the workflow runs it: the cold copy can go, the partition being whole again.
+    expect(await environment.run(cold.discardColdCopy, { move })).toBe(2);
+    await environment.run(hot.removeChangeCapture, { move });
     await locks.releaseAll();
   });
 });

@@ -102,6 +102,7 @@ const TRANSFER: Step[] = [
   'verifyColdCopy',
   'detachPartition',
   'dropPartition',
+  'reattachPartition',
   'discardColdCopy',
 ];
 
@@ -478,6 +479,19 @@ describe('the move workflows with stub activities', () => {
       ...['copyPartitionToCold', 'verifyColdCopy', 'detachPartition', 'dropPartition', 'unlockPartition'].map(
         (step) => `${step}@${HOLDER_QUEUE}`,
       ),
+    ]);
+  });
+
+  test('the compensations that act on the partition run in its lock, on the holder queue; the others on the workflow queue', async () => {
+    script = { dropPartition: refuse('drop refused') };
+    const handle = await startMove('p_placed_undo');
+    expect(await moveFailure(handle)).toMatchObject({ step: 'dropPartition', message: 'drop refused' });
+    expect(placed.get(handle.workflowId)?.slice(-5)).toEqual([
+      `recordMoveFailure@${taskQueue}`,
+      `reattachPartition@${HOLDER_QUEUE}`,
+      `discardColdCopy@${HOLDER_QUEUE}`,
+      `removeChangeCapture@${taskQueue}`,
+      `unlockPartition@${HOLDER_QUEUE}`,
     ]);
   });
 
