@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 
 import { FAILURE_TYPES } from '../errors/failure-types.ts';
+import { firstLine } from '../errors/first-line.ts';
 import { Refusal } from '../errors/refusal.ts';
 import { UsageError } from '../errors/usage-error.ts';
 import { OUT_OF_MEMORY } from '../storage/cold/memory-budget.ts';
@@ -23,8 +24,8 @@ const UNWRITABLE_MESSAGE =
  */
 export function namingMemorySetting(error: unknown, setting: string): unknown {
   if (!(error instanceof Error)) return error;
-  const firstLine = error.message.split('\n')[0]!;
-  return OUT_OF_MEMORY.test(firstLine) ? new Error(`${firstLine} (raise ${setting})`) : error;
+  const message = firstLine(error);
+  return OUT_OF_MEMORY.test(message) ? new Error(`${message} (raise ${setting})`) : error;
 }
 
 /** PostgreSQL's lock_not_available: a DDL's lock_timeout expired because the hot path was busy. */
@@ -44,7 +45,7 @@ export function classifyError(error: unknown): unknown {
   if (error instanceof TableShapeError)
     return ApplicationFailure.nonRetryable(error.message, FAILURE_TYPES.TableShapeError);
   if (isUnwritableDisk(error))
-    return ApplicationFailure.nonRetryable(error.message.split('\n')[0]!, FAILURE_TYPES.StorageUnwritable);
+    return ApplicationFailure.nonRetryable(firstLine(error), FAILURE_TYPES.StorageUnwritable);
   if ((error as { code?: string } | null)?.code === LOCK_NOT_AVAILABLE)
     return ApplicationFailure.retryable(LOCK_TIMEOUT_MESSAGE, FAILURE_TYPES.LockTimeout);
   return error;

@@ -4,6 +4,7 @@ import type pg from 'pg';
 
 import type { DucktierConfig } from '../config/config.ts';
 import { FAILURE_TYPES } from '../errors/failure-types.ts';
+import { firstLine } from '../errors/first-line.ts';
 import { Refusal } from '../errors/refusal.ts';
 import type { ColdStore } from '../storage/cold/cold-store.ts';
 import { OUT_OF_MEMORY } from '../storage/cold/memory-budget.ts';
@@ -36,12 +37,12 @@ export function createReportingActivities({ config, pgPool, cold, faults }: Repo
       try {
         return await runReport(cold, pgPool, config.tables, request, output, faults, config.temporal.taskQueue);
       } catch (error) {
-        const firstLine = error instanceof Error ? error.message.split('\n')[0]! : '';
-        if (SQL_MISTAKE.test(firstLine) && !FROM_POSTGRES.test(firstLine))
-          throw new Refusal(`${request.name}: ${firstLine}`, FAILURE_TYPES.BadReportSql);
-        if (OUT_OF_MEMORY.test(firstLine))
+        const message = error instanceof Error ? firstLine(error) : '';
+        if (SQL_MISTAKE.test(message) && !FROM_POSTGRES.test(message))
+          throw new Refusal(`${request.name}: ${message}`, FAILURE_TYPES.BadReportSql);
+        if (OUT_OF_MEMORY.test(message))
           throw new Refusal(
-            `${request.name}: ${firstLine} with no other report running (raise duckdb.memoryLimit, now ${config.duckdb.memoryLimit})`,
+            `${request.name}: ${message} with no other report running (raise duckdb.memoryLimit, now ${config.duckdb.memoryLimit})`,
             FAILURE_TYPES.ReportOutOfMemory,
           );
         throw error;

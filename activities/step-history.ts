@@ -1,6 +1,7 @@
 import { Context, log } from '@temporalio/activity';
 import type pg from 'pg';
 
+import { firstLine } from '../errors/first-line.ts';
 import type { PartitionMoveRef } from '../storage/moves/move-types.ts';
 import {
   type MoveRunOutcome,
@@ -47,7 +48,7 @@ export function recordedSteps<T extends Record<string, ActivityFunction>>(activi
       if (name === 'unlockPartition') await record('a move end', recordMoveFinished(pgPool, key));
       return result;
     } catch (error) {
-      const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      const message = firstLine(error);
       await record('a step failure', recordStepEnd(pgPool, key, { succeeded: false, error: message }));
       throw error;
     }

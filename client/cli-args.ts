@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import { parseDuration } from '../config/duration.ts';
+import { firstLine } from '../errors/first-line.ts';
 import { UsageError } from '../errors/usage-error.ts';
 
 /** A flag as a command declares it: node's parseArgs settings, and what `--help` says about it. */
@@ -42,7 +43,7 @@ export function parseCommandArgs<T extends CommandOptions>(
   try {
     return parseArgs({ args, options: { ...GLOBAL_OPTIONS, ...options }, strict: true, allowPositionals });
   } catch (error) {
-    throw new UsageError(`${command}: ${(error as Error).message.split('\n')[0]}`);
+    throw new UsageError(`${command}: ${firstLine(error)}`);
   }
 }
 

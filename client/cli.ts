@@ -1,5 +1,6 @@
 import { type DucktierConfig, loadConfig } from '../config/config.ts';
 import { DEMO_DEFAULTS } from '../demo/demo-config.ts';
+import { firstLine } from '../errors/first-line.ts';
 import { UsageError } from '../errors/usage-error.ts';
 import type { ProgressLog } from '../stack/progress.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
@@ -53,7 +54,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`ducktier: ${error.message}\n`);
       process.exit(2);
     }
-    process.stderr.write(`ducktier: error: ${rootCauseMessage(error).split('\n')[0]}\n`);
+    process.stderr.write(`ducktier: error: ${firstLine(rootCauseMessage(error))}\n`);
     if (process.env.DUCKTIER_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
     process.exit(1);
   },

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 
 import type { DucktierConfig } from '../config/config.ts';
+import { firstLine } from '../errors/first-line.ts';
 import type { Stack } from '../stack/stack.ts';
 import { listDueRetirements } from '../storage/cold/cold-retention.ts';
 import { coldStoreUsage } from '../storage/cold/cold-usage.ts';
@@ -39,7 +40,7 @@ export async function readDeploymentStatus(deployment: StatusSources) {
   let temporalProblem = deployment.temporalUnavailable ?? null;
   const running = deployment.temporal
     ? await listRunningMoves(deployment.temporal, deployment.config).catch((error: unknown) => {
-        temporalProblem = `cannot list running migrations: ${rootCauseMessage(error).split('\n')[0]}`;
+        temporalProblem = `cannot list running migrations: ${firstLine(rootCauseMessage(error))}`;
         return null;
       })
     : null;

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 
+import { firstLine } from '../errors/first-line.ts';
 import { rootCauseMessage } from '../workflows/failure-message.ts';
 
 /** A Temporal client for the stack's frontend; close() releases the connection. */
@@ -28,7 +29,7 @@ export async function connectTemporalIfRunning(temporal: {
     return await connectTemporal(temporal, { connectTimeout: LOOK_CONNECT_TIMEOUT });
   } catch (error) {
     return {
-      unavailable: `Temporal is not reachable at ${temporal.address}: ${rootCauseMessage(error).split('\n')[0]}`,
+      unavailable: `Temporal is not reachable at ${temporal.address}: ${firstLine(rootCauseMessage(error))}`,
     };
   }
 }

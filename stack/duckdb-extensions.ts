@@ -3,6 +3,7 @@ import path from 'node:path';
 
 import { DuckDBInstance } from '@duckdb/node-api';
 
+import { firstLine } from '../errors/first-line.ts';
 import type { ProgressLog } from './progress.ts';
 import { fileFromPypiWheel } from './pypi-wheel.ts';
 import { toolCacheDir } from './tool-cache.ts';
@@ -145,7 +146,7 @@ async function inScratchDatabase(
     await work((sql) => connection.run(sql));
     return true;
   } catch (error) {
-    return String((error as Error).message).split('\n')[0] ?? 'unknown error';
+    return firstLine(error);
   } finally {
     connection.closeSync();
     instance.closeSync();

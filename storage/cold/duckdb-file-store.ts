@@ -6,6 +6,7 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type pg from 'pg';
 
 import type { ColdStoreIdentity, S3Settings } from '../../config/cold-config.ts';
+import { firstLine } from '../../errors/first-line.ts';
 import { duckSchemaPlace } from '../duckdb/duck-schema.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
 import { enableS3 } from '../duckdb/s3-access.ts';
@@ -363,9 +364,7 @@ async function openFile(options: DuckDbFileOptions, memoryLimit: string): Promis
   try {
     instance = await DuckDBInstance.create(options.filePath, settings);
   } catch (error) {
-    throw new FileDoesNotOpen(
-      `cannot open the cold store ${options.filePath}: ${(error as Error).message.split('\n')[0]}`,
-    );
+    throw new FileDoesNotOpen(`cannot open the cold store ${options.filePath}: ${firstLine(error)}`);
   }
   try {
     const connection = await instance.connect();

@@ -5,6 +5,7 @@ import type pg from 'pg';
 
 import type { ColdConfig, ColdStoreIdentity } from '../../config/cold-config.ts';
 import { LONGEST_REPORT_MS } from '../../config/maintenance-config.ts';
+import { firstLine } from '../../errors/first-line.ts';
 import { duckSchemaPlace, LAKE_VERSION_TABLE } from '../duckdb/duck-schema.ts';
 import { normalizeDuckType } from '../duckdb/duck-type-mapping.ts';
 import { attachPostgres } from '../duckdb/pg-transport.ts';
@@ -257,7 +258,7 @@ export async function attachLake(
   const attach = `ATTACH IF NOT EXISTS ${quoteLiteral(`ducklake:postgres:${catalog}`)} AS ${LAKE_ALIAS} (${options})`;
   const describe = (error: unknown) =>
     new Error(
-      `cannot open the lake (catalog ${lake.catalogSchema} in ${pgTarget.description}, data path ${lake.dataPath}): ${(error as Error).message.split('\n')[0]}`,
+      `cannot open the lake (catalog ${lake.catalogSchema} in ${pgTarget.description}, data path ${lake.dataPath}): ${firstLine(error)}`,
     );
   if (mode === 'read-only') {
     await connection.run(attach).catch((error: unknown) => {

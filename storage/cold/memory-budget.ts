@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 
 import { memoryBytes } from '../../config/memory-size.ts';
+import { firstLine } from '../../errors/first-line.ts';
 import { quoteLiteral } from '../sql-quoting.ts';
 
 /** What a use of the cold store's DuckDB instance is for: moves and upkeep, or a report. */
@@ -16,7 +17,7 @@ export interface MemoryLimits {
 export const OUT_OF_MEMORY = /^Out of Memory Error/;
 
 export function isOutOfMemory(error: unknown): boolean {
-  return error instanceof Error && OUT_OF_MEMORY.test(error.message.split('\n')[0]!);
+  return error instanceof Error && OUT_OF_MEMORY.test(firstLine(error));
 }
 
 /** DuckDB refusing a lower limit because it cannot free enough memory right now (work in flight holds it). */
@@ -96,7 +97,7 @@ export class MemoryBudget {
           connection.closeSync();
         }
       } catch (error) {
-        const message = (error as Error).message.split('\n')[0];
+        const message = firstLine(error);
         if (!LIMIT_NOT_REACHABLE.test(message ?? ''))
           console.warn(`ducktier: DuckDB's memory limit not set to ${wanted}: ${message}`);
       }

@@ -1,6 +1,7 @@
 import { existsSync, renameSync } from 'node:fs';
 
 import type { ColdConfig } from '../../config/cold-config.ts';
+import { firstLine } from '../../errors/first-line.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import type { PgTarget } from '../postgres/pg-target.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
@@ -41,7 +42,7 @@ export async function attachOldColdStore(
     await connection
       .run(`ATTACH IF NOT EXISTS ${quoteLiteral(old.path)} AS ${OLD_FILE_ALIAS} (READ_ONLY)`)
       .catch((error: unknown) => {
-        const detail = (error as Error).message.split('\n')[0] ?? '';
+        const detail = firstLine(error);
         throw new Error(
           /lock/i.test(detail)
             ? `the DuckDB file ${old.path} is open in another process (a running ducktier up or worker owns it): stop that process, then run \`ducktier cold convert\` again; moves stay held off meanwhile (${detail})`

@@ -1,3 +1,4 @@
+import { firstLine } from '../../errors/first-line.ts';
 import { isOutOfMemory } from './memory-budget.ts';
 
 /**
@@ -11,7 +12,7 @@ const ABORTED_BY_ANOTHER = /Current transaction is aborted/;
  * transaction was aborted by another report's failure. Alone, either fails for good.
  */
 export function failedForSharing(error: unknown): boolean {
-  return isOutOfMemory(error) || (error instanceof Error && ABORTED_BY_ANOTHER.test(error.message.split('\n')[0]!));
+  return isOutOfMemory(error) || (error instanceof Error && ABORTED_BY_ANOTHER.test(firstLine(error)));
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 
 import type { S3Settings } from '../../config/cold-config.ts';
+import { firstLine } from '../../errors/first-line.ts';
 import { quoteLiteral } from '../sql-quoting.ts';
 
 /**
@@ -11,7 +12,7 @@ import { quoteLiteral } from '../sql-quoting.ts';
 export async function enableS3(connection: DuckDBConnection, s3: S3Settings): Promise<void> {
   await connection.run('LOAD httpfs').catch((error: unknown) => {
     throw new Error(
-      `cannot load DuckDB's httpfs extension, which s3:// paths need (run 'ducktier provision'): ${(error as Error).message.split('\n')[0]}`,
+      `cannot load DuckDB's httpfs extension, which s3:// paths need (run 'ducktier provision'): ${firstLine(error)}`,
     );
   });
   const settings = [

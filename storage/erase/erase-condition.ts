@@ -1,6 +1,7 @@
 import type pg from 'pg';
 
 import type { TablePolicy } from '../../config/policy.ts';
+import { firstLine } from '../../errors/first-line.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import { coldColumnsFor } from '../cold/cold-columns.ts';
 import { type ColdStore, SOURCE_PARTITION_COLUMN } from '../cold/cold-store.ts';
@@ -111,5 +112,5 @@ function asUsageError(error: unknown, what: string, engine: string): UsageError 
     engine === 'PostgreSQL'
       ? code?.startsWith('22') || code?.startsWith('42')
       : /^(Binder|Conversion|Parser|Invalid Input) Error/.test(message);
-  return userFault ? new UsageError(`${what}: ${engine} refuses it: ${message.split('\n')[0]}`) : undefined;
+  return userFault ? new UsageError(`${what}: ${engine} refuses it: ${firstLine(message)}`) : undefined;
 }

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import type { Federation, FederationSetting } from '../../config/config.ts';
 import type { TablePolicy } from '../../config/policy.ts';
 import { FAILURE_TYPES } from '../../errors/failure-types.ts';
+import { firstLine } from '../../errors/first-line.ts';
 import { Refusal } from '../../errors/refusal.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import { coldColumnsFor } from '../cold/cold-columns.ts';
@@ -186,7 +187,7 @@ export async function runReport(
         .catch((error: unknown) => {
           // The read-only transaction is the second guard, behind the parser check: a write that got past it ends here.
           if (error instanceof Error && /read-only mode/.test(error.message))
-            throw new UsageError(`${what} tried to write (${error.message.split('\n')[0]}); reports are read-only`);
+            throw new UsageError(`${what} tried to write (${firstLine(error)}); reports are read-only`);
           throw error;
         })
         .finally(() => lease.release());

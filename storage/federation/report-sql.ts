@@ -2,6 +2,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 
 import type { TablePolicy } from '../../config/policy.ts';
 import { tierViewNames } from '../../config/tier-view-names.ts';
+import { firstLine } from '../../errors/first-line.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 
 /** A node of DuckDB's parse tree as json_serialize_sql renders it. */
@@ -116,7 +117,7 @@ export async function parseExpression(connection: DuckDBConnection, expression: 
 function readOnlyMessage(parserMessage: string): string {
   if (/only SELECT statements/i.test(parserMessage))
     return 'only a single SELECT (or WITH ... SELECT) is allowed: reports are read-only';
-  return parserMessage.split('\n')[0]!;
+  return firstLine(parserMessage);
 }
 
 /** Visits every object in the parse tree, depth first. */

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 
+import { firstLine } from '../../errors/first-line.ts';
 import { UsageError } from '../../errors/usage-error.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { parseSql, type SqlNode } from './report-sql.ts';
@@ -81,7 +82,7 @@ export async function parseRowCondition(
   const list = node?.select_list;
   if (tree.error || statements.length !== 1 || !node || !Array.isArray(list) || list.length !== 1 || !bare(node))
     throw new UsageError(
-      `${what}: must be one condition over the table's columns${tree.error ? ` (${String(tree.error_message).split('\n')[0]})` : ''}`,
+      `${what}: must be one condition over the table's columns${tree.error ? ` (${firstLine(tree.error_message)})` : ''}`,
     );
   const used: string[] = [];
   const render = (dialect: 'postgres' | 'duckdb') =>

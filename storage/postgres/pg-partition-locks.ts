@@ -1,5 +1,6 @@
 import type pg from 'pg';
 
+import { firstLine } from '../../errors/first-line.ts';
 import { connectPgClient, type SessionLender } from './pg-pool.ts';
 import type { PgTarget } from './pg-target.ts';
 
@@ -70,7 +71,7 @@ export class PartitionLease implements SessionLender {
     if (this.lost.signal.aborted) return;
     this.lost.abort(
       new PartitionLockLostError(
-        `the lock on ${this.partition} was lost with its PostgreSQL session (${cause.message.split('\n')[0]}); the step stopped before acting and its retry takes the lock again`,
+        `the lock on ${this.partition} was lost with its PostgreSQL session (${firstLine(cause)}); the step stopped before acting and its retry takes the lock again`,
       ),
     );
   }

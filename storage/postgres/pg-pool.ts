@@ -1,5 +1,6 @@
 import pg from 'pg';
 
+import { firstLine } from '../../errors/first-line.ts';
 import type { PgTarget } from './pg-target.ts';
 
 /**
@@ -15,15 +16,16 @@ function watchSession(client: pg.Client, applicationName: string, onLost?: (erro
     if (reported) return;
     reported = true;
     process.stderr.write(
-      `ducktier: PostgreSQL ended the session '${applicationName}': ${firstLine(error)}; the next use opens a new one\n`,
+      `ducktier: PostgreSQL ended the session '${applicationName}': ${withSqlState(error)}; the next use opens a new one\n`,
     );
     onLost?.(error);
   });
 }
 
-function firstLine(error: Error): string {
+/** The message's first line and PostgreSQL's SQLSTATE, when the error has one. */
+function withSqlState(error: Error): string {
   const code = (error as { code?: string }).code;
-  return `${error.message.split('\n')[0]}${code ? ` (${code})` : ''}`;
+  return `${firstLine(error)}${code ? ` (${code})` : ''}`;
 }
 
 /** The application_name of a process's sessions: what it is and its process ID, as pg_stat_activity shows them. */
