@@ -19,14 +19,18 @@ export function createUpkeepActivities({ config, pgPool, cold, locks }: UpkeepDe
   return {
     /**
      * Retires every cold partition past its table's coldRetention (storage/cold/cold-retention.ts), one after the other;
-     * a partition a restore or move holds is left for the next run.
+     * a partition a restore or move holds is left for the next run, one no longer due when its lock is taken is left out.
      */
     async retireDuePartitions(): Promise<RetirementOutcome[]> {
       const outcomes: RetirementOutcome[] = [];
-      for (const due of await listDueRetirements(pgPool, config.tables, new Date()))
-        outcomes.push(
-          await retirePartition({ store: cold, pgPool, locks }, policyFor(config, due.schema, due.table), due),
+      for (const due of await listDueRetirements(pgPool, config.tables, new Date())) {
+        const outcome = await retirePartition(
+          { store: cold, pgPool, locks },
+          policyFor(config, due.schema, due.table),
+          due,
         );
+        if (outcome) outcomes.push(outcome);
+      }
       return outcomes;
     },
 

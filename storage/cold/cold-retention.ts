@@ -2,6 +2,7 @@ import type pg from 'pg';
 
 import type { TablePolicy } from '../../config/policy.ts';
 import { retentionCutoff } from '../../config/retention.ts';
+import { getMove } from '../postgres/pg-move-state.ts';
 import { PartitionLockHeldError, type PartitionLocks } from '../postgres/pg-partition-locks.ts';
 import { inTransaction } from '../postgres/pg-pool.ts';
 import { coldColumnsFor } from './cold-columns.ts';
@@ -77,7 +78,8 @@ export interface RetirementDeps {
 
 /**
  * Retires one cold partition, safe to repeat at any point: under the partition's lock (a restore or move holding it
- * makes this `locked`, to be tried on the next run), export it to the policy's coldArchive and check the file's row
+ * makes this `locked`, to be tried on the next run; one whose record changed since it was listed, a restore having
+ * finished in between, is no longer due and left alone: undefined), export it to the policy's coldArchive and check the file's row
  * count and fingerprint against the cold rows; then record the move `retired` (reports stop reading it: their snapshot
  * either still sees it cold and reads rows that are still there, or no longer reads it); then delete the cold rows.
  */
@@ -85,7 +87,7 @@ export async function retirePartition(
   deps: RetirementDeps,
   policy: TablePolicy,
   due: DueRetirement,
-): Promise<RetirementOutcome> {
+): Promise<RetirementOutcome | undefined> {
   const name = { table: `${due.schema}.${due.table}`, partition: due.partition };
   const owner = `retire ${due.schema}.${due.partition}`;
   let lease;
@@ -97,6 +99,10 @@ export async function retirePartition(
   }
   try {
     const key = [due.schema, due.table, due.partition];
+    const moveNow = await lease.withSession((client) =>
+      getMove(client, { tableSchema: due.schema, tableName: due.table, partitionName: due.partition }),
+    );
+    if (moveNow?.state !== due.state) return undefined;
     let archive: string | undefined;
     let rows: number | undefined;
     if (due.state === 'cold') {

@@ -231,6 +231,27 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
     expect(first.retired.find((r) => r.partition === archivedPartition)).toMatchObject({ status: 'locked' });
     expect(await store.countPartition('events_historical', archivedPartition)).toBe(rowsOf(archivedPartition).length);
 
+    // Restored between the listing and the lock (the record as a restore's attach leaves it): no longer due, untouched.
+    const policy = env.config.tables[0]!;
+    const [listed] = (await listDueRetirements(env.pgPool, [policy], new Date())).filter(
+      (d) => d.partition === archivedPartition,
+    );
+    const setState = (state: string) =>
+      env.pgPool.query(`UPDATE ducktier.partition_moves SET state = $2 WHERE partition_name = $1`, [
+        archivedPartition,
+        state,
+      ]);
+    await setState('restored');
+    const locks = new PartitionLocks(env.stack.postgres);
+    expect(await retirePartition({ store, pgPool: env.pgPool, locks }, policy, listed!)).toBeUndefined();
+    await setState('cold');
+    expect(await store.countPartition('events_historical', archivedPartition)).toBe(rowsOf(archivedPartition).length);
+    const { rows: retirements } = await env.pgPool.query(
+      `SELECT 1 FROM ducktier.cold_retirements WHERE partition_name = $1`,
+      [archivedPartition],
+    );
+    expect(retirements).toEqual([]);
+
     const second = await runColdMaintenance(env.temporal, env.config);
     const outcome = second.retired.find((r) => r.partition === archivedPartition)!;
     expect(outcome).toMatchObject({ status: 'retired', rows: rowsOf(archivedPartition).length });
