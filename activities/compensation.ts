@@ -12,8 +12,10 @@ export interface CompensationDeps {
 }
 
 /**
- * Undoing a failed move in PostgreSQL (re-attaching its partition, removing its change capture) or restore (dropping
- * its staging table) and recording why a move failed: PostgreSQL only, so any worker on the main queue runs them.
+ * Undoing a failed move in PostgreSQL (removing its change capture; re-attaching its partition only for runs from
+ * before that moved under the lock) or restore (dropping its staging table) and recording why a move failed:
+ * PostgreSQL only, so any worker on the main queue runs them. Undoing what needs the partition's lock (re-attaching,
+ * discarding the cold copy) is a transfer step, on the lock's holder.
  */
 export function createCompensationActivities({ config, pgPool }: CompensationDeps) {
   return {

@@ -74,7 +74,7 @@ export function createTransferActivities({ config, pgPool, cold, locks, holderQu
     },
 
     async unlockPartition(input: { move: PartitionMoveRef }): Promise<void> {
-      await locks.release(input.move.schema, input.move.partition);
+      await locks.release(input.move.schema, input.move.partition, input.move.workflowId);
     },
 
     /**

@@ -18,8 +18,9 @@ export interface UpkeepDeps {
 export function createUpkeepActivities({ config, pgPool, cold, locks }: UpkeepDeps) {
   return {
     /**
-     * Retires every cold partition past its table's coldRetention (storage/cold/cold-retention.ts), one after the other;
-     * a partition a restore or move holds is left for the next run, one no longer due when its lock is taken is left out.
+     * Retires every cold partition past its table's coldRetention (storage/cold/cold-retention.ts), one after the
+     * other; a partition a restore or move holds is left for the next run, one no longer due when its lock is taken is
+     * left out.
      */
     async retireDuePartitions(): Promise<RetirementOutcome[]> {
       const outcomes: RetirementOutcome[] = [];

@@ -149,9 +149,9 @@ export interface ColdDeps {
 }
 
 /**
- * The activities a process registers, their errors classified for Temporal: planning and compensation need only
- * PostgreSQL (the main queue); transfers and reports need a cold store (the shared cold queue, and the holder queue of
- * the process itself).
+ * The activities a process registers, their errors classified for Temporal: planning and the compensations that need no
+ * lock use only PostgreSQL (the main queue); transfers (with the compensations under the lock) and reports need a cold
+ * store (the shared cold queue, and the holder queue of the process itself).
  */
 export function createActivities(deps: {
   config: DucktierConfig;

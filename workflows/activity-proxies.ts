@@ -15,12 +15,13 @@ import type { UpkeepActivities } from '../activities/upkeep.ts';
  * heartbeats while it runs (activities/keep-alive.ts), so a worker that dies mid-step is noticed within
  * STEP_HEARTBEAT_TIMEOUT and the step is retried.
  *
- * Where steps run: planning and compensation need only PostgreSQL and run on the workflow's own task queue. Taking a
- * partition's lock and reports need the cold store and run on the shared cold queue, which every worker process with a
- * cold store polls. The lock lives on a PostgreSQL session of the process that took it, and the move's later steps act
- * in that session, so they run on that process's own queue (the holder queue lockPartition returns). A retry there is
- * picked up within HOLDER_PICKUP_TIMEOUT by a live holder; if the holder died, nobody polls its queue, the step fails
- * with a schedule-to-start timeout, and the workflow takes the lock again on the shared queue (workflows/lock-holder.ts).
+ * Where steps run: planning, and the compensations that need only PostgreSQL and no lock (recording a failure, removing
+ * a change capture), run on the workflow's own task queue. Taking a partition's lock and reports need the cold store
+ * and run on the shared cold queue, which every worker process with a cold store polls. The lock lives on a PostgreSQL
+ * session of the process that took it, and the move's later steps act in that session, so they run on that process's
+ * own queue (the holder queue lockPartition returns). A retry there is picked up within HOLDER_PICKUP_TIMEOUT by a live
+ * holder; if the holder died, nobody polls its queue, the step fails with a schedule-to-start timeout, and the workflow
+ * takes the lock again on the shared queue (workflows/lock-holder.ts).
  */
 const STEP_HEARTBEAT_TIMEOUT = '15s';
 /**

@@ -37,7 +37,9 @@ export interface MigratePartitionInput {
 
 /**
  * The reattach compensation runs on the lock's holder, in the lock's session, so it waits for a detach attempt still
- * running there (storage/moves/compensate-move.ts). Runs that scheduled it on the workflow's own queue before replay it so.
+ * running there (storage/moves/compensate-move.ts). Runs that scheduled it on the workflow's own queue before replay it
+ * so: the task queue is no part of Temporal's replay check, but where the holder is unknown by then (its lock lost and
+ * not taken again) the new way schedules lockPartition first, which such a history does not have.
  */
 const REATTACH_UNDER_LOCK = 'reattach-under-lock';
 

@@ -2,8 +2,9 @@ import type pg from 'pg';
 
 import type { TablePolicy } from '../../config/policy.ts';
 import { retentionCutoff } from '../../config/retention.ts';
+import { moveKey } from '../moves/move-types.ts';
 import { getMove } from '../postgres/pg-move-state.ts';
-import { PartitionLockHeldError, type PartitionLocks } from '../postgres/pg-partition-locks.ts';
+import { type PartitionLease, PartitionLockHeldError, type PartitionLocks } from '../postgres/pg-partition-locks.ts';
 import { inTransaction } from '../postgres/pg-pool.ts';
 import { coldColumnsFor } from './cold-columns.ts';
 import type { ColdStore, PartitionSource } from './cold-store.ts';
@@ -77,89 +78,94 @@ export interface RetirementDeps {
 }
 
 /**
- * Retires one cold partition, safe to repeat at any point: under the partition's lock (a restore or move holding it
- * makes this `locked`, to be tried on the next run; one whose record changed since it was listed, a restore having
- * finished in between, is no longer due and left alone: undefined), export it to the policy's coldArchive and check the file's row
- * count and fingerprint against the cold rows; then record the move `retired` (reports stop reading it: their snapshot
- * either still sees it cold and reads rows that are still there, or no longer reads it); then delete the cold rows.
+ * Retires one cold partition, safe to repeat at any point, under the partition's lock taken on a session of its own for
+ * the duration (never taking over a lock this process holds for a move or a restore): held by anyone else, it is
+ * `locked`, to be tried on the next run; one whose record changed since it was listed (a restore finished in between)
+ * is no longer due and left alone (undefined). Otherwise it exports the partition to the policy's coldArchive and
+ * checks the file's row count and fingerprint against the cold rows; then records the move `retired` (reports stop
+ * reading it: their snapshot either still sees it cold and reads rows that are still there, or no longer reads it);
+ * then deletes the cold rows.
  */
 export async function retirePartition(
   deps: RetirementDeps,
   policy: TablePolicy,
   due: DueRetirement,
 ): Promise<RetirementOutcome | undefined> {
-  const name = { table: `${due.schema}.${due.table}`, partition: due.partition };
   const owner = `retire ${due.schema}.${due.partition}`;
-  let lease;
   try {
-    lease = await deps.locks.acquire(due.schema, due.partition, owner);
-  } catch (error) {
-    if (error instanceof PartitionLockHeldError) return { ...name, status: 'locked', reason: error.message };
-    throw error;
-  }
-  try {
-    const key = [due.schema, due.table, due.partition];
-    const moveNow = await lease.withSession((client) =>
-      getMove(client, { tableSchema: due.schema, tableName: due.table, partitionName: due.partition }),
+    return await deps.locks.withBriefLock(due.schema, due.partition, owner, (lease) =>
+      retireUnderLock(deps, policy, due, lease),
     );
-    if (moveNow?.state !== due.state) return undefined;
-    let archive: string | undefined;
-    let rows: number | undefined;
-    if (due.state === 'cold') {
-      const columns = await coldColumnsFor(deps.pgPool, policy);
-      const source: PartitionSource = {
-        schema: due.schema,
-        table: due.table,
-        partition: due.partition,
-        coldTable: policy.coldTable,
-        columns,
-        timeColumn: policy.timeColumn,
-      };
-      const cold = await deps.store.fingerprintPartition(source);
-      rows = cold.rows;
-      if (policy.coldArchive) {
-        archive = archiveTarget(policy.coldArchive, due);
-        const written = await deps.store.archivePartition(source, archive);
-        if (written.rows !== cold.rows || written.sum !== cold.sum)
-          throw new Error(
-            `the archive ${archive} of ${due.schema}.${due.partition} does not match its cold rows (${written.rows} rows, fingerprint ${written.sum}; cold ${cold.rows} rows, ${cold.sum}); nothing was deleted`,
-          );
-      }
-      await inTransaction(lease, async (client) => {
-        await client.query(
-          `INSERT INTO ducktier.cold_retirements
-             (table_schema, table_name, partition_name, cold_table, rows, fingerprint, archive_path, archived_at, retired_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7::text IS NULL THEN NULL ELSE now() END, now())
-           ON CONFLICT (table_schema, table_name, partition_name) DO UPDATE
-             SET rows = EXCLUDED.rows, fingerprint = EXCLUDED.fingerprint, archive_path = EXCLUDED.archive_path,
-                 archived_at = EXCLUDED.archived_at, retired_at = EXCLUDED.retired_at, deleted_at = NULL`,
-          [...key, policy.coldTable, cold.rows, cold.sum, archive ?? null],
-        );
-        await client.query(
-          `UPDATE ducktier.partition_moves SET state = 'retired', updated_at = now()
-            WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3 AND state = 'cold'`,
-          key,
-        );
-      });
-    }
-    const deleted = await deps.store.deletePartition({
+  } catch (error) {
+    if (!(error instanceof PartitionLockHeldError)) throw error;
+    return { table: `${due.schema}.${due.table}`, partition: due.partition, status: 'locked', reason: error.message };
+  }
+}
+
+async function retireUnderLock(
+  deps: RetirementDeps,
+  policy: TablePolicy,
+  due: DueRetirement,
+  lease: PartitionLease,
+): Promise<RetirementOutcome | undefined> {
+  const moveNow = await lease.withSession((client) => getMove(client, moveKey(due)));
+  if (moveNow?.state !== due.state) return undefined;
+  const key = [due.schema, due.table, due.partition];
+  let archive: string | undefined;
+  let rows: number | undefined;
+  if (due.state === 'cold') {
+    const columns = await coldColumnsFor(deps.pgPool, policy);
+    const source: PartitionSource = {
       schema: due.schema,
       table: due.table,
       partition: due.partition,
       coldTable: policy.coldTable,
-    });
-    await deps.pgPool.query(
-      `UPDATE ducktier.cold_retirements SET deleted_at = now()
-        WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3`,
-      key,
-    );
-    return {
-      ...name,
-      status: 'retired',
-      rows: rows ?? deleted,
-      ...(archive ? { archive } : {}),
+      columns,
+      timeColumn: policy.timeColumn,
     };
-  } finally {
-    await deps.locks.release(due.schema, due.partition);
+    const cold = await deps.store.fingerprintPartition(source);
+    rows = cold.rows;
+    if (policy.coldArchive) {
+      archive = archiveTarget(policy.coldArchive, due);
+      const written = await deps.store.archivePartition(source, archive);
+      if (written.rows !== cold.rows || written.sum !== cold.sum)
+        throw new Error(
+          `the archive ${archive} of ${due.schema}.${due.partition} does not match its cold rows (${written.rows} rows, fingerprint ${written.sum}; cold ${cold.rows} rows, ${cold.sum}); nothing was deleted`,
+        );
+    }
+    await inTransaction(lease, async (client) => {
+      await client.query(
+        `INSERT INTO ducktier.cold_retirements
+           (table_schema, table_name, partition_name, cold_table, rows, fingerprint, archive_path, archived_at, retired_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7::text IS NULL THEN NULL ELSE now() END, now())
+         ON CONFLICT (table_schema, table_name, partition_name) DO UPDATE
+           SET rows = EXCLUDED.rows, fingerprint = EXCLUDED.fingerprint, archive_path = EXCLUDED.archive_path,
+               archived_at = EXCLUDED.archived_at, retired_at = EXCLUDED.retired_at, deleted_at = NULL`,
+        [...key, policy.coldTable, cold.rows, cold.sum, archive ?? null],
+      );
+      await client.query(
+        `UPDATE ducktier.partition_moves SET state = 'retired', updated_at = now()
+          WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3 AND state = 'cold'`,
+        key,
+      );
+    });
   }
+  const deleted = await deps.store.deletePartition({
+    schema: due.schema,
+    table: due.table,
+    partition: due.partition,
+    coldTable: policy.coldTable,
+  });
+  await deps.pgPool.query(
+    `UPDATE ducktier.cold_retirements SET deleted_at = now()
+      WHERE table_schema = $1 AND table_name = $2 AND partition_name = $3`,
+    key,
+  );
+  return {
+    table: `${due.schema}.${due.table}`,
+    partition: due.partition,
+    status: 'retired',
+    rows: rows ?? deleted,
+    ...(archive ? { archive } : {}),
+  };
 }

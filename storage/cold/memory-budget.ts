@@ -98,7 +98,7 @@ export class MemoryBudget {
         }
       } catch (error) {
         const message = firstLine(error);
-        if (!LIMIT_NOT_REACHABLE.test(message ?? ''))
+        if (!LIMIT_NOT_REACHABLE.test(message))
           console.warn(`ducktier: DuckDB's memory limit not set to ${wanted}: ${message}`);
       }
     });

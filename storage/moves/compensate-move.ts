@@ -11,9 +11,10 @@ import { moveKey, type MovePlan, type PartitionMoveRef } from './move-types.ts';
  * Compensation after a failed move past detach: the partition goes back, exactly as it was. Safe to repeat.
  *
  * `session` is the partition lock's (a PartitionLease): the reattach then waits for whatever a step of the move still
- * running in that process does in that session (a detach attempt that outlived the workflow's wait for it), so it sees
- * that detach committed and undoes it, instead of finding the partition attached, recording `compensated`, and leaving
- * it detached once that attempt commits. A pool serves only workflows started before the lock's session did.
+ * running in that process does in that session (a detach attempt that outlived the workflow's wait for it), sees what
+ * it committed and undoes it. On the pool it could not: such a detach committing after the reattach would leave the
+ * partition detached, recorded `detached` again, and the discard refusing, a move failed for a person to finish. The
+ * pool serves only runs whose history scheduled the reattach there before it moved under the lock.
  */
 export async function reattachPartition(
   session: pg.Pool | SessionLender,

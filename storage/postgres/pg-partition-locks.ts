@@ -193,9 +193,13 @@ export class PartitionLocks {
     );
   }
 
-  /** Releases the lock if this process holds it; a no-op otherwise, so it is safe to repeat. */
-  async release(schema: string, partition: string): Promise<void> {
-    await this.drop(`${schema}.${partition}`);
+  /**
+   * Releases the lock if this process holds it for `owner`; a no-op otherwise, so it is safe to repeat. A lease another
+   * owner took over since (see acquire) is theirs: a late unlock of the earlier owner must not end it.
+   */
+  async release(schema: string, partition: string, owner: string): Promise<void> {
+    const key = `${schema}.${partition}`;
+    if (this.held.get(key)?.owner === owner) await this.drop(key);
   }
 
   async releaseAll(): Promise<void> {

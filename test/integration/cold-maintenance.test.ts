@@ -251,6 +251,13 @@ describe.each([lakeStore, 'duckdb'] as const)('maintenance of a %s cold tier', (
       [archivedPartition],
     );
     expect(retirements).toEqual([]);
+    // A restore holding the lock in this same process (the same PartitionLocks): `locked`, and the restore keeps it.
+    const restoring = await locks.acquire('public', archivedPartition, 'a restore in this process');
+    expect(await retirePartition({ store, pgPool: env.pgPool, locks }, policy, listed!)).toMatchObject({
+      status: 'locked',
+    });
+    expect(await restoring.isHeld()).toBe(true);
+    await locks.releaseAll();
 
     const second = await runColdMaintenance(env.temporal, env.config);
     const outcome = second.retired.find((r) => r.partition === archivedPartition)!;

@@ -335,7 +335,8 @@ describe('moving partitions through the workflow', () => {
     });
     await detaching;
     const reattach = environment.run(cold.reattachPartition, { move, range: plan.range });
-    // Longer than a DDL's lock timeout: a reattach that did not wait for the detach would have acted (or failed) by now.
+    // Longer than a DDL's lock timeout: a reattach that did not wait for the detach would have acted (or failed) by
+    // now.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     commit();
     await zombie;
@@ -349,6 +350,20 @@ describe('moving partitions through the workflow', () => {
     // The rest of the compensation, as the workflow runs it: the cold copy can go, the partition being whole again.
     expect(await environment.run(cold.discardColdCopy, { move })).toBe(2);
     await environment.run(hot.removeChangeCapture, { move });
+    await locks.releaseAll();
+  });
+
+  test("a move's unlock releases only its own lock: one another owner took over in this process stays held", async () => {
+    const locks = new PartitionLocks(env.stack.postgres);
+    const { coldActivities: cold } = activitiesOf(env, locks);
+    const partition = partitionOfDay('events', anchor);
+    const move = { schema: 'public', table: 'events', partition, workflowId: 'test-unlock-move' };
+    await locks.acquire('public', partition, move.workflowId);
+    const restore = await locks.acquire('public', partition, 'test-unlock-restore');
+    await new MockActivityEnvironment().run(cold.unlockPartition, { move });
+    expect(await restore.isHeld()).toBe(true);
+    await new MockActivityEnvironment().run(cold.unlockPartition, { move: { ...move, workflowId: restore.owner } });
+    expect(await restore.isHeld()).toBe(false);
     await locks.releaseAll();
   });
 });

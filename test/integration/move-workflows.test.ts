@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -29,6 +30,10 @@ type Step = keyof MoveActivities;
 type Script = { [S in Step]?: (...args: Parameters<MoveActivities[S]>) => ReturnType<MoveActivities[S]> };
 
 const ROWS = 1_234;
+const REATTACH_ON_MAIN_QUEUE_HISTORY = new URL(
+  '../fixtures/histories/move-failed-at-detach-reattach-on-workflow-queue.json',
+  import.meta.url,
+);
 const RANGE = { from: '2024-01-01T00:00:00.000Z', to: '2024-01-02T00:00:00.000Z' };
 
 /** What each stub does unless the test scripts otherwise: a move that succeeds. */
@@ -493,6 +498,15 @@ describe('the move workflows with stub activities', () => {
       `removeChangeCapture@${taskQueue}`,
       `unlockPartition@${HOLDER_QUEUE}`,
     ]);
+  });
+
+  test('a move that failed at its detach under the earlier workflow code (re-attach on the workflow queue) replays', async () => {
+    // Recorded from the code before the re-attach moved under the lock (d9b8c33), failing the detach as the test above
+    // does: its compensation scheduled reattachPartition on the workflow's own queue, with no patch marker. Frozen. It
+    // guards the move workflow's commands against any change that old runs would not replay.
+    const recorded: unknown = JSON.parse(readFileSync(REATTACH_ON_MAIN_QUEUE_HISTORY, 'utf8'));
+    const history = proto.api.history.v1.History.fromObject(recorded as Record<string, unknown>);
+    await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history);
   });
 
   test('a holder that is gone: its step times out waiting on its queue, the lock is taken again on a live worker, and the move resumes there', async () => {
