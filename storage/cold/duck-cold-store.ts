@@ -7,6 +7,7 @@ import type pg from 'pg';
 
 import type { ColdStoreIdentity } from '../../config/cold-config.ts';
 import type { Federation } from '../../config/config.ts';
+import type { MovePace } from '../../config/move-pace.ts';
 import { firstLine } from '../../errors/first-line.ts';
 import { inDuckTransaction } from '../duckdb/duck-transaction.ts';
 import { type ColumnMapping, timeColumnOf } from '../duckdb/duck-type-mapping.ts';
@@ -20,7 +21,7 @@ import {
   tablesStaleInExtension,
 } from '../duckdb/pg-transport.ts';
 import { CopyProgress } from '../postgres/pg-copy-progress.ts';
-import { forEachPageRange } from '../postgres/pg-page-ranges.ts';
+import { forEachPageRange, PAGES_PER_RANGE } from '../postgres/pg-page-ranges.ts';
 import { withPooledSession } from '../postgres/pg-pool.ts';
 import { quoteIdent, quoteLiteral } from '../sql-quoting.ts';
 import { instantFilter, type InstantSelection } from '../verification/instant-filter.ts';
@@ -412,8 +413,11 @@ export abstract class DuckColdStore implements ColdStore {
                 return (await running).rowsChanged;
               });
             const inserted = spooled
-              ? await this.insertSpooled(pgPool, source, { selection, pgWhere, signal, onStage }, (spool) =>
-                  insert(csvSelect(spool, source.columns, partitionLiteral, { parallel: pace === 'full' })),
+              ? await this.insertSpooled(
+                  pgPool,
+                  source,
+                  { selection, pgWhere, signal, onStage, pagesPerRange: spoolPagesPerRange(pace) },
+                  (spool) => insert(csvSelect(spool, source.columns, partitionLiteral, { parallel: pace === 'full' })),
                 )
               : await insert(extensionRead!, () => onStage?.('extracting'));
             // A whole partition was just replaced, so it holds what was inserted; some instants replaced leave the rest.
@@ -693,7 +697,7 @@ export abstract class DuckColdStore implements ColdStore {
   private async insertSpooled(
     pgPool: pg.Pool,
     source: PartitionSource,
-    { selection, pgWhere, signal, onStage }: SpooledRead,
+    { selection, pgWhere, signal, onStage, pagesPerRange }: SpooledRead,
     load: (spool: string) => Promise<number>,
   ): Promise<number> {
     let inserted = 0;
@@ -719,7 +723,7 @@ export abstract class DuckColdStore implements ColdStore {
       }
     };
     if (selection) await withPooledSession(pgPool, (client) => spoolAndLoad(client, ''));
-    else await forEachPageRange(pgPool, source.schema, source.partition, spoolAndLoad);
+    else await forEachPageRange(pgPool, source.schema, source.partition, spoolAndLoad, pagesPerRange);
     return inserted;
   }
 
@@ -741,6 +745,18 @@ interface SpooledRead {
   pgWhere: string;
   signal: AbortSignal | undefined;
   onStage: ((stage: CopyStage) => void) | undefined;
+  /** Heap pages per spool file (see spoolPagesPerRange). */
+  pagesPerRange: number;
+}
+
+/**
+ * Heap pages per spool file at each pace. DuckDB's one-thread CSV reader (the gentle pace) holds more of a file the
+ * larger it is, where its parallel reader does not: loading one spool into a lake on S3 (whose uploads hold about 30MB
+ * more) ran out of a 128MB move limit at 99MB of CSV and fitted at 78MB, so the gentle pace spools a quarter of a
+ * range at a time (32MB of pages); it also keeps each turn of PostgreSQL's and DuckDB's shorter.
+ */
+function spoolPagesPerRange(pace: MovePace): number {
+  return pace === 'gentle' ? PAGES_PER_RANGE / 4 : PAGES_PER_RANGE;
 }
 
 /**
