@@ -335,8 +335,7 @@ describe('moving partitions through the workflow', () => {
     });
     await detaching;
     const reattach = environment.run(cold.reattachPartition, { move, range: plan.range });
-    // Longer than a DDL's lock timeout: a reattach that did not wait for the detach would have acted (or failed) by
-    // now.
+    // Longer than a DDL's lock timeout: one that did not wait for the detach would have acted (or failed) by now.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     commit();
     await zombie;

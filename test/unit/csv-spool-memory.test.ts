@@ -25,7 +25,7 @@ const COLUMNS = [
   column('seen_at', 'timestamptz', 4),
   column('data', 'jsonb', 5),
 ].map(mapColumn);
-/** About as many rows as a range of 16,384 pages of the demo table holds. */
+/** About as many rows as 16,384 pages of the demo table hold: four of the gentle pace's spools (4,096 pages each). */
 const ROWS = 420_000;
 
 describe('a gentle copy loads each spool on one thread within a move’s memory limit', () => {
