@@ -149,6 +149,37 @@ describe('moves at the gentle pace', () => {
     await admin.query('DROP TABLE page_ranges');
   });
 
+  test('a table whose values are kept out of line (TOAST) is read in ranges of fewer heap pages, each row once', async () => {
+    const admin = env.pgPool;
+    await admin.query(`CREATE TABLE toasted (id int PRIMARY KEY, payload text)`);
+    await admin.query(`ALTER TABLE toasted ALTER COLUMN payload SET STORAGE EXTERNAL`);
+    await admin.query(`INSERT INTO toasted SELECT g, repeat('x', 4000) FROM generate_series(1, 1000) g`);
+    const { rows: sizes } = await admin.query<{ pages: string; toast: string }>(
+      `SELECT pg_relation_size('toasted') / 8192 AS pages,
+              pg_relation_size((SELECT reltoastrelid FROM pg_class WHERE oid = 'toasted'::regclass)) AS toast`,
+    );
+    const pages = Number(sizes[0]!.pages);
+    // About 4 MB out of line beside a few pages of heap: 8 pages' worth of rendered rows is under one heap page.
+    expect(pages).toBeGreaterThan(3);
+    expect(Number(sizes[0]!.toast)).toBeGreaterThan(4_000_000);
+    const seen: number[] = [];
+    let ranges = 0;
+    await forEachPageRange(
+      admin,
+      'public',
+      'toasted',
+      async (client, condition) => {
+        ranges++;
+        const { rows } = await client.query<{ id: number }>(`SELECT id FROM toasted WHERE ${condition}`);
+        seen.push(...rows.map((row) => row.id));
+      },
+      8,
+    );
+    expect(ranges).toBe(pages);
+    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    await admin.query('DROP TABLE toasted');
+  });
+
   test('a migration at the gentle pace moves exactly the rows of each due partition, then drops it', async () => {
     const cutoff = Date.now() - 2 * DAY;
     const due = await partitionsEndingBy(env.pgPool, cutoff);

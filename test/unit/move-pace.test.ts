@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 
 import { parseMovePace } from '../../config/move-pace.ts';
 import { UsageError } from '../../errors/usage-error.ts';
-import { pageRangeConditions } from '../../storage/postgres/pg-page-ranges.ts';
+import { pageRangeConditions, pagesForRenderedRows } from '../../storage/postgres/pg-page-ranges.ts';
 
 describe('a move at the gentle pace', () => {
   test('a pace is full or gentle; anything else is a usage error naming where it came from', () => {
@@ -19,5 +19,12 @@ describe('a move at the gentle pace', () => {
       `ctid >= '(4,0)'::tid AND ctid < '(8,0)'::tid`,
       `ctid >= '(8,0)'::tid`,
     ]);
+  });
+
+  test('a table with values out of line (TOAST) reads fewer heap pages per range, in proportion to the heap share', () => {
+    expect(pagesForRenderedRows(4096, 100, 0)).toBe(4096);
+    expect(pagesForRenderedRows(4096, 0, 0)).toBe(4096);
+    expect(pagesForRenderedRows(4096, 100, 300)).toBe(1024);
+    expect(pagesForRenderedRows(4096, 1, 1_000_000)).toBe(1);
   });
 });
