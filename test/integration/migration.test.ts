@@ -37,6 +37,25 @@ describe('moving partitions through the workflow', () => {
   });
   afterAll(async () => env?.close());
 
+  /**
+   * A move of `partition` to run one real activity at a time: the threshold that makes it due (ending at its upper
+   * bound), the activities holding their own locks, the move's reference as its workflow passes it.
+   */
+  async function stepByStep(partition: string) {
+    const olderThanMs =
+      Date.now() -
+      (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!.getTime();
+    const locks = new PartitionLocks(env.stack.postgres);
+    const { mainActivities: hot, coldActivities: cold } = activitiesOf(env, locks);
+    const move = {
+      schema: 'public',
+      table: 'events',
+      partition,
+      workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition),
+    };
+    return { olderThanMs, locks, hot, cold, move, environment: new MockActivityEnvironment() };
+  }
+
   test('the partitions exist as the policy says: one per UTC day, premade ahead, and a DEFAULT', async () => {
     const partitions = await listPartitions(env.pgPool, 'public', 'events');
     const dated = partitions.filter((p) => !p.isDefault);
@@ -199,17 +218,7 @@ describe('moving partitions through the workflow', () => {
   test('verify compares content, not just counts: one changed value in DuckDB fails it without retries, and the next run heals the copy', async () => {
     // The last partition with rows still hot: today's, made due by a threshold that ends at its upper bound.
     const partition = partitionOfDay('events', anchor);
-    const olderThanMs =
-      Date.now() -
-      (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!.getTime();
-    const locks = new PartitionLocks(env.stack.postgres);
-    const { mainActivities: hot, coldActivities: cold } = activitiesOf(env, locks);
-    const move = {
-      schema: 'public',
-      table: 'events',
-      partition,
-      workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition),
-    };
+    const { olderThanMs, locks, hot, cold, move, environment } = await stepByStep(partition);
     const expected = events.filter((e) => partitionOfDay('events', e.timestamp) === partition).length;
     const source = {
       schema: 'public',
@@ -219,7 +228,6 @@ describe('moving partitions through the workflow', () => {
       timeColumn: 'timestamp',
       columns: await coldColumnsFor(env.pgPool, findPolicy(env.config, 'events')),
     };
-    const environment = new MockActivityEnvironment();
     await environment.run(hot.prepareMove, { move, olderThanMs });
     await environment.run(cold.copyPartitionToCold, { move });
     const faithful = await env.workers.coldStore.fingerprintPartition(source);
@@ -255,22 +263,11 @@ describe('moving partitions through the workflow', () => {
   test('a row written straight into the detached partition stops the drop: the partition stays, with the row', async () => {
     const tomorrow = new Date(anchor.getTime() + DAY);
     const partition = partitionOfDay('events', tomorrow);
-    const olderThanMs =
-      Date.now() -
-      (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!.getTime();
     await env.pgPool.query(
       `INSERT INTO events (id, event_type, user_id, "timestamp", data) VALUES (900001, 'login', 1, $1, '{}')`,
       [tomorrow],
     );
-    const locks = new PartitionLocks(env.stack.postgres);
-    const { mainActivities: hot, coldActivities: cold } = activitiesOf(env, locks);
-    const move = {
-      schema: 'public',
-      table: 'events',
-      partition,
-      workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition),
-    };
-    const environment = new MockActivityEnvironment();
+    const { olderThanMs, locks, hot, cold, move, environment } = await stepByStep(partition);
     await environment.run(hot.prepareMove, { move, olderThanMs });
     await environment.run(cold.copyPartitionToCold, { move });
     await environment.run(cold.verifyColdCopy, { move });
@@ -302,22 +299,11 @@ describe('moving partitions through the workflow', () => {
   test('a reattach waits for a detach attempt still running in the lock session, then undoes it: the partition ends attached, whole, compensated', async () => {
     const day = new Date(anchor.getTime() + 2 * DAY);
     const partition = partitionOfDay('events', day);
-    const olderThanMs =
-      Date.now() -
-      (await listPartitions(env.pgPool, 'public', 'events')).find((p) => p.name === partition)!.to!.getTime();
     await env.pgPool.query(
       `INSERT INTO events (id, event_type, user_id, "timestamp", data) VALUES (900101, 'login', 1, $1, '{}'), (900102, 'logout', 2, $1, '{}')`,
       [day],
     );
-    const locks = new PartitionLocks(env.stack.postgres);
-    const { mainActivities: hot, coldActivities: cold } = activitiesOf(env, locks);
-    const move = {
-      schema: 'public',
-      table: 'events',
-      partition,
-      workflowId: moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition),
-    };
-    const environment = new MockActivityEnvironment();
+    const { olderThanMs, locks, hot, cold, move, environment } = await stepByStep(partition);
     const plan = (await environment.run(hot.prepareMove, { move, olderThanMs })) as MovePlan;
     await environment.run(cold.copyPartitionToCold, { move });
     await environment.run(cold.verifyColdCopy, { move });
