@@ -37,6 +37,7 @@ import {
   crashAtCopyStage,
   type CrashPoint,
 } from './crash-points.ts';
+import { startLockReaper } from './lock-reaper.ts';
 import { startRequestListener } from './request-listener.ts';
 import { ensureSearchAttributes } from './search-attributes.ts';
 import { sessionDropHooks, type SessionDropPoint } from './session-drops.ts';
@@ -296,6 +297,10 @@ async function launch(
           maxConcurrentActivityTaskExecutions: 64,
         }),
       );
+    }
+    if (cold) {
+      const reaper = await startLockReaper({ locks: cold.locks, temporal: stack.temporal });
+      releases.unshift(() => reaper.stop());
     }
     // Last, once the workers can run what it starts: requests made in SQL (ducktier.request_migration).
     const requests = await startRequestListener({ config, pgPool, pgTarget: stack.postgres, temporal: stack.temporal });

@@ -135,14 +135,20 @@ export class PartitionLocks {
 
   /**
    * Takes the lock for `owner` (a workflow ID) on a new session, or confirms this process still holds it for that
-   * owner; returns the lease a step acts under.
+   * owner; returns the lease a step acts under. A lock this process holds for another owner (a restore of the partition
+   * while its move runs) is refused like one held elsewhere: PartitionLockHeldError, and the step waits its turn. An
+   * owner that ended without unlocking (a terminated workflow) keeps its lock until releaseEnded() frees it.
    */
   async acquire(schema: string, partition: string, owner: string): Promise<PartitionLease> {
     const key = `${schema}.${partition}`;
     const mine = this.held.get(key);
-    if (mine && mine.owner === owner && (await mine.isHeld())) return mine;
-    // Lost, or held here for another owner: a run of this partition's workflow that ended without unlocking (its ID
-    // is fixed, so no two live runs share a partition). Its session is closed before the new owner takes the lock.
+    if (mine && (await mine.isHeld())) {
+      if (mine.owner === owner) return mine;
+      throw new PartitionLockHeldError(
+        `partition ${key} is locked by this worker for ${mine.owner} (pid ${mine.backendPid}, ${lockSessionName(mine.owner)})`,
+      );
+    }
+    // Lost with its session: closed for good before the lock is taken again.
     if (mine) await this.drop(key);
     const taken = await this.take(schema, partition, owner);
     taken.signal.addEventListener('abort', () => {
@@ -195,11 +201,27 @@ export class PartitionLocks {
 
   /**
    * Releases the lock if this process holds it for `owner`; a no-op otherwise, so it is safe to repeat. A lease another
-   * owner took over since (see acquire) is theirs: a late unlock of the earlier owner must not end it.
+   * owner took since (once this owner's was lost or released) is theirs: a late unlock of the earlier owner must not end
+   * it.
    */
   async release(schema: string, partition: string, owner: string): Promise<void> {
     const key = `${schema}.${partition}`;
     if (this.held.get(key)?.owner === owner) await this.drop(key);
+  }
+
+  /**
+   * Releases the locks whose owners `ended` says are over (a workflow terminated, timed out or deleted never ran its
+   * unlock), returning the partitions freed. A lease taken again meanwhile, by the same owner's new run, is its own; one
+   * whose release races a step of that run fails the step with PartitionLockLostError, and its retry takes the lock.
+   */
+  async releaseEnded(ended: (owner: string) => Promise<boolean>): Promise<Array<{ partition: string; owner: string }>> {
+    const freed: Array<{ partition: string; owner: string }> = [];
+    for (const [key, lease] of [...this.held]) {
+      if (!(await ended(lease.owner)) || this.held.get(key) !== lease) continue;
+      await this.drop(key);
+      freed.push({ partition: key, owner: lease.owner });
+    }
+    return freed;
   }
 
   async releaseAll(): Promise<void> {

@@ -7,10 +7,17 @@ import { FAILURE_TYPES } from '../../errors/failure-types.ts';
 import { coldColumnsFor } from '../../storage/cold/cold-columns.ts';
 import { moveKey, type MovePlan } from '../../storage/moves/move-types.ts';
 import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
+import { holdOffMoves } from '../../storage/postgres/pg-cold-store-record.ts';
 import { getMove, setMoveState } from '../../storage/postgres/pg-move-state.ts';
-import { PartitionLocks } from '../../storage/postgres/pg-partition-locks.ts';
+import {
+  listHeldLocks,
+  lockSessionName,
+  PartitionLockHeldError,
+  PartitionLocks,
+} from '../../storage/postgres/pg-partition-locks.ts';
 import { isAttached } from '../../storage/postgres/pg-partitions.ts';
 import { inTransaction } from '../../storage/postgres/pg-pool.ts';
+import { startLockReaper } from '../../worker/lock-reaper.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { activitiesOf } from '../helpers/activities.ts';
 import { expectColdEventsEqual, readColdEvents } from '../helpers/cold-events.ts';
@@ -20,8 +27,9 @@ import {
   seedDemoData,
   type TestDeploymentWithWorkers,
 } from '../helpers/deployment.ts';
-import { partitionsEndingBy } from '../helpers/hot-events.ts';
+import { partitionsEndingBy, readHotEvents } from '../helpers/hot-events.ts';
 import { allEvents, partitionOfDay } from '../helpers/truth.ts';
+import { waitFor } from '../helpers/wait-for.ts';
 
 const DAY = 86_400_000;
 const anchor = new Date();
@@ -338,17 +346,120 @@ describe('moving partitions through the workflow', () => {
     await locks.releaseAll();
   });
 
-  test("a move's unlock releases only its own lock: one another owner took over in this process stays held", async () => {
+  test("another owner's lock in this process is refused, not taken over; a late unlock of another owner leaves it", async () => {
     const locks = new PartitionLocks(env.stack.postgres);
     const { coldActivities: cold } = activitiesOf(env, locks);
     const partition = partitionOfDay('events', anchor);
     const move = { schema: 'public', table: 'events', partition, workflowId: 'test-unlock-move' };
-    await locks.acquire('public', partition, move.workflowId);
-    const restore = await locks.acquire('public', partition, 'test-unlock-restore');
+    const moving = await locks.acquire('public', partition, move.workflowId);
+    // A restore of the partition while its move runs, in the same worker: it waits its turn, as it would elsewhere.
+    await expect(locks.acquire('public', partition, 'test-unlock-restore')).rejects.toThrow(
+      new PartitionLockHeldError(
+        `partition public.${partition} is locked by this worker for test-unlock-move (pid ${moving.backendPid}, ducktier lock test-unlock-move)`,
+      ),
+    );
+    expect(await moving.isHeld()).toBe(true);
+    await new MockActivityEnvironment().run(cold.unlockPartition, {
+      move: { ...move, workflowId: 'test-unlock-restore' },
+    });
+    expect(await moving.isHeld()).toBe(true);
     await new MockActivityEnvironment().run(cold.unlockPartition, { move });
-    expect(await restore.isHeld()).toBe(true);
-    await new MockActivityEnvironment().run(cold.unlockPartition, { move: { ...move, workflowId: restore.owner } });
-    expect(await restore.isHeld()).toBe(false);
+    expect(await moving.isHeld()).toBe(false);
+    const restoring = await locks.acquire('public', partition, 'test-unlock-restore');
+    await new MockActivityEnvironment().run(cold.unlockPartition, { move });
+    expect(await restoring.isHeld()).toBe(true);
     await locks.releaseAll();
+  });
+
+  test('a move terminated mid-way: its worker frees the lock it left, and the move started again moves the partition whole', async () => {
+    const attached = (await listPartitions(env.pgPool, 'public', 'events')).filter((p) => !p.isDefault);
+    let partition: string | undefined;
+    for (const p of attached)
+      if (!partition && (await readHotEvents(env.pgPool, p.name)).length > 0) partition = p.name;
+    const truth = await readHotEvents(env.pgPool, partition!);
+    const olderThanMs = Date.now() - attached.find((p) => p.name === partition)!.to!.getTime();
+    const moveId = moveWorkflowId(env.config.temporal.taskQueue, 'public', 'events', partition!);
+    // Holds the move in its prepare step, its partition locked: no move records its start while this transaction lasts.
+    const blocker = await env.pgPool.connect();
+    try {
+      await blocker.query('BEGIN');
+      await holdOffMoves(blocker);
+      const migration = await startMigration(env.temporal, env.config, { table: 'events', partition, olderThanMs });
+      await waitFor('the move to take its lock', async () =>
+        (await listHeldLocks(env.pgPool, [{ schema: 'public', partition: partition! }])).some(
+          (holder) => holder.applicationName === lockSessionName(moveId),
+        )
+          ? true
+          : undefined,
+      );
+      await env.temporal.workflow.getHandle(moveId).terminate('test: stopped where it stands');
+      expect((await migration.result()).map((o) => [o.partition, o.status])).toEqual([[partition, 'failed']]);
+    } finally {
+      await blocker.query('ROLLBACK');
+      blocker.release();
+    }
+    // Nothing unlocked it; the worker holding it finds its workflow over and frees it (every 30 s).
+    await waitFor(
+      "the terminated move's lock to be freed",
+      async () =>
+        (await listHeldLocks(env.pgPool, [{ schema: 'public', partition: partition! }])).length === 0
+          ? true
+          : undefined,
+      45_000,
+    );
+    expect(await isAttached(env.pgPool, 'public', 'events', partition!)).toBe(true);
+    expect(await readHotEvents(env.pgPool, partition!)).toEqual(truth);
+
+    const again = await (
+      await startMigration(env.temporal, env.config, { table: 'events', partition, olderThanMs })
+    ).result();
+    expect(again.map((o) => [o.partition, o.status, o.rows])).toEqual([[partition, 'moved', truth.length]]);
+    const cold = (await readColdEvents(env.workers.coldStore)).filter((row) => row._ducktier_partition === partition);
+    expectColdEventsEqual(cold, truth);
+  });
+
+  test('a lock whose workflow ended without unlocking (terminated) is freed; a running one keeps its lock', async () => {
+    const locks = new PartitionLocks(env.stack.postgres);
+    const partition = partitionOfDay('events', anchor);
+    const other = partitionOfDay('events', new Date(anchor.getTime() + DAY));
+    // Workflows nobody runs (no worker polls their queue) stay running until terminated: lock owners, as Temporal sees them.
+    const owner = await env.temporal.workflow.start('lockOwnerStandIn', {
+      taskQueue: 'test-nobody-polls',
+      workflowId: `test-lock-owner-${Date.now()}`,
+    });
+    const running = await env.temporal.workflow.start('lockOwnerStandIn', {
+      taskQueue: 'test-nobody-polls',
+      workflowId: `test-lock-owner-running-${Date.now()}`,
+    });
+    const ownersLease = await locks.acquire('public', partition, owner.workflowId);
+    const runningLease = await locks.acquire('public', other, running.workflowId);
+    const unknownLease = await locks.acquire(
+      'public',
+      partitionOfDay('events', new Date(anchor.getTime() + 2 * DAY)),
+      'test-never-started',
+    );
+    const reaper = await startLockReaper({ locks, temporal: env.stack.temporal, everyMs: 100 });
+    try {
+      await waitFor(
+        'the lock of a workflow Temporal never knew to go',
+        async () => ((await unknownLease.isHeld()) ? undefined : true),
+        10_000,
+      );
+      expect(await ownersLease.isHeld()).toBe(true);
+      await owner.terminate('test: ended without unlocking');
+      await waitFor(
+        "the terminated workflow's lock to go",
+        async () => ((await ownersLease.isHeld()) ? undefined : true),
+        10_000,
+      );
+      expect(await listHeldLocks(env.pgPool, [{ schema: 'public', partition }])).toEqual([]);
+      // Another owner may take it now; the running workflow's lock stayed throughout.
+      expect((await locks.acquire('public', partition, 'test-next-owner')).owner).toBe('test-next-owner');
+      expect(await runningLease.isHeld()).toBe(true);
+    } finally {
+      await reaper.stop();
+      await running.terminate('test over');
+      await locks.releaseAll();
+    }
   });
 });
