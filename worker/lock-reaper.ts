@@ -1,4 +1,4 @@
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, type WorkflowExecutionStatusName, WorkflowNotFoundError } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 
 import { firstLine } from '../errors/first-line.ts';
@@ -6,6 +6,19 @@ import type { PartitionLocks } from '../storage/postgres/pg-partition-locks.ts';
 
 /** How often the partition locks this process holds are checked against their workflows. */
 export const LOCK_REAP_INTERVAL_MS = 30_000;
+
+/** How long Temporal may take to say whether one workflow still runs; a pass never outlasts a few of these. */
+const DESCRIBE_DEADLINE_MS = 5_000;
+
+/** A workflow in one of these states runs no more code, its unlock included (PAUSED and unknown states may resume). */
+const CLOSED = new Set<WorkflowExecutionStatusName>([
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TERMINATED',
+  'CONTINUED_AS_NEW',
+  'TIMED_OUT',
+]);
 
 export interface LockReaper {
   stop(): Promise<void>;
@@ -15,8 +28,9 @@ export interface LockReaper {
  * Frees the partition locks this process holds for workflows that are over without having unlocked: a move or restore
  * terminated from the Web UI or the CLI, timed out, or deleted runs no compensation, and its lock would otherwise stay
  * with this process (refusing every later move and restore of the partition) until the process ends. A workflow is
- * over when Temporal says it is no longer running or no longer knows it; when Temporal cannot be asked, locks are kept.
- * Freeing a lock ends its session, so a step of that workflow still running (a zombie activity) commits nothing.
+ * over when Temporal says it closed (completed, failed, cancelled, terminated, timed out) or no longer knows it; when Temporal cannot be asked, locks are kept.
+ * Freeing a lock ends its session (and its backend, should a statement still run there), so a step of that workflow
+ * still running (a zombie activity) commits nothing and stops its work outside PostgreSQL.
  */
 export async function startLockReaper(deps: {
   locks: PartitionLocks;
@@ -28,21 +42,27 @@ export async function startLockReaper(deps: {
   const client = new Client({ connection, namespace: deps.temporal.namespace });
   const ended = async (workflowId: string): Promise<boolean> => {
     try {
-      return (await client.workflow.getHandle(workflowId).describe()).status.name !== 'RUNNING';
+      const { status } = await client.withDeadline(Date.now() + DESCRIBE_DEADLINE_MS, () =>
+        client.workflow.getHandle(workflowId).describe(),
+      );
+      return CLOSED.has(status.name);
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return true;
       logger.warn(`partition locks: could not ask Temporal whether ${workflowId} runs, lock kept: ${firstLine(error)}`);
       return false;
     }
   };
-  let pass: Promise<void> = Promise.resolve();
+  // One pass at a time: a tick while the last pass still runs (Temporal slow to answer) is skipped.
+  let pass: Promise<void> | undefined;
   const timer = setInterval(() => {
-    pass = pass
-      .then(async () => {
-        for (const { partition, owner } of await deps.locks.releaseEnded(ended))
+    pass ??= deps.locks
+      .releaseEnded(ended)
+      .then((freed) => {
+        for (const { partition, owner } of freed)
           logger.info(`partition locks: released ${partition}, held for ${owner}, which is no longer running`);
       })
-      .catch((error: unknown) => logger.warn(`partition locks: checking their workflows failed: ${firstLine(error)}`));
+      .catch((error: unknown) => logger.warn(`partition locks: checking their workflows failed: ${firstLine(error)}`))
+      .finally(() => (pass = undefined));
   }, deps.everyMs ?? LOCK_REAP_INTERVAL_MS);
   return {
     async stop() {

@@ -122,8 +122,9 @@ export class PartitionLease implements SessionLender {
     }
   }
 
-  /** Ends the session, which releases the lock. */
+  /** Ends the session, which releases the lock; work still under the lease outside PostgreSQL stops (see signal). */
   async close(): Promise<void> {
+    this.markLost(new Error('the lock was released'));
     await this.client.end().catch(() => {});
   }
 }
@@ -142,14 +143,14 @@ export class PartitionLocks {
   async acquire(schema: string, partition: string, owner: string): Promise<PartitionLease> {
     const key = `${schema}.${partition}`;
     const mine = this.held.get(key);
-    if (mine && (await mine.isHeld())) {
-      if (mine.owner === owner) return mine;
+    // Another owner's lease is refused at once: asking its session would queue behind that owner's running step.
+    if (mine && mine.owner !== owner && !mine.signal.aborted)
       throw new PartitionLockHeldError(
         `partition ${key} is locked by this worker for ${mine.owner} (pid ${mine.backendPid}, ${lockSessionName(mine.owner)})`,
       );
-    }
+    if (mine && mine.owner === owner && (await mine.isHeld())) return mine;
     // Lost with its session: closed for good before the lock is taken again.
-    if (mine) await this.drop(key);
+    if (mine && this.held.get(key) === mine) await this.drop(key);
     const taken = await this.take(schema, partition, owner);
     taken.signal.addEventListener('abort', () => {
       if (this.held.get(key) === taken) this.held.delete(key);
@@ -219,9 +220,24 @@ export class PartitionLocks {
     for (const [key, lease] of [...this.held]) {
       if (!(await ended(lease.owner)) || this.held.get(key) !== lease) continue;
       await this.drop(key);
+      // A statement still running on the session (a zombie step's) keeps the lock until it ends: end its backend.
+      await this.terminateBackend(lease.backendPid, lease.owner);
       freed.push({ partition: key, owner: lease.owner });
     }
     return freed;
+  }
+
+  /** Ends the backend `pid` if it is still `owner`'s lock session (a pid is reused once its process has gone). */
+  private async terminateBackend(pid: number, owner: string): Promise<void> {
+    const client = await connectPgClient(this.target, 'ducktier lock probe');
+    try {
+      await client.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND application_name = $2',
+        [pid, lockSessionName(owner)],
+      );
+    } finally {
+      await client.end().catch(() => {});
+    }
   }
 
   async releaseAll(): Promise<void> {

@@ -13,6 +13,7 @@ import {
   listHeldLocks,
   lockSessionName,
   PartitionLockHeldError,
+  PartitionLockLostError,
   PartitionLocks,
 } from '../../storage/postgres/pg-partition-locks.ts';
 import { isAttached } from '../../storage/postgres/pg-partitions.ts';
@@ -352,12 +353,19 @@ describe('moving partitions through the workflow', () => {
     const partition = partitionOfDay('events', anchor);
     const move = { schema: 'public', table: 'events', partition, workflowId: 'test-unlock-move' };
     const moving = await locks.acquire('public', partition, move.workflowId);
-    // A restore of the partition while its move runs, in the same worker: it waits its turn, as it would elsewhere.
+    // A restore of the partition while its move runs, in the same worker: it waits its turn, as it would elsewhere,
+    // and is told so at once, not after the move's statement running in the lock's session.
+    let moveStatementDone = false;
+    const moveStatement = moving
+      .withSession((client) => client.query('SELECT pg_sleep(2)'))
+      .then(() => (moveStatementDone = true));
     await expect(locks.acquire('public', partition, 'test-unlock-restore')).rejects.toThrow(
       new PartitionLockHeldError(
         `partition public.${partition} is locked by this worker for test-unlock-move (pid ${moving.backendPid}, ducktier lock test-unlock-move)`,
       ),
     );
+    expect(moveStatementDone).toBe(false);
+    await moveStatement;
     expect(await moving.isHeld()).toBe(true);
     await new MockActivityEnvironment().run(cold.unlockPartition, {
       move: { ...move, workflowId: 'test-unlock-restore' },
@@ -365,6 +373,8 @@ describe('moving partitions through the workflow', () => {
     expect(await moving.isHeld()).toBe(true);
     await new MockActivityEnvironment().run(cold.unlockPartition, { move });
     expect(await moving.isHeld()).toBe(false);
+    // Work under the released lease outside PostgreSQL (a copy into DuckDB) hears of it.
+    expect(moving.signal.aborted).toBe(true);
     const restoring = await locks.acquire('public', partition, 'test-unlock-restore');
     await new MockActivityEnvironment().run(cold.unlockPartition, { move });
     expect(await restoring.isHeld()).toBe(true);
@@ -446,13 +456,17 @@ describe('moving partitions through the workflow', () => {
         10_000,
       );
       expect(await ownersLease.isHeld()).toBe(true);
+      // A step of the workflow still running a statement in the lock's session (a zombie): the lock goes anyway.
+      const zombie = ownersLease.withSession((client) => client.query('SELECT pg_sleep(60)')).catch((e: Error) => e);
       await owner.terminate('test: ended without unlocking');
       await waitFor(
         "the terminated workflow's lock to go",
-        async () => ((await ownersLease.isHeld()) ? undefined : true),
+        async () =>
+          (await listHeldLocks(env.pgPool, [{ schema: 'public', partition }])).length === 0 ? true : undefined,
         10_000,
       );
-      expect(await listHeldLocks(env.pgPool, [{ schema: 'public', partition }])).toEqual([]);
+      expect(await zombie).toBeInstanceOf(PartitionLockLostError);
+      expect(ownersLease.signal.aborted).toBe(true);
       // Another owner may take it now; the running workflow's lock stayed throughout.
       expect((await locks.acquire('public', partition, 'test-next-owner')).owner).toBe('test-next-owner');
       expect(await runningLease.isHeld()).toBe(true);
