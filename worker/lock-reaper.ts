@@ -40,7 +40,10 @@ export async function startLockReaper(deps: {
   const logger = Runtime.instance().logger;
   const connection = await Connection.connect({ address: deps.temporal.address });
   const client = new Client({ connection, namespace: deps.temporal.namespace });
+  let stopping = false;
   const ended = async (workflowId: string): Promise<boolean> => {
+    // Once stopping, the pass ends without asking: the process releases all its locks next.
+    if (stopping) return false;
     try {
       const { status } = await client.withDeadline(Date.now() + DESCRIBE_DEADLINE_MS, () =>
         client.workflow.getHandle(workflowId).describe(),
@@ -57,15 +60,18 @@ export async function startLockReaper(deps: {
   const timer = setInterval(() => {
     pass ??= deps.locks
       .releaseEnded(ended)
-      .then((freed) => {
+      .then(({ freed, failed }) => {
         for (const { partition, owner } of freed)
           logger.info(`partition locks: released ${partition}, held for ${owner}, which is no longer running`);
+        for (const { partition, owner, reason } of failed)
+          logger.warn(`partition locks: could not release ${partition}, held for ${owner}, which ended: ${reason}`);
       })
       .catch((error: unknown) => logger.warn(`partition locks: checking their workflows failed: ${firstLine(error)}`))
       .finally(() => (pass = undefined));
   }, deps.everyMs ?? LOCK_REAP_INTERVAL_MS);
   return {
     async stop() {
+      stopping = true;
       clearInterval(timer);
       await pass;
       await connection.close().catch(() => {});

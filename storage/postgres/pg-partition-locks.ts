@@ -129,8 +129,16 @@ export class PartitionLease implements SessionLender {
   }
 }
 
+/** What releaseEnded did: the partitions whose locks it freed, and those it could not free (kept for a later try). */
+export interface ReleasedLocks {
+  freed: Array<{ partition: string; owner: string }>;
+  failed: Array<{ partition: string; owner: string; reason: string }>;
+}
+
 export class PartitionLocks {
   private readonly held = new Map<string, PartitionLease>();
+  /** How often each lease was handed out again (see releaseEnded). */
+  private readonly handOuts = new WeakMap<PartitionLease, number>();
 
   constructor(private readonly target: PgTarget) {}
 
@@ -148,7 +156,10 @@ export class PartitionLocks {
       throw new PartitionLockHeldError(
         `partition ${key} is locked by this worker for ${mine.owner} (pid ${mine.backendPid}, ${lockSessionName(mine.owner)})`,
       );
-    if (mine && mine.owner === owner && (await mine.isHeld())) return mine;
+    if (mine && mine.owner === owner && (await mine.isHeld()) && this.held.get(key) === mine && !mine.signal.aborted) {
+      this.handOuts.set(mine, (this.handOuts.get(mine) ?? 0) + 1);
+      return mine;
+    }
     // Lost with its session: closed for good before the lock is taken again.
     if (mine && this.held.get(key) === mine) await this.drop(key);
     const taken = await this.take(schema, partition, owner);
@@ -212,19 +223,28 @@ export class PartitionLocks {
 
   /**
    * Releases the locks whose owners `ended` says are over (a workflow terminated, timed out or deleted never ran its
-   * unlock), returning the partitions freed. A lease taken again meanwhile, by the same owner's new run, is its own; one
-   * whose release races a step of that run fails the step with PartitionLockLostError, and its retry takes the lock.
+   * unlock). A lease handed out again while `ended` was asked (to a new run of the same workflow ID) is left to it. Its
+   * backend is ended first: a statement still running there (a zombie step's) would keep the lock until it ended. A
+   * lease that could not be freed stays held, for the next call to try again.
    */
-  async releaseEnded(ended: (owner: string) => Promise<boolean>): Promise<Array<{ partition: string; owner: string }>> {
-    const freed: Array<{ partition: string; owner: string }> = [];
+  async releaseEnded(ended: (owner: string) => Promise<boolean>): Promise<ReleasedLocks> {
+    const released: ReleasedLocks = { freed: [], failed: [] };
     for (const [key, lease] of [...this.held]) {
-      if (!(await ended(lease.owner)) || this.held.get(key) !== lease) continue;
-      await this.drop(key);
-      // A statement still running on the session (a zombie step's) keeps the lock until it ends: end its backend.
-      await this.terminateBackend(lease.backendPid, lease.owner);
-      freed.push({ partition: key, owner: lease.owner });
+      const handOuts = this.handOuts.get(lease);
+      if (!(await ended(lease.owner))) continue;
+      if (this.held.get(key) !== lease || this.handOuts.get(lease) !== handOuts) continue;
+      try {
+        await this.terminateBackend(lease.backendPid, lease.owner);
+      } catch (error) {
+        released.failed.push({ partition: key, owner: lease.owner, reason: firstLine(error) });
+        continue;
+      }
+      // The session's end may have removed it already (see acquire); a new lease under the key is someone else's.
+      if (this.held.get(key) === lease) await this.drop(key);
+      else await lease.close();
+      released.freed.push({ partition: key, owner: lease.owner });
     }
-    return freed;
+    return released;
   }
 
   /** Ends the backend `pid` if it is still `owner`'s lock session (a pid is reused once its process has gone). */

@@ -381,6 +381,25 @@ describe('moving partitions through the workflow', () => {
     await locks.releaseAll();
   });
 
+  test('a lock handed out again while its owner is being asked about stays with the new run; otherwise it is freed', async () => {
+    const locks = new PartitionLocks(env.stack.postgres);
+    const partition = partitionOfDay('events', anchor);
+    const lease = await locks.acquire('public', partition, 'test-rerun-owner');
+    // A new run of the same workflow ID takes the lock (the same lease) while Temporal answers that the old run ended.
+    const asked = await locks.releaseEnded(async () => {
+      await locks.acquire('public', partition, 'test-rerun-owner');
+      return true;
+    });
+    expect(asked).toEqual({ freed: [], failed: [] });
+    expect(await lease.isHeld()).toBe(true);
+    expect(await locks.releaseEnded(async () => true)).toEqual({
+      freed: [{ partition: `public.${partition}`, owner: 'test-rerun-owner' }],
+      failed: [],
+    });
+    expect(lease.signal.aborted).toBe(true);
+    expect(await listHeldLocks(env.pgPool, [{ schema: 'public', partition }])).toEqual([]);
+  });
+
   test('a move terminated mid-way: its worker frees the lock it left, and the move started again moves the partition whole', async () => {
     const attached = (await listPartitions(env.pgPool, 'public', 'events')).filter((p) => !p.isDefault);
     let partition: string | undefined;
