@@ -21,9 +21,13 @@ export function lockKeySql(schemaParam: string, partitionParam: string): string 
   return `hashtext('${LOCK_NAMESPACE}'), hashtext(${schemaParam} || '.' || ${partitionParam})`;
 }
 
-/** The application_name of the session holding `owner`'s lock, as pg_stat_activity shows it (at most 63 bytes). */
+/**
+ * The application_name of the session holding `owner`'s lock, as pg_stat_activity shows it. PostgreSQL keeps only
+ * printable ASCII there (it escapes the rest) and at most 63 bytes, so other characters, and `%`, are percent-encoded:
+ * the name read back is the name set, for a workflow ID naming a partition `événements_p20261120` too.
+ */
 export function lockSessionName(owner: string): string {
-  return `ducktier lock ${owner}`.slice(0, 63);
+  return `ducktier lock ${owner}`.replace(/[^\x20-\x24\x26-\x7e]/gu, (char) => encodeURIComponent(char)).slice(0, 63);
 }
 
 /** Someone else holds the partition's lock; retryable (the step waits its turn). */

@@ -10,6 +10,7 @@ import { listPartitions } from '../../storage/postgres/pg-catalog.ts';
 import { holdOffMoves } from '../../storage/postgres/pg-cold-store-record.ts';
 import { getMove, setMoveState } from '../../storage/postgres/pg-move-state.ts';
 import {
+  confirmLockFor,
   listHeldLocks,
   lockSessionName,
   PartitionLockHeldError,
@@ -398,6 +399,21 @@ describe('moving partitions through the workflow', () => {
     });
     expect(lease.signal.aborted).toBe(true);
     expect(await listHeldLocks(env.pgPool, [{ schema: 'public', partition }])).toEqual([]);
+  });
+
+  test('a lock owner whose workflow ID is not ASCII is recognised by its session, by prepare too', async () => {
+    const locks = new PartitionLocks(env.stack.postgres);
+    const partition = partitionOfDay('events', anchor);
+    await locks.acquire('public', partition, 'test-move-événements');
+    try {
+      // As prepare confirms the move's lock, from another session (the main queue's).
+      await inTransaction(env.pgPool, (client) => confirmLockFor(client, 'public', partition, 'test-move-événements'));
+      await expect(
+        inTransaction(env.pgPool, (client) => confirmLockFor(client, 'public', partition, 'test-move-evenements')),
+      ).rejects.toThrow(PartitionLockHeldError);
+    } finally {
+      await locks.releaseAll();
+    }
   });
 
   test('a move terminated mid-way: its worker frees the lock it left, and the move started again moves the partition whole', async () => {
