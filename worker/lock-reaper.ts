@@ -28,9 +28,10 @@ export interface LockReaper {
  * Frees the partition locks this process holds for workflows that are over without having unlocked: a move or restore
  * terminated from the Web UI or the CLI, timed out, or deleted runs no compensation, and its lock would otherwise stay
  * with this process (refusing every later move and restore of the partition) until the process ends. A workflow is
- * over when Temporal says it closed (completed, failed, cancelled, terminated, timed out) or no longer knows it; when Temporal cannot be asked, locks are kept.
- * Freeing a lock ends its session (and its backend, should a statement still run there), so a step of that workflow
- * still running (a zombie activity) commits nothing and stops its work outside PostgreSQL.
+ * over when Temporal says it closed (completed, failed, cancelled, terminated, timed out) or no longer knows it; when
+ * Temporal cannot be asked, locks are kept. Freeing a lock ends its session (and its backend, should a statement still
+ * run there), so a step of that workflow still running (a zombie activity) commits nothing and stops its work outside
+ * PostgreSQL.
  */
 export async function startLockReaper(deps: {
   locks: PartitionLocks;

@@ -154,13 +154,14 @@ export class PartitionLocks {
    */
   async acquire(schema: string, partition: string, owner: string): Promise<PartitionLease> {
     const key = `${schema}.${partition}`;
+    // A lease in `held` has not been lost yet: losing it removes it (see the abort listener below).
     const mine = this.held.get(key);
     // Another owner's lease is refused at once: asking its session would queue behind that owner's running step.
-    if (mine && mine.owner !== owner && !mine.signal.aborted)
+    if (mine && mine.owner !== owner)
       throw new PartitionLockHeldError(
         `partition ${key} is locked by this worker for ${mine.owner} (pid ${mine.backendPid}, ${lockSessionName(mine.owner)})`,
       );
-    if (mine && mine.owner === owner && (await mine.isHeld()) && this.held.get(key) === mine && !mine.signal.aborted) {
+    if (mine && (await mine.isHeld()) && this.held.get(key) === mine) {
       this.handOuts.set(mine, (this.handOuts.get(mine) ?? 0) + 1);
       return mine;
     }
@@ -244,8 +245,8 @@ export class PartitionLocks {
         continue;
       }
       // The session's end may have removed it already (see acquire); a new lease under the key is someone else's.
-      if (this.held.get(key) === lease) await this.drop(key);
-      else await lease.close();
+      if (this.held.get(key) === lease) this.held.delete(key);
+      await lease.close();
       released.freed.push({ partition: key, owner: lease.owner });
     }
     return released;
@@ -253,15 +254,12 @@ export class PartitionLocks {
 
   /** Ends the backend `pid` if it is still `owner`'s lock session (a pid is reused once its process has gone). */
   private async terminateBackend(pid: number, owner: string): Promise<void> {
-    const client = await connectPgClient(this.target, 'ducktier lock probe');
-    try {
-      await client.query(
-        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND application_name = $2',
-        [pid, lockSessionName(owner)],
-      );
-    } finally {
-      await client.end().catch(() => {});
-    }
+    await withProbeSession(this.target, (client) =>
+      client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 AND application_name = $2', [
+        pid,
+        lockSessionName(owner),
+      ]),
+    );
   }
 
   async releaseAll(): Promise<void> {
@@ -307,12 +305,17 @@ export async function confirmLockFor(
   );
 }
 
-async function findLockHolders(target: PgTarget, schema: string, partition: string): Promise<LockHolder[]> {
+function findLockHolders(target: PgTarget, schema: string, partition: string): Promise<LockHolder[]> {
+  return withProbeSession(target, (client) => listHeldLocks(client, [{ schema, partition }]));
+}
+
+/** Runs `work` on a short-lived session of its own, apart from any lock's (a lock's session must not be borrowed). */
+async function withProbeSession<T>(target: PgTarget, work: (client: pg.ClientBase) => Promise<T>): Promise<T> {
   const client = await connectPgClient(target, 'ducktier lock probe');
   try {
-    return await listHeldLocks(client, [{ schema, partition }]);
+    return await work(client);
   } finally {
-    await client.end();
+    await client.end().catch(() => {});
   }
 }
 

@@ -110,6 +110,32 @@ describe('moves at the gentle pace', () => {
     }
   });
 
+  /**
+   * Reads `table`'s ids range by range, as a gentle copy reads a partition: how many ranges there were and every id
+   * seen, sorted. `afterRange` runs after each range (numbered from 0).
+   */
+  async function idsByPageRange(
+    table: string,
+    pagesPerRange: number,
+    afterRange?: (range: number) => Promise<void>,
+  ): Promise<{ ranges: number; ids: number[] }> {
+    const ids: number[] = [];
+    let ranges = 0;
+    await forEachPageRange(
+      env.pgPool,
+      'public',
+      table,
+      async (client, condition) => {
+        const { rows } = await client.query<{ id: number }>(`SELECT id FROM ${table} WHERE ${condition}`);
+        ids.push(...rows.map((row) => row.id));
+        const range = ranges++;
+        await afterRange?.(range);
+      },
+      pagesPerRange,
+    );
+    return { ranges, ids: ids.sort((a, b) => a - b) };
+  }
+
   test('page ranges read each row the snapshot sees exactly once, though rows move between pages and arrive meanwhile', async () => {
     const admin = env.pgPool;
     await admin.query(`CREATE TABLE page_ranges (id int PRIMARY KEY, pad text) WITH (fillfactor = 100)`);
@@ -122,25 +148,14 @@ describe('moves at the gentle pace', () => {
     );
     expect(pages).toBeGreaterThan(20);
 
-    const seen: number[] = [];
-    let ranges = 0;
-    await forEachPageRange(
-      admin,
-      'public',
-      'page_ranges',
-      async (client, condition) => {
-        const { rows } = await client.query<{ id: number }>(`SELECT id FROM page_ranges WHERE ${condition}`);
-        seen.push(...rows.map((row) => row.id));
-        if (ranges++ === 1) {
-          // Between ranges, other sessions move rows of later pages (an update writes a new version elsewhere) and add rows.
-          await admin.query(`UPDATE page_ranges SET pad = repeat('y', 500) WHERE id > 380`);
-          await admin.query(`INSERT INTO page_ranges SELECT g, 'new' FROM generate_series(1001, 1100) g`);
-        }
-      },
-      3,
-    );
+    const { ranges, ids } = await idsByPageRange('page_ranges', 3, async (range) => {
+      if (range !== 1) return;
+      // Between ranges, other sessions move rows of later pages (an update writes a new version elsewhere) and add rows.
+      await admin.query(`UPDATE page_ranges SET pad = repeat('y', 500) WHERE id > 380`);
+      await admin.query(`INSERT INTO page_ranges SELECT g, 'new' FROM generate_series(1001, 1100) g`);
+    });
     expect(ranges).toBeGreaterThan(5);
-    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 360 }, (_, i) => 41 + i));
+    expect(ids).toEqual(Array.from({ length: 360 }, (_, i) => 41 + i));
     // Read outside one snapshot, the same ranges would see some updated rows twice (or miss them): they did move.
     const moved = await admin.query<{ id: number }>(
       `SELECT id FROM page_ranges WHERE id > 380 AND ctid < '(${pages - 5},0)'::tid`,
@@ -162,21 +177,9 @@ describe('moves at the gentle pace', () => {
     // About 4 MB out of line beside a few pages of heap: 8 pages' worth of rendered rows is under one heap page.
     expect(pages).toBeGreaterThan(3);
     expect(Number(sizes[0]!.toast)).toBeGreaterThan(4_000_000);
-    const seen: number[] = [];
-    let ranges = 0;
-    await forEachPageRange(
-      admin,
-      'public',
-      'toasted',
-      async (client, condition) => {
-        ranges++;
-        const { rows } = await client.query<{ id: number }>(`SELECT id FROM toasted WHERE ${condition}`);
-        seen.push(...rows.map((row) => row.id));
-      },
-      8,
-    );
+    const { ranges, ids } = await idsByPageRange('toasted', 8);
     expect(ranges).toBe(pages);
-    expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+    expect(ids).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
     await admin.query('DROP TABLE toasted');
   });
 

@@ -66,6 +66,11 @@ describe('moving partitions through the workflow', () => {
     return { olderThanMs, locks, hot, cold, move, environment: new MockActivityEnvironment() };
   }
 
+  /** The application names of the sessions holding `public.<partition>`'s lock, as PostgreSQL shows them. */
+  async function lockHolders(partition: string): Promise<string[]> {
+    return (await listHeldLocks(env.pgPool, [{ schema: 'public', partition }])).map((holder) => holder.applicationName);
+  }
+
   test('the partitions exist as the policy says: one per UTC day, premade ahead, and a DEFAULT', async () => {
     const partitions = await listPartitions(env.pgPool, 'public', 'events');
     const dated = partitions.filter((p) => !p.isDefault);
@@ -398,7 +403,7 @@ describe('moving partitions through the workflow', () => {
       failed: [],
     });
     expect(lease.signal.aborted).toBe(true);
-    expect(await listHeldLocks(env.pgPool, [{ schema: 'public', partition }])).toEqual([]);
+    expect(await lockHolders(partition)).toEqual([]);
   });
 
   test('a lock owner whose workflow ID is not ASCII is recognised by its session, by prepare too', async () => {
@@ -431,11 +436,7 @@ describe('moving partitions through the workflow', () => {
       await holdOffMoves(blocker);
       const migration = await startMigration(env.temporal, env.config, { table: 'events', partition, olderThanMs });
       await waitFor('the move to take its lock', async () =>
-        (await listHeldLocks(env.pgPool, [{ schema: 'public', partition: partition! }])).some(
-          (holder) => holder.applicationName === lockSessionName(moveId),
-        )
-          ? true
-          : undefined,
+        (await lockHolders(partition!)).includes(lockSessionName(moveId)) ? true : undefined,
       );
       await env.temporal.workflow.getHandle(moveId).terminate('test: stopped where it stands');
       expect((await migration.result()).map((o) => [o.partition, o.status])).toEqual([[partition, 'failed']]);
@@ -446,10 +447,7 @@ describe('moving partitions through the workflow', () => {
     // Nothing unlocked it; the worker holding it finds its workflow over and frees it (every 30 s).
     await waitFor(
       "the terminated move's lock to be freed",
-      async () =>
-        (await listHeldLocks(env.pgPool, [{ schema: 'public', partition: partition! }])).length === 0
-          ? true
-          : undefined,
+      async () => ((await lockHolders(partition!)).length === 0 ? true : undefined),
       45_000,
     );
     expect(await isAttached(env.pgPool, 'public', 'events', partition!)).toBe(true);
@@ -496,8 +494,7 @@ describe('moving partitions through the workflow', () => {
       await owner.terminate('test: ended without unlocking');
       await waitFor(
         "the terminated workflow's lock to go",
-        async () =>
-          (await listHeldLocks(env.pgPool, [{ schema: 'public', partition }])).length === 0 ? true : undefined,
+        async () => ((await lockHolders(partition)).length === 0 ? true : undefined),
         10_000,
       );
       expect(await zombie).toBeInstanceOf(PartitionLockLostError);
