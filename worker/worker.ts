@@ -61,6 +61,8 @@ export interface StartWorkerOptions {
   crashAt?: CrashPoint;
   /** Fault injection only (worker/session-drops.ts). */
   dropSessionsAt?: SessionDropPoint;
+  /** How often held partition locks are checked against their workflows (worker/lock-reaper.ts); tests shorten it. */
+  lockReapEveryMs?: number;
 }
 
 let runtimeInstalled = false;
@@ -237,6 +239,15 @@ async function launch(
     releases.push(() => connection.close().catch(() => {}));
     // Before any workflow runs: one that sets an unregistered search attribute fails its every task.
     await ensureSearchAttributes(connection.operatorService, stack.temporal.namespace);
+    if (cold) {
+      // Before the workers: a Worker once created cannot be disposed of without running it, should this fail.
+      const reaper = await startLockReaper({
+        locks: cold.locks,
+        temporal: stack.temporal,
+        everyMs: options.lockReapEveryMs,
+      });
+      releases.unshift(() => reaper.stop());
+    }
     const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
     const drops = sessionDropHooks(options.dropSessionsAt, {
       target: stack.postgres,
@@ -297,10 +308,6 @@ async function launch(
           maxConcurrentActivityTaskExecutions: 64,
         }),
       );
-    }
-    if (cold) {
-      const reaper = await startLockReaper({ locks: cold.locks, temporal: stack.temporal });
-      releases.unshift(() => reaper.stop());
     }
     // Last, once the workers can run what it starts: requests made in SQL (ducktier.request_migration).
     const requests = await startRequestListener({ config, pgPool, pgTarget: stack.postgres, temporal: stack.temporal });

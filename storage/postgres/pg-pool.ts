@@ -46,6 +46,13 @@ export function createPgPool(target: PgTarget, applicationName: string, max = 8)
 }
 
 /**
+ * How long a dedicated session may take to connect. node-postgres waits forever by default, and a server that accepts
+ * connections but never answers (or a network that drops them) would hang whatever opens one: a lock's lease, the lock
+ * reaper's probe. A pool's sessions keep pg's default: there the same setting also bounds the wait for a free session.
+ */
+export const SESSION_CONNECT_TIMEOUT_MS = 15_000;
+
+/**
  * A single dedicated session (for advisory locks, which belong to the session holding them). `onLost` hears of the
  * session's loss (see watchSession).
  */
@@ -65,7 +72,12 @@ export function connectLikePool(pool: pg.Pool): Promise<pg.Client> {
 async function connectSession(config: pg.ClientConfig, onLost?: (error: Error) => void): Promise<pg.Client> {
   // A pool keeps its password out of sight (not enumerable), so a copy of its options names it explicitly.
   const password = config.password === undefined ? {} : { password: config.password };
-  const client = new pg.Client({ options: '-c TimeZone=UTC', ...config, ...password });
+  const client = new pg.Client({
+    options: '-c TimeZone=UTC',
+    connectionTimeoutMillis: SESSION_CONNECT_TIMEOUT_MS,
+    ...config,
+    ...password,
+  });
   watchSession(client, config.application_name ?? 'ducktier', onLost);
   await client.connect();
   return client;

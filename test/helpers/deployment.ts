@@ -19,6 +19,9 @@ import { type RunningWorkers, startWorkers } from '../../worker/worker.ts';
 import { type CliResult, ducktier, startUp, type UpProcess } from './cli.ts';
 import type { TestColdStore } from './global-setup.ts';
 
+/** How often the in-process workers check held locks against their workflows (see worker/lock-reaper.ts). */
+export const TEST_LOCK_REAP_INTERVAL_MS = 2_000;
+
 /**
  * One ducktier deployment on the shared test stack: a fresh PostgreSQL database, its own task queues, schedule ID and
  * cold tier (a DuckDB file, or a lake with its own catalog schema and data path, as the run chooses: see
@@ -110,6 +113,8 @@ export async function createTestDeploymentWithWorkers(
   try {
     const workers = await startWorkers(deployment.config, deployment.stack, {
       workflowBundle: { codePath: inject('workflowBundlePath') },
+      // A lock left by a terminated workflow is freed within seconds, not the production 30 s.
+      lockReapEveryMs: TEST_LOCK_REAP_INTERVAL_MS,
     });
     return {
       ...deployment,

@@ -27,6 +27,7 @@ import { memoryLimitIn, memoryLimitsOf, refusalToOpenElsewhere } from '../helper
 import {
   createTestDeploymentWithWorkers,
   seedDemoData,
+  TEST_LOCK_REAP_INTERVAL_MS,
   type TestDeploymentWithWorkers,
 } from '../helpers/deployment.ts';
 import { partitionsEndingBy, readHotEvents } from '../helpers/hot-events.ts';
@@ -444,11 +445,11 @@ describe('moving partitions through the workflow', () => {
       await blocker.query('ROLLBACK');
       blocker.release();
     }
-    // Nothing unlocked it; the worker holding it finds its workflow over and frees it (every 30 s).
+    // Nothing unlocked it; the worker holding it finds its workflow over and frees it (every 30 s; 2 s in tests).
     await waitFor(
       "the terminated move's lock to be freed",
       async () => ((await lockHolders(partition!)).length === 0 ? true : undefined),
-      45_000,
+      4 * TEST_LOCK_REAP_INTERVAL_MS,
     );
     expect(await isAttached(env.pgPool, 'public', 'events', partition!)).toBe(true);
     expect(await readHotEvents(env.pgPool, partition!)).toEqual(truth);

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
 
 import { describe, expect, test } from 'vitest';
 
 import { processStartIdentity } from '../../stack/stack.ts';
+import { connectPgClient, SESSION_CONNECT_TIMEOUT_MS } from '../../storage/postgres/pg-pool.ts';
 import { withApplicationName } from '../../storage/postgres/pg-target.ts';
 import { sessionDropPointFromEnv } from '../../worker/session-drops.ts';
 
@@ -55,4 +57,28 @@ describe('connections and processes', () => {
       "DUCKTIER_DROP_SESSIONS_AT='copy:written' is not a point (locked:<activity>, before:<activity>, copy:extracting or report:reading)",
     );
   });
+
+  test(
+    'a dedicated session gives up on a server that accepts the connection and never answers',
+    async () => {
+      // A stand-in for a hung server (or a network that swallows packets): it accepts, reads and says nothing.
+      const held: Socket[] = [];
+      const silent = createServer((socket) => held.push(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const { port } = silent.address() as { port: number };
+      const started = Date.now();
+      try {
+        await expect(
+          connectPgClient({ libpq: '', pool: { host: '127.0.0.1', port }, description: 'silent' }, 'ducktier test'),
+        ).rejects.toThrow(/timeout/);
+        const waited = Date.now() - started;
+        expect(waited).toBeGreaterThanOrEqual(SESSION_CONNECT_TIMEOUT_MS - 100);
+        expect(held.length).toBe(1);
+      } finally {
+        for (const socket of held) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    },
+    SESSION_CONNECT_TIMEOUT_MS + 10_000,
+  );
 });
