@@ -9,8 +9,10 @@ import { createTestDeploymentWithWorkers, type TestDeploymentWithWorkers } from 
 
 const DAY = 86_400_000;
 const SCHEMA = 'Sales Data';
-const TABLE = 'Order "Events"';
-const COLD = 'order events cold';
+// Names outside ASCII too: they reach workflow IDs, lock session names, search attributes and DuckDB's catalog.
+const TABLE = 'Commande "Événements"';
+const QUALIFIED = '"Sales Data"."Commande ""Événements"""';
+const COLD = 'événements froids';
 const oldDay = new Date(Date.now() - 5 * DAY);
 const oldIso = `${oldDay.toISOString().slice(0, 10)}`;
 
@@ -77,7 +79,7 @@ describe.each(['extension', 'copy'] as const)(
     const printedRows = async () =>
       (
         await env.pgPool.query<{ row: string }>(
-          `SELECT t::text AS row FROM "Sales Data"."Order ""Events""" t WHERE id IN (1, 2) ORDER BY id`,
+          `SELECT t::text AS row FROM ${QUALIFIED} t WHERE id IN (1, 2) ORDER BY id`,
         )
       ).rows.map((r) => r.row);
 
@@ -85,7 +87,7 @@ describe.each(['extension', 'copy'] as const)(
       env = await createTestDeploymentWithWorkers(`any_table_${federation}`, {
         federation,
         tables: [
-          { schema: SCHEMA, table: TABLE, timeColumn: 'Created At', coldTable: COLD, hotWindow: '2 days' },
+          { schema: SCHEMA, table: TABLE, timeColumn: 'Créé à', coldTable: COLD, hotWindow: '2 days' },
           { table: 'not_created_yet', timeColumn: 'at' },
         ],
         extraConfig: { reports: [] },
@@ -93,11 +95,11 @@ describe.each(['extension', 'copy'] as const)(
       await env.pgPool.query(`CREATE SCHEMA "Sales Data"`);
       await env.pgPool.query(`CREATE TYPE "Sales Data".mood AS ENUM ('sad', 'happy')`);
       await env.pgPool.query(`
-      CREATE TABLE "Sales Data"."Order ""Events""" (
-        id bigint NOT NULL, "Created At" timestamptz NOT NULL, amount numeric(12,2), huge numeric, ratio double precision,
+      CREATE TABLE ${QUALIFIED} (
+        id bigint NOT NULL, "Créé à" timestamptz NOT NULL, amount numeric(12,2), huge numeric, ratio double precision,
         tags text[], nums integer[], payload jsonb, uid uuid, blob bytea, note text, flag boolean, mood "Sales Data".mood,
         addr inet, span interval, day date
-      ) PARTITION BY RANGE ("Created At")`);
+      ) PARTITION BY RANGE ("Créé à")`);
       await ensurePartitions(
         env.pgPool,
         findPolicy(env.config, TABLE),
@@ -105,10 +107,8 @@ describe.each(['extension', 'copy'] as const)(
         new Date(),
         new Set(),
       );
-      await env.pgPool.query(
-        `INSERT INTO "Sales Data"."Order ""Events""" VALUES ${ROWS.map((r) => r.insert).join(', ')}`,
-      );
-      await env.pgPool.query(`INSERT INTO "Sales Data"."Order ""Events""" (id, "Created At") VALUES (3, now())`);
+      await env.pgPool.query(`INSERT INTO ${QUALIFIED} VALUES ${ROWS.map((r) => r.insert).join(', ')}`);
+      await env.pgPool.query(`INSERT INTO ${QUALIFIED} (id, "Créé à") VALUES (3, now())`);
     });
     afterAll(async () => env?.close());
 
@@ -128,7 +128,7 @@ describe.each(['extension', 'copy'] as const)(
       const cold = await env.workers.coldStore.withConnection(async (connection) =>
         (
           await connection.runAndReadAll(`
-          SELECT id::INTEGER AS id, "Created At"::VARCHAR AS at, amount::VARCHAR AS amount, huge, ratio, tags, nums, payload::VARCHAR AS payload,
+          SELECT id::INTEGER AS id, "Créé à"::VARCHAR AS at, amount::VARCHAR AS amount, huge, ratio, tags, nums, payload::VARCHAR AS payload,
                  uid::VARCHAR AS uid, hex(blob) AS blob, note, flag, mood, addr, span::VARCHAR AS span, day::VARCHAR AS day, payload IS NULL AS payload_is_sql_null
             FROM ${env.workers.coldStore.relation(COLD)} ORDER BY id`)
         ).getRowObjectsJson(),
@@ -136,7 +136,7 @@ describe.each(['extension', 'copy'] as const)(
       expect(
         cold.map((row) => ({ ...row, payload: row.payload === null ? null : JSON.parse(String(row.payload)) })),
       ).toEqual(ROWS.map((r) => r.expected));
-      const { rows } = await env.pgPool.query(`SELECT id FROM "Sales Data"."Order ""Events"""`);
+      const { rows } = await env.pgPool.query(`SELECT id FROM ${QUALIFIED}`);
       expect(rows.map((r) => Number(r.id))).toEqual([3]);
     });
 
