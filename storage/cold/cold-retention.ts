@@ -68,7 +68,7 @@ export async function listDueRetirements(pool: pg.Pool, policies: TablePolicy[],
 /** Where a partition's archive goes: `<archive>/<schema>.<table>/<partition>.parquet`. */
 export function archiveTarget(archive: string, due: Pick<DueRetirement, 'schema' | 'table' | 'partition'>): string {
   const base = archive.endsWith('/') ? archive : `${archive}/`;
-  return `${base}${due.schema}.${due.table}/${due.partition}.parquet`;
+  return `${base}${tableOf(due)}/${due.partition}.parquet`;
 }
 
 export interface RetirementDeps {
@@ -98,7 +98,7 @@ export async function retirePartition(
     );
   } catch (error) {
     if (!(error instanceof PartitionLockHeldError)) throw error;
-    return { table: `${due.schema}.${due.table}`, partition: due.partition, status: 'locked', reason: error.message };
+    return { table: tableOf(due), partition: due.partition, status: 'locked', reason: error.message };
   }
 }
 
@@ -162,10 +162,15 @@ async function retireUnderLock(
     key,
   );
   return {
-    table: `${due.schema}.${due.table}`,
+    table: tableOf(due),
     partition: due.partition,
     status: 'retired',
     rows: rows ?? deleted,
     ...(archive ? { archive } : {}),
   };
+}
+
+/** The table an outcome names, as `schema.table`. */
+function tableOf(due: Pick<DueRetirement, 'schema' | 'table'>): string {
+  return `${due.schema}.${due.table}`;
 }
