@@ -8,7 +8,7 @@ export default defineConfig({
     fileParallelism: false,
     projects: [
       {
-        // Pure functions only: no server is started, so `npm run test:unit` takes seconds.
+        // No server is started (one test listens on a loopback socket that never answers): `npm run test:unit` is quick.
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
       },
       {

@@ -78,8 +78,18 @@ async function connectSession(config: pg.ClientConfig, onLost?: (error: Error) =
     ...config,
     ...password,
   });
-  watchSession(client, config.application_name ?? 'ducktier', onLost);
-  await client.connect();
+  const name = config.application_name ?? 'ducktier';
+  watchSession(client, name, onLost);
+  const started = performance.now();
+  try {
+    await client.connect();
+  } catch (error) {
+    // node-postgres says only "timeout expired"; name what timed out (a timer may fire a little before its time).
+    if (performance.now() - started < SESSION_CONNECT_TIMEOUT_MS - 1_000) throw error;
+    throw new Error(
+      `PostgreSQL did not answer session '${name}' within ${SESSION_CONNECT_TIMEOUT_MS / 1000} s of connecting (${firstLine(error)})`,
+    );
+  }
   return client;
 }
 

@@ -449,7 +449,8 @@ describe('moving partitions through the workflow', () => {
     await waitFor(
       "the terminated move's lock to be freed",
       async () => ((await lockHolders(partition!)).length === 0 ? true : undefined),
-      4 * TEST_LOCK_REAP_INTERVAL_MS,
+      // A few passes, each of which may wait up to 5 s for Temporal's answer; the 30 s interval would miss it.
+      4 * TEST_LOCK_REAP_INTERVAL_MS + 12_000,
     );
     expect(await isAttached(env.pgPool, 'public', 'events', partition!)).toBe(true);
     expect(await readHotEvents(env.pgPool, partition!)).toEqual(truth);
