@@ -67,11 +67,10 @@ describe('connections and processes', () => {
     // The session's clock only: the socket stays real, the 15 s pass at once.
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     try {
-      const connecting = connectPgClient(
+      const outcome = connectPgClient(
         { libpq: '', pool: { host: '127.0.0.1', port }, description: 'silent' },
         'ducktier test',
-      );
-      const outcome = connecting.then(
+      ).then(
         () => 'connected',
         (error: unknown) => (error as Error).message,
       );
