@@ -129,7 +129,12 @@ export async function startRequestListener(deps: {
     }
   }
 
-  await listen();
+  try {
+    await listen();
+  } catch (error) {
+    await connection.close().catch(() => {});
+    throw error;
+  }
   const poll = setInterval(drain, POLL_INTERVAL_MS);
   drain();
 

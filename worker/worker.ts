@@ -248,6 +248,10 @@ async function launch(
       });
       releases.unshift(() => reaper.stop());
     }
+    // Requests made in SQL (ducktier.request_migration), before the workers for the same reason: what it starts waits
+    // in its task queue for a moment until they poll.
+    const requests = await startRequestListener({ config, pgPool, pgTarget: stack.postgres, temporal: stack.temporal });
+    releases.unshift(() => requests.stop());
     const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
     const drops = sessionDropHooks(options.dropSessionsAt, {
       target: stack.postgres,
@@ -309,9 +313,6 @@ async function launch(
         }),
       );
     }
-    // Last, once the workers can run what it starts: requests made in SQL (ducktier.request_migration).
-    const requests = await startRequestListener({ config, pgPool, pgTarget: stack.postgres, temporal: stack.temporal });
-    releases.unshift(() => requests.stop());
   } catch (error) {
     await closeAll(releases).catch(() => {});
     throw error;
