@@ -407,6 +407,44 @@ describe('moving partitions through the workflow', () => {
     expect(await lockHolders(partition)).toEqual([]);
   });
 
+  test('a lock whose session cannot be ended is kept and reported, and a later pass frees it', async () => {
+    // A role allowed one session, the lock's own: the session that would end it is refused, as by a full server.
+    const role = `ducktier_one_session_${process.pid}`;
+    const { password } = env.stack.postgres.pool;
+    await env.pgPool.query(
+      `CREATE ROLE ${role} LOGIN CONNECTION LIMIT 1${typeof password === 'string' ? ` PASSWORD '${password}'` : ''}`,
+    );
+    const target = { ...env.stack.postgres, pool: { ...env.stack.postgres.pool, user: role } };
+    const locks = new PartitionLocks(target);
+    const partition = partitionOfDay('events', anchor);
+    try {
+      const lease = await locks.acquire('public', partition, 'test-unfreeable-owner');
+      expect(await locks.releaseEnded(async () => true)).toEqual({
+        freed: [],
+        failed: [
+          {
+            partition: `public.${partition}`,
+            owner: 'test-unfreeable-owner',
+            reason: `too many connections for role "${role}"`,
+          },
+        ],
+      });
+      expect(await lease.isHeld()).toBe(true);
+      expect(lease.signal.aborted).toBe(false);
+      expect(await lockHolders(partition)).toEqual(['ducktier lock test-unfreeable-owner']);
+      await env.pgPool.query(`ALTER ROLE ${role} CONNECTION LIMIT 2`);
+      expect(await locks.releaseEnded(async () => true)).toEqual({
+        freed: [{ partition: `public.${partition}`, owner: 'test-unfreeable-owner' }],
+        failed: [],
+      });
+      expect(lease.signal.aborted).toBe(true);
+      expect(await lockHolders(partition)).toEqual([]);
+    } finally {
+      await locks.releaseAll();
+      await env.pgPool.query(`DROP ROLE ${role}`);
+    }
+  });
+
   test('a lock owner whose workflow ID is not ASCII is recognised by its session, by prepare too', async () => {
     const locks = new PartitionLocks(env.stack.postgres);
     const partition = partitionOfDay('events', anchor);
