@@ -125,6 +125,12 @@ export function figuresOf(r: FormatResults, cores: number): Figure[] {
       met: null,
     },
     {
+      figure: "   the move's busy CPU time (every core of the machine), and the ratio that work allows",
+      measured: `${run.cpuSeconds.toFixed(1)} CPU-s in ${s(run.ms)} (${(run.cpuSeconds / (run.ms / 1000)).toFixed(1)} of ${cores} cores busy): at most ${projectedMoveRatio(run, limit, cores, 'ceiling').toFixed(2)}x with every core busy throughout; ≈ ${projectedMoveRatio(run, limit, cores, 4).toFixed(2)}x on 4 cores, ${projectedMoveRatio(run, limit, cores, 8).toFixed(2)}x on 8`,
+      target: '—',
+      met: null,
+    },
+    {
       figure: `1b. ducktier vs the naive way (SELECT *, one INSERT per row; ${n(naive.rows)}-row sample)`,
       measured: `${n(run.rowsPerSecond)} vs ${n(naive.rowsPerSecond)} rows/s = ${x(vsNaive)}`,
       target: '≥ 300x',
@@ -228,16 +234,40 @@ const coldBytes = (cold: ColdStorage) => (cold.format === 'duckdb' ? cold.usedBy
 const busyCores = (query: TimedQuery): number => query.bestCpuSeconds / (query.bestMs / 1000);
 
 /**
- * A report's speedup on a machine of `cores`, projected from this run: ducktier's busy CPU time spread over `cores`,
- * plus the part of its wall time the measured cores were not all busy (round trips, waits), which more cores do not
- * shorten. PostgreSQL alone keeps its time: its plan for COUNT(DISTINCT) runs in one process (no Gather), about one
- * busy core whatever the machine has.
+ * Seconds a run of `seconds` that kept the machine's `measuredCores` busy for `cpuSeconds` would take on `cores`: its
+ * CPU time spread over them, plus the part of its wall time the measured cores were not all busy (round trips, waits,
+ * work in one process), which more cores do not shorten.
+ */
+export function projectedSeconds(seconds: number, cpuSeconds: number, measuredCores: number, cores: number): number {
+  const unsaturated = Math.max(0, seconds - cpuSeconds / measuredCores);
+  return unsaturated + cpuSeconds / cores;
+}
+
+/**
+ * A report's speedup on a machine of `cores`, projected from this run (see projectedSeconds). PostgreSQL alone keeps
+ * its time: its plan for COUNT(DISTINCT) runs in one process (no Gather), about one busy core whatever the machine has.
  */
 export function projectedSpeedup(pair: ReportPair, measuredCores: number, cores: number): number {
-  const seconds = pair.ducktier.bestMs / 1000;
-  const cpuSeconds = pair.ducktier.bestCpuSeconds;
-  const unsaturated = Math.max(0, seconds - cpuSeconds / measuredCores);
-  return pair.postgres.bestMs / 1000 / (unsaturated + cpuSeconds / cores);
+  const ducktier = projectedSeconds(pair.ducktier.bestMs / 1000, pair.ducktier.bestCpuSeconds, measuredCores, cores);
+  return pair.postgres.bestMs / 1000 / ducktier;
+}
+
+/**
+ * The move against the COPY baseline on a machine of `cores`, projected from its busy CPU time (see projectedSeconds);
+ * the COPY, one PostgreSQL process, keeps its time. `ceiling`: with the measured cores busy throughout the move, the
+ * best this machine allows for the same work.
+ */
+export function projectedMoveRatio(
+  run: Pick<MigrationRun, 'ms' | 'cpuSeconds'>,
+  limit: Pick<CopyLimit, 'bestMs'>,
+  measuredCores: number,
+  cores: number | 'ceiling',
+): number {
+  const seconds =
+    cores === 'ceiling'
+      ? run.cpuSeconds / measuredCores
+      : projectedSeconds(run.ms / 1000, run.cpuSeconds, measuredCores, cores);
+  return limit.bestMs / 1000 / seconds;
 }
 
 function reportFigure(figure: string, pair: ReportPair, target?: number): Figure {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 
-import { projectedSpeedup, type ReportPair } from '../../bench/bench-results.ts';
+import { projectedMoveRatio, projectedSpeedup, type ReportPair } from '../../bench/bench-results.ts';
 
 const pair = (ducktierMs: number, ducktierCpuSeconds: number, postgresMs: number): ReportPair => ({
   ducktier: {
@@ -30,5 +30,21 @@ describe('event_summary projected on more cores', () => {
 
   test('CPU time above what the measured cores could give (other work on the machine) leaves no fixed part', () => {
     expect(projectedSpeedup(pair(2000, 5, 30_000), 2, 4)).toBeCloseTo(30 / 1.25, 5);
+  });
+});
+
+describe('a move against the COPY baseline, projected from its busy CPU time', () => {
+  // 20 s with 30 CPU-s on 2 cores (5 s of it with a core idle), against an 8 s COPY.
+  const run = { ms: 20_000, cpuSeconds: 30 };
+  const limit = { bestMs: 8_000 };
+
+  test('the ceiling here: the same work with every measured core busy throughout', () => {
+    expect(projectedMoveRatio(run, limit, 2, 'ceiling')).toBeCloseTo(8 / 15, 5);
+  });
+
+  test('on more cores the CPU time spreads and the time a core was idle stays; the COPY keeps its time', () => {
+    expect(projectedMoveRatio(run, limit, 2, 2)).toBeCloseTo(8 / 20, 5);
+    expect(projectedMoveRatio(run, limit, 2, 4)).toBeCloseTo(8 / (5 + 7.5), 5);
+    expect(projectedMoveRatio(run, limit, 2, 8)).toBeCloseTo(8 / (5 + 3.75), 5);
   });
 });
