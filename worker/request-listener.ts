@@ -112,14 +112,22 @@ export async function startRequestListener(deps: {
   /** Opens the LISTEN session; when PostgreSQL ends it, opens another and looks for what arrived meanwhile. */
   async function listen(): Promise<void> {
     const client = await connectPgClient(deps.pgTarget, processSessionName('request listener'), () => {
-      if (listening === client) listening = undefined;
+      // Only the listening session's end is retried here; a session that never listened failed its caller instead.
+      if (listening !== client) return;
+      listening = undefined;
       if (!stopped) relisten = setTimeout(() => void retryListen(), RELISTEN_INTERVAL_MS);
     });
     client.on('notification', drain);
-    await client.query(`LISTEN ${REQUESTS_CHANNEL}`);
+    try {
+      await client.query(`LISTEN ${REQUESTS_CHANNEL}`);
+    } catch (error) {
+      await client.end().catch(() => {});
+      throw error;
+    }
     listening = client;
   }
   async function retryListen(): Promise<void> {
+    if (stopped) return;
     try {
       await listen();
       drain();
@@ -132,6 +140,7 @@ export async function startRequestListener(deps: {
   try {
     await listen();
   } catch (error) {
+    stopped = true;
     await connection.close().catch(() => {});
     throw error;
   }

@@ -248,10 +248,6 @@ async function launch(
       });
       releases.unshift(() => reaper.stop());
     }
-    // Requests made in SQL (ducktier.request_migration), before the workers for the same reason: what it starts waits
-    // in its task queue for a moment until they poll.
-    const requests = await startRequestListener({ config, pgPool, pgTarget: stack.postgres, temporal: stack.temporal });
-    releases.unshift(() => requests.stop());
     const workflowBundle = options.workflowBundle ?? (await loadWorkflowBundle());
     const drops = sessionDropHooks(options.dropSessionsAt, {
       target: stack.postgres,
@@ -279,6 +275,10 @@ async function launch(
       ...Object.keys(coldActivities ?? {}),
     ]);
     const interceptors = { activity: [...(crashes.activity ?? []), ...(drops.interceptors.activity ?? [])] };
+    // Requests made in SQL (ducktier.request_migration), just before the workers: a Worker once created cannot be
+    // disposed of without running it, should the listener fail to start; what it starts waits a moment for them.
+    const requests = await startRequestListener({ config, pgPool, pgTarget: stack.postgres, temporal: stack.temporal });
+    releases.unshift(() => requests.stop());
     workers.push(
       await Worker.create({
         connection,
