@@ -126,7 +126,7 @@ export function figuresOf(r: FormatResults, cores: number): Figure[] {
     },
     {
       figure: "   the move's busy CPU time (every core of the machine), and the ratio that work allows",
-      measured: `${run.cpuSeconds.toFixed(1)} CPU-s in ${s(run.ms)} (${(run.cpuSeconds / (run.ms / 1000)).toFixed(1)} of ${cores} cores busy): at most ${projectedMoveRatio(run, limit, cores, 'ceiling').toFixed(2)}x with every core busy throughout; ≈ ${projectedMoveRatio(run, limit, cores, 4).toFixed(2)}x on 4 cores, ${projectedMoveRatio(run, limit, cores, 8).toFixed(2)}x on 8`,
+      measured: `${run.cpuSeconds.toFixed(1)} CPU-s in ${s(run.ms)} (${busyCores(run.cpuSeconds, run.ms).toFixed(1)} of ${cores} cores busy): at most ${projectedMoveRatio(run, limit, cores, 'ceiling').toFixed(2)}x with every core busy throughout; ≈ ${projectedMoveRatio(run, limit, cores, 4).toFixed(2)}x on 4 cores, ${projectedMoveRatio(run, limit, cores, 8).toFixed(2)}x on 8`,
       target: '—',
       met: null,
     },
@@ -149,7 +149,7 @@ export function figuresOf(r: FormatResults, cores: number): Figure[] {
     ),
     {
       figure: '   the same on 4 and 8 cores, projected from the CPU time both used here',
-      measured: `ducktier kept ${busyCores(r.reports.summary.ducktier).toFixed(1)} of ${cores} cores busy, PostgreSQL alone ${busyCores(r.reports.summary.postgres).toFixed(1)}: ≈ ${x(projectedSpeedup(r.reports.summary, cores, 4))} on 4 cores, ${x(projectedSpeedup(r.reports.summary, cores, 8))} on 8`,
+      measured: `ducktier kept ${busyCores(r.reports.summary.ducktier.bestCpuSeconds, r.reports.summary.ducktier.bestMs).toFixed(1)} of ${cores} cores busy, PostgreSQL alone ${busyCores(r.reports.summary.postgres.bestCpuSeconds, r.reports.summary.postgres.bestMs).toFixed(1)}: ≈ ${x(projectedSpeedup(r.reports.summary, cores, 4))} on 4 cores, ${x(projectedSpeedup(r.reports.summary, cores, 8))} on 8`,
       target: '≥ 25x',
       met: null,
     },
@@ -231,7 +231,7 @@ const peakRss = (r: FormatResults) =>
 const coldBytes = (cold: ColdStorage) => (cold.format === 'duckdb' ? cold.usedBytes : cold.bytes);
 
 /** Cores a run kept busy on average: the machine's busy CPU time during it over its wall time. */
-const busyCores = (query: TimedQuery): number => query.bestCpuSeconds / (query.bestMs / 1000);
+const busyCores = (cpuSeconds: number, ms: number): number => cpuSeconds / (ms / 1000);
 
 /**
  * Seconds a run of `seconds` that kept the machine's `measuredCores` busy for `cpuSeconds` would take on `cores`: its

@@ -3,11 +3,13 @@ import type { MovePace } from '../config/move-pace.ts';
 import { moveWorkflowId } from '../workflows/workflow-ids.ts';
 import type { BenchEnv } from './bench-env.ts';
 import { moveTimeline, type StepTiming } from './move-timeline.ts';
-import { timed } from './stats.ts';
+import { timedOnMachine } from './stats.ts';
 
 export interface TimedMove {
   /** From starting the workflow to its result, as `ducktier migrate --wait` sees it. */
   ms: number;
+  /** Every core's busy time over `ms`: the whole machine's (PostgreSQL, the worker's DuckDB, Temporal, any writer). */
+  cpuSeconds: number;
   rows: number;
   steps: StepTiming[];
 }
@@ -18,7 +20,11 @@ export interface TimedMove {
  */
 export async function moveThroughWorkflow(env: BenchEnv, partition: string, pace?: MovePace): Promise<TimedMove> {
   const { policy } = env;
-  const { result: outcomes, ms } = await timed(async () =>
+  const {
+    result: outcomes,
+    ms,
+    cpuSeconds,
+  } = await timedOnMachine(async () =>
     (
       await startMigration(env.temporal, env.config, { table: policy.table, partition, ...(pace ? { pace } : {}) })
     ).result(),
@@ -32,5 +38,5 @@ export async function moveThroughWorkflow(env: BenchEnv, partition: string, pace
     env.temporal,
     moveWorkflowId(env.config.temporal.taskQueue, policy.schema, policy.table, partition),
   );
-  return { ms, rows: outcome.rows ?? 0, steps };
+  return { ms, cpuSeconds, rows: outcome.rows ?? 0, steps };
 }

@@ -29,14 +29,22 @@ export async function bestOf<T>(
   const cpuSeconds: number[] = [];
   let result: T | undefined;
   for (let i = 0; i < runs; i++) {
-    const busyBefore = machineBusySeconds();
-    const run = await timed(work);
-    cpuSeconds.push(Math.round((machineBusySeconds() - busyBefore) * 100) / 100);
+    const run = await timedOnMachine(work);
+    cpuSeconds.push(run.cpuSeconds);
     allMs.push(Math.round(run.ms));
     result = run.result;
   }
   const bestMs = Math.min(...allMs);
   return { result: result as T, bestMs, allMs, bestCpuSeconds: cpuSeconds[allMs.indexOf(bestMs)]! };
+}
+
+/** `timed`, with the machine's busy CPU time over the same span (every core's: see machineBusySeconds). */
+export async function timedOnMachine<T>(
+  work: () => Promise<T>,
+): Promise<{ result: T; ms: number; cpuSeconds: number }> {
+  const busyBefore = machineBusySeconds();
+  const run = await timed(work);
+  return { ...run, cpuSeconds: Math.round((machineBusySeconds() - busyBefore) * 100) / 100 };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

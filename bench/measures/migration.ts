@@ -1,5 +1,4 @@
 import type { BenchEnv } from '../bench-env.ts';
-import { machineBusySeconds } from '../cpu-time.ts';
 import { stepOf } from '../move-timeline.ts';
 import { type PeakRss, watchRss } from '../rss.ts';
 import { moveThroughWorkflow, type TimedMove } from '../run-move.ts';
@@ -16,25 +15,21 @@ export interface MoveRates extends TimedMove {
 export interface MigrationRun extends MoveRates {
   /** The worker process's resident memory while it moved the partition, overall and per step. */
   memory: PeakRss & { bySteps: Array<{ step: string; peakBytes: number }> };
-  /** Every core's busy time during the move (PostgreSQL, the worker's DuckDB, Temporal: the whole machine's). */
-  cpuSeconds: number;
 }
 
 /** Moves one partition through the workflow, end to end, while watching the worker process's memory. */
 export async function measureMigration(env: BenchEnv, partition: string): Promise<MigrationRun> {
   const watch = watchRss(env.worker.pid);
-  const busyBefore = machineBusySeconds();
   const move = await moveThroughWorkflow(env, partition).catch((error: unknown) => {
     watch.stop();
     throw error;
   });
-  const cpuSeconds = Math.round((machineBusySeconds() - busyBefore) * 100) / 100;
   const memory = watch.stop();
   // Steps shorter than the sampling interval have no sample of their own.
   const bySteps = move.steps
     .map((step) => ({ step: step.activity, peakBytes: watch.peakBetween(step.scheduledAt, step.completedAt) }))
     .filter((b) => b.peakBytes > 0);
-  return { ...moveRates(move), memory: { ...memory, bySteps }, cpuSeconds };
+  return { ...moveRates(move), memory: { ...memory, bySteps } };
 }
 
 export function moveRates(move: TimedMove): MoveRates {

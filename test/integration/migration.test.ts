@@ -19,6 +19,7 @@ import {
 } from '../../storage/postgres/pg-partition-locks.ts';
 import { isAttached } from '../../storage/postgres/pg-partitions.ts';
 import { inTransaction } from '../../storage/postgres/pg-pool.ts';
+import { quoteLiteral } from '../../storage/sql-quoting.ts';
 import { startLockReaper } from '../../worker/lock-reaper.ts';
 import { moveWorkflowId } from '../../workflows/workflow-ids.ts';
 import { activitiesOf } from '../helpers/activities.ts';
@@ -412,7 +413,7 @@ describe('moving partitions through the workflow', () => {
     const role = `ducktier_one_session_${process.pid}`;
     const { password } = env.stack.postgres.pool;
     await env.pgPool.query(
-      `CREATE ROLE ${role} LOGIN CONNECTION LIMIT 1${typeof password === 'string' ? ` PASSWORD '${password}'` : ''}`,
+      `CREATE ROLE ${role} LOGIN CONNECTION LIMIT 1${typeof password === 'string' ? ` PASSWORD ${quoteLiteral(password)}` : ''}`,
     );
     const target = { ...env.stack.postgres, pool: { ...env.stack.postgres.pool, user: role } };
     const locks = new PartitionLocks(target);
