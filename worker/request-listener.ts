@@ -111,20 +111,28 @@ export async function startRequestListener(deps: {
 
   /** Opens the LISTEN session; when PostgreSQL ends it, opens another and looks for what arrived meanwhile. */
   async function listen(): Promise<void> {
+    // The session's end can be heard before the connection is handed over or before LISTEN's answer is read: the state
+    // of this attempt is declared first, so the handler sees it whenever it runs.
+    const attempt: { client?: pg.Client; lost: boolean } = { lost: false };
     const client = await connectPgClient(deps.pgTarget, processSessionName('request listener'), () => {
-      // Only the listening session's end is retried here; a session that never listened failed its caller instead.
-      if (listening !== client) return;
+      attempt.lost = true;
+      // Only the listening session's end is retried here; a session that never listened fails its caller instead.
+      if (attempt.client === undefined || listening !== attempt.client) return;
       listening = undefined;
       if (!stopped) relisten = setTimeout(() => void retryListen(), RELISTEN_INTERVAL_MS);
     });
+    attempt.client = client;
     client.on('notification', drain);
     try {
       await client.query(`LISTEN ${REQUESTS_CHANNEL}`);
+      if (attempt.lost) throw new Error('PostgreSQL ended the session as it began to listen');
     } catch (error) {
       await client.end().catch(() => {});
       throw error;
     }
-    listening = client;
+    // Stopped while this attempt connected: nothing would end the session later.
+    if (stopped) await client.end().catch(() => {});
+    else listening = client;
   }
   async function retryListen(): Promise<void> {
     if (stopped) return;

@@ -192,4 +192,27 @@ describe('SQL-side control and the move history', () => {
     expect(done).toMatchObject({ status: 'succeeded', outcomes: [] });
     expect(await sql('SELECT * FROM ducktier.move_runs')).toEqual(before);
   });
+
+  test('when PostgreSQL ends the listening session, the worker listens again and the next request comes by its NOTIFY', async () => {
+    const listeners = () =>
+      sql<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'ducktier request listener%' ORDER BY pid`,
+      );
+    const terminated = (await listeners()).map((row) => row.pid);
+    expect(terminated.length).toBeGreaterThan(0);
+    await sql('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [terminated]);
+    await waitFor(
+      'the listener to open a new session',
+      async () => {
+        const pids = (await listeners()).map((row) => row.pid);
+        return pids.length === terminated.length && pids.every((pid) => !terminated.includes(pid)) ? pids : undefined;
+      },
+      20_000,
+    );
+    const askedAt = Date.now();
+    const done = await ended(await requestMigration(), 20_000);
+    // Polling alone would take up to 30 s.
+    expect(Date.now() - askedAt).toBeLessThan(15_000);
+    expect(done.status).toBe('succeeded');
+  });
 });
