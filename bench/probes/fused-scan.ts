@@ -13,18 +13,18 @@ import { type ColumnMapping, mapColumn } from '../../storage/duckdb/duck-type-ma
 import { castToColdTypes, postgresQuery } from '../../storage/duckdb/pg-transport.ts';
 import { describeColumns } from '../../storage/postgres/pg-catalog.ts';
 import { maintainPartitions } from '../../storage/postgres/pg-maintenance.ts';
-import { qualify, quoteLiteral } from '../../storage/sql-quoting.ts';
-import { fingerprintSelect } from '../../storage/verification/row-fingerprint.ts';
+import { qualify, quoteIdent, quoteLiteral } from '../../storage/sql-quoting.ts';
+import { fingerprintSelect, rowHash } from '../../storage/verification/row-fingerprint.ts';
 import { seedBatch } from '../bench-data.ts';
 import { startBenchEnv } from '../bench-env.ts';
 import { parseBenchOptions } from '../bench-options.ts';
-import { timedOnMachine } from '../stats.ts';
+import { timed, timedOnMachine } from '../stats.ts';
 
 /**
  * A probe of target 1's named fix (BENCHMARKS.md, "Target 1: the hashes in the copy's own scan, measured end to end"):
  * the CPU time a move checked value for value costs each engine, as moves do it (a copy, then both engines'
- * fingerprints) and fused (one scan shipping each row's text with PostgreSQL's hash of it, which DuckDB checks). The
- * fused SQL is written for the demo table's five columns, whose rows the bench seeds.
+ * fingerprints) and fused (one scan shipping each row's text with PostgreSQL's hash of it, which DuckDB checks), over
+ * the demo table the bench seeds (see renderedOnce for why its types).
  *
  * `npx tsx bench/probes/fused-scan.ts [rows]` (default 5,000,000): starts the bench's own stack, seeds one partition,
  * measures each step twice and prints one line per step; nothing is kept.
@@ -61,18 +61,20 @@ async function main(): Promise<void> {
   }
 }
 
-/** Each column rendered to text once, in a subquery PostgreSQL cannot flatten (OFFSET 0). */
-function renderedOnce(from: string): string {
-  return `SELECT id::text AS id, event_type::text AS event_type, user_id::text AS user_id, "timestamp"::text AS "timestamp", data::text AS data FROM ${from} OFFSET 0`;
+/**
+ * Each column rendered to text once, in a subquery PostgreSQL cannot flatten (OFFSET 0), under its own name: for the
+ * demo table's types the fingerprint's canonical text of a column is that text, so the fingerprint's row hash over
+ * the subquery hashes the rendered strings without rendering again.
+ */
+function renderedOnce(from: string, columns: ColumnMapping[]): string {
+  const texts = columns.map((c) => `${quoteIdent(c.name)}::text AS ${quoteIdent(c.name)}`).join(', ');
+  return `(SELECT ${texts} FROM ${from} OFFSET 0) rendered`;
 }
 
-/** The fingerprint's canonical row string (storage/verification/row-fingerprint.ts) built from those texts. */
-const CANONICAL = `coalesce(id, '~') || '|' || coalesce(octet_length(event_type)::text || ':' || event_type, '~') || '|' || coalesce(user_id, '~') || '|' || coalesce("timestamp", '~') || '|' || coalesce(md5(data), '~')`;
-const ROW_HASH = `('x' || substr(md5(${CANONICAL}), 1, 15))::bit(60)::bigint`;
-
 /** The fused scan: every row's rendered texts and PostgreSQL's hash of them. */
-function fusedSelect(from: string): string {
-  return `SELECT id, event_type, user_id, "timestamp", data, ${ROW_HASH} AS h FROM (${renderedOnce(from)}) r`;
+function fusedSelect(from: string, columns: ColumnMapping[]): string {
+  const names = columns.map((c) => quoteIdent(c.name)).join(', ');
+  return `SELECT ${names}, ${rowHash('postgres', columns)} AS h FROM ${renderedOnce(from, columns)}`;
 }
 
 async function probePostgres(client: pg.PoolClient, from: string, columns: ColumnMapping[]): Promise<void> {
@@ -83,7 +85,7 @@ async function probePostgres(client: pg.PoolClient, from: string, columns: Colum
   };
   const measure = async (name: string, work: () => Promise<unknown>) => {
     const before = backendCpu();
-    const { result, ms } = await timedOnMachine(work);
+    const { result, ms } = await timed(work);
     log(
       `${name}: wall ${(ms / 1000).toFixed(2)} s, backend cpu ${(backendCpu() - before).toFixed(2)} s ${JSON.stringify(result)}`,
     );
@@ -101,25 +103,26 @@ async function probePostgres(client: pg.PoolClient, from: string, columns: Colum
     return { bytes, rows: stream.rowCount };
   };
   const first = async (sql: string) => (await client.query(sql)).rows[0] as unknown;
+  const lengths = columns.map((c) => `length(${quoteIdent(c.name)})`).join(' + ');
   for (let pass = 0; pass < 2; pass++) {
     await measure('count(*), the scan alone', () => first(`SELECT count(*) FROM ${from}`));
     await measure('binary COPY (the baseline)', () => copyOut(`COPY ${from} TO STDOUT (FORMAT binary)`));
     await measure('the fingerprint, as verify computes it', () => first(fingerprintSelect('postgres', columns, from)));
     await measure('rendering the columns to text only', () =>
-      first(
-        `SELECT sum(length(id) + length(event_type) + length(user_id) + length("timestamp") + length(data)) FROM (${renderedOnce(from)}) r`,
-      ),
+      first(`SELECT sum(${lengths}) FROM ${renderedOnce(from, columns)}`),
     );
     await measure('the fingerprint over texts rendered once', () =>
-      first(`SELECT count(*) AS rows, sum(${ROW_HASH})::text AS sum FROM (${renderedOnce(from)}) r`),
+      first(fingerprintSelect('postgres', columns, renderedOnce(from, columns))),
     );
     await measure('binary COPY of the texts rendered once', () =>
-      copyOut(`COPY (${renderedOnce(from)}) TO STDOUT (FORMAT binary)`),
+      copyOut(`COPY (SELECT * FROM ${renderedOnce(from, columns)}) TO STDOUT (FORMAT binary)`),
     );
     await measure('the fused scan: binary COPY of the texts and each row hash', () =>
-      copyOut(`COPY (${fusedSelect(from)}) TO STDOUT (FORMAT binary)`),
+      copyOut(`COPY (${fusedSelect(from, columns)}) TO STDOUT (FORMAT binary)`),
     );
-    await measure('the fused scan as CSV', () => copyOut(`COPY (${fusedSelect(from)}) TO STDOUT (FORMAT csv)`));
+    await measure('the fused scan as CSV', () =>
+      copyOut(`COPY (${fusedSelect(from, columns)}) TO STDOUT (FORMAT csv)`),
+    );
   }
 }
 
@@ -151,11 +154,6 @@ async function probeBothEngines(
     };
     const first = async (sql: string) => (await duck.runAndReadAll(sql)).getRowObjectsJson()[0];
     const coldPrint = fingerprintSelect('duckdb', columns, 'cold');
-    // The per-row hash inside the fingerprint's sum, to compare each landed row with PostgreSQL's.
-    const rowHash = coldPrint.slice(
-      coldPrint.indexOf('coalesce(sum(') + 'coalesce(sum('.length,
-      coldPrint.lastIndexOf('), 0)::VARCHAR'),
-    );
     for (let pass = 0; pass < 2; pass++) {
       await duck.run('DROP TABLE IF EXISTS cold; DROP TABLE IF EXISTS fused; CHECKPOINT');
       await measure('the copy as moves do it: DuckDB reads the partition through the postgres extension', () =>
@@ -165,13 +163,13 @@ async function probeBothEngines(
       await measure("verify's DuckDB side: the fingerprint of the cold rows", () => first(coldPrint));
       await measure('the fused copy: texts and hashes through postgres_query, cast to the cold types', () =>
         duck.run(
-          `CREATE TABLE fused AS SELECT ${castToColdTypes(columns)}, h FROM ${postgresQuery(fusedSelect(from))}`,
+          `CREATE TABLE fused AS SELECT ${castToColdTypes(columns)}, h FROM ${postgresQuery(fusedSelect(from, columns))}`,
         ),
       );
       await duck.run('CHECKPOINT');
       await measure("the fused check: each landed row's hash against PostgreSQL's", () =>
         first(
-          `SELECT count(*) AS rows, count(*) FILTER (WHERE (${rowHash}) <> h) AS differ, sum(h)::VARCHAR AS pg_sum FROM fused`,
+          `SELECT count(*) AS rows, count(*) FILTER (WHERE (${rowHash('duckdb', columns)}) <> h) AS differ, sum(h)::VARCHAR AS pg_sum FROM fused`,
         ),
       );
     }

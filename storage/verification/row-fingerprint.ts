@@ -46,14 +46,18 @@ export function sameFingerprint(a: RowFingerprint, b: RowFingerprint): boolean {
 
 /** The SQL aggregate both engines evaluate over one relation: count and hash sum, in that order. */
 export function fingerprintSelect(dialect: SqlDialect, columns: ColumnMapping[], from: string, where = ''): string {
-  const row = columns.map((column) => canonicalColumn(dialect, column)).join(` || '|' || `);
-  const hash =
-    dialect === 'postgres'
-      ? `('x' || substr(md5(${row}), 1, 15))::bit(60)::bigint`
-      : `('0x' || substr(md5(${row}), 1, 15))::BIGINT`;
+  const hash = rowHash(dialect, columns);
   const sum = dialect === 'postgres' ? `coalesce(sum(${hash}), 0)::text` : `coalesce(sum(${hash}), 0)::VARCHAR`;
   const count = dialect === 'postgres' ? 'count(*)::bigint' : 'count(*)::BIGINT';
   return `SELECT ${count} AS rows, ${sum} AS sum FROM ${from}${where ? ` WHERE ${where}` : ''}`;
+}
+
+/** One row's 60-bit hash, the term the fingerprint sums, over the columns as named in the relation read. */
+export function rowHash(dialect: SqlDialect, columns: ColumnMapping[]): string {
+  const row = columns.map((column) => canonicalColumn(dialect, column)).join(` || '|' || `);
+  return dialect === 'postgres'
+    ? `('x' || substr(md5(${row}), 1, 15))::bit(60)::bigint`
+    : `('0x' || substr(md5(${row}), 1, 15))::BIGINT`;
 }
 
 /** One column's part of the canonical row string: bare, length-framed or as its MD5 (see the top of the file). */
